@@ -1,0 +1,5 @@
+import sys
+
+from aliasfree.cli import main
+
+sys.exit(main())

@@ -1,0 +1,57 @@
+"""The ``aliasfree`` command.
+
+Each subcommand lives in ``aliasfree/commands/<name>.py`` and exposes ``add_parser(sub)`` and
+``run(args) -> int``. Only the module of the chosen subcommand is imported to run it, so DSP
+subcommands never import torch (``--help`` imports the light parser builders only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+# Subcommand name -> module under aliasfree.commands. Modules must keep top-level imports light
+# (argparse, pathlib): heavy imports belong inside run().
+COMMANDS: dict[str, str] = {
+    "tour": "tour",
+    "filter": "filter",
+    "schedule": "schedule",
+    "spectrum": "spectrum",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="aliasfree",
+        description=(
+            "Signal processing for alias-free generative networks: design and analyse "
+            "filters, layer schedules and spectra."
+        ),
+    )
+    from aliasfree import __version__
+
+    parser.add_argument("--version", action="version", version=f"aliasfree {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name, module in COMMANDS.items():
+        mod = importlib.import_module(f"aliasfree.commands.{module}")
+        mod.add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    mod = importlib.import_module(f"aliasfree.commands.{COMMANDS[args.command]}")
+    try:
+        return int(mod.run(args) or 0)
+    except ValueError as exc:
+        # Bad input: a clear one-line message and exit status 2, as argparse does.
+        print(f"aliasfree {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

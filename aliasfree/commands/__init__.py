@@ -1,0 +1,1 @@
+"""Subcommands of ``aliasfree``; see ``aliasfree.cli``."""

@@ -1,0 +1,130 @@
+"""Argument validation shared by every ``dsp`` module.
+
+One place for the checks so that every public function raises the same kind of error: a
+``ValueError`` whose message names the argument and the accepted range.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Sequence
+
+import numpy as np
+
+__all__ = [
+    "as_finite_array",
+    "check_int",
+    "check_real",
+    "check_factor",
+    "check_cutoff",
+    "parse_padding",
+]
+
+
+def as_finite_array(
+    name: str,
+    x: object,
+    *,
+    ndim: int | Sequence[int] | None = None,
+    min_ndim: int | None = None,
+    dtype: type = np.float64,
+    allow_empty: bool = False,
+) -> np.ndarray:
+    """Convert ``x`` to an array of ``dtype`` and check rank and finiteness.
+
+    Raises ``ValueError`` naming ``name`` if the rank is wrong, the array is empty (unless
+    ``allow_empty``) or holds NaN or infinity.
+    """
+    try:
+        arr = np.asarray(x, dtype=dtype)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be a numeric array, got {type(x).__name__}") from exc
+    if ndim is not None:
+        allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+        if arr.ndim not in allowed:
+            want = " or ".join(str(a) for a in allowed)
+            raise ValueError(f"{name} must have rank {want}, got shape {arr.shape}")
+    if min_ndim is not None and arr.ndim < min_ndim:
+        raise ValueError(f"{name} must have rank >= {min_ndim}, got shape {arr.shape}")
+    if not allow_empty and arr.size == 0:
+        raise ValueError(f"{name} must not be empty, got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be finite (no NaN or infinity)")
+    return arr
+
+
+def check_int(
+    name: str, value: object, *, minimum: int | None = None, maximum: int | None = None
+) -> int:
+    """Return ``value`` as ``int`` if it is an integer in ``[minimum, maximum]``.
+
+    Booleans and non-integral floats are rejected; integral numpy scalars are accepted.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    v = int(value)
+    if minimum is not None and v < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {v}")
+    if maximum is not None and v > maximum:
+        raise ValueError(f"{name} must be <= {maximum}, got {v}")
+    return v
+
+
+def check_real(
+    name: str,
+    value: object,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_inclusive: bool = True,
+    high_inclusive: bool = True,
+) -> float:
+    """Return ``value`` as a finite ``float`` inside the given interval."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be a real number, got {value!r}")
+    v = float(value)
+    if not np.isfinite(v):
+        raise ValueError(f"{name} must be finite, got {v}")
+    lo_ok = low is None or (v >= low if low_inclusive else v > low)
+    hi_ok = high is None or (v <= high if high_inclusive else v < high)
+    if not (lo_ok and hi_ok):
+        lb = "-inf" if low is None else f"{low:g}"
+        hb = "inf" if high is None else f"{high:g}"
+        lbr = "[" if (low is not None and low_inclusive) else "("
+        hbr = "]" if (high is not None and high_inclusive) else ")"
+        raise ValueError(f"{name} must be in {lbr}{lb}, {hb}{hbr}, got {v:g}")
+    return v
+
+
+def check_factor(name: str, value: object) -> int:
+    """An integer resampling factor (``up`` or ``down``), at least 1."""
+    return check_int(name, value, minimum=1)
+
+
+def check_cutoff(name: str, cutoff: object, fs: float) -> float:
+    """A low-pass cutoff strictly between 0 and Nyquist (``fs / 2``), in the units of ``fs``."""
+    return check_real(name, cutoff, low=0.0, high=fs / 2, low_inclusive=False, high_inclusive=False)
+
+
+def parse_padding(padding: object) -> tuple[int, int, int, int]:
+    """Normalise a 2D padding to ``(x_before, x_after, y_before, y_after)``.
+
+    Accepts an int (all four sides), ``[x, y]`` (each axis symmetric) or
+    ``[x_before, x_after, y_before, y_after]``; x is the width (last) axis. Negative values crop.
+    See REFERENCE §4.
+    """
+    if isinstance(padding, numbers.Integral) and not isinstance(padding, bool):
+        p = int(padding)
+        return (p, p, p, p)
+    try:
+        items = list(padding)  # type: ignore[arg-type]
+    except TypeError as exc:
+        raise ValueError(
+            f"padding must be an int, [x, y] or [x0, x1, y0, y1], got {padding!r}"
+        ) from exc
+    vals = [check_int("padding", v) for v in items]
+    if len(vals) == 2:
+        return (vals[0], vals[0], vals[1], vals[1])
+    if len(vals) == 4:
+        return (vals[0], vals[1], vals[2], vals[3])
+    raise ValueError(f"padding must have 1, 2 or 4 entries, got {len(vals)}")
