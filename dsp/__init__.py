@@ -2,14 +2,19 @@
 
 Modules, one concept each (see docs/ARCHITECTURE.md):
 
-- ``sampling``: Dirac-comb sampling of continuous 1D/2D signals; analytic test signals.
+- ``sampling``: Dirac-comb sampling of continuous 1D/2D signals.
+- ``signals``: analytic test signals with known spectra.
 - ``interpolation``: Whittaker–Shannon (sinc, jinc, Dirichlet) reconstruction, fractional
   shift, rational resampling, band-limited rotation.
 - ``kaiser`` and ``filters``: Kaiser window formulas, windowed-sinc and jinc low-pass design,
   polyphase decomposition.
 - ``response``: 1D/2D frequency responses, radial profiles, figures of merit.
 - ``resample``: upfirdn in 1D and 2D, the float64 filtered nonlinearity.
-- ``aliasing``: aliasing analyzers on feature-map batches; average power spectra.
+- ``spectrum``: windowed average power spectra, radial averages and slices.
+- ``aliasing``: aliasing analyzers on feature-map batches (out-of-band energy, folds,
+  nonlinearity aliasing).
+- ``imagefiles``: reading a folder or zip of images into arrays (Pillow).
+- ``figures``: the paper's illustrative experiments as arrays (e.g. Fig. 2).
 - ``schedule``: the alias-free generator's layer schedule.
 - ``plots``: matplotlib figures for all of the above (imported on demand).
 
@@ -23,7 +28,9 @@ from typing import Any
 
 __all__ = [
     "aliasing",
+    "figures",
     "filters",
+    "imagefiles",
     "interpolation",
     "kaiser",
     "plots",
@@ -31,6 +38,8 @@ __all__ = [
     "response",
     "sampling",
     "schedule",
+    "signals",
+    "spectrum",
 ]
 
 

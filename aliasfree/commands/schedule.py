@@ -1,0 +1,184 @@
+"""``aliasfree schedule``: print, save and plot the generator's layer schedule (REFERENCE §3)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+DEFAULT_OUT = Path("aliasfree-out") / "schedule"
+
+
+def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = sub.add_parser(
+        "schedule",
+        help="layer schedule of the alias-free generator (cutoffs, rates, sizes, filters)",
+        description=(
+            "Compute the alias-free generator's layer schedule (StyleGAN3 config T or R) for "
+            "one output resolution: per layer the input/output size, sampling rate, cutoff, "
+            "stopband, filter half-width, channels, up/down factors, filter taps and padding. "
+            "Prints a table (or JSON with --json) and writes schedule.json and schedule.png "
+            "(like Fig. 4c of the paper) to --out. Frequencies are in cycles per image width, "
+            "rates in samples per image width."
+        ),
+    )
+    p.add_argument(
+        "--res",
+        type=int,
+        default=256,
+        help="output resolution, a power of two in 16..1024 (default 256)",
+    )
+    p.add_argument(
+        "--config",
+        default="t",
+        metavar="{t,r}",
+        help="t: 3x3 convs, separable filters; r: 1x1 convs, radial (jinc) down "
+        "filters except in critically sampled layers; case-insensitive (default t)",
+    )
+    p.add_argument(
+        "--json", action="store_true", help="print the full schedule as JSON instead of the table"
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=DEFAULT_OUT,
+        metavar="DIR",
+        help=f"directory for schedule.json and schedule.png (default {DEFAULT_OUT})",
+    )
+    p.add_argument("--no-plot", action="store_true", help="do not write schedule.png")
+    p.add_argument(
+        "--filters",
+        action="store_true",
+        help="include every layer's up/down filter taps in schedule.json",
+    )
+    g = p.add_argument_group("schedule parameters (REFERENCE §3)")
+    g.add_argument(
+        "--num-layers",
+        type=int,
+        default=14,
+        help="N, synthesis layers; ToRGB comes on top (default 14)",
+    )
+    g.add_argument(
+        "--num-critical",
+        type=int,
+        default=2,
+        help="critically sampled synthesis layers at the end, 1..N-1 (default 2)",
+    )
+    g.add_argument(
+        "--first-cutoff",
+        type=float,
+        default=2.0,
+        help="cutoff fc of the first layer, cycles per image width (default 2)",
+    )
+    g.add_argument(
+        "--first-stopband",
+        type=float,
+        default=2**2.1,
+        help="stopband ft of the first layer (default 2**2.1)",
+    )
+    g.add_argument(
+        "--last-stopband-rel",
+        type=float,
+        default=2**0.3,
+        help="stopband of the last layers relative to res/2, > 1 (default 2**0.3)",
+    )
+    g.add_argument(
+        "--margin",
+        type=int,
+        default=10,
+        help="extra samples on each side of the feature maps (default 10)",
+    )
+    g.add_argument(
+        "--channel-base",
+        type=int,
+        default=None,
+        help="channels = min(channel_base/2 / fc, channel_max); default: T 32768, R 65536",
+    )
+    g.add_argument(
+        "--channel-max",
+        type=int,
+        default=None,
+        help="most channels per layer; default: T 512, R 1024",
+    )
+    g.add_argument(
+        "--img-channels", type=int, default=3, help="channels of the output image (default 3)"
+    )
+    g.add_argument(
+        "--lrelu-upsampling",
+        type=int,
+        default=2,
+        help="m: the leaky ReLU runs at rate max(s_in, s_out) * m (default 2)",
+    )
+    g.add_argument(
+        "--filter-size",
+        type=int,
+        default=6,
+        help="filter taps per unit of up/down factor (default 6)",
+    )
+    g.add_argument(
+        "--conv-kernel",
+        type=int,
+        default=None,
+        help="conv kernel of the synthesis layers; default: T 3, R 1",
+    )
+    g.add_argument(
+        "--num-fp16-res",
+        type=int,
+        default=4,
+        help="layers in the top this-many octaves of resolution are flagged fp16 (default 4)",
+    )
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+    import sys
+
+    from dsp._io import write_json_atomic
+    from dsp.schedule import layer_schedule
+
+    sched = layer_schedule(
+        args.res,
+        args.config,
+        num_layers=args.num_layers,
+        num_critical=args.num_critical,
+        first_cutoff=args.first_cutoff,
+        first_stopband=args.first_stopband,
+        last_stopband_rel=args.last_stopband_rel,
+        margin=args.margin,
+        channel_base=args.channel_base,
+        channel_max=args.channel_max,
+        img_channels=args.img_channels,
+        lrelu_upsampling=args.lrelu_upsampling,
+        filter_size=args.filter_size,
+        conv_kernel=args.conv_kernel,
+        num_fp16_res=args.num_fp16_res,
+    )
+    data = sched.to_dict()
+    if args.filters:
+        for lay, d in zip(sched.layers, data["layers"], strict=True):
+            d["up_filter"] = lay.up_filter().tolist()
+            d["down_filter"] = lay.down_filter().tolist()
+
+    out = Path(args.out)
+    json_path = write_json_atomic(out / "schedule.json", data)
+    written = [json_path]
+    if not args.no_plot:
+        from dsp.plots._save import save_figure
+        from dsp.plots.schedule import plot_schedule
+
+        written.append(save_figure(plot_schedule(sched), out / "schedule.png"))
+
+    if args.json:
+        # stdout stays pure JSON (pipeable); the file notes go to stderr.
+        print(json.dumps(data, indent=2))
+        for path in written:
+            print(f"wrote {path}", file=sys.stderr)
+    else:
+        print(
+            f"Layer schedule, config {sched.config}, res {sched.res} "
+            f"(frequencies in cycles per image width; cutoff/stopband/half-width of the output)"
+        )
+        print(sched.table())
+        for path in written:
+            print(f"wrote {path}")
+    return 0

@@ -1,0 +1,212 @@
+"""Reading a folder or a zip archive of images into a float64 ``[N, C, H, W]`` batch (Pillow).
+
+Supported files: PNG, JPEG, WebP and BMP, recognised by extension (case-insensitive). Hidden files
+and folders (names starting with ``.``) and ``__MACOSX`` resource folders inside archives are
+ignored. Files that cannot be decoded are skipped and reported with the reason, so one bad file
+never stops a run.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import zipfile
+from collections.abc import Callable, Iterator
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+
+from dsp._checks import check_int
+
+__all__ = ["IMAGE_EXTENSIONS", "iter_image_files", "load_images"]
+
+IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp"})
+
+_MODES = ("L", "RGB")
+
+
+def _wanted(parts: tuple[str, ...]) -> bool:
+    if any(p.startswith(".") or p == "__MACOSX" for p in parts):
+        return False
+    return PurePosixPath(parts[-1]).suffix.lower() in IMAGE_EXTENSIONS
+
+
+def iter_image_files(path: str | os.PathLike) -> Iterator[tuple[str, Callable[[], bytes]]]:
+    """Yield ``(name, read)`` for every image file under ``path``, sorted by name.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A folder (searched recursively), a ``.zip`` archive, or a single image file.
+
+    Yields
+    ------
+    name : str
+        The file's path relative to the folder or inside the archive (``/`` separators; the file
+        name itself for a single file).
+    read : callable
+        ``read()`` returns the file's bytes. Reading happens only when called, so a file that
+        cannot be read raises there (``OSError``, ``zipfile.BadZipFile``...), not in the iterator;
+        for an archive, call it before advancing the iterator (the archive is closed at the end).
+
+    Raises
+    ------
+    ValueError
+        If ``path`` does not exist, or is neither a folder, a zip archive nor an image file.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise ValueError(f"path does not exist: {str(p)!r}")
+    if p.is_dir():
+        files = []
+        for f in p.rglob("*"):
+            rel = f.relative_to(p)
+            if _wanted(rel.parts) and f.is_file():
+                files.append((rel.as_posix(), f))
+        files.sort(key=lambda item: item[0])
+        for name, f in files:
+            yield name, f.read_bytes
+        return
+    if zipfile.is_zipfile(p):
+        try:
+            zf = zipfile.ZipFile(p)
+        except (zipfile.BadZipFile, OSError) as exc:
+            raise ValueError(f"cannot open zip archive {str(p)!r}: {exc}") from exc
+        with zf:
+            infos = [
+                i
+                for i in zf.infolist()
+                if not i.is_dir() and _wanted(PurePosixPath(i.filename).parts)
+            ]
+            infos.sort(key=lambda i: i.filename)
+            for info in infos:
+                yield info.filename, (lambda info=info: zf.read(info))
+        return
+    if p.suffix.lower() == ".zip":
+        raise ValueError(f"not a valid zip archive: {str(p)!r}")
+    if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS:
+        yield p.name, p.read_bytes
+        return
+    raise ValueError(
+        f"path must be a folder, a .zip archive or an image file "
+        f"({', '.join(sorted(IMAGE_EXTENSIONS))}), got {str(p)!r}"
+    )
+
+
+def _decode(data: bytes, mode: str) -> np.ndarray:
+    """Decode one image to ``[H, W, C]`` float64 in ``[0, 1]``."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        opened = Image.open(io.BytesIO(data))
+    except UnidentifiedImageError:
+        # Pillow's own message names an in-memory buffer address, useless in a report.
+        raise ValueError("not a recognised image (corrupt or not PNG/JPEG/WebP/BMP)") from None
+    with opened as img:
+        img.load()
+        if img.mode.startswith("I;16") or img.mode == "I":
+            # 16-bit greyscale: Pillow's convert("L") would clip at 255 instead of scaling.
+            arr = np.asarray(img, dtype=np.float64) / 65535.0
+            arr = np.clip(arr, 0.0, 1.0)[:, :, None]
+            return np.repeat(arr, 3, axis=2) if mode == "RGB" else arr
+        # Alpha is dropped (not composited); palette and CMYK images are converted.
+        conv = img.convert(mode)
+        arr = np.asarray(conv, dtype=np.float64) / 255.0
+    if arr.ndim == 2:
+        arr = arr[:, :, None]
+    return arr
+
+
+def _parse_size(size: object) -> tuple[int, int] | None:
+    if size is None:
+        return None
+    if isinstance(size, (tuple, list)):
+        if len(size) != 2:
+            raise ValueError(f"size must be an int or (height, width), got {size!r}")
+        return (check_int("size[0]", size[0], minimum=1), check_int("size[1]", size[1], minimum=1))
+    s = check_int("size", size, minimum=1)
+    return (s, s)
+
+
+def _centre_crop(arr: np.ndarray, h: int, w: int) -> np.ndarray:
+    top = (arr.shape[0] - h) // 2
+    left = (arr.shape[1] - w) // 2
+    return arr[top : top + h, left : left + w]
+
+
+def load_images(
+    path: str | os.PathLike,
+    size: int | tuple[int, int] | None = None,
+    mode: str = "L",
+    limit: int | None = None,
+) -> tuple[np.ndarray, list[tuple[str, str]]]:
+    """Load the images under ``path`` as a float64 batch ``[N, C, H, W]`` in ``[0, 1]``.
+
+    Files come in the sorted order of ``iter_image_files``. Each image is converted to ``mode``
+    (alpha dropped; 16-bit greyscale scaled by ``1/65535``, 8-bit by ``1/255``) and centre-cropped
+    (top-left corner at ``((h − H)//2, (w − W)//2)``) to a common ``H × W``:
+
+    - ``size=None``: the smallest height and the smallest width among the loaded images (no
+      image is skipped for its size);
+    - ``size`` given: exactly that size; images smaller than it in either dimension are skipped
+      (reason ``"smaller than ..."``). Images are never resized (resampling would change the
+      spectrum being measured).
+
+    Parameters
+    ----------
+    path : str or path-like
+        Folder (recursive), ``.zip`` archive or single image file.
+    size : int or (int, int), optional
+        Crop size ``S`` (square) or ``(H, W)``.
+    mode : {"L", "RGB"}
+        Greyscale (``C = 1``) or colour (``C = 3``).
+    limit : int, optional
+        Stop after this many usable images (``>= 1``); skipped files do not count.
+
+    Returns
+    -------
+    images : numpy.ndarray
+        ``[N, C, H, W]`` float64.
+    skipped : list of (str, str)
+        ``(name, reason)`` for every file that was not used, in file order.
+
+    Raises
+    ------
+    ValueError
+        Bad arguments, a ``path`` that is not a folder/zip/image, or no usable image at all.
+    """
+    if mode not in _MODES:
+        raise ValueError(f"mode must be 'L' or 'RGB', got {mode!r}")
+    want = _parse_size(size)
+    if limit is not None:
+        limit = check_int("limit", limit, minimum=1)
+    decoded: list[np.ndarray] = []
+    skipped: list[tuple[str, str]] = []
+    for name, read in iter_image_files(path):
+        if limit is not None and len(decoded) >= limit:
+            break
+        try:
+            arr = _decode(read(), mode)
+        except Exception as exc:
+            # Decoders raise many types (OSError, SyntaxError, ValueError, ...): any failure
+            # skips just this file.
+            skipped.append((name, f"{type(exc).__name__}: {exc}"))
+            continue
+        if want is not None and (arr.shape[0] < want[0] or arr.shape[1] < want[1]):
+            skipped.append(
+                (name, f"smaller than {want[0]}x{want[1]}: {arr.shape[0]}x{arr.shape[1]}")
+            )
+            continue
+        decoded.append(arr)
+    if not decoded:
+        detail = (
+            f"; {len(skipped)} skipped, first: {skipped[0][0]}: {skipped[0][1]}" if skipped else ""
+        )
+        raise ValueError(f"no usable image found in {str(path)!r}{detail}")
+    if want is None:
+        want = (min(a.shape[0] for a in decoded), min(a.shape[1] for a in decoded))
+    h, w = want
+    out = np.empty((len(decoded), decoded[0].shape[2], h, w))
+    for i, arr in enumerate(decoded):
+        out[i] = np.moveaxis(_centre_crop(arr, h, w), -1, 0)
+    return out, skipped

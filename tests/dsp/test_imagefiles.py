@@ -1,0 +1,182 @@
+"""Loading folders and zip archives of images (dsp.imagefiles)."""
+
+import zipfile
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from dsp.imagefiles import iter_image_files, load_images
+
+
+def _gray(h, w, seed):
+    return np.random.default_rng(seed).integers(0, 256, size=(h, w), dtype=np.uint8)
+
+
+def _rgb(h, w, seed):
+    return np.random.default_rng(seed).integers(0, 256, size=(h, w, 3), dtype=np.uint8)
+
+
+@pytest.fixture
+def image_dir(tmp_path):
+    """A folder with lossless images of different sizes, lossy ones, a corrupt file and noise."""
+    root = tmp_path / "imgs"
+    (root / "sub").mkdir(parents=True)
+    (root / ".hidden").mkdir()
+    arrays = {
+        "a.png": _gray(10, 12, 1),
+        "sub/b.PNG": _gray(8, 9, 2),
+        "c.bmp": _gray(9, 8, 3),
+    }
+    for name, arr in arrays.items():
+        Image.fromarray(arr).save(root / name)
+    Image.fromarray(_rgb(16, 16, 4)).save(root / "d.jpg", quality=95)
+    Image.fromarray(_rgb(12, 12, 5)).save(root / "e.webp", lossless=True)
+    (root / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nthis is not a png")
+    (root / "notes.txt").write_text("not an image")
+    Image.fromarray(_gray(4, 4, 6)).save(root / ".hidden" / "x.png")
+    Image.fromarray(_gray(4, 4, 7)).save(root / ".y.png")
+    return root, arrays
+
+
+def _zip_folder(root, path, extra=None):
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as zf:
+        for f in sorted(root.rglob("*")):
+            if f.is_file():
+                zf.write(f, f.relative_to(root).as_posix())
+        for name, data in (extra or {}).items():
+            zf.writestr(name, data)
+    return path
+
+
+EXPECTED_NAMES = ["a.png", "broken.png", "c.bmp", "d.jpg", "e.webp", "sub/b.PNG"]
+
+
+def test_iter_folder_is_recursive_sorted_and_filtered(image_dir):
+    root, arrays = image_dir
+    items = list(iter_image_files(root))
+    assert [n for n, _ in items] == EXPECTED_NAMES
+    data = dict(items)
+    assert data["a.png"]() == (root / "a.png").read_bytes()
+
+
+def test_iter_zip_matches_folder(image_dir, tmp_path):
+    root, _ = image_dir
+    zpath = _zip_folder(root, tmp_path / "imgs.zip", {"__MACOSX/._a.png": b"junk", "dir/": b""})
+    names = []
+    for name, read in iter_image_files(zpath):
+        names.append(name)
+        assert read() == (root / name).read_bytes()
+    assert names == EXPECTED_NAMES
+
+
+def test_iter_single_file_and_errors(image_dir, tmp_path):
+    root, _ = image_dir
+    assert [n for n, _ in iter_image_files(root / "a.png")] == ["a.png"]
+    with pytest.raises(ValueError, match="does not exist"):
+        list(iter_image_files(tmp_path / "missing"))
+    with pytest.raises(ValueError, match="folder"):
+        list(iter_image_files(root / "notes.txt"))
+    bad = tmp_path / "bad.zip"
+    bad.write_bytes(b"PK not really")
+    with pytest.raises(ValueError, match="zip"):
+        list(iter_image_files(bad))
+
+
+@pytest.mark.parametrize("as_zip", [False, True])
+def test_load_gray_crops_to_smallest_and_skips_corrupt(image_dir, tmp_path, as_zip):
+    root, arrays = image_dir
+    src = _zip_folder(root, tmp_path / "i.zip") if as_zip else root
+    images, skipped = load_images(src, mode="L")
+    # Smallest height 8 (b.PNG) and width 8 (c.bmp).
+    assert images.shape == (5, 1, 8, 8)
+    assert images.dtype == np.float64
+    assert [s[0] for s in skipped] == ["broken.png"]
+    assert skipped[0][1]  # a reason is given
+    # Lossless files come back exactly, centre-cropped: a.png 10x12 -> rows 1..8, cols 2..9.
+    np.testing.assert_array_equal(images[0, 0], arrays["a.png"][1:9, 2:10] / 255.0)
+    np.testing.assert_array_equal(images[1, 0], arrays["c.bmp"][0:8, 0:8] / 255.0)
+    np.testing.assert_array_equal(images[4, 0], arrays["sub/b.PNG"][0:8, 0:8] / 255.0)
+    assert images.min() >= 0.0 and images.max() <= 1.0
+
+
+def test_load_rgb_and_luma(image_dir):
+    root, _ = image_dir
+    rgb, _ = load_images(root, mode="RGB", size=12)
+    gray, skipped = load_images(root, mode="L", size=12)
+    assert rgb.shape[1] == 3 and gray.shape[1] == 1
+    # Only a.png (10x12), b.PNG, c.bmp are smaller than 12x12: skipped with a size reason.
+    reasons = dict(skipped)
+    assert set(reasons) == {"a.png", "sub/b.PNG", "c.bmp", "broken.png"}
+    assert "smaller" in reasons["a.png"]
+    # The WebP is lossless: ITU-R 601 luma of the original within one grey level.
+    src = _rgb(12, 12, 5).astype(float)
+    luma = (0.299 * src[..., 0] + 0.587 * src[..., 1] + 0.114 * src[..., 2]) / 255
+    np.testing.assert_allclose(gray[1, 0], luma, atol=1.0 / 255)
+    np.testing.assert_array_equal(rgb[1], np.moveaxis(src, -1, 0) / 255)
+    # The JPEG is lossy: compare with Pillow's own decoding, centre-cropped 16 -> 12.
+    with Image.open(root / "d.jpg") as im:
+        dec = np.asarray(im.convert("RGB"), dtype=float)
+    np.testing.assert_array_equal(rgb[0], np.moveaxis(dec, -1, 0)[:, 2:14, 2:14] / 255)
+
+
+def test_load_limit_and_explicit_rect_size(image_dir):
+    root, _ = image_dir
+    images, skipped = load_images(root, limit=2)
+    assert images.shape[0] == 2
+    assert [s[0] for s in skipped] == ["broken.png"]  # reached before the limit
+    images, _ = load_images(root, size=(6, 4))
+    assert images.shape == (5, 1, 6, 4)
+
+
+def test_load_16_bit_and_alpha(tmp_path):
+    v16 = np.arange(0, 65536, 4096, dtype=np.uint16).reshape(4, 4)
+    Image.fromarray(v16).save(tmp_path / "deep.png")
+    rgba = np.zeros((4, 4, 4), dtype=np.uint8)
+    rgba[..., 0] = 200
+    rgba[..., 3] = 10
+    Image.fromarray(rgba).save(tmp_path / "rgba.png")
+    images, skipped = load_images(tmp_path, mode="RGB")
+    assert skipped == []
+    np.testing.assert_allclose(images[0, 0], v16 / 65535.0, rtol=1e-12)
+    np.testing.assert_array_equal(images[0, 1], images[0, 0])
+    np.testing.assert_array_equal(images[1, 0], 200 / 255)  # alpha dropped, not composited
+
+
+def test_bad_crc_in_zip_is_skipped(tmp_path):
+    good = tmp_path / "good.png"
+    Image.fromarray(_gray(6, 6, 0)).save(good)
+    zpath = tmp_path / "z.zip"
+    with zipfile.ZipFile(zpath, "w", compression=zipfile.ZIP_STORED) as zf:
+        zf.write(good, "a.png")
+        zf.write(good, "b.png")
+    with zipfile.ZipFile(zpath) as zf:
+        info = zf.getinfo("a.png")
+    raw = bytearray(zpath.read_bytes())
+    # Local header: 30 bytes + name + extra, then the stored data; flip a byte of the data.
+    name_len = int.from_bytes(raw[info.header_offset + 26 : info.header_offset + 28], "little")
+    extra_len = int.from_bytes(raw[info.header_offset + 28 : info.header_offset + 30], "little")
+    raw[info.header_offset + 30 + name_len + extra_len + 20] ^= 0xFF
+    zpath.write_bytes(bytes(raw))
+    images, skipped = load_images(zpath)
+    assert images.shape == (1, 1, 6, 6)
+    assert skipped[0][0] == "a.png" and "CRC" in skipped[0][1]
+
+
+def test_load_errors(tmp_path, image_dir):
+    root, _ = image_dir
+    (tmp_path / "only_bad").mkdir()
+    (tmp_path / "only_bad" / "x.jpg").write_bytes(b"nope")
+    with pytest.raises(ValueError, match="no usable image.*x.jpg"):
+        load_images(tmp_path / "only_bad")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="no usable image"):
+        load_images(tmp_path / "empty")
+    with pytest.raises(ValueError, match="mode"):
+        load_images(root, mode="CMYK")
+    with pytest.raises(ValueError, match="limit"):
+        load_images(root, limit=0)
+    with pytest.raises(ValueError, match="size"):
+        load_images(root, size=(4, 4, 4))
+    with pytest.raises(ValueError, match="size"):
+        load_images(root, size=0)
