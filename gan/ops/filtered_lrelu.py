@@ -1,0 +1,83 @@
+"""Public ``filtered_lrelu``: validation, backend dispatch (REFERENCE §4)."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from . import reference
+from ._params import normalize_filtered_lrelu, select_backend
+
+__all__ = ["filtered_lrelu"]
+
+
+def filtered_lrelu(
+    x: torch.Tensor,
+    fu: object = None,
+    fd: object = None,
+    b: object = None,
+    up: int = 1,
+    down: int = 1,
+    padding: int | tuple[int, int] | tuple[int, int, int, int] = 0,
+    gain: float = math.sqrt(2.0),
+    slope: float = 0.2,
+    clamp: float | None = None,
+    flip_filter: bool = False,
+    impl: str | None = None,
+) -> torch.Tensor:
+    """Alias-free leaky ReLU: upsample, filter, activate, filter, downsample. See REFERENCE §4.
+
+    Per channel of ``x [N, C, H, W]``::
+
+        v   = zero_insert_up(x + b), padded (negative = crop)
+        y   = clamp(gain · lrelu(up² · (fu ∗ v), slope), −clamp, clamp)
+        out = (fd ∗ y)[::down, ::down]
+
+    with "valid" true convolutions (correlations when ``flip_filter``); a 1D filter is separable
+    (width, then height), a 2D one is applied as is. ``lrelu(v) = v`` for ``v >= 0`` and
+    ``slope·v`` otherwise. Output size per axis:
+    ``(in·up + p_before + p_after − (taps_u − 1) − (taps_d − 1) + down − 1) // down``.
+
+    Parameters
+    ----------
+    x : Tensor
+        ``[N, C, H, W]``, floating point, any device.
+    fu, fd : Tensor, array-like or None
+        Up and down filters, rank 1 (separable) or 2 (``[taps_h, taps_w]``); None = ``[1]``.
+        Not differentiated on the Triton path.
+    b : Tensor or None
+        Bias ``[C]``, added before upsampling; differentiable.
+    up, down : int
+        Integer factors >= 1.
+    padding : int, [x, y] or [x_before, x_after, y_before, y_after]
+        Applied to the upsampled signal before ``fu``; x is the width axis.
+    gain : float
+        Multiplies the activation's output (default √2).
+    slope : float
+        Leaky ReLU slope on the negative side (default 0.2).
+    clamp : float or None
+        Clamp the scaled activation to ``[−clamp, clamp]``; must be > 0.
+    flip_filter : bool
+        Correlate instead of convolving.
+    impl : {None, "auto", "ref", "triton"}
+        Backend choice, as in :func:`gan.ops.upfirdn2d`.
+
+    Returns
+    -------
+    Tensor
+        ``[N, C, out_h, out_w]`` in ``x``'s dtype and device.
+
+    Raises
+    ------
+    ValueError
+        Bad ranks/dtypes/shapes (``b`` must be ``[C]``), non-integer or < 1 factors, non-finite
+        taps, NaN/infinite ``gain`` or ``slope``, ``clamp <= 0``, filters longer than the signal
+        they filter (output < 1×1), unknown ``impl``.
+    """
+    a = normalize_filtered_lrelu(x, fu, fd, b, up, down, padding, gain, slope, clamp, flip_filter)
+    backend = select_backend("filtered_lrelu", impl, a.x, a.up, a.down, a.fu, a.fd)
+    fn = reference.filtered_lrelu if backend is None else backend.filtered_lrelu
+    return fn(
+        a.x, a.fu, a.fd, a.b, a.up, a.down, a.padding, a.gain, a.slope, a.clamp, a.flip_filter
+    )
