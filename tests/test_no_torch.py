@@ -22,6 +22,7 @@ DSP_MODULES = [
     "dsp.plots.response",
     "dsp.plots.spectrum",
     "dsp.plots.schedule",
+    "dsp.plots.signals",
     "aliasfree.cli",
 ]
 
