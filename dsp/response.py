@@ -1,0 +1,580 @@
+"""Frequency responses of 1D and 2D FIR filters and their figures of merit (REFERENCE §2).
+
+Units: ``fs`` is the sampling rate (samples per unit length); every frequency argument and
+result is in the same units (cycles per unit length). ``fs = 2`` makes Nyquist equal 1, as in
+``scipy.signal.freqz``.
+
+Phase conventions:
+
+- :func:`freqz` and :func:`dtft` (default) are causal, like scipy: tap ``n`` sits at time
+  ``n / fs``, ``H(f) = sum_n h[n] exp(-2 pi i f n / fs)``.
+- :func:`freqz2` and :func:`dtft2` (default) are zero-phase: tap ``(iy, ix)`` sits at
+  ``((ix - cx) / fs, (iy - cy) / fs)`` with ``c = (numtaps - 1) / 2`` the filter centre, so a
+  symmetric filter's response is real up to rounding.
+
+A 1D filter passed where a 2D one is expected stands for the separable filter
+``outer(h, h)``, whose response is ``H(f_y) H(f_x)``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from scipy import optimize
+
+from dsp._checks import as_finite_array, check_int, check_real
+
+__all__ = [
+    "freqz",
+    "dtft",
+    "dtft2",
+    "freqz2",
+    "RadialProfile",
+    "radial_profile",
+    "angular_deviation",
+    "FiguresOfMerit",
+    "figures_of_merit",
+]
+
+# Points per chunk of the direct DTFT sums: bounds the temporary matrices to a few MB.
+_CHUNK = 1 << 14
+
+
+def _check_fs(fs: float) -> float:
+    return check_real("fs", fs, low=0.0, low_inclusive=False)
+
+
+def _phase_matrix(f: np.ndarray, n: np.ndarray, fs: float) -> np.ndarray:
+    return np.exp((-2j * np.pi / fs) * np.multiply.outer(f, n))
+
+
+def dtft(h: np.ndarray, f: np.ndarray, fs: float = 2.0, centered: bool = False) -> np.ndarray:
+    """Exact DTFT of 1D taps at arbitrary frequencies, by direct summation.
+
+    ``H(f) = sum_n h[n] exp(-2 pi i f (n - c) / fs)``, with ``c = 0`` (causal, like scipy) or
+    ``c = (len(h) - 1) / 2`` when ``centered`` (zero-phase: real for symmetric taps).
+
+    Parameters
+    ----------
+    h : array_like
+        1D taps.
+    f : array_like
+        Frequencies in the units of ``fs`` (any shape, any values: the response has period
+        ``fs``).
+    fs : float
+        Sampling rate, positive.
+    centered : bool
+        Put the time origin at the filter centre.
+
+    Returns
+    -------
+    numpy.ndarray
+        Complex response, shape of ``f``.
+    """
+    h = as_finite_array("h", h, ndim=1)
+    f = as_finite_array("f", f, allow_empty=True)
+    fs = _check_fs(fs)
+    n = np.arange(h.size, dtype=np.float64)
+    if centered:
+        n -= (h.size - 1) / 2
+    flat = f.reshape(-1)
+    out = np.empty(flat.size, dtype=np.complex128)
+    for start in range(0, flat.size, _CHUNK):
+        sl = slice(start, start + _CHUNK)
+        out[sl] = _phase_matrix(flat[sl], n, fs) @ h
+    return out.reshape(f.shape)
+
+
+def freqz(
+    h: np.ndarray, worN: int | np.ndarray = 512, fs: float = 2.0, whole: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """Frequency response of 1D FIR taps, agreeing with ``scipy.signal.freqz(h, 1, ...)``.
+
+    ``H(f) = sum_n h[n] exp(-2 pi i f n / fs)`` (causal phase).
+
+    Parameters
+    ----------
+    h : array_like
+        1D taps.
+    worN : int or array_like
+        Number of frequencies ``N`` (at least 1), spaced ``f_k = k * F / N`` for ``k < N`` with
+        ``F = fs / 2`` (or ``fs`` when ``whole``); Nyquist itself is excluded as in scipy. Or an
+        array of frequencies in the units of ``fs``.
+    fs : float
+        Sampling rate, positive.
+    whole : bool
+        Cover ``[0, fs)`` instead of ``[0, fs / 2)``.
+
+    Returns
+    -------
+    f : numpy.ndarray
+        Frequencies in the units of ``fs``.
+    H : numpy.ndarray
+        Complex response at ``f``.
+    """
+    h = as_finite_array("h", h, ndim=1)
+    fs = _check_fs(fs)
+    if isinstance(worN, (int, np.integer)) and not isinstance(worN, bool):
+        n_freq = check_int("worN", worN, minimum=1)
+        period = n_freq if whole else 2 * n_freq
+        f = np.arange(n_freq) * (fs / period)
+        # Sampling the DTFT on a grid of `period` points equals the FFT of h folded modulo
+        # `period` (time aliasing), which also covers filters longer than the grid.
+        folded = np.bincount(np.arange(h.size) % period, weights=h, minlength=period)
+        return f, np.fft.fft(folded)[:n_freq]
+    f = as_finite_array("worN", worN, ndim=1)
+    return f, dtft(h, f, fs)
+
+
+def dtft2(
+    h: np.ndarray, fx: np.ndarray, fy: np.ndarray, fs: float = 2.0, centered: bool = True
+) -> np.ndarray:
+    """Exact 2D DTFT of taps ``h[iy, ix]`` at arbitrary points ``(fx, fy)``, by direct sum.
+
+    ``H(fx, fy) = sum_{iy, ix} h[iy, ix] exp(-2 pi i (fx (ix - cx) + fy (iy - cy)) / fs)``,
+    with ``c = (numtaps - 1) / 2`` (zero-phase, default) or ``c = 0`` (causal). A 1D ``h`` is
+    the separable filter ``outer(h, h)``.
+
+    Parameters
+    ----------
+    h : array_like
+        1D (separable) or 2D taps, axis 0 = y, axis 1 = x.
+    fx, fy : array_like
+        Frequencies in the units of ``fs``, broadcast together.
+    fs : float
+        Sampling rate (same on both axes), positive.
+    centered : bool
+        Time origin at the filter centre (zero-phase).
+
+    Returns
+    -------
+    numpy.ndarray
+        Complex response, shape ``broadcast(fx, fy).shape``.
+    """
+    h = as_finite_array("h", h, ndim=(1, 2))
+    fx = as_finite_array("fx", fx, allow_empty=True)
+    fy = as_finite_array("fy", fy, allow_empty=True)
+    fs = _check_fs(fs)
+    try:
+        fx, fy = np.broadcast_arrays(fx, fy)
+    except ValueError as exc:
+        raise ValueError(f"fx and fy must broadcast, got {fx.shape} and {fy.shape}") from exc
+    if h.ndim == 1:
+        return dtft(h, fx, fs, centered) * dtft(h, fy, fs, centered)
+    ny, nx = h.shape
+    n_x = np.arange(nx, dtype=np.float64) - ((nx - 1) / 2 if centered else 0.0)
+    n_y = np.arange(ny, dtype=np.float64) - ((ny - 1) / 2 if centered else 0.0)
+    px, py = fx.reshape(-1), fy.reshape(-1)
+    out = np.empty(px.size, dtype=np.complex128)
+    for start in range(0, px.size, _CHUNK):
+        sl = slice(start, start + _CHUNK)
+        rows = _phase_matrix(py[sl], n_y, fs) @ h  # (K, nx): sum over iy first
+        out[sl] = np.sum(rows * _phase_matrix(px[sl], n_x, fs), axis=1)
+    return out.reshape(fx.shape)
+
+
+def _shape2(shape: int | tuple[int, int]) -> tuple[int, int]:
+    if isinstance(shape, (int, np.integer)) and not isinstance(shape, bool):
+        n = check_int("shape", shape, minimum=1)
+        return n, n
+    try:
+        items = tuple(shape)  # type: ignore[arg-type]
+    except TypeError as exc:
+        raise ValueError(f"shape must be an int or (ny, nx), got {shape!r}") from exc
+    if len(items) != 2:
+        raise ValueError(f"shape must be an int or (ny, nx), got {shape!r}")
+    return check_int("shape[0]", items[0], minimum=1), check_int("shape[1]", items[1], minimum=1)
+
+
+def _centred_grid(n: int, fs: float) -> np.ndarray:
+    return (np.arange(n) - n // 2) * (fs / n)
+
+
+def freqz2(
+    h: np.ndarray, shape: int | tuple[int, int] = (256, 256), fs: float = 2.0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """2D frequency response on a centred grid (like MATLAB ``freqz2``, in units of ``fs``).
+
+    The grid along each axis is ``f_k = (k - n // 2) * fs / n`` for ``k = 0..n-1``: from
+    ``-fs / 2`` (included for even ``n``) to just below ``fs / 2``, with ``f = 0`` at index
+    ``n // 2``. It is a full period, so ``mean(|H|^2) == sum(h^2)`` (Parseval) whenever
+    ``n >= numtaps``. The response is zero-phase (see :func:`dtft2`): real up to rounding for a
+    symmetric filter. Computed exactly as ``Ey @ h @ Ex.T`` (no FFT, so any ``shape`` works).
+
+    Parameters
+    ----------
+    h : array_like
+        1D taps (separable filter ``outer(h, h)``) or 2D taps ``h[iy, ix]``.
+    shape : int or (ny, nx)
+        Number of frequencies along y and x.
+    fs : float
+        Sampling rate, positive.
+
+    Returns
+    -------
+    fx : numpy.ndarray
+        ``(nx,)`` frequencies along x.
+    fy : numpy.ndarray
+        ``(ny,)`` frequencies along y.
+    H : numpy.ndarray
+        ``(ny, nx)`` complex response, ``H[iy, ix] = H(fx[ix], fy[iy])``.
+    """
+    h = as_finite_array("h", h, ndim=(1, 2))
+    ny, nx = _shape2(shape)
+    fs = _check_fs(fs)
+    fx, fy = _centred_grid(nx, fs), _centred_grid(ny, fs)
+    h2 = np.outer(h, h) if h.ndim == 1 else h
+    n_y = np.arange(h2.shape[0]) - (h2.shape[0] - 1) / 2
+    n_x = np.arange(h2.shape[1]) - (h2.shape[1] - 1) / 2
+    H = _phase_matrix(fy, n_y, fs) @ h2 @ _phase_matrix(fx, n_x, fs).T
+    return fx, fy, H
+
+
+def _polar_magnitude(
+    h: np.ndarray, radii: np.ndarray, n_angles: int, fs: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """``|H|`` on a polar grid ``(len(radii), n_angles)``, angles uniform on ``[0, pi)``.
+
+    Half a turn suffices: real taps give ``|H(-f)| = |H(f)|``.
+    """
+    angles = np.arange(n_angles) * (np.pi / n_angles)
+    fx = radii[:, None] * np.cos(angles)[None, :]
+    fy = radii[:, None] * np.sin(angles)[None, :]
+    return angles, np.abs(dtft2(h, fx, fy, fs))
+
+
+@dataclass(frozen=True)
+class RadialProfile:
+    """``|H|`` statistics over angle at each radius (see :func:`radial_profile`).
+
+    Attributes
+    ----------
+    radius : numpy.ndarray
+        Radial frequencies (units of ``fs``).
+    mean, min, max : numpy.ndarray
+        Mean, minimum and maximum of ``|H|`` (linear) over the angles at each radius.
+    """
+
+    radius: np.ndarray
+    mean: np.ndarray
+    min: np.ndarray
+    max: np.ndarray
+
+
+def radial_profile(
+    h: np.ndarray,
+    fs: float = 2.0,
+    nbins: int = 129,
+    n_angles: int = 90,
+    r_max: float | None = None,
+) -> RadialProfile:
+    """Magnitude response averaged over angle versus radial frequency, with min and max.
+
+    ``|H(r cos t, r sin t)|`` is evaluated exactly (direct DTFT, :func:`dtft2`) on ``nbins``
+    radii ``linspace(0, r_max, nbins)`` and ``n_angles`` angles uniform on ``[0, pi)``; the
+    other half turn mirrors it for real taps.
+
+    Parameters
+    ----------
+    h : array_like
+        Taps, 1D (separable ``outer(h, h)``) or 2D.
+    fs : float
+        Sampling rate, positive.
+    nbins : int
+        Number of radii, at least 2.
+    n_angles : int
+        Number of angles, at least 1.
+    r_max : float, optional
+        Largest radius (units of ``fs``), positive; default ``fs / 2`` (the inscribed disc).
+    """
+    fs = _check_fs(fs)
+    nbins = check_int("nbins", nbins, minimum=2)
+    n_angles = check_int("n_angles", n_angles, minimum=1)
+    r_max = fs / 2 if r_max is None else check_real("r_max", r_max, low=0.0, low_inclusive=False)
+    radius = np.linspace(0.0, r_max, nbins)
+    _, mag = _polar_magnitude(h, radius, n_angles, fs)
+    return RadialProfile(radius, mag.mean(axis=1), mag.min(axis=1), mag.max(axis=1))
+
+
+def angular_deviation(
+    h: np.ndarray,
+    fs: float = 2.0,
+    radii: np.ndarray | None = None,
+    n_angles: int = 180,
+    db: bool = False,
+    floor_db: float = -200.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """How far a 2D response is from radially symmetric: spread of ``|H|`` over angle.
+
+    For each radius ``r``: ``max_t |H(r, t)| - min_t |H(r, t)|`` (linear magnitude, default), or
+    with ``db=True`` the same spread of ``20 log10 |H|`` in dB, magnitudes clipped below at
+    ``floor_db`` so that exact zeros stay finite. Angles: ``n_angles`` uniform on ``[0, pi)``;
+    evaluation is exact (direct DTFT).
+
+    Parameters
+    ----------
+    h : array_like
+        1D (separable) or 2D taps.
+    fs : float
+        Sampling rate, positive.
+    radii : array_like, optional
+        Radial frequencies (units of ``fs``); default 65 radii ``linspace(0, fs / 2, 65)``.
+    n_angles : int
+        Number of angles, at least 2.
+    db : bool
+        Return the spread in dB instead of linear magnitude.
+    floor_db : float
+        Clip level for ``db=True``.
+
+    Returns
+    -------
+    radii : numpy.ndarray
+    deviation : numpy.ndarray
+        Same length as ``radii``; 0 means exactly radially symmetric at that radius.
+    """
+    fs = _check_fs(fs)
+    n_angles = check_int("n_angles", n_angles, minimum=2)
+    if radii is None:
+        radii = np.linspace(0.0, fs / 2, 65)
+    radii = as_finite_array("radii", radii, ndim=1)
+    _, mag = _polar_magnitude(h, radii, n_angles, fs)
+    if db:
+        floor = check_real("floor_db", floor_db)
+        level = 20.0 * np.log10(np.maximum(mag, 10.0 ** (floor / 20.0)))
+        return radii, level.max(axis=1) - level.min(axis=1)
+    return radii, mag.max(axis=1) - mag.min(axis=1)
+
+
+@dataclass(frozen=True)
+class FiguresOfMerit:
+    """Figures of merit of a low-pass filter (see :func:`figures_of_merit`).
+
+    Gains are relative to the DC gain ``|H(0)|``. Frequencies are in the units of ``fs``.
+    A figure that does not exist (no stopband below Nyquist, no -3 dB crossing, ...) is NaN;
+    :meth:`to_dict` turns NaN into ``None`` so the dictionary is valid JSON.
+
+    Attributes
+    ----------
+    dc_gain : float
+        ``H(0) = sum(h)``.
+    passband_ripple_db : float
+        ``max |20 log10(|H| / |H(0)|)|`` over ``[0, passband_edge]`` (dB, >= 0).
+    stopband_attenuation_db : float
+        ``-20 log10(max |H| / |H(0)|)`` over ``[stopband_edge, fs / 2]`` (positive dB).
+    f_6db, f_3db : float
+        First frequency where the gain falls to -6.0206 dB (one half) and to -3.0103 dB
+        (``1/sqrt(2)``).
+    transition_band : float
+        The measured transition band, in Kaiser's sense (ripple ``delta`` in both bands): with
+        ``delta = 10^(-stopband_attenuation_db / 20)``, from the last frequency below ``f_6db``
+        where the gain is still ``>= 1 - delta`` to the first frequency where it falls to
+        ``delta``. For a Kaiser design it is close to the designed ``width``.
+    passband_edge, stopband_edge : float
+        The edges used for ripple and attenuation.
+    angle_deg : float or None
+        Direction of the slice for a 2D filter (degrees from the x axis); None for 1D.
+    """
+
+    dc_gain: float
+    passband_ripple_db: float
+    stopband_attenuation_db: float
+    f_6db: float
+    f_3db: float
+    transition_band: float
+    passband_edge: float
+    stopband_edge: float
+    angle_deg: float | None = None
+
+    def to_dict(self) -> dict[str, float | None]:
+        """Plain dict, NaN replaced by ``None`` (JSON-safe)."""
+        out: dict[str, float | None] = {}
+        for key, value in asdict(self).items():
+            out[key] = None if value is None or math.isnan(value) else float(value)
+        return out
+
+
+def _first_crossing(
+    gain: Callable[[np.ndarray], np.ndarray], f: np.ndarray, g: np.ndarray, level: float
+) -> float:
+    """First ``f`` where the sampled gain ``g`` falls to ``level``, refined by Brent's method."""
+    below = np.nonzero(g <= level)[0]
+    if below.size == 0:
+        return math.nan
+    i = int(below[0])
+    if i == 0 or g[i] == level:
+        return float(f[i])
+
+    def fun(x: float) -> float:
+        return float(gain(np.array([x]))[0]) - level
+
+    return float(optimize.brentq(fun, f[i - 1], f[i], xtol=1e-14 * max(f[i], 1.0)))
+
+
+def _last_crossing_before(
+    gain: Callable[[np.ndarray], np.ndarray],
+    f: np.ndarray,
+    g: np.ndarray,
+    level: float,
+    f_end: float,
+) -> float:
+    """Last ``f < f_end`` where the sampled gain is still ``>= level``, refined to the crossing."""
+    above = np.nonzero((g >= level) & (f < f_end))[0]
+    if above.size == 0:
+        return 0.0  # the gain is below ``level`` from DC on: the passband is empty
+    i = int(above[-1])
+    if i + 1 >= f.size or g[i] == level:
+        return float(f[i])
+
+    def fun(x: float) -> float:
+        return float(gain(np.array([x]))[0]) - level
+
+    return float(optimize.brentq(fun, f[i], f[i + 1], xtol=1e-14 * max(f[i + 1], 1.0)))
+
+
+def _refined_max(gain: Callable[[np.ndarray], np.ndarray], f: np.ndarray, g: np.ndarray) -> float:
+    """Maximum of a smooth gain sampled as ``g`` on ``f``.
+
+    Every sampled local maximum within 3 dB of the largest is refined between its grid
+    neighbours, since the grid may catch the tallest lobe off its peak.
+    """
+    interior = (g[1:-1] >= g[:-2]) & (g[1:-1] >= g[2:])
+    peaks = np.concatenate(([0], np.nonzero(interior)[0] + 1, [g.size - 1]))
+    peaks = peaks[g[peaks] >= g.max() / math.sqrt(2.0)]
+    best = float(g.max())
+    for i in peaks[np.argsort(g[peaks])[::-1][:16]]:
+        lo, hi = f[max(i - 1, 0)], f[min(i + 1, f.size - 1)]
+        if hi <= lo:
+            continue
+        res = optimize.minimize_scalar(
+            lambda x: -float(gain(np.array([x]))[0]),
+            bounds=(lo, hi),
+            method="bounded",
+            options={"xatol": 1e-12 * max(hi, 1.0)},
+        )
+        best = max(best, -float(res.fun))
+    return best
+
+
+def figures_of_merit(
+    h: np.ndarray,
+    cutoff: float,
+    *,
+    width: float | None = None,
+    stopband: float | None = None,
+    fs: float = 2.0,
+    passband: float | None = None,
+    angle_deg: float = 0.0,
+    n_freqs: int = 4096,
+) -> FiguresOfMerit:
+    """Measure a low-pass filter: ripple, attenuation, -6/-3 dB points, transition band.
+
+    The gain ``|H(f)| / |H(0)|`` is sampled (exact DTFT) on ``n_freqs`` points of
+    ``[0, fs / 2]``; crossings are refined by root finding and the stopband maximum by bounded
+    maximisation on the exact response. For a 2D filter (or to measure a 1D filter as the
+    separable ``outer(h, h)``, pass a 2D array) the response is taken along the ray at
+    ``angle_deg`` from the x axis, ``f`` being the radial frequency (still up to ``fs / 2``);
+    the 0 and 45 degree slices bracket a separable filter's anisotropy.
+
+    The design edges: the stopband starts at ``stopband`` or ``cutoff + width / 2``; the
+    passband ends at ``passband`` or, by default, at the mirror image ``2 cutoff - stopband``
+    (only DC when that is not positive, e.g. for the generator's wide transition bands).
+
+    Parameters
+    ----------
+    h : array_like
+        1D or 2D taps.
+    cutoff : float
+        Designed -6 dB point, units of ``fs``, in ``(0, fs / 2]``.
+    width, stopband : float
+        Exactly one: the full transition width (positive) or the stopband edge (> cutoff).
+    fs : float
+        Sampling rate, positive.
+    passband : float, optional
+        Passband edge for the ripple, in ``[0, cutoff]``.
+    angle_deg : float
+        Slice direction for a 2D filter, degrees (ignored for 1D taps).
+    n_freqs : int
+        Number of dense samples, at least 16 (raised to ``8 * numtaps + 1`` for long filters, so
+        that every sidelobe gets about 16 samples).
+
+    Returns
+    -------
+    FiguresOfMerit
+        If the stopband starts at or beyond ``fs / 2``, ``stopband_attenuation_db`` and
+        ``transition_band`` are NaN.
+    """
+    h = as_finite_array("h", h, ndim=(1, 2))
+    fs = _check_fs(fs)
+    cutoff = check_real("cutoff", cutoff, low=0.0, high=fs / 2, low_inclusive=False)
+    if (width is None) == (stopband is None):
+        raise ValueError("give exactly one of width and stopband")
+    if width is not None:
+        stopband = cutoff + check_real("width", width, low=0.0, low_inclusive=False) / 2
+    else:
+        stopband = check_real("stopband", stopband, low=cutoff, low_inclusive=False)
+    if passband is None:
+        passband = max(2 * cutoff - stopband, 0.0)
+    else:
+        passband = check_real("passband", passband, low=0.0, high=cutoff)
+    angle = check_real("angle_deg", angle_deg)
+    n_freqs = check_int("n_freqs", n_freqs, minimum=16)
+    # At least ~16 samples per sidelobe (lobes are about fs / numtaps wide).
+    n_freqs = max(n_freqs, 8 * max(h.shape) + 1)
+
+    dc = float(np.sum(h))
+    if h.ndim == 1:
+
+        def response(f: np.ndarray) -> np.ndarray:
+            return dtft(h, f, fs)
+
+        angle_out: float | None = None
+    else:
+        c, s = math.cos(math.radians(angle)), math.sin(math.radians(angle))
+
+        def response(f: np.ndarray) -> np.ndarray:
+            return dtft2(h, f * c, f * s, fs)
+
+        angle_out = angle
+    if dc == 0:
+        raise ValueError("h has zero DC gain; figures relative to DC are undefined")
+
+    def gain(f: np.ndarray) -> np.ndarray:
+        return np.abs(response(f)) / abs(dc)
+
+    f = np.linspace(0.0, fs / 2, n_freqs)
+    g = gain(f)
+
+    in_pass = f <= passband
+    ripple = float(np.max(np.abs(20.0 * np.log10(np.maximum(g[in_pass], 1e-300)))))
+
+    in_stop = f >= stopband
+    if stopband < fs / 2 and np.count_nonzero(in_stop) >= 1:
+        fs_band = np.concatenate(([stopband], f[in_stop]))
+        peak = _refined_max(gain, fs_band, gain(fs_band))
+        atten = -20.0 * math.log10(max(peak, 1e-300))
+    else:
+        atten = math.nan
+
+    f6 = _first_crossing(gain, f, g, 0.5)
+    f3 = _first_crossing(gain, f, g, 1.0 / math.sqrt(2.0))
+    if math.isnan(atten) or math.isnan(f6):
+        transition = math.nan
+    else:
+        delta = 10.0 ** (-atten / 20.0)
+        f_stop = _first_crossing(gain, f, g, delta * (1 + 1e-12))
+        f_pass = _last_crossing_before(gain, f, g, 1.0 - delta, f6)
+        transition = f_stop - f_pass
+    return FiguresOfMerit(
+        dc_gain=dc,
+        passband_ripple_db=ripple,
+        stopband_attenuation_db=float(atten),
+        f_6db=f6,
+        f_3db=f3,
+        transition_band=float(transition),
+        passband_edge=float(passband),
+        stopband_edge=float(stopband),
+        angle_deg=angle_out,
+    )

@@ -1,0 +1,107 @@
+"""``aliasfree filter`` run in-process: table, JSON, files, errors."""
+
+import json
+
+import numpy as np
+import pytest
+import scipy.signal as ss
+
+from aliasfree.cli import main
+
+
+def _png_ok(path):
+    assert path.is_file()
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_separable_filter_table_and_files(tmp_path, capsys):
+    out = tmp_path / "sep"
+    rc = main(
+        ["filter", "--numtaps", "12", "--cutoff", "16", "--width", "20", "--fs", "64",
+         "--out", str(out)]
+    )  # fmt: skip
+    assert rc == 0
+    text = capsys.readouterr().out
+    assert "stopband attenuation" in text and "-6 dB point" in text
+    doc = json.loads((out / "filter_taps.json").read_text())
+    assert doc["spec"]["numtaps"] == 12 and doc["spec"]["radial"] is False
+    assert doc["spec"]["half_width"] == 10.0 and doc["spec"]["stopband"] == 26.0
+    assert doc["spec"]["kaiser_atten_db"] == pytest.approx(ss.kaiser_atten(12, 20 / 32))
+    np.testing.assert_allclose(doc["taps"], ss.firwin(12, 16, width=20, fs=64), atol=1e-12)
+    (fig,) = doc["figures"]
+    assert fig["angle_deg"] is None
+    assert fig["dc_gain"] == pytest.approx(1.0)
+    assert fig["f_6db"] == pytest.approx(16.0, abs=0.5)
+    _png_ok(out / "response_1d.png")
+    assert not (out / "response_2d.png").exists()
+
+
+def test_radial_json_to_stdout(tmp_path, capsys):
+    out = tmp_path / "rad"
+    rc = main(
+        ["filter", "--numtaps", "12", "--cutoff", "16", "--half-width", "10", "--fs", "64",
+         "--radial", "--json", "--out", str(out)]
+    )  # fmt: skip
+    assert rc == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc == json.loads((out / "filter_taps.json").read_text())
+    taps = np.array(doc["taps"])
+    assert taps.shape == (12, 12)
+    assert taps.sum() == pytest.approx(1.0)
+    assert [f["angle_deg"] for f in doc["figures"]] == [0.0, 45.0]
+    for f in doc["figures"]:
+        assert f["stopband_attenuation_db"] > 20.0
+    for name in ("response_1d.png", "response_2d.png", "response_slices.png"):
+        _png_ok(out / name)
+    assert sorted(doc["plots"]) == sorted(str(out / n) for n in
+                                          ("response_1d.png", "response_2d.png",
+                                           "response_slices.png"))  # fmt: skip
+
+
+def test_no_plots_and_plots_2d(tmp_path, capsys):
+    out = tmp_path / "np"
+    assert main(["filter", "--numtaps", "8", "--cutoff", "0.3", "--width", "0.2", "--no-plots",
+                 "--out", str(out)]) == 0  # fmt: skip
+    assert sorted(p.name for p in out.iterdir()) == ["filter_taps.json"]
+    out2 = tmp_path / "p2"
+    assert main(["filter", "--numtaps", "8", "--cutoff", "0.3", "--width", "0.2", "--plots-2d",
+                 "--out", str(out2)]) == 0  # fmt: skip
+    _png_ok(out2 / "response_2d.png")
+    _png_ok(out2 / "response_slices.png")
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize(
+    "args, word",
+    [
+        (["--numtaps", "12", "--cutoff", "40", "--width", "20", "--fs", "64"], "cutoff"),
+        (["--numtaps", "0", "--cutoff", "16", "--width", "20", "--fs", "64"], "numtaps"),
+        (["--numtaps", "12", "--cutoff", "nan", "--width", "20", "--fs", "64"], "cutoff"),
+        (["--numtaps", "12", "--cutoff", "16", "--width", "-2", "--fs", "64"], "--width"),
+        (["--numtaps", "12", "--cutoff", "16", "--half-width", "0", "--fs", "64"], "--half-width"),
+        (["--numtaps", "12", "--cutoff", "16", "--width", "2", "--fs", "-64"], "fs"),
+    ],
+)
+def test_bad_values_exit_2_with_message(tmp_path, capsys, args, word):
+    rc = main(["filter", *args, "--out", str(tmp_path)])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert "aliasfree filter: error:" in err and word in err
+
+
+def test_width_and_half_width_are_exclusive(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["filter", "--numtaps", "12", "--cutoff", "16", "--width", "20",
+              "--half-width", "10", "--out", str(tmp_path)])  # fmt: skip
+    assert exc.value.code == 2
+    capsys.readouterr()
+
+
+def test_help_lists_flags_with_units(capsys):
+    with pytest.raises(SystemExit):
+        main(["filter", "--help"])
+    text = capsys.readouterr().out
+    for flag in ("--numtaps", "--cutoff", "--width", "--half-width", "--fs", "--radial",
+                 "--json", "--out", "--no-plots"):  # fmt: skip
+        assert flag in text
+    assert "units of --fs" in text

@@ -1,0 +1,345 @@
+"""Frequency responses and figures of merit vs scipy, brute-force DTFTs, Parseval (REFERENCE §2)."""
+
+import cmath
+import json
+import math
+
+import numpy as np
+import pytest
+import scipy.signal as ss
+from hypothesis import given
+from hypothesis import strategies as st
+
+from dsp.filters import firwin_lowpass, jinc_lowpass
+from dsp.kaiser import kaiser_atten
+from dsp.response import (
+    FiguresOfMerit,
+    angular_deviation,
+    dtft,
+    dtft2,
+    figures_of_merit,
+    freqz,
+    freqz2,
+    radial_profile,
+)
+
+
+def _brute_dtft2(h, fx, fy, fs):
+    """Zero-phase 2D DTFT, one term at a time."""
+    ny, nx = h.shape
+    total = 0j
+    for iy in range(ny):
+        for ix in range(nx):
+            x, y = ix - (nx - 1) / 2, iy - (ny - 1) / 2
+            total += h[iy, ix] * cmath.exp(-2j * math.pi * (fx * x + fy * y) / fs)
+    return total
+
+
+# ---------------------------------------------------------------------------------------------
+# freqz / dtft
+
+
+@given(
+    numtaps=st.integers(1, 60),
+    n=st.integers(1, 300),
+    fs=st.floats(0.1, 500.0),
+    whole=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+def test_freqz_equals_scipy(numtaps, n, fs, whole, seed):
+    h = np.random.default_rng(seed).standard_normal(numtaps)
+    f, H = freqz(h, n, fs=fs, whole=whole)
+    f_ref, H_ref = ss.freqz(h, 1, worN=n, fs=fs, whole=whole)
+    np.testing.assert_allclose(f, f_ref, rtol=1e-12, atol=1e-12 * fs)
+    np.testing.assert_allclose(H, H_ref, atol=1e-11 * max(1.0, np.abs(h).sum()))
+
+
+def test_freqz_array_of_frequencies_equals_scipy(rng):
+    h = rng.standard_normal(17)
+    f_in = rng.uniform(-40.0, 80.0, size=50)
+    f, H = freqz(h, f_in, fs=64.0)
+    _, H_ref = ss.freqz(h, 1, worN=f_in, fs=64.0)
+    np.testing.assert_array_equal(f, f_in)
+    np.testing.assert_allclose(H, H_ref, atol=1e-12)
+
+
+def test_dtft_centered_is_real_for_symmetric_taps():
+    h = firwin_lowpass(12, 16.0, width=20.0, fs=64.0)
+    f = np.linspace(-32.0, 32.0, 101)
+    H = dtft(h, f, 64.0, centered=True)
+    assert np.max(np.abs(H.imag)) < 1e-15
+    # Same magnitude as the causal response: only the linear phase differs.
+    np.testing.assert_allclose(np.abs(H), np.abs(dtft(h, f, 64.0)), atol=1e-14)
+
+
+# ---------------------------------------------------------------------------------------------
+# 2D responses
+
+
+def test_freqz2_separable_is_outer_of_1d(rng):
+    hx, hy = rng.standard_normal(6), rng.standard_normal(9)
+    fx, fy, H = freqz2(np.outer(hy, hx), (20, 16), fs=3.0)
+    assert fx.shape == (16,) and fy.shape == (20,) and H.shape == (20, 16)
+    Hx = dtft(hx, fx, 3.0, centered=True)
+    Hy = dtft(hy, fy, 3.0, centered=True)
+    np.testing.assert_allclose(H, np.outer(Hy, Hx), atol=1e-12)
+    # A 1D h stands for outer(h, h).
+    _, _, H1 = freqz2(hx, 16, fs=3.0)
+    np.testing.assert_allclose(H1, freqz2(np.outer(hx, hx), 16, fs=3.0)[2], atol=1e-12)
+
+
+def test_freqz2_grid_is_centred():
+    fx, fy, _ = freqz2(np.ones((3, 3)), (8, 5), fs=4.0)
+    np.testing.assert_allclose(fx, [-1.6, -0.8, 0.0, 0.8, 1.6])
+    np.testing.assert_allclose(fy, np.arange(-4, 4) * 0.5)
+
+
+def test_freqz2_equals_brute_force_dtft(rng):
+    h = rng.standard_normal((5, 7))
+    fs = 10.0
+    fx, fy, H = freqz2(h, (6, 9), fs=fs)
+    for iy, ix in [(0, 0), (3, 4), (5, 8), (2, 1)]:
+        assert H[iy, ix] == pytest.approx(_brute_dtft2(h, fx[ix], fy[iy], fs), abs=1e-12)
+
+
+def test_dtft2_arbitrary_points_equals_brute_force(rng):
+    h = rng.standard_normal((4, 6))
+    pts = rng.uniform(-7.0, 7.0, size=(2, 9))
+    H = dtft2(h, pts[0], pts[1], fs=5.0)
+    for k in range(9):
+        assert H[k] == pytest.approx(_brute_dtft2(h, pts[0, k], pts[1, k], 5.0), abs=1e-12)
+    # Causal variant differs by the centring phase only.
+    Hc = dtft2(h, pts[0], pts[1], fs=5.0, centered=False)
+    shift = np.exp(-2j * np.pi * (pts[0] * 2.5 + pts[1] * 1.5) / 5.0)
+    np.testing.assert_allclose(Hc, H * shift, atol=1e-12)
+
+
+def test_freqz2_symmetric_filter_is_real():
+    _, _, H = freqz2(jinc_lowpass(12, 16.0, 20.0, 64.0), 32, fs=64.0)
+    assert np.max(np.abs(H.imag)) < 1e-14
+
+
+@given(
+    ny=st.integers(1, 9), nx=st.integers(1, 9), extra=st.integers(0, 6), seed=st.integers(0, 999)
+)
+def test_parseval(ny, nx, extra, seed):
+    h = np.random.default_rng(seed).standard_normal((ny, nx))
+    # A full-period grid of at least numtaps points per axis: mean |H|^2 == sum h^2.
+    _, _, H = freqz2(h, (ny + extra, nx + extra), fs=1.7)
+    assert np.mean(np.abs(H) ** 2) == pytest.approx(np.sum(h**2), rel=1e-12)
+
+
+# ---------------------------------------------------------------------------------------------
+# Radial symmetry of the jinc design
+
+# Generator-like down filters (numtaps, cutoff, half-width, fs).
+JINC_CASES = [(12, 2.0, 6.0, 32.0), (12, 8.0, 8.0, 64.0), (24, 16.0, 16.0, 128.0)]
+
+
+@pytest.mark.parametrize("numtaps, fc, hw, fs", JINC_CASES)
+def test_jinc_is_nearly_rotation_invariant(numtaps, fc, hw, fs):
+    # Measured max spread of |H| over angle (DC gain 1), radii 0..fs/2: 0.019, 0.0086, 0.0045.
+    # Stated tolerance: 0.03.
+    _, dev = angular_deviation(jinc_lowpass(numtaps, fc, 2 * hw, fs), fs, n_angles=46)
+    assert dev.max() < 0.03
+    if fc >= 8:
+        # The separable design of the same spec is far less isotropic (0.059, 0.18).
+        _, dev_sep = angular_deviation(firwin_lowpass(numtaps, fc, 2 * hw, fs), fs, n_angles=46)
+        assert dev_sep.max() > 3 * dev.max()
+
+
+def test_angular_deviation_exact_cases():
+    # A single tap is flat: zero spread. A separable 2-tap box: |H| = |cos(pi fx)||cos(pi fy)|
+    # (fs = 1); sampled at 0/45/90/135 degrees the spread at radius r is
+    # |cos(pi r) - cos^2(pi r / sqrt 2)| analytically.
+    _, dev0 = angular_deviation(np.ones((1, 1)), 1.0)
+    assert np.all(dev0 == 0)
+    r = np.array([0.1, 0.2, 0.3])
+    _, dev = angular_deviation(np.full((2, 2), 0.25), 1.0, radii=r, n_angles=4)
+    axis, diag = np.cos(np.pi * r), np.cos(np.pi * r / np.sqrt(2)) ** 2
+    np.testing.assert_allclose(dev, np.abs(axis - diag), atol=1e-15)
+    _, dev_db = angular_deviation(np.full((2, 2), 0.25), 1.0, radii=r, n_angles=4, db=True)
+    np.testing.assert_allclose(dev_db, np.abs(20 * np.log10(axis / diag)), atol=1e-12)
+
+
+def test_radial_profile_brackets_and_matches_axis():
+    h = firwin_lowpass(12, 8.0, width=16.0, fs=64.0)
+    prof = radial_profile(h, fs=64.0, nbins=33, n_angles=8)
+    assert prof.radius[0] == 0.0 and prof.radius[-1] == 32.0
+    assert np.all(prof.min <= prof.mean + 1e-15) and np.all(prof.mean <= prof.max + 1e-15)
+    # Angle 0 is sampled: the separable filter's |H(r, 0)| = |H1(r)| (H1(0) = 1) lies within.
+    axis = np.abs(ss.freqz(h, 1, worN=prof.radius, fs=64.0)[1])
+    assert np.all(axis <= prof.max + 1e-12) and np.all(axis >= prof.min - 1e-12)
+    # With one angle (0 degrees) the profile is exactly the axis response.
+    one = radial_profile(h, fs=64.0, nbins=33, n_angles=1)
+    np.testing.assert_allclose(one.mean, axis, atol=1e-12)
+
+
+@pytest.mark.parametrize("numtaps, fc, hw, fs", JINC_CASES)
+def test_jinc_meets_designed_attenuation(numtaps, fc, hw, fs):
+    j = jinc_lowpass(numtaps, fc, 2 * hw, fs)
+    ka = kaiser_atten(numtaps, 2 * hw, fs)
+    atts = [
+        figures_of_merit(
+            j, fc, width=2 * hw, fs=fs, angle_deg=a, n_freqs=1024
+        ).stopband_attenuation_db
+        for a in (0.0, 15.0, 30.0, 45.0)
+    ]
+    # Along the axes the jinc reaches Kaiser's estimate to within 8 dB (measured -1.6..+3 dB
+    # here, -7.6..+7.1 dB over random specs). The separable window w(x) w(y) is wider along
+    # the diagonal, so the worst direction (45 deg, at the stopband edge) reaches only about
+    # 0.66-0.75 of it in dB (measured over random specs): stated bound 0.6.
+    assert abs(atts[0] - ka) < 8.0
+    assert min(atts) > 0.6 * ka
+
+
+# ---------------------------------------------------------------------------------------------
+# Figures of merit
+
+
+@st.composite
+def sane_kaiser_specs(draw):
+    """Kaiser designs of at least 8 taps whose transition band sits inside (0.05 fs, 0.45 fs)
+    and whose kaiser_atten lies in [21, 120] dB, the range Kaiser's formula was fitted over."""
+    fs = draw(st.floats(0.5, 100.0))
+    f_pass = draw(st.floats(0.05, 0.4)) * fs
+    f_stop = draw(st.floats(f_pass / fs + 0.02, 0.45)) * fs
+    per_tap = 2.285 * math.pi * (f_stop - f_pass) / (fs / 2)
+    lo = max(8, math.ceil((21 - 7.95) / per_tap + 1))
+    hi = math.floor((120 - 7.95) / per_tap + 1)
+    numtaps = draw(st.integers(lo, max(lo, hi)))
+    return numtaps, (f_pass + f_stop) / 2, f_stop - f_pass, fs
+
+
+@given(sane_kaiser_specs())
+def test_figures_of_merit_of_kaiser_design(spec):
+    numtaps, fc, width, fs = spec
+    ka = kaiser_atten(numtaps, width, fs)
+    assert 21 - 1e-9 <= ka <= 120 + 1e-9
+    h = firwin_lowpass(numtaps, fc, width=width, fs=fs)
+    fom = figures_of_merit(h, fc, width=width, fs=fs, n_freqs=1024)
+    assert fom.dc_gain == pytest.approx(1.0, abs=1e-12)
+    # Measured over 2000 random specs of this kind: attenuation - kaiser_atten in
+    # [-5.3, +7.6] dB, |f_6db - cutoff| <= 0.10 width, transition band 0.72..1.19 width.
+    # Stated slack: [-7, +10] dB, 0.15 width, 0.5..1.5 width.
+    assert -7.0 < fom.stopband_attenuation_db - ka < 10.0
+    assert abs(fom.f_6db - fc) < 0.15 * width
+    assert 0.5 * width < fom.transition_band < 1.5 * width
+    assert fom.f_3db < fom.f_6db
+    # Independent check with scipy's response: the gain at f_6db and f_3db, and the stopband
+    # maximum on a dense grid (which can only be below the refined maximum).
+    _, H = ss.freqz(h, 1, worN=[fom.f_6db, fom.f_3db], fs=fs)
+    np.testing.assert_allclose(np.abs(H), [0.5, 1 / math.sqrt(2)], atol=1e-9)
+    _, Hs = ss.freqz(h, 1, worN=np.linspace(fc + width / 2, fs / 2, 4001), fs=fs)
+    dense_db = -20 * np.log10(np.abs(Hs).max())
+    assert fom.stopband_attenuation_db <= dense_db + 1e-6  # rounding at ~1e-6 gain
+    assert fom.stopband_attenuation_db > dense_db - 0.05
+
+
+def test_figures_of_merit_textbook_design():
+    # firwin(48, 0.25, width=0.1): kaiser_atten = 41.7 dB; a well-behaved case within 3 dB.
+    h = firwin_lowpass(48, 0.25, width=0.1)
+    fom = figures_of_merit(h, 0.25, width=0.1)
+    assert fom.stopband_attenuation_db == pytest.approx(kaiser_atten(48, 0.1), abs=3.0)
+    assert fom.f_6db == pytest.approx(0.25, abs=2e-3)
+    assert fom.passband_edge == pytest.approx(0.2) and fom.stopband_edge == pytest.approx(0.3)
+    # Ripple: the passband deviation measured by scipy on a dense grid.
+    _, Hp = ss.freqz(h, 1, worN=np.linspace(0, 0.2, 2001), fs=2.0)
+    ripple = np.max(np.abs(20 * np.log10(np.abs(Hp))))
+    assert fom.passband_ripple_db == pytest.approx(ripple, rel=0.02)
+    assert fom.angle_deg is None
+    d = fom.to_dict()
+    assert set(d) == {f.name for f in FiguresOfMerit.__dataclass_fields__.values()}
+    json.dumps(d, allow_nan=False)
+
+
+def test_figures_of_merit_2d_slices():
+    h = firwin_lowpass(16, 0.3, width=0.2)
+    f1 = figures_of_merit(h, 0.3, width=0.2)
+    # The separable filter's 0 degree slice is the 1D response (H1(0) = 1).
+    f0 = figures_of_merit(np.outer(h, h), 0.3, width=0.2, angle_deg=0.0)
+    assert f0.f_6db == pytest.approx(f1.f_6db, abs=1e-9)
+    assert f0.stopband_attenuation_db == pytest.approx(f1.stopband_attenuation_db, abs=1e-6)
+    assert f0.angle_deg == 0.0
+    # Along 45 degrees the gain is H1(f / sqrt 2)^2: -6 dB where H1 = 1/sqrt 2 (its -3 dB point).
+    f45 = figures_of_merit(np.outer(h, h), 0.3, width=0.2, angle_deg=45.0)
+    assert f45.f_6db == pytest.approx(f1.f_3db * math.sqrt(2), abs=1e-9)
+
+
+def test_figures_of_merit_undefined_values_are_none():
+    # A one-tap "filter" has no -6 dB point; a stopband beyond Nyquist has no attenuation.
+    fom = figures_of_merit(np.ones(1), 0.9, stopband=1.2)
+    assert math.isnan(fom.f_6db) and math.isnan(fom.stopband_attenuation_db)
+    d = fom.to_dict()
+    assert d["f_6db"] is None and d["stopband_attenuation_db"] is None
+    assert d["dc_gain"] == 1.0 and d["passband_ripple_db"] == 0.0
+    json.dumps(d, allow_nan=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# Invalid input
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: freqz(np.ones((2, 2))),
+        lambda: freqz(np.array([1.0, np.nan])),
+        lambda: freqz(np.ones(3), 0),
+        lambda: freqz(np.ones(3), fs=0.0),
+        lambda: freqz(np.ones(3), np.ones((2, 2))),
+        lambda: dtft(np.ones(3), [np.inf]),
+        lambda: dtft2(np.ones((2, 2, 2)), 0.0, 0.0),
+        lambda: dtft2(np.ones((2, 2)), np.ones(3), np.ones(4)),
+        lambda: freqz2(np.ones((2, 2)), (0, 4)),
+        lambda: freqz2(np.ones((2, 2)), (4, 4, 4)),
+        lambda: freqz2(np.ones((2, 2, 2))),
+        lambda: radial_profile(np.ones(3), nbins=1),
+        lambda: angular_deviation(np.ones(3), n_angles=1),
+        lambda: angular_deviation(np.ones(3), radii=np.ones((2, 2))),
+        lambda: figures_of_merit(np.ones(3) / 3, 0.3),
+        lambda: figures_of_merit(np.ones(3) / 3, 0.3, width=0.1, stopband=0.4),
+        lambda: figures_of_merit(np.ones(3) / 3, 0.0, width=0.1),
+        lambda: figures_of_merit(np.ones(3) / 3, 1.5, width=0.1),
+        lambda: figures_of_merit(np.ones(3) / 3, 0.3, stopband=0.2),
+        lambda: figures_of_merit(np.ones(3) / 3, 0.3, width=0.1, passband=0.5),
+        lambda: figures_of_merit(np.array([1.0, -1.0]), 0.3, width=0.1),
+        lambda: figures_of_merit(np.ones(3) / 3, float("nan"), width=0.1),
+    ],
+)
+def test_invalid_input_raises(call):
+    with pytest.raises(ValueError):
+        call()
+
+
+# ---------------------------------------------------------------------------------------------
+# Plots (figures are built, never shown)
+
+
+def test_plots_draw_the_computed_response():
+    import matplotlib.pyplot as plt
+
+    from dsp.plots.response import plot_response_1d, plot_response_2d, plot_response_slices
+
+    h1 = firwin_lowpass(12, 16.0, width=20.0, fs=64.0)
+    h2 = firwin_lowpass(24, 0.25, width=0.1)
+    fig = plot_response_1d([h1, h2], fs=[64.0, 2.0], cutoff=16.0, labels=["a", "b"])
+    line = fig.axes[0].lines[0]
+    f, db = line.get_data()
+    assert f[-1] == 32.0
+    expected = 20 * np.log10(np.maximum(np.abs(ss.freqz(h1, 1, worN=f, fs=64.0)[1]), 1e-7))
+    np.testing.assert_allclose(db, expected, atol=1e-9)
+    plt.close(fig)
+    j = jinc_lowpass(12, 16.0, 20.0, 64.0)
+    fig = plot_response_2d(j, 64.0, shape=32, cutoff=16.0, stopband=26.0)
+    img = fig.axes[0].images[0].get_array()
+    np.testing.assert_allclose(img, 20 * np.log10(np.maximum(np.abs(freqz2(j, 32, 64.0)[2]), 1e-6)))
+    plt.close(fig)
+    fig = plot_response_slices(j, 64.0, angles=(0.0, 30.0, 45.0))
+    assert len(fig.axes[0].lines) == 3
+    plt.close(fig)
+    with pytest.raises(ValueError):
+        plot_response_1d([h1, h2], fs=[64.0])
+    with pytest.raises(ValueError):
+        plot_response_1d(h1, labels=["a", "b"])
+    plt.close("all")
