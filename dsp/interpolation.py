@@ -57,6 +57,10 @@ _CHUNK = 32
 _JINC_BLOCK = 1 << 21
 
 
+# Offsets from a sample point below this are treated as exactly on it: the kernels run with
+# fastmath, which flushes subnormals to zero, and sin(pi r) / (t - j) would then give 0 / 0.
+_TINY_OFFSET = 1e-150
+
 # --------------------------------------------------------------------------------------------
 # numba kernels (private; the public functions validate every argument)
 # --------------------------------------------------------------------------------------------
@@ -72,7 +76,7 @@ def _sinc_sum(z, z_alt, t, out):  # pragma: no cover - compiled
         tp = t[p]
         k = np.floor(tp + 0.5)
         r = tp - k
-        if r == 0.0:
+        if abs(r) < _TINY_OFFSET:
             if k >= 0.0 and k < n:
                 out[p] = z[int(k)]
             else:
@@ -93,7 +97,7 @@ def _sinc_weights(t, alt, w):  # pragma: no cover - compiled
     n = w.shape[0]
     k = np.floor(t + 0.5)
     r = t - k
-    if r == 0.0:
+    if abs(r) < _TINY_OFFSET:
         for j in range(n):
             w[j] = 0.0
         if k >= 0.0 and k < n:
@@ -120,7 +124,7 @@ def _dirichlet_weights(t, sin_tab, cos_tab, sign_tab, w):  # pragma: no cover - 
     ki = int(k)
     if ki >= n:
         ki -= n
-    if r == 0.0:
+    if abs(r) < _TINY_OFFSET:
         for j in range(n):
             w[j] = 0.0
         w[ki] = 1.0
@@ -154,7 +158,7 @@ def _periodic_sum(z2, t, sin_tab, cos_tab, sign_tab, out):  # pragma: no cover -
         ki = int(k)
         if ki >= n:
             ki -= n
-        if r == 0.0:
+        if abs(r) < _TINY_OFFSET:
             out[p] = z2[n - ki]
             continue
         sr = math.sin(math.pi * r / n)
