@@ -23,6 +23,7 @@ DSP_MODULES = [
     "dsp.plots.spectrum",
     "dsp.plots.schedule",
     "dsp.plots.signals",
+    "dsp.plots.figures",
     "aliasfree.cli",
 ]
 
