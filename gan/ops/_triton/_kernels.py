@@ -1,0 +1,317 @@
+"""Triton kernels for ``upfirdn2d`` and the fused ``filtered_lrelu`` (REFERENCE §4).
+
+Both kernels evaluate a separable FIR resampler over a 2D tile as banded matrix products
+(``tl.dot``): for one separable term, ``dst_tile = P_y · src_tile · P_xᵀ``. The tile matrices
+(see ``_plan``: ``P[lo, lj] = h[lo·a − lj·b + T − 1 − ph]``) are gathered from the taps once per
+program and reused for all the planes it walks through. A full 2D filter is a short sum of such
+terms (its SVD).
+
+``_fused_kernel`` chains two such stages with a pointwise epilogue on the fine intermediate grid,
+which never leaves registers/shared memory:
+
+* forward (``MODE == 0``): stage 1 = upsample+filter (``fu``), epilogue = leaky ReLU · gain,
+  clamp, and the 2-bit mask (bit 0: positive, bit 1: clamped) packed 4 per byte along W,
+  stage 2 = filter+downsample (``fd``);
+* backward (``MODE == 1``): stage 1 = the transpose of the down stage (upsample the output
+  gradient by ``down`` with ``fd`` reversed), epilogue = × stored mask derivative
+  (gain, gain·slope or 0), stage 2 = the transpose of the up stage.
+
+Tile ownership of the mask: the program whose output tile starts at ``o0`` owns the intermediate
+samples ``[o0·down, (o0 + TOV)·down)`` per axis (the last tile also owns the tail), so every mask
+bit is written exactly once, and W tile strides are multiples of 4 samples so no byte is shared.
+"""
+
+from __future__ import annotations
+
+import triton
+import triton.language as tl
+
+
+@triton.jit
+def _tile_start(o0, KR, KVP, OFF, S1: tl.constexpr, S2: tl.constexpr):
+    # Intermediate tile start r0, source tile start j0 = ceil(v / S1) and phase j0·S1 − v, with
+    # v = r0 + KVP − OFF·S1; KVP carries the OFF·S1 shift so the numerators stay >= 0.
+    r0 = o0 * S2 + KR
+    vp = r0 + KVP
+    ph = (S1 - vp % S1) % S1
+    j0 = (vp + ph) // S1 - OFF
+    return r0, j0, ph
+
+
+@triton.jit
+def _tile_matrix(
+    h_ptr,
+    T: tl.constexpr,
+    REV: tl.constexpr,
+    scale,
+    lo,
+    lj,
+    A: tl.constexpr,
+    B: tl.constexpr,
+    ph,
+    TRANS: tl.constexpr,
+    DOT_DTYPE: tl.constexpr,
+):
+    # P[lo, lj] = scale · h[lo·A − lj·B + T − 1 − ph] (taps read reversed if REV), zero outside
+    # the taps; returned as [len(lj), len(lo)] when TRANS.
+    if TRANS:
+        idx = lo[None, :] * A - lj[:, None] * B + (T - 1) - ph
+    else:
+        idx = lo[:, None] * A - lj[None, :] * B + (T - 1) - ph
+    valid = (idx >= 0) & (idx < T)
+    if REV:
+        idx = (T - 1) - idx
+    taps = tl.load(h_ptr + idx, mask=valid, other=0.0)
+    return (taps * scale).to(DOT_DTYPE)
+
+
+@triton.jit
+def _separable(src, py, px, acc, DOT_DTYPE: tl.constexpr, PREC: tl.constexpr):
+    # acc + py · src · px, both products on tensor cores with fp32 accumulation.
+    t = tl.dot(src, px, input_precision=PREC)
+    return tl.dot(py, t.to(DOT_DTYPE), acc, input_precision=PREC)
+
+
+@triton.jit
+def _fused_kernel(
+    src_ptr,
+    bias_ptr,
+    dst_ptr,
+    mask_ptr,
+    dsum_ptr,
+    h1y_ptr,
+    h1x_ptr,
+    h2y_ptr,
+    h2x_ptr,
+    scale1,
+    scale2,
+    PLANES,
+    PPB,
+    C,
+    SH,
+    SW,
+    DH,
+    DW,
+    MH,
+    MW,
+    MROW,
+    KRY,
+    KVPY,
+    OFFY,
+    KRX,
+    KVPX,
+    OFFX,
+    TILES_H,
+    TILES_W,
+    gain,
+    slope,
+    clamp,
+    S1: tl.constexpr,
+    S2: tl.constexpr,
+    T1Y: tl.constexpr,
+    T1X: tl.constexpr,
+    T2Y: tl.constexpr,
+    T2X: tl.constexpr,
+    REV1: tl.constexpr,
+    REV2: tl.constexpr,
+    R1: tl.constexpr,
+    R2: tl.constexpr,
+    BI: tl.constexpr,
+    BM: tl.constexpr,
+    BO: tl.constexpr,
+    TOV_H: tl.constexpr,
+    TOV_W: tl.constexpr,
+    MODE: tl.constexpr,
+    HAS_BIAS: tl.constexpr,
+    HAS_CLAMP: tl.constexpr,
+    STORE_MASK: tl.constexpr,
+    HAS_DSUM: tl.constexpr,
+    DOT_DTYPE: tl.constexpr,
+    PREC: tl.constexpr,
+):
+    # One program: one tile position, PPB consecutive planes (the tile matrices depend on the
+    # tile position only, so they are loaded once and reused for every plane).
+    pid = tl.program_id(0)
+    n_tiles = TILES_H * TILES_W
+    tile = pid % n_tiles
+    group = pid // n_tiles
+    ty = tile // TILES_W
+    tx = tile % TILES_W
+    o0y = ty * TOV_H
+    o0x = tx * TOV_W
+    r0y, j0y, phy = _tile_start(o0y, KRY, KVPY, OFFY, S1, S2)
+    r0x, j0x, phx = _tile_start(o0x, KRX, KVPX, OFFX, S1, S2)
+
+    ai = tl.arange(0, BI)
+    am = tl.arange(0, BM)
+    ao = tl.arange(0, BO)
+    jy = j0y + ai
+    jx = j0x + ai
+    # Source samples outside the plane are the zero padding.
+    smask = ((jy >= 0) & (jy < SH))[:, None] & ((jx >= 0) & (jx < SW))[None, :]
+    soffs = jy[:, None] * SW + jx[None, :]
+
+    p1y = _tile_matrix(h1y_ptr, T1Y, REV1, scale1, am, ai, 1, S1, phy, False, DOT_DTYPE)
+    p1x = _tile_matrix(h1x_ptr, T1X, REV1, scale1, am, ai, 1, S1, phx, True, DOT_DTYPE)
+    q2y = _tile_matrix(h2y_ptr, T2Y, REV2, scale2, ao, am, S2, 1, 0, False, DOT_DTYPE)
+    q2x = _tile_matrix(h2x_ptr, T2X, REV2, scale2, ao, am, S2, 1, 0, True, DOT_DTYPE)
+
+    # Intermediate samples this tile needs; the rest of the block is zeroed so that nothing
+    # (not even an overflow in a truncated sum) leaks into stage 2.
+    tm_y = (TOV_H - 1) * S2 + T2Y
+    tm_x = (TOV_W - 1) * S2 + T2X
+    ry = r0y + am
+    rx = r0x + am
+    need = (am < tm_y)[:, None] & (am < tm_x)[None, :]
+    if MODE == 0:
+        ab = tl.arange(0, BM // 4)
+        # Owned span: the tile stride, or everything up to the end for the last tile.
+        lim_y = tl.minimum(tl.where(ty == TILES_H - 1, BM, TOV_H * S2), tm_y)
+        lim_x = tl.minimum(tl.where(tx == TILES_W - 1, BM, TOV_W * S2), tm_x)
+        own_y = (am < lim_y) & (ry < MH)
+        own_x = (ab * 4 < lim_x) & (r0x + ab * 4 < MW)
+        own = own_y[:, None] & own_x[None, :]
+        moffs = ry[:, None] * MROW + (r0x // 4 + ab)[None, :]
+        shift = tl.arange(0, 4) * 2
+    else:
+        inside = ((ry >= 0) & (ry < MH))[:, None] & ((rx >= 0) & (rx < MW))[None, :]
+        inside = inside & need
+        moffs = ry[:, None] * MROW + (rx >> 2)[None, :]
+        mshift = ((rx & 3) * 2)[None, :]
+
+    oy = o0y + ao
+    ox = o0x + ao
+    omask = ((ao < TOV_H) & (oy < DH))[:, None] & ((ao < TOV_W) & (ox < DW))[None, :]
+    doffs = oy[:, None] * DW + ox[None, :]
+
+    p_end = tl.minimum(group * PPB + PPB, PLANES)
+    for plane in range(group * PPB, p_end):
+        plane64 = tl.cast(plane, tl.int64)
+        src = tl.load(src_ptr + plane64 * SH * SW + soffs, mask=smask, other=0.0)
+        src = src.to(tl.float32)
+        if HAS_BIAS:
+            # The bias goes on real samples only, before the zero insertion.
+            src = tl.where(smask, src + tl.load(bias_ptr + plane % C).to(tl.float32), 0.0)
+        src = src.to(DOT_DTYPE)
+
+        # Stage 1: mid = Σ_k P1y_k · src · P1x_k on the fine grid.
+        mid = _separable(src, p1y, p1x, tl.zeros([BM, BM], dtype=tl.float32), DOT_DTYPE, PREC)
+        for k in tl.static_range(1, R1):
+            p1yk = _tile_matrix(
+                h1y_ptr + k * T1Y, T1Y, REV1, scale1, am, ai, 1, S1, phy, False, DOT_DTYPE
+            )
+            p1xk = _tile_matrix(
+                h1x_ptr + k * T1X, T1X, REV1, scale1, am, ai, 1, S1, phx, True, DOT_DTYPE
+            )
+            mid = _separable(src, p1yk, p1xk, mid, DOT_DTYPE, PREC)
+
+        mask_base = mask_ptr + plane64 * MH * MROW
+        if MODE == 0:
+            pos = mid > 0.0
+            act = tl.where(pos, mid, mid * slope) * gain
+            code = pos.to(tl.int32)
+            if HAS_CLAMP:
+                clipped = (act > clamp) | (act < -clamp)
+                act = tl.minimum(tl.maximum(act, -clamp), clamp)
+                code = code | (clipped.to(tl.int32) << 1)
+            if STORE_MASK:
+                # 4 consecutive W samples per byte, sample rx at bits 2·(rx & 3).
+                quad = tl.reshape(code, (BM, BM // 4, 4))
+                packed = tl.sum(quad << shift[None, None, :], axis=2)
+                tl.store(mask_base + moffs, packed.to(tl.uint8), mask=own)
+            act = tl.where(need, act, 0.0)
+        else:
+            byte = tl.load(mask_base + moffs, mask=inside, other=0)
+            bits = (byte.to(tl.int32) >> mshift) & 3
+            deriv = tl.where((bits & 1) != 0, gain, gain * slope)
+            deriv = tl.where((bits & 2) != 0, 0.0, deriv)
+            act = tl.where(inside, mid * deriv, 0.0)
+
+        # Stage 2: dst = Σ_k Q2y_k · act · Q2x_k.
+        act = act.to(DOT_DTYPE)
+        out = _separable(act, q2y, q2x, tl.zeros([BO, BO], dtype=tl.float32), DOT_DTYPE, PREC)
+        for k in tl.static_range(1, R2):
+            q2yk = _tile_matrix(
+                h2y_ptr + k * T2Y, T2Y, REV2, scale2, ao, am, S2, 1, 0, False, DOT_DTYPE
+            )
+            q2xk = _tile_matrix(
+                h2x_ptr + k * T2X, T2X, REV2, scale2, ao, am, S2, 1, 0, True, DOT_DTYPE
+            )
+            out = _separable(act, q2yk, q2xk, out, DOT_DTYPE, PREC)
+        dst = dst_ptr + plane64 * DH * DW + doffs
+        tl.store(dst, out.to(dst_ptr.dtype.element_ty), mask=omask)
+        if HAS_DSUM:
+            # Per-channel sum of the fp32 result before rounding (the bias gradient): summing
+            # the rounded fp16/bf16 gradient instead loses digits to cancellation.
+            part = tl.sum(tl.sum(tl.where(omask, out, 0.0), axis=1), axis=0)
+            tl.atomic_add(dsum_ptr + plane % C, part)
+
+
+@triton.jit
+def _single_kernel(
+    src_ptr,
+    dst_ptr,
+    hy_ptr,
+    hx_ptr,
+    PLANES,
+    PPB,
+    SH,
+    SW,
+    DH,
+    DW,
+    KVPY,
+    OFFY,
+    KVPX,
+    OFFX,
+    TILES_H,
+    TILES_W,
+    gain,
+    A: tl.constexpr,
+    B: tl.constexpr,
+    TY: tl.constexpr,
+    TX: tl.constexpr,
+    REV: tl.constexpr,
+    R: tl.constexpr,
+    BI: tl.constexpr,
+    BO: tl.constexpr,
+    TOV_H: tl.constexpr,
+    TOV_W: tl.constexpr,
+    DOT_DTYPE: tl.constexpr,
+    PREC: tl.constexpr,
+):
+    pid = tl.program_id(0)
+    n_tiles = TILES_H * TILES_W
+    tile = pid % n_tiles
+    group = pid // n_tiles
+    ty = tile // TILES_W
+    tx = tile % TILES_W
+    o0y = ty * TOV_H
+    o0x = tx * TOV_W
+    _, j0y, phy = _tile_start(o0y, 0, KVPY, OFFY, B, A)
+    _, j0x, phx = _tile_start(o0x, 0, KVPX, OFFX, B, A)
+
+    ai = tl.arange(0, BI)
+    ao = tl.arange(0, BO)
+    jy = j0y + ai
+    jx = j0x + ai
+    smask = ((jy >= 0) & (jy < SH))[:, None] & ((jx >= 0) & (jx < SW))[None, :]
+    soffs = jy[:, None] * SW + jx[None, :]
+    py = _tile_matrix(hy_ptr, TY, REV, 1.0, ao, ai, A, B, phy, False, DOT_DTYPE)
+    px = _tile_matrix(hx_ptr, TX, REV, 1.0, ao, ai, A, B, phx, True, DOT_DTYPE)
+    oy = o0y + ao
+    ox = o0x + ao
+    omask = ((ao < TOV_H) & (oy < DH))[:, None] & ((ao < TOV_W) & (ox < DW))[None, :]
+    doffs = oy[:, None] * DW + ox[None, :]
+
+    p_end = tl.minimum(group * PPB + PPB, PLANES)
+    for plane in range(group * PPB, p_end):
+        plane64 = tl.cast(plane, tl.int64)
+        src = tl.load(src_ptr + plane64 * SH * SW + soffs, mask=smask, other=0.0)
+        src = src.to(DOT_DTYPE)
+        out = _separable(src, py, px, tl.zeros([BO, BO], dtype=tl.float32), DOT_DTYPE, PREC)
+        for k in tl.static_range(1, R):
+            pyk = _tile_matrix(hy_ptr + k * TY, TY, REV, 1.0, ao, ai, A, B, phy, False, DOT_DTYPE)
+            pxk = _tile_matrix(hx_ptr + k * TX, TX, REV, 1.0, ao, ai, A, B, phx, True, DOT_DTYPE)
+            out = _separable(src, pyk, pxk, out, DOT_DTYPE, PREC)
+        out = out * gain
+        tl.store(dst_ptr + plane64 * DH * DW + doffs, out.to(dst_ptr.dtype.element_ty), mask=omask)

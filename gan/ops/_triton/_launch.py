@@ -1,0 +1,208 @@
+"""Launchers: plan a call on the host and launch one kernel.
+
+Every function here takes filters as per-axis tap stacks (``_plan.filter_terms``: unflipped,
+unscaled) plus, per stage, whether to read the taps reversed and a scale, so one set of tensors
+serves the forward pass and its transpose. The host does no tensor work besides allocating the
+outputs: the kernels gather their tile matrices from the taps. See REFERENCE §4.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import triton.language as tl
+from triton.runtime.errors import OutOfResources
+
+from . import _plan
+from ._kernels import _fused_kernel, _single_kernel
+
+INTERPRETED = type(_fused_kernel).__name__ == "InterpretedFunction"
+"""True when the kernels run in Triton's CPU interpreter (``TRITON_INTERPRET=1`` at import)."""
+
+_FP32_PRECISIONS = ("ieee", "tf32", "tf32x3")
+# Bytes per element of a dot operand as the shared-memory model sees it: fp32 operands are
+# split into tf32 pieces for "tf32x3" (measured on an H200: about twice the fp32 size).
+_ELEM_BYTES = {torch.float32: 8, torch.float16: 2, torch.bfloat16: 2}
+
+
+def dot_dtypes(dtype: torch.dtype) -> tl.dtype:
+    """Operand dtype of the tile products for an input dtype: fp32 stays fp32 (precision set by
+    ``input_precision``), fp16/bf16 use themselves with fp32 accumulation. The interpreter's dot
+    cannot multiply bf16 (it sees raw uint16), so there bf16 operands are widened to fp32."""
+    if dtype == torch.float16:
+        return tl.float16
+    if dtype == torch.bfloat16 and not INTERPRETED:
+        return tl.bfloat16
+    return tl.float32
+
+
+def check_precision(fp32_precision: str) -> str:
+    if fp32_precision not in _FP32_PRECISIONS:
+        raise ValueError(
+            f"fp32_precision must be one of {_FP32_PRECISIONS}, got {fp32_precision!r}"
+        )
+    return fp32_precision
+
+
+def _launch_with_fallback(plan_for, launch):
+    """Plan and launch; if the compiled kernel needs more shared memory than the device has,
+    plan again under a halved budget (the model in ``_plan`` is an estimate)."""
+    budget = _plan.SMEM_BUDGET
+    for attempt in range(4):
+        plan = plan_for(budget)
+        if plan is None:
+            raise ValueError("filters too long for the Triton tiles")
+        try:
+            return launch(plan)
+        except OutOfResources:
+            if attempt == 3:
+                raise
+            budget //= 2
+    raise AssertionError("unreachable")
+
+
+def _tuned(tune: dict | None, key: str, default):
+    return default if not tune or tune.get(key) is None else tune[key]
+
+
+def single(
+    x: torch.Tensor,
+    h: tuple[torch.Tensor, torch.Tensor],
+    rev: bool,
+    a: int,
+    b: int,
+    p0: tuple[int, int],
+    dst_hw: tuple[int, int],
+    gain: float,
+    fp32_precision: str,
+    tune: dict | None = None,
+) -> torch.Tensor:
+    """``dst[o] = gain · Σ_j h[o·a − j·b + T − 1 − p0]·x[j]`` per axis and term (taps read
+    reversed if ``rev``): the upfirdn2d chain with ``up = b``, ``down = a``, leading padding
+    ``p0`` (y, x)."""
+    n, c, sh, sw = x.shape
+    dh, dw = dst_hw
+    dst = torch.empty((n, c, dh, dw), dtype=x.dtype, device=x.device)
+    if dst.numel() == 0:
+        return dst
+    if x.numel() == 0:
+        return dst.zero_()
+    x = x.contiguous()
+    hy, hx = h
+    rank = hy.shape[0]
+    blocks = _tuned(tune, "blocks", _plan.BLOCKS)
+    offy = _plan.floor_offset(0, -p0[0], b)
+    offx = _plan.floor_offset(0, -p0[1], b)
+    dot_dtype = dot_dtypes(x.dtype)
+
+    def plan_for(budget):
+        return _plan.plan_single(
+            a, b, (hy.shape[1], hx.shape[1]), rank, dst_hw, tuple(blocks), INTERPRETED,
+            _ELEM_BYTES[x.dtype], budget,
+        )  # fmt: skip
+
+    def launch(plan):
+        tiles_h = math.ceil(dh / plan.tov_h)
+        tiles_w = math.ceil(dw / plan.tov_w)
+        ppb = _plan.planes_per_program(n * c, tiles_h * tiles_w, INTERPRETED)
+        grid = (tiles_h * tiles_w * math.ceil(n * c / ppb),)
+        _single_kernel[grid](
+            x, dst, hy, hx, n * c, ppb, sh, sw, dh, dw,
+            -p0[0] + offy * b, offy, -p0[1] + offx * b, offx,
+            tiles_h, tiles_w, float(gain),
+            A=a, B=b, TY=hy.shape[1], TX=hx.shape[1], REV=bool(rev), R=rank,
+            BI=plan.bi, BO=plan.bo, TOV_H=plan.tov_h, TOV_W=plan.tov_w,
+            DOT_DTYPE=dot_dtype,
+            PREC=fp32_precision if x.dtype == torch.float32 else "tf32",
+            num_warps=_tuned(tune, "num_warps", plan.num_warps),
+            num_stages=_tuned(tune, "num_stages", 1),
+        )  # fmt: skip
+        return dst
+
+    return _launch_with_fallback(plan_for, launch)
+
+
+def fused(
+    src: torch.Tensor,
+    bias: torch.Tensor | None,
+    h1: tuple[torch.Tensor, torch.Tensor],
+    rev1: bool,
+    scale1: float,
+    h2: tuple[torch.Tensor, torch.Tensor],
+    rev2: bool,
+    scale2: float,
+    s1: int,
+    s2: int,
+    kr: tuple[int, int],
+    kv: tuple[int, int],
+    dst_hw: tuple[int, int],
+    mid_hw: tuple[int, int],
+    mode: int,
+    mask: torch.Tensor | None,
+    gain: float,
+    slope: float,
+    clamp: float | None,
+    fp32_precision: str,
+    tune: dict | None = None,
+    dsum: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Run the two-stage kernel (see ``_kernels``). Stage 1 maps the source (stride ``s1``) onto
+    the intermediate grid with taps ``h1 = (hy, hx)`` (× ``scale1`` per axis, reversed if
+    ``rev1``); stage 2 maps it to the destination (stride ``s2``) with ``h2``. The intermediate
+    tile of the destination tile at ``o0`` starts at ``o0·s2 + kr``; its source tile at
+    ``ceil((o0·s2 + kr + kv) / s1)``. ``mode`` 0 computes the activation (and writes ``mask``
+    unless it is None), 1 multiplies by ``mask``'s derivative. ``dsum`` (float32 ``[C]``,
+    zeroed): if given, receives the per-channel sum of the result."""
+    n, c, sh, sw = src.shape
+    dh, dw = dst_hw
+    dst = torch.empty((n, c, dh, dw), dtype=src.dtype, device=src.device)
+    if dst.numel() == 0:
+        return dst
+    if src.numel() == 0:
+        return dst.zero_()
+    src = src.contiguous()
+    store_mask = mode == 0 and mask is not None
+    align_w = 4 // math.gcd(4, s2) if store_mask else 1
+    t1 = (h1[0].shape[1], h1[1].shape[1])
+    t2 = (h2[0].shape[1], h2[1].shape[1])
+    r1, r2 = h1[0].shape[0], h2[0].shape[0]
+    blocks = _tuned(tune, "blocks", _plan.BLOCKS)
+    offy = _plan.floor_offset(kr[0], kv[0], s1)
+    offx = _plan.floor_offset(kr[1], kv[1], s1)
+    mh, mw = mid_hw
+    if mask is None:
+        mask = torch.empty(1, dtype=torch.uint8, device=src.device)
+    dot_dtype = dot_dtypes(src.dtype)
+
+    def plan_for(budget):
+        return _plan.plan_two_stage(
+            s1, t1, s2, t2, (r1, r2), dst_hw, align_w, tuple(blocks), INTERPRETED,
+            _ELEM_BYTES[src.dtype], budget,
+        )  # fmt: skip
+
+    def launch(plan):
+        tiles_h = math.ceil(dh / plan.tov_h)
+        tiles_w = math.ceil(dw / plan.tov_w)
+        ppb = _plan.planes_per_program(n * c, tiles_h * tiles_w, INTERPRETED)
+        grid = (tiles_h * tiles_w * math.ceil(n * c / ppb),)
+        _fused_kernel[grid](
+            src, src if bias is None else bias, dst, mask, dst if dsum is None else dsum,
+            h1[0], h1[1], h2[0], h2[1], float(scale1), float(scale2),
+            n * c, ppb, c, sh, sw, dh, dw, mh, mw, (mw + 3) // 4,
+            kr[0], kv[0] + offy * s1, offy, kr[1], kv[1] + offx * s1, offx,
+            tiles_h, tiles_w,
+            float(gain), float(slope), 0.0 if clamp is None else float(clamp),
+            S1=s1, S2=s2, T1Y=t1[0], T1X=t1[1], T2Y=t2[0], T2X=t2[1],
+            REV1=bool(rev1), REV2=bool(rev2), R1=r1, R2=r2,
+            BI=plan.bi, BM=plan.bm, BO=plan.bo, TOV_H=plan.tov_h, TOV_W=plan.tov_w,
+            MODE=mode, HAS_BIAS=bias is not None, HAS_CLAMP=clamp is not None,
+            STORE_MASK=store_mask, HAS_DSUM=dsum is not None,
+            DOT_DTYPE=dot_dtype,
+            PREC=fp32_precision if src.dtype == torch.float32 else "tf32",
+            num_warps=_tuned(tune, "num_warps", plan.num_warps),
+            num_stages=_tuned(tune, "num_stages", 1),
+        )  # fmt: skip
+        return dst
+
+    return _launch_with_fallback(plan_for, launch)

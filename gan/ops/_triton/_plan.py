@@ -1,0 +1,229 @@
+"""Host-side planning for the Triton resampling kernels (REFERENCE §4).
+
+Nothing here launches a kernel or imports triton: it turns filters into the per-axis tap stacks
+the kernels consume and picks block sizes (a pure function of the geometry, memoised).
+
+The tile algebra
+----------------
+Along one axis every stage of ``upfirdn2d`` / ``filtered_lrelu`` (and of their transposes) is a
+linear map ``dst[o] = sum_j M[o, j] · src[j]`` whose matrix is *banded and periodic*:
+``M[o, j] = h[o·a − j·b + c]`` (``h`` the taps, zero outside ``[0, T)``; ``a``, ``b`` the two
+resampling factors; ``c`` a constant set by the padding). A kernel program computes a tile of
+``dst`` starting at ``o0`` from the ``src`` tile starting at ``j0 = ceil(v / b)``, ``v`` being an
+affine function of ``o0``. Within the tile the matrix entry is ``h[lo·a − lj·b + T − 1 − ph]``
+with local indices ``lo``, ``lj`` and the phase ``ph = j0·b − v ∈ [0, b)``. So there are only
+``b`` distinct tile matrices per axis, and a program (one tile position, several planes) needs one:
+it is gathered by the kernel from the taps (once per program) as dense blocks for ``tl.dot``.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+
+import torch
+
+SUPPORTED_FACTORS = (1, 2, 4)
+SUPPORTED_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
+MAX_RANK = 8
+"""Most separable terms a full 2D filter may need (each term costs one more pass of matmuls)."""
+
+BLOCKS = (16, 32, 64, 128)
+"""Candidate block sizes (powers of two, at least 16 for ``tl.dot``)."""
+_MAX_TILE_ELEMS = 128 * 128
+# Relative cost of one elementwise epilogue op (CUDA cores) against one tensor-core MAC.
+_EPILOGUE_COST = 64
+# Shared memory the dot operands of one program may take if all are live at once (H100/H200
+# allow 227 KiB per block; leave room for layout conversions).
+SMEM_BUDGET = 160 * 1024
+
+
+def svd_tolerance(dtype: torch.dtype) -> float:
+    """Relative singular-value cut-off used to factor full 2D filters (below the dtype's own
+    rounding, so the truncation is invisible in the output)."""
+    return 1e-7 if dtype == torch.float32 else 1e-5
+
+
+def filter_rank(f: torch.Tensor, tol: float) -> int:
+    """Number of separable terms ``f`` needs: 1 for a 1D filter, else the count of singular values
+    above ``tol`` times the largest."""
+    if f.ndim == 1:
+        return 1
+    s = torch.linalg.svdvals(f.detach().to("cpu", torch.float64))
+    if s.numel() == 0 or float(s[0]) == 0.0:
+        return 1
+    return int((s > tol * s[0]).sum())
+
+
+def filter_terms(f: torch.Tensor, tol: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Separable terms of a filter as two stacks ``(hy [R, Ty], hx [R, Tx])`` (float32, on
+    ``f.device``, contiguous) with ``Σ_k outer(hy[k], hx[k]) = f2``, where ``f2`` is ``f`` itself
+    (2D) or ``outer(f, f)`` (1D, separable: then both stacks are ``f`` as one row, no copy).
+
+    A full 2D filter is factored by an SVD in float64 on the host and truncated at ``tol``
+    relative to the largest singular value; the square root of each singular value goes to each
+    side so that the two stacks have similar magnitudes (matters for fp16 operands).
+    """
+    if f.ndim == 1:
+        h = f.detach().to(torch.float32).reshape(1, -1).contiguous()
+        return h, h
+    f64 = f.detach().to("cpu", torch.float64)
+    u, s, vh = torch.linalg.svd(f64, full_matrices=False)
+    rank = max(filter_rank(f, tol), 1)
+    root = s[:rank].sqrt()
+    hy = (u[:, :rank] * root).T
+    hx = vh[:rank] * root[:, None]
+    dev = f.device
+    return (
+        hy.to(dev, torch.float32).contiguous(),
+        hx.to(dev, torch.float32).contiguous(),
+    )
+
+
+def floor_offset(kr: int, kv: int, b: int) -> int:
+    """Multiple-of-``b`` shift that keeps the kernel's ``v = o0·a + kr + kv`` non-negative, so
+    that integer division there never meets a negative numerator (C vs floor semantics)."""
+    return max(0, -(kr + kv)) // b + 1
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Block sizes of one kernel launch: ``bi`` (source tile), ``bm`` (intermediate tile, two-stage
+    only; 0 otherwise), ``bo`` (destination tile), valid destination samples per tile ``tov_h``,
+    ``tov_w`` (the tile stride), and ``num_warps``."""
+
+    bi: int
+    bm: int
+    bo: int
+    tov_h: int
+    tov_w: int
+    num_warps: int
+
+
+def _src_count(span: int, taps: int, b: int) -> int:
+    """Source samples a tile needs when its ``span`` destination-side positions (stride 1 on the
+    fine grid) see ``taps`` taps and the source has stride ``b``: worst case over phases."""
+    return (span - 1 + taps - 1) // b + 1
+
+
+def _tov_two_stage(s1, t1, s2, t2, bi, bm, bo, align):
+    for tov in range(bo, 0, -1):
+        if tov % align:
+            continue
+        tm = (tov - 1) * s2 + t2
+        if tm <= bm and _src_count(tm, t1, s1) <= bi:
+            return tov
+    return 0
+
+
+def _tov_single(a, b, t, bi, bo):
+    for tov in range(bo, 0, -1):
+        if _src_count((tov - 1) * a + 1, t, b) <= bi:
+            return tov
+    return 0
+
+
+def _warps(*elems: int) -> int:
+    return 8 if max(elems) >= 64 * 128 else 4
+
+
+def _efficiency(*dims: int) -> float:
+    # Small tensor-core tiles waste most of the instruction issue; rough relative throughput.
+    return {16: 0.4, 32: 0.75, 64: 0.95}.get(min(dims), 1.0)
+
+
+def _tile_overhead(interpreted: bool) -> float:
+    # Per-tile fixed cost (index math, halo and matrix loads, launch), in MAC equivalents. The
+    # CPU interpreter pays a large constant per operation, so there fewer, larger tiles win.
+    return 1e8 if interpreted else 2e4
+
+
+@functools.lru_cache(maxsize=4096)
+def plan_two_stage(
+    s1: int,
+    t1: tuple[int, int],
+    s2: int,
+    t2: tuple[int, int],
+    ranks: tuple[int, int],
+    out_hw: tuple[int, int],
+    align_w: int,
+    blocks: tuple[int, ...] = BLOCKS,
+    interpreted: bool = False,
+    elem_bytes: int = 2,
+    smem_budget: int = SMEM_BUDGET,
+) -> Plan | None:
+    """Blocks for the fused kernel: stage 1 (source stride ``s1``, taps ``t1`` per axis (y, x))
+    onto the fine intermediate grid, pointwise epilogue, stage 2 (destination stride ``s2``, taps
+    ``t2``). Minimises a cost model (tensor-core MACs / efficiency + weighted epilogue ops + a
+    per-tile overhead) over the whole output; ``align_w``: the W tile stride must be a multiple of
+    it; ``blocks``: candidate block sizes; ``elem_bytes``: size of a dot operand element, so that
+    all operands fit ``smem_budget`` bytes. None if nothing fits."""
+    best, best_cost = None, math.inf
+    r1, r2 = ranks
+    for bi in blocks:
+        for bm in blocks:
+            for bo in blocks:
+                if max(bm * bm, bi * bm, bm * bo, bi * bi) > _MAX_TILE_ELEMS:
+                    continue
+                operands = bi * bi + 3 * bi * bm + bm * bm + 3 * bm * bo
+                if not interpreted and operands * elem_bytes > smem_budget:
+                    continue
+                tov_h = _tov_two_stage(s1, t1[0], s2, t2[0], bi, bm, bo, 1)
+                tov_w = _tov_two_stage(s1, t1[1], s2, t2[1], bi, bm, bo, align_w)
+                if tov_h == 0 or tov_w == 0:
+                    continue
+                tiles = math.ceil(out_hw[0] / tov_h) * math.ceil(out_hw[1] / tov_w)
+                macs = r1 * (bi * bi * bm + bm * bi * bm) + r2 * (bm * bm * bo + bo * bm * bo)
+                per_tile = (
+                    macs / _efficiency(bi, bm, bo)
+                    + _EPILOGUE_COST * bm * bm
+                    + _tile_overhead(interpreted)
+                )
+                cost = tiles * per_tile
+                if cost < best_cost:
+                    best_cost = cost
+                    best = Plan(bi, bm, bo, tov_h, tov_w, _warps(bm * bm, bi * bm, bm * bo))
+    return best
+
+
+@functools.lru_cache(maxsize=4096)
+def plan_single(
+    a: int,
+    b: int,
+    taps: tuple[int, int],
+    rank: int,
+    out_hw: tuple[int, int],
+    blocks: tuple[int, ...] = BLOCKS,
+    interpreted: bool = False,
+    elem_bytes: int = 2,
+    smem_budget: int = SMEM_BUDGET,
+) -> Plan | None:
+    """Blocks for the one-stage kernel ``dst[o] = Σ_j h[o·a − j·b + c]·src[j]`` per axis."""
+    best, best_cost = None, math.inf
+    for bi in blocks:
+        for bo in blocks:
+            if max(bi * bi, bi * bo, bo * bo) > _MAX_TILE_ELEMS:
+                continue
+            if not interpreted and (bi * bi + 3 * bi * bo) * elem_bytes > smem_budget:
+                continue
+            tov_h = _tov_single(a, b, taps[0], bi, bo)
+            tov_w = _tov_single(a, b, taps[1], bi, bo)
+            if tov_h == 0 or tov_w == 0:
+                continue
+            tiles = math.ceil(out_hw[0] / tov_h) * math.ceil(out_hw[1] / tov_w)
+            macs = rank * (bi * bi * bo + bo * bi * bo)
+            per_tile = macs / _efficiency(bi, bo) + 8 * bo * bo + _tile_overhead(interpreted)
+            cost = tiles * per_tile
+            if cost < best_cost:
+                best_cost = cost
+                best = Plan(bi, 0, bo, tov_h, tov_w, _warps(bi * bi, bi * bo, bo * bo))
+    return best
+
+
+def planes_per_program(planes: int, tiles: int, interpreted: bool = False) -> int:
+    """Planes one program walks through (reusing its tile matrices): enough programs to fill a
+    large GPU several times over, at most 16 planes each."""
+    if interpreted:
+        return planes
+    return max(1, min(16, (planes * tiles) // 4096))

@@ -1,0 +1,324 @@
+"""Triton kernels for upfirdn2d / filtered_lrelu (REFERENCE §4) against a float64 brute force.
+
+Without CUDA the kernels run in Triton's CPU interpreter (``TRITON_INTERPRET=1``, set by
+tests/gan/conftest.py and, defensively, here before triton is imported): every program instance
+is slow there, so the shapes are tiny. The truth is a direct float64 torch composition of the
+definition (zero insertion, pad/crop, conv2d with the flipped filter, decimation), itself checked
+against ``scipy.signal.upfirdn``; gradients are float64 autograd through it.
+"""
+
+import os
+
+import numpy as np
+import pytest
+import scipy.signal
+import torch
+import torch.nn.functional as F
+
+if not torch.cuda.is_available():
+    os.environ.setdefault("TRITON_INTERPRET", "1")
+
+from gan.ops import _triton as T  # noqa: E402
+
+DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
+FP32_TOL = 1e-5
+
+
+def brute_upfirdn2d(x, f, up, down, padding, gain, flip_filter):
+    """float64: zero insertion → pad/crop → valid true convolution → keep every down-th."""
+    x, f = x.double(), f.double().to(x.device)
+    n, c, h, w = x.shape
+    u = x.new_zeros(n, c, h * up, w * up)
+    u[:, :, ::up, ::up] = x
+    px0, px1, py0, py1 = padding
+    u = F.pad(u, [px0, px1, py0, py1])
+    f2 = torch.outer(f, f) if f.ndim == 1 else f
+    if not flip_filter:
+        f2 = f2.flip([0, 1])  # conv2d correlates; flipping makes it a true convolution
+    y = F.conv2d(u.reshape(n * c, 1, *u.shape[2:]), f2[None, None])[:, :, ::down, ::down]
+    return (y * gain).reshape(n, c, *y.shape[2:])
+
+
+def brute_filtered_lrelu(x, fu, fd, b, up, down, padding, gain, slope, clamp, flip_filter):
+    x = x.double()
+    if b is not None:
+        x = x + b.double()[None, :, None, None]
+    y = brute_upfirdn2d(x, fu, up, 1, padding, up * up, flip_filter)
+    y = torch.where(y > 0, y, y * slope) * gain
+    if clamp is not None:
+        y = y.clamp(-clamp, clamp)
+    return brute_upfirdn2d(y, fd, 1, down, (0, 0, 0, 0), 1.0, flip_filter)
+
+
+def rel_err(a, b):
+    return float((a.detach().double() - b.detach().double()).norm() / b.detach().double().norm())
+
+
+def _filter(gen, taps, two_d=False, rank=3):
+    if not two_d:
+        return torch.randn(taps, generator=gen) / taps**0.5
+    terms = [torch.outer(torch.randn(taps, generator=gen), torch.randn(taps, generator=gen))]
+    terms += [
+        0.3 * torch.outer(torch.randn(taps, generator=gen), torch.randn(taps, generator=gen))
+        for _ in range(rank - 1)
+    ]
+    return sum(terms) / taps
+
+
+def test_brute_force_matches_scipy_upfirdn():
+    # The truth's conventions (true convolution, zero insertion, padding) reproduce scipy's
+    # 1D upfirdn on a separable signal: full convolution = padding (T−1, T−1−(up−1)).
+    rng = np.random.default_rng(0)
+    f = rng.standard_normal(7)
+    a, b = rng.standard_normal(9), rng.standard_normal(6)
+    up, down, t = 3, 2, len(f)
+    x = torch.from_numpy(np.outer(a, b))[None, None]
+    pad = (t - 1, t - 1 - (up - 1), t - 1, t - 1 - (up - 1))
+    got = brute_upfirdn2d(x, torch.from_numpy(f), up, down, pad, 1.0, False)[0, 0].numpy()
+    want = np.outer(scipy.signal.upfirdn(f, a, up, down), scipy.signal.upfirdn(f, b, up, down))
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+def test_matches_dsp_resample_truth():
+    # The project's float64 truth (numpy): both ops, a 2D down filter, clamp, flip, cropping.
+    from dsp import resample
+
+    gen = torch.Generator().manual_seed(3)
+    x = torch.randn(1, 2, 11, 9, generator=gen)
+    fu, fd, b = _filter(gen, 12), _filter(gen, 12, True), torch.randn(2, generator=gen)
+    pad = (9, 8, 10, 9)
+    y = T.filtered_lrelu(
+        x.to(DEVICE), fu.to(DEVICE), fd.to(DEVICE), b.to(DEVICE), 2, 2, pad, 1.3, 0.2, 0.5, True
+    )
+    want = resample.filtered_lrelu(x.numpy(), fu.numpy(), fd.numpy(), b.numpy(), 2, 2, pad,
+                                   1.3, 0.2, 0.5, True)  # fmt: skip
+    assert rel_err(y.cpu(), torch.from_numpy(want)) < FP32_TOL
+    pad = (12, 11, -3, 9)
+    y = T.upfirdn2d(x.to(DEVICE), fu.to(DEVICE), 4, 2, pad, 16.0, False)
+    want = resample.upfirdn2d(x.numpy(), fu.numpy(), 4, 2, pad, 16.0, False)
+    assert rel_err(y.cpu(), torch.from_numpy(want)) < FP32_TOL
+
+
+UPFIRDN_CASES = [
+    # up, down, taps, padding (x0, x1, y0, y1), gain, flip, 2D filter, blocks
+    (1, 1, 1, (0, 0, 0, 0), 1.0, False, False, None),
+    (2, 1, 12, (6, 5, 6, 5), 4.0, False, False, None),
+    (1, 2, 4, (1, -2, 2, 1), 1.0, True, False, None),
+    (4, 2, 24, (12, 11, -3, 9), 16.0, False, False, (16, 32)),
+    (2, 2, 12, (5, 6, 4, 7), 1.5, True, True, None),
+]
+
+
+@pytest.mark.parametrize("up,down,taps,padding,gain,flip,two_d,blocks", UPFIRDN_CASES)
+def test_upfirdn2d_matches_brute_force(up, down, taps, padding, gain, flip, two_d, blocks):
+    gen = torch.Generator().manual_seed(up * 100 + down * 10 + taps)
+    x = torch.randn(1, 2, 13, 17, generator=gen)
+    f = _filter(gen, taps, two_d, rank=2)
+    xk = x.clone().to(DEVICE).requires_grad_()
+    y = T.upfirdn2d(xk, f.to(DEVICE), up, down, padding, gain, flip, _tune={"blocks": blocks})
+    xt = x.detach().double().requires_grad_()
+    want = brute_upfirdn2d(xt, f, up, down, padding, gain, flip)
+    assert y.shape == want.shape
+    assert rel_err(y.cpu(), want) < FP32_TOL
+    g = torch.randn(want.shape, generator=gen, dtype=torch.float64)
+    y.backward(g.float().to(DEVICE))
+    want.backward(g)
+    assert rel_err(xk.grad.cpu(), xt.grad) < FP32_TOL
+
+
+def test_upfirdn2d_double_backward():
+    # R1-style: differentiate a function of the input gradient w.r.t. an upstream scale.
+    gen = torch.Generator().manual_seed(7)
+    x = torch.randn(1, 2, 12, 11, generator=gen)
+    f = _filter(gen, 4)
+    w = torch.randn(1, 2, 6, 6, generator=gen)
+    pad = (2, 1, 2, 1)
+
+    def r1(op, x, s, f, w):
+        xs = x.requires_grad_()
+        (gx,) = torch.autograd.grad((op(xs * s, f) * w).sum(), xs, create_graph=True)
+        return gx.pow(2).sum()
+
+    s = torch.tensor(1.3, device=DEVICE, requires_grad=True)
+    loss = r1(
+        lambda v, f: T.upfirdn2d(v, f, 1, 2, pad, 1.0, False),
+        x.to(DEVICE),
+        s,
+        f.to(DEVICE),
+        w.to(DEVICE),
+    )
+    (ds,) = torch.autograd.grad(loss, s)
+    s64 = torch.tensor(1.3, dtype=torch.float64, requires_grad=True)
+    loss64 = r1(
+        lambda v, f: brute_upfirdn2d(v, f, 1, 2, pad, 1.0, False), x.double(), s64, f, w.double()
+    )
+    (ds64,) = torch.autograd.grad(loss64, s64)
+    assert abs(float(ds) - float(ds64)) < FP32_TOL * abs(float(ds64))
+
+
+FLRELU_CASES = [
+    # up, down, tu, td, padding (x0, x1, y0, y1), bias, clamp, flip, 2D fd, blocks
+    (2, 2, 12, 12, (9, 8, 10, 9), True, None, False, False, None),
+    (2, 2, 12, 12, (12, -2, -3, 14), True, 0.5, True, False, (16, 32)),
+    (4, 2, 24, 12, (17, 16, 15, 18), False, 1.0, False, False, None),
+    (1, 1, 1, 4, (2, 1, 0, 3), True, 0.7, False, False, None),
+    (2, 4, 12, 24, (11, 12, 13, 10), True, None, False, True, None),
+    (2, 2, 4, 12, (8, 7, 6, 9), True, 0.8, True, True, (16,)),
+]
+
+
+def _flrelu_pair(x, fu, fd, b, up, down, padding, gain, slope, clamp, flip, blocks, dtype):
+    xk = x.clone().to(DEVICE, dtype).requires_grad_()
+    bk = None if b is None else b.clone().to(DEVICE).requires_grad_()
+    y = T.filtered_lrelu(
+        xk, fu.to(DEVICE), fd.to(DEVICE), bk, up, down, padding, gain, slope, clamp, flip,
+        _tune={"blocks": blocks},
+    )  # fmt: skip
+    xt = xk.detach().cpu().double().requires_grad_()
+    bt = None if b is None else b.double().requires_grad_()
+    want = brute_filtered_lrelu(xt, fu, fd, bt, up, down, padding, gain, slope, clamp, flip)
+    return (xk, bk, y), (xt, bt, want)
+
+
+@pytest.mark.parametrize("up,down,tu,td,padding,bias,clamp,flip,fd2d,blocks", FLRELU_CASES)
+def test_filtered_lrelu_matches_brute_force(
+    up, down, tu, td, padding, bias, clamp, flip, fd2d, blocks
+):
+    gen = torch.Generator().manual_seed(up * 1000 + down * 100 + tu + td)
+    x = torch.randn(1, 3, 11, 9, generator=gen)
+    fu = _filter(gen, tu)
+    fd = _filter(gen, td, fd2d)
+    b = torch.randn(3, generator=gen) if bias else None
+    (xk, bk, y), (xt, bt, want) = _flrelu_pair(
+        x, fu, fd, b, up, down, padding, 1.3, 0.2, clamp, flip, blocks, torch.float32
+    )
+    assert y.shape == want.shape
+    assert rel_err(y.cpu(), want) < FP32_TOL
+    g = torch.randn(want.shape, generator=gen, dtype=torch.float64)
+    y.backward(g.float().to(DEVICE))
+    want.backward(g)
+    assert rel_err(xk.grad.cpu(), xt.grad) < FP32_TOL
+    if bias:
+        assert bk.grad.dtype == bk.dtype
+        assert rel_err(bk.grad.cpu(), bt.grad) < 10 * FP32_TOL
+
+
+def _unpack_mask(packed, n, c, mh, mw):
+    # Independent of the kernel: byte j of a row holds samples 4j..4j+3, 2 bits each, LSB first.
+    shifts = torch.tensor([0, 2, 4, 6])
+    bits = (packed.long()[..., None] >> shifts) & 3
+    return bits.reshape(*packed.shape[:2], -1)[..., :mw].reshape(n, c, mh, mw)
+
+
+@pytest.mark.parametrize("blocks", [None, (16,)])
+def test_mask_bits_match_intermediate_sign_and_clamp(blocks):
+    # Multi-tile (blocks=(16,)) checks that every intermediate sample's bits are written by
+    # exactly one tile: unwritten bytes would disagree with the truth about half the time.
+    gen = torch.Generator().manual_seed(11)
+    up, down, pad, gain, slope, clamp = 2, 2, (9, 8, 10, 9), 1.3, 0.2, 0.6
+    x = torch.randn(1, 2, 12, 13, generator=gen)
+    fu, fd, b = _filter(gen, 12), _filter(gen, 12), torch.randn(2, generator=gen)
+    xk = x.clone().to(DEVICE).requires_grad_()
+    y = T.filtered_lrelu(
+        xk, fu.to(DEVICE), fd.to(DEVICE), b.to(DEVICE), up, down, pad, gain, slope, clamp,
+        _tune={"blocks": blocks},
+    )  # fmt: skip
+    packed = y.grad_fn.saved_tensors[0].cpu()
+    mh, mw = (y.shape[2] - 1) * down + 12, (y.shape[3] - 1) * down + 12
+    assert packed.shape == (2, mh, (mw + 3) // 4)
+    bits = _unpack_mask(packed, 1, 2, mh, mw)
+    mid = brute_upfirdn2d(x.double() + b.double()[None, :, None, None], fu, up, 1, pad, 4.0, False)
+    mid = mid[:, :, :mh, :mw]
+    act = torch.where(mid > 0, mid, slope * mid) * gain
+    # Away from the thresholds the fp32 kernel and the float64 truth must agree exactly.
+    sure = (mid.abs() > 1e-5) & ((act.abs() - clamp).abs() > 1e-5)
+    assert sure.float().mean() > 0.99
+    assert torch.equal((bits & 1).bool()[sure], (mid > 0)[sure])
+    assert torch.equal((bits >> 1).bool()[sure], (act.abs() > clamp)[sure])
+    assert (bits >> 1).bool().any() and (bits & 1).bool().any() and not (bits & 1).bool().all()
+
+
+@pytest.mark.parametrize(
+    "dtype,fwd_tol,grad_tol", [(torch.float16, 3e-3, 3e-2), (torch.bfloat16, 1.5e-2, 1e-1)]
+)
+def test_half_precision(dtype, fwd_tol, grad_tol):
+    # fp16/bf16 in and out, fp32 accumulation. The gradient tolerance covers the rare
+    # intermediate samples whose sign flips between fp16 and float64 (derivative 1 vs slope).
+    gen = torch.Generator().manual_seed(5)
+    x = torch.randn(1, 2, 12, 10, generator=gen)
+    fu, fd, b = _filter(gen, 12), _filter(gen, 12), torch.randn(2, generator=gen)
+    (xk, bk, y), (xt, bt, want) = _flrelu_pair(
+        x, fu, fd, b, 2, 2, (10, 9, 9, 10), 2**0.5, 0.2, 4.0, False, None, dtype
+    )
+    assert y.dtype == dtype
+    assert rel_err(y.float().cpu(), want) < fwd_tol
+    g = torch.randn(want.shape, generator=gen, dtype=torch.float64)
+    y.backward(g.to(DEVICE, dtype))
+    want.backward(g)
+    assert xk.grad.dtype == dtype
+    assert rel_err(xk.grad.float().cpu(), xt.grad) < grad_tol
+    f = _filter(gen, 4)
+    y2 = T.upfirdn2d(xk.detach(), f.to(DEVICE), 2, 1, (2, 1, 2, 1), 4.0)
+    want2 = brute_upfirdn2d(xt.detach(), f, 2, 1, (2, 1, 2, 1), 4.0, False)
+    assert y2.dtype == dtype
+    assert rel_err(y2.float().cpu(), want2) < fwd_tol
+
+
+def test_unsupported_reason():
+    x = torch.zeros(1, 1, 8, 8, device=DEVICE)
+    f12, f24 = torch.ones(12, device=DEVICE), torch.ones(24, device=DEVICE)
+    assert T.unsupported_reason("upfirdn2d", x, 2, 1, f12) is None
+    assert T.unsupported_reason("filtered_lrelu", x, 4, 2, f24, f12) is None
+    # a radially symmetric 2D filter has low rank: supported
+    r = torch.linspace(-1, 1, 12)
+    radial = torch.exp(-((r[:, None] ** 2 + r[None, :] ** 2) ** 0.5) * 3).to(DEVICE)
+    assert T.unsupported_reason("filtered_lrelu", x, 2, 2, f12, radial) is None
+    gen = torch.Generator().manual_seed(0)
+    dense = torch.randn(12, 12, generator=gen).to(DEVICE)
+    unsupported = [
+        ("upfirdn2d", x, 3, 1, f12, None),
+        ("upfirdn2d", x, 1, 8, f12, None),
+        ("upfirdn2d", x.double(), 2, 1, f12, None),
+        ("upfirdn2d", x, 2, 2, torch.ones(400, device=DEVICE), None),
+        ("upfirdn2d", x, 2, 2, torch.ones(2, 2, 2, device=DEVICE), None),
+        ("filtered_lrelu", x, 2, 2, f12, dense),
+        ("filtered_lrelu", x, 2, 2, f12, None),
+        ("conv2d", x, 1, 1, f12, None),
+    ]
+    for op, xx, up, down, f1, f2 in unsupported:
+        reason = T.unsupported_reason(op, xx, up, down, f1, f2)
+        assert isinstance(reason, str) and reason, (op, up, down)
+    other = x.cpu() if DEVICE == "cuda" else None
+    if other is not None:
+        assert isinstance(T.unsupported_reason("upfirdn2d", other, 2, 1, f12.cpu()), str)
+
+
+def test_invalid_arguments_raise():
+    x = torch.zeros(1, 1, 8, 8, device=DEVICE)
+    f = torch.ones(4, device=DEVICE)
+    with pytest.raises(ValueError, match="up=3"):
+        T.upfirdn2d(x, f, 3, 1, (0, 0, 0, 0))
+    with pytest.raises(ValueError, match="fp32_precision"):
+        T.filtered_lrelu(x, f, f, None, 2, 2, (3, 3, 3, 3), fp32_precision="fp64")
+
+
+def test_launch_retries_with_smaller_shared_memory_budget():
+    # The planner's shared-memory model is an estimate: a kernel that does not fit is planned
+    # again under a halved budget instead of failing the call.
+    from triton.runtime.errors import OutOfResources
+
+    from gan.ops._triton import _launch
+
+    budgets = []
+
+    def plan_for(budget):
+        budgets.append(budget)
+        return object()
+
+    def launch(plan):
+        if len(budgets) < 3:
+            raise OutOfResources(2 * budgets[-1], budgets[-1], "shared memory")
+        return "ok"
+
+    assert _launch._launch_with_fallback(plan_for, launch) == "ok"
+    assert budgets[1] == budgets[0] // 2 and budgets[2] == budgets[0] // 4
