@@ -1,0 +1,53 @@
+"""The user-facing input transform of the alias-free generator: continuous translation and
+rotation of the whole image.
+
+Coordinates: the output image covers ``[-0.5, 0.5]²`` in units of the image width (the unit of
+length of the layer schedule, REFERENCE §3, whose last rate is ``res`` samples per unit), x to
+the right (width axis) and y down (height axis); pixel ``(i, j)`` has its centre at
+``x = (j + 0.5) / res − 0.5``, ``y = (i + 0.5) / res − 0.5``.
+
+A transform is a 3×3 affine matrix ``A`` on homogeneous coordinates ``(x, y, 1)``. Generating
+with ``A`` moves the content by ``A``: ``image_A(p) = image_I(A⁻¹ p)``. So
+``translate(tx, ty)`` moves the content ``tx·res`` pixels right and ``ty·res`` pixels down, and
+``rotate(angle)`` turns it by ``angle`` radians about the image centre, from +x towards +y
+(clockwise on screen, since y points down).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+__all__ = ["identity", "translate", "rotate", "compose"]
+
+
+def identity(*, dtype: torch.dtype = torch.float32, device=None) -> torch.Tensor:
+    """The 3×3 identity transform."""
+    return torch.eye(3, dtype=dtype, device=device)
+
+
+def translate(
+    tx: float, ty: float, *, dtype: torch.dtype = torch.float32, device=None
+) -> torch.Tensor:
+    """Move the content by ``(tx, ty)`` image widths (x right, y down)."""
+    m = identity(dtype=dtype, device=device)
+    m[0, 2] = float(tx)
+    m[1, 2] = float(ty)
+    return m
+
+
+def rotate(angle: float, *, dtype: torch.dtype = torch.float32, device=None) -> torch.Tensor:
+    """Turn the content by ``angle`` radians about the image centre, from +x towards +y."""
+    c, s = math.cos(float(angle)), math.sin(float(angle))
+    m = identity(dtype=dtype, device=device)
+    m[0, 0], m[0, 1], m[1, 0], m[1, 1] = c, -s, s, c
+    return m
+
+
+def compose(*mats: torch.Tensor) -> torch.Tensor:
+    """``compose(A, B)`` applies ``B`` first, then ``A`` (matrix product ``A @ B``)."""
+    out = mats[0]
+    for m in mats[1:]:
+        out = out @ m
+    return out
