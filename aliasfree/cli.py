@@ -19,6 +19,10 @@ COMMANDS: dict[str, str] = {
     "filter": "filter",
     "schedule": "schedule",
     "spectrum": "spectrum",
+    "generate": "generate",
+    "equivariance": "equivariance",
+    "sticking": "sticking",
+    "video": "video",
 }
 
 
@@ -27,7 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="aliasfree",
         description=(
             "Signal processing for alias-free generative networks: design and analyse "
-            "filters, layer schedules and spectra."
+            "filters, layer schedules and spectra; generate images and measure equivariance "
+            "with the reference generators."
         ),
     )
     from aliasfree import __version__

@@ -1,0 +1,156 @@
+"""Saving and loading generators without pickle: safetensors weights + a JSON config.
+
+``save_generator(G, "out/g")`` writes ``out/g.safetensors`` (every parameter and buffer of
+``G.state_dict()``, float32/float16 as stored) and ``out/g.json``::
+
+    {"format": "aliasfree-generator", "version": 1, "kind": "alias_free" | "baseline",
+     "preset": "t-tiny" | null, "kwargs": {...constructor kwargs...},
+     "weights": "g.safetensors"}
+
+Both files are written atomically (temporary file + rename; the JSON last, so a config always
+points at complete weights). Loading rebuilds the class named by ``kind`` (only the generator
+classes of :func:`gan.networks.presets.generator_class`; nothing is imported by name from the
+file) with ``kwargs`` and loads the weights strictly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from dsp._io import write_json_atomic
+
+from .presets import generator_class
+
+__all__ = ["save_generator", "load_generator", "generator_paths"]
+
+FORMAT = "aliasfree-generator"
+VERSION = 1
+
+
+def generator_paths(path: str | os.PathLike) -> tuple[Path, Path]:
+    """``(weights, config)`` paths for ``path`` given as the stem, ``.safetensors`` or ``.json``."""
+    p = Path(path)
+    if p.suffix in (".safetensors", ".json"):
+        p = p.with_suffix("")
+    if not p.name:
+        raise ValueError(f"path must name a file, got {str(path)!r}")
+    return p.with_name(p.name + ".safetensors"), p.with_name(p.name + ".json")
+
+
+def _kind_and_kwargs(G: nn.Module) -> tuple[str, dict[str, Any]]:
+    kind = getattr(G, "preset_kind", None)
+    kwargs = getattr(G, "build_kwargs", None)
+    if kwargs is None:
+        kwargs = getattr(G, "init_kwargs", None)
+    if kind is None:
+        for k in ("alias_free", "baseline"):
+            try:
+                cls = generator_class(k)
+            except ImportError:
+                continue
+            if type(G) is cls:
+                kind = k
+                break
+    if kind is None or kwargs is None:
+        raise ValueError(
+            "G must come from gan.networks.presets.build_generator or be an AliasFreeGenerator "
+            f"(constructor kwargs unknown for {type(G).__name__})"
+        )
+    return kind, dict(kwargs)
+
+
+def save_generator(G: nn.Module, path: str | os.PathLike) -> tuple[Path, Path]:
+    """Write ``G``'s weights (safetensors) and config (JSON) beside each other, atomically.
+
+    Returns ``(weights_path, config_path)``.
+
+    Raises
+    ------
+    ValueError
+        ``G`` is not a generator whose constructor kwargs are known, or the kwargs are not
+        JSON-serialisable.
+    """
+    from safetensors.torch import save_file
+
+    if not isinstance(G, nn.Module):
+        raise ValueError(f"G must be a torch.nn.Module, got {type(G).__name__}")
+    kind, kwargs = _kind_and_kwargs(G)
+    config = {
+        "format": FORMAT,
+        "version": VERSION,
+        "kind": kind,
+        "preset": getattr(G, "preset", None),
+        "kwargs": kwargs,
+    }
+    weights_path, config_path = generator_paths(path)
+    config["weights"] = weights_path.name
+    try:
+        json.dumps(config)
+    except TypeError as exc:
+        raise ValueError(f"G's constructor kwargs are not JSON-serialisable: {exc}") from exc
+
+    state = {k: v.detach().cpu().contiguous() for k, v in G.state_dict().items()}
+    weights_path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{weights_path.name}.", dir=weights_path.parent)
+    os.close(fd)
+    try:
+        save_file(state, tmp, metadata={"format": FORMAT, "kind": kind})
+        os.replace(tmp, weights_path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    write_json_atomic(config_path, config)
+    return weights_path, config_path
+
+
+def load_generator(
+    path: str | os.PathLike, *, device: torch.device | str | None = None
+) -> nn.Module:
+    """Rebuild a generator written by :func:`save_generator` (in eval mode, on ``device``).
+
+    ``path`` may be the stem, the ``.safetensors`` or the ``.json`` file.
+
+    Raises
+    ------
+    ValueError
+        Missing files, a config of another format/version or unknown kind, or weights that do
+        not match the rebuilt network.
+    """
+    from safetensors.torch import load_file
+
+    _, config_path = generator_paths(path)
+    if not config_path.is_file():
+        raise ValueError(f"no generator config at {config_path}")
+    try:
+        config = json.loads(config_path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{config_path} is not valid JSON: {exc}") from exc
+    if not isinstance(config, dict) or config.get("format") != FORMAT:
+        raise ValueError(f"{config_path} is not an {FORMAT} config")
+    if config.get("version") != VERSION:
+        raise ValueError(f"{config_path}: unsupported version {config.get('version')!r}")
+    kwargs = config.get("kwargs")
+    if not isinstance(kwargs, dict):
+        raise ValueError(f"{config_path}: 'kwargs' must be an object")
+    cls = generator_class(config.get("kind"))
+    weights_path = config_path.with_name(str(config.get("weights", "")))
+    if not weights_path.is_file():
+        raise ValueError(f"no generator weights at {weights_path}")
+
+    G = cls(**kwargs)
+    state = load_file(str(weights_path))
+    try:
+        G.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise ValueError(f"{weights_path} does not match the configured generator: {exc}") from exc
+    G.preset = config.get("preset")
+    G.preset_kind = config["kind"]
+    G.build_kwargs = kwargs
+    return G.to(device).eval() if device is not None else G.eval()

@@ -1,0 +1,145 @@
+"""``aliasfree generate | equivariance | sticking | video`` run in-process on the tiny presets."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from aliasfree import cli
+from gan.metrics.equivariance import measure
+from gan.metrics.video import latents_from_seeds, to_uint8
+from gan.networks import transform as tf
+from gan.networks.presets import build_generator
+
+COMMANDS = ("generate", "equivariance", "sticking", "video")
+
+
+@pytest.fixture(autouse=True)
+def _registered(monkeypatch):
+    # The lead registers the commands in aliasfree.cli; make the tests independent of that.
+    for name in COMMANDS:
+        monkeypatch.setitem(cli.COMMANDS, name, name)
+
+
+def test_generate_grid_equals_the_generator(tmp_path, capsys):
+    out = tmp_path / "g" / "grid.png"
+    rc = cli.main(["generate", "--preset", "t-tiny", "--res", "32", "--seeds", "0-2,5",
+                   "--psi", "0.7", "--translate", "0.1,0", "--rotate", "10", "--cols", "2",
+                   "--batch", "3", "--out", str(out)])  # fmt: skip
+    assert rc == 0 and "wrote" in capsys.readouterr().out
+    grid = np.asarray(Image.open(out))
+    assert grid.shape == (64, 64, 3)
+    G = build_generator("t-tiny", res=32, seed=0).eval()
+    z = latents_from_seeds([0, 1, 2, 5], G.z_dim)
+    A = tf.compose(tf.translate(0.1, 0.0), tf.rotate(math.radians(10)))
+    with torch.no_grad():
+        want = to_uint8(G(z, psi=0.7, transform=A))
+    # Same network, latents and transform: equal up to one grey level of float rounding.
+    for i in range(4):
+        r, c = divmod(i, 2)
+        tile = grid[r * 32 : (r + 1) * 32, c * 32 : (c + 1) * 32].astype(int)
+        assert np.abs(tile - want[i]).max() <= 1
+    assert not [p for p in out.parent.iterdir() if p.name.startswith(".")]
+
+
+def test_generate_from_checkpoint(tmp_path):
+    from gan.networks.io import save_generator
+
+    G = build_generator("baseline-tiny", res=16, seed=3).eval()
+    save_generator(G, tmp_path / "g")
+    a, b = tmp_path / "a.png", tmp_path / "b.png"
+    assert cli.main(["generate", "--checkpoint", str(tmp_path / "g"), "--seeds", "1",
+                     "--out", str(a)]) == 0  # fmt: skip
+    assert cli.main(["generate", "--preset", "baseline-tiny", "--res", "16", "--init-seed", "3",
+                     "--seeds", "1", "--out", str(b)]) == 0  # fmt: skip
+    np.testing.assert_array_equal(np.asarray(Image.open(a)), np.asarray(Image.open(b)))
+
+
+def test_equivariance_json_matches_the_library(tmp_path, capsys):
+    out = tmp_path / "eq.json"
+    rc = cli.main(["equivariance", "--preset", "t-tiny", "--res", "16", "--num", "2",
+                   "--batch", "2", "--metrics", "eqt,eqt_frac", "--layers", "L3_36_32",
+                   "--json", "--out", str(out)])  # fmt: skip
+    assert rc == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc == json.loads(out.read_text())
+    got = {(r["layer"], r["metric"]): r["psnr_db"] for r in doc["results"]}
+    assert sorted(got, key=str) == sorted(
+        [(None, "eqt"), (None, "eqt_frac"), ("L3_36_32", "eqt"), ("L3_36_32", "eqt_frac")],
+        key=str,
+    )
+    G = build_generator("t-tiny", res=16, seed=0).eval()
+    want = measure(G, "eqt_frac", 2, batch=2, layer="L3_36_32")
+    assert got[("L3_36_32", "eqt_frac")] == pytest.approx(want.psnr_db, rel=1e-9)
+
+
+def test_equivariance_table(capsys):
+    rc = cli.main(["equivariance", "--preset", "r-tiny", "--res", "32", "--num", "2",
+                   "--batch", "2", "--no-progress"])  # fmt: skip
+    assert rc == 0
+    text = capsys.readouterr().out
+    assert "EQ-T" in text and "EQ-T_frac" in text and "EQ-R" in text
+    row = next(line for line in text.splitlines() if line.startswith("image"))
+    assert len(row.split()) == 4
+
+
+def test_sticking_and_video_write_files(tmp_path, capsys):
+    png, gif = tmp_path / "s.png", tmp_path / "v.gif"
+    assert cli.main(["sticking", "--preset", "baseline-tiny", "--res", "16", "--num", "4",
+                     "--steps", "6", "--out", str(png)]) == 0  # fmt: skip
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 1000
+    assert cli.main(["video", "--preset", "t-tiny", "--res", "16", "--frames", "5",
+                     "--translate", "0.05,0.02", "--rotate", "5", "--scale", "2",
+                     "--out", str(gif)]) == 0  # fmt: skip
+    img = Image.open(gif)
+    assert img.n_frames == 5 and img.size == (32, 32)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.png", "v.gif"]
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["generate", "--seeds", "3-1"], "--seeds"),
+        (["generate", "--seeds", "x"], "--seeds"),
+        (["generate", "--translate", "0.1"], "--translate"),
+        (["generate", "--res", "48"], "res"),
+        (["generate", "--checkpoint", "nowhere", "--res", "32"], "--res"),
+        (["generate", "--checkpoint", "nowhere"], "config"),
+        (["equivariance", "--metrics", "eqz", "--num", "1"], "--metrics"),
+        (["equivariance", "--num", "0", "--res", "16"], "num_samples"),
+        (["equivariance", "--layers", "nope", "--num", "1", "--res", "16"], "layer"),
+        (["equivariance", "--max-angle", "200"], "--max-angle"),
+        (["sticking", "--res", "16", "--column", "16", "--num", "1", "--steps", "2"], "column"),
+        (["video", "--res", "16", "--frames", "0"], "frames"),
+    ],
+)
+def test_bad_input_exits_2_with_message(argv, message, tmp_path, capsys):
+    argv = [*argv, "--out", str(tmp_path / ("x.json" if argv[0] == "equivariance" else "x.png"))]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"aliasfree {argv[0]}: error:" in err and message in err
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-GPU message")
+def test_cuda_without_gpu_is_a_clear_error(capsys):
+    assert cli.main(["generate", "--device", "cuda"]) == 2
+    assert "CUDA" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_help_explains_every_flag(name, capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main([name, "--help"])
+    assert exc.value.code == 0
+    text = capsys.readouterr().out
+    for flag in ("--preset", "--checkpoint", "--res", "--device", "--psi", "--out"):
+        assert flag in text
+    parser = cli.build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command").choices[name]
+    for action in sub._actions:
+        if action.option_strings and action.dest != "help":
+            assert action.help, f"{name} {action.option_strings} has no help"

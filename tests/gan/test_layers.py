@@ -1,0 +1,248 @@
+"""FullyConnected, MappingNetwork, modulated_conv2d vs float64 brute force (REFERENCE §3)."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torch.nn import functional as F
+
+from gan.networks.layers import FullyConnected, MappingNetwork, modulated_conv2d
+
+
+def _np(t: torch.Tensor) -> np.ndarray:
+    return t.detach().double().numpy()
+
+
+# --- FullyConnected ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("lr", [1.0, 0.01])
+@pytest.mark.parametrize("activation", ["linear", "lrelu"])
+def test_fully_connected_matches_equalized_formula(lr: float, activation: str) -> None:
+    torch.manual_seed(0)
+    fc = FullyConnected(7, 5, activation=activation, lr_multiplier=lr, bias_init=0.3)
+    with torch.no_grad():
+        fc.bias.add_(torch.randn(5))  # a non-trivial bias
+    x = torch.randn(4, 7)
+    y = _np(fc(x))
+    w = _np(fc.weight) * lr / math.sqrt(7)
+    b = _np(fc.bias) * lr
+    ref = _np(x) @ w.T + b
+    if activation == "lrelu":
+        ref = np.where(ref >= 0, ref, 0.2 * ref) * math.sqrt(2)
+    np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-5)
+
+
+def test_fully_connected_init_statistics() -> None:
+    torch.manual_seed(1)
+    lr, winit = 0.01, 0.5
+    fc = FullyConnected(256, 512, lr_multiplier=lr, bias_init=2.0, weight_init=winit)
+    # Stored weight: randn · weight_init / lr; effective initial bias exactly bias_init.
+    assert abs(fc.weight.std().item() - winit / lr) < 0.02 * winit / lr
+    x = torch.zeros(1, 256)
+    np.testing.assert_allclose(_np(fc(x)), 2.0, rtol=1e-6)
+    # Effective weights have std weight_init / sqrt(in): unit-variance input → output std ~0.5.
+    y = fc(torch.randn(2000, 256)) - 2.0
+    assert abs(y.std().item() - winit) < 0.03
+
+
+def test_fully_connected_gradient_is_scaled_by_lr() -> None:
+    # Equalized lr: d loss / d stored weight = (lr / sqrt(in)) · d loss / d effective weight.
+    torch.manual_seed(2)
+    lr = 0.1
+    fc = FullyConnected(3, 2, lr_multiplier=lr)
+    x = torch.randn(5, 3)
+    fc(x).sum().backward()
+    expected = torch.ones(5, 2).T @ x * (lr / math.sqrt(3))
+    np.testing.assert_allclose(_np(fc.weight.grad), _np(expected), rtol=1e-5)
+    np.testing.assert_allclose(_np(fc.bias.grad), 5 * lr, rtol=1e-6)
+
+
+def test_fully_connected_vector_bias_init_and_zero_weight() -> None:
+    fc = FullyConnected(6, 4, weight_init=0.0, bias_init=[1.0, 0.0, 0.0, 0.0])
+    np.testing.assert_array_equal(_np(fc(torch.randn(3, 6))), np.tile([1.0, 0, 0, 0], (3, 1)))
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"in_features": 0, "out_features": 2}, "in_features"),
+        ({"in_features": 2, "out_features": 2, "activation": "relu"}, "activation"),
+        ({"in_features": 2, "out_features": 2, "lr_multiplier": 0.0}, "lr_multiplier"),
+        ({"in_features": 2, "out_features": 2, "bias_init": [1.0, 2.0, 3.0]}, "bias_init"),
+        ({"in_features": 2, "out_features": 2, "bias_init": float("nan")}, "bias_init"),
+        ({"in_features": 2, "out_features": 2, "weight_init": -1.0}, "weight_init"),
+    ],
+)
+def test_fully_connected_rejects_bad_arguments(kwargs: dict, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        FullyConnected(**kwargs)
+
+
+def test_fully_connected_rejects_wrong_input_shape() -> None:
+    with pytest.raises(ValueError, match="x must have shape"):
+        FullyConnected(3, 2)(torch.randn(2, 4))
+
+
+# --- MappingNetwork ---------------------------------------------------------------------------
+
+
+def test_mapping_shapes_and_broadcast() -> None:
+    torch.manual_seed(3)
+    m = MappingNetwork(z_dim=8, c_dim=0, w_dim=16, num_ws=5)
+    ws = m(torch.randn(3, 8))
+    assert ws.shape == (3, 5, 16) and ws.dtype == torch.float32
+    assert torch.equal(ws, ws[:, :1].expand_as(ws))
+    assert len(m.layers) == 2 and all(fc.lr_multiplier == 0.01 for fc in m.layers)
+
+
+def test_mapping_z_normalisation_makes_scale_irrelevant() -> None:
+    torch.manual_seed(4)
+    m = MappingNetwork(8, 0, 16, 2)
+    z = torch.randn(2, 8)
+    np.testing.assert_allclose(_np(m(z)), _np(m(z * 7.5)), rtol=1e-5, atol=1e-6)
+
+
+def test_mapping_w_avg_update_and_truncation() -> None:
+    torch.manual_seed(5)
+    beta = 0.9
+    m = MappingNetwork(8, 0, 16, 4, w_avg_beta=beta)
+    z = torch.randn(6, 8)
+    ws = m(z)
+    assert torch.count_nonzero(m.w_avg) == 0  # no update unless asked
+    m(z, update_emas=True)
+    expected = (1 - beta) * ws[:, 0].mean(0)  # w_avg starts at 0
+    np.testing.assert_allclose(_np(m.w_avg), _np(expected), rtol=1e-5, atol=1e-7)
+
+    # psi = 0 gives w_avg everywhere; psi = 0.5 with a cutoff only touches the first ws.
+    w0 = m(z, psi=0.0)
+    np.testing.assert_allclose(_np(w0), np.broadcast_to(_np(m.w_avg), w0.shape), rtol=1e-6)
+    w5 = m(z, psi=0.5, truncation_cutoff=2)
+    avg = _np(m.w_avg)
+    np.testing.assert_allclose(_np(w5[:, :2]), avg + 0.5 * (_np(ws[:, :2]) - avg), rtol=1e-5)
+    np.testing.assert_array_equal(_np(w5[:, 2:]), _np(ws[:, 2:]))
+
+
+def test_mapping_conditional() -> None:
+    torch.manual_seed(6)
+    m = MappingNetwork(8, 3, 16, 2)
+    z = torch.randn(2, 8)
+    c1 = torch.tensor([[1.0, 0, 0], [1.0, 0, 0]])
+    c2 = torch.tensor([[0.0, 1, 0], [0.0, 1, 0]])
+    assert m(z, c1).shape == (2, 2, 16)
+    assert not torch.allclose(m(z, c1), m(z, c2))
+    with pytest.raises(ValueError, match="c must"):
+        m(z)
+    # Label only.
+    assert MappingNetwork(0, 3, 16, 2)(None, c1).shape == (2, 2, 16)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"z_dim": 0, "c_dim": 0, "w_dim": 4, "num_ws": 2}, "z_dim and c_dim"),
+        ({"z_dim": 4, "c_dim": 0, "w_dim": 0, "num_ws": 2}, "w_dim"),
+        ({"z_dim": 4, "c_dim": 0, "w_dim": 4, "num_ws": 0}, "num_ws"),
+        ({"z_dim": 4, "c_dim": 0, "w_dim": 4, "num_ws": 2, "num_layers": 0}, "num_layers"),
+        ({"z_dim": 4, "c_dim": 0, "w_dim": 4, "num_ws": 2, "w_avg_beta": 1.5}, "w_avg_beta"),
+    ],
+)
+def test_mapping_rejects_bad_arguments(kwargs: dict, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        MappingNetwork(**kwargs)
+
+
+def test_mapping_rejects_bad_inputs() -> None:
+    m = MappingNetwork(4, 0, 8, 2)
+    with pytest.raises(ValueError, match="z must"):
+        m(torch.randn(2, 5))
+    with pytest.raises(ValueError, match="finite"):
+        m(torch.tensor([[1.0, float("nan"), 0.0, 0.0]]))
+    with pytest.raises(ValueError, match="psi"):
+        m(torch.randn(2, 4), psi=float("nan"))
+
+
+# --- modulated_conv2d -------------------------------------------------------------------------
+
+
+def _naive_modconv(x, weight, styles, demodulate, padding, input_gain):
+    """Per-sample loop in float64: modulate, demodulate, then an ordinary conv2d."""
+    x, weight, styles = x.double(), weight.double(), styles.double()
+    outs = []
+    for n in range(x.shape[0]):
+        w = weight * styles[n].reshape(1, -1, 1, 1)
+        if demodulate:
+            w = w / torch.sqrt((w**2).sum(dim=[1, 2, 3], keepdim=True))
+        if input_gain is not None:
+            g = input_gain.double()
+            g = g[n] if g.ndim == 2 else g
+            w = w * g.reshape(1, -1, 1, 1)
+        outs.append(F.conv2d(x[n : n + 1], w, padding=padding))
+    return torch.cat(outs)
+
+
+@settings(max_examples=25)
+@given(
+    n=st.integers(1, 3),
+    cin=st.integers(1, 4),
+    cout=st.integers(1, 4),
+    k=st.sampled_from([1, 3]),
+    size=st.integers(3, 7),
+    demodulate=st.booleans(),
+    gain_kind=st.sampled_from(["none", "scalar", "channel", "sample"]),
+    seed=st.integers(0, 2**16),
+)
+def test_modulated_conv2d_equals_naive_loop(n, cin, cout, k, size, demodulate, gain_kind, seed):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, cin, size, size, generator=g)
+    weight = torch.randn(cout, cin, k, k, generator=g)
+    styles = torch.randn(n, cin, generator=g) + 1.0
+    gain = {
+        "none": None,
+        "scalar": torch.tensor(0.7),
+        "channel": torch.rand(cin, generator=g) + 0.5,
+        "sample": torch.rand(n, cin, generator=g) + 0.5,
+    }[gain_kind]
+    padding = k - 1
+    y = modulated_conv2d(x, weight, styles, demodulate=demodulate, padding=padding, input_gain=gain)
+    gain_ref = gain.expand(cin) if gain_kind == "scalar" else gain
+    ref = _naive_modconv(x, weight, styles, demodulate, padding, gain_ref)
+    assert y.shape == (n, cout, size + k - 1, size + k - 1) and y.dtype == torch.float32
+    np.testing.assert_allclose(_np(y), _np(ref), rtol=1e-4, atol=1e-4)
+
+
+def test_modulated_conv2d_samples_are_independent() -> None:
+    # Each sample's output must not depend on the others in the batch.
+    torch.manual_seed(7)
+    x = torch.randn(3, 4, 5, 5)
+    weight = torch.randn(2, 4, 3, 3)
+    styles = torch.randn(3, 4)
+    full = modulated_conv2d(x, weight, styles, padding=1)
+    one = modulated_conv2d(x[1:2], weight, styles[1:2] * 100, padding=1)
+    np.testing.assert_allclose(_np(full[1:2]), _np(one), rtol=1e-4, atol=1e-5)
+
+
+def test_modulated_conv2d_demodulation_gives_unit_output_variance() -> None:
+    torch.manual_seed(8)
+    x = torch.randn(4, 64, 16, 16)
+    y = modulated_conv2d(x, torch.randn(32, 64, 3, 3), torch.randn(4, 64), padding=0)
+    assert abs(y.std().item() - 1.0) < 0.1
+
+
+def test_modulated_conv2d_rejects_bad_shapes() -> None:
+    x = torch.randn(2, 3, 5, 5)
+    w = torch.randn(4, 3, 3, 3)
+    s = torch.randn(2, 3)
+    with pytest.raises(ValueError, match="x must"):
+        modulated_conv2d(x[0], w, s)
+    with pytest.raises(ValueError, match="input channels"):
+        modulated_conv2d(x, torch.randn(4, 2, 3, 3), s)
+    with pytest.raises(ValueError, match="styles"):
+        modulated_conv2d(x, w, torch.randn(3, 3))
+    with pytest.raises(ValueError, match="padding"):
+        modulated_conv2d(x, w, s, padding=-1)
+    with pytest.raises(ValueError, match="input_gain"):
+        modulated_conv2d(x, w, s, input_gain=torch.ones(5))
