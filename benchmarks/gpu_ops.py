@@ -2,7 +2,24 @@
 
     python benchmarks/gpu_ops.py            # the full run (~3-6 min on one H100/H200)
     python benchmarks/gpu_ops.py --quick    # correctness + the three §6 shapes only
+    python benchmarks/gpu_ops.py --compare  # kernel variants against each other (~100 s)
     TRITON_INTERPRET=1 python benchmarks/gpu_ops.py --cpu-smoke   # script check, tiny shapes
+    TRITON_INTERPRET=1 python benchmarks/gpu_ops.py --compare --cpu-smoke
+    python benchmarks/gpu_ops.py --regs [VARIANT,...]  # no GPU: sm_90 registers/spills
+
+``--compare`` (one process, for a short device session): for the three §6 shapes in fp16 (then
+one fp32 shape) it runs every kernel variant of ``gan.ops._triton._launch.VARIANTS`` listed in
+``COMPARE_VARIANTS``, checks its forward, dx and db against the default variant's (relative
+error), times forward and forward+backward (``do_bench`` median, few repeats), records the
+compiled kernels' registers/spills, prints a table and writes ``$OUT/gpu_ops_compare.json``
+after every case (so a killed run still leaves its numbers). Every case is isolated (a compile
+failure or ``OutOfResources`` is recorded, the run goes on); no case starts after
+``GPU_OPS_BUDGET_S`` seconds (default 100) from the start of the process.
+
+``--regs`` needs no GPU (nor ``TRITON_INTERPRET``): it compiles the fused kernels of the §6
+shapes (fp16) for sm_90 ahead of time, exactly as the launcher would launch them, and prints
+registers per thread, stack bytes (spills) and shared memory from the cubin
+(``cuobjdump -res-usage``, bundled with Triton); a quick check of a kernel change before a GPU run.
 
 Sections (each case is isolated: a failure is recorded and the run goes on):
 
@@ -35,6 +52,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+T_PROCESS = time.perf_counter()
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 # §6: the reference implementation's CUDA kernels, fwd+bwd ms on one H100, and our goals.
@@ -434,13 +452,22 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="correctness + the §6 shapes only")
     ap.add_argument("--cpu-smoke", action="store_true", help="tiny shapes, checks the script")
     ap.add_argument("--no-ref", action="store_true", help="skip reference-path timings")
+    ap.add_argument("--compare", action="store_true", help="kernel variants against each other")
+    ap.add_argument(
+        "--regs", nargs="?", const=",".join(COMPARE_VARIANTS), metavar="VARIANTS",
+        help="no GPU: compile for sm_90, print registers/spills (comma-separated variants)",
+    )  # fmt: skip
     args = ap.parse_args(argv)
+    if args.regs:
+        return regs_main(args.regs.split(","))
     t_start = time.perf_counter()
     smoke = args.cpu_smoke
     device = torch.device("cuda" if torch.cuda.is_available() and not smoke else "cpu")
     if device.type == "cpu" and not smoke:
         log("no CUDA device: run with --cpu-smoke (and TRITON_INTERPRET=1) to check the script")
         return 1
+    if args.compare:
+        return compare_main(device, smoke)
     import triton
 
     res = {
@@ -567,6 +594,7 @@ def kernel_stats():
                             "shared": getattr(meta, "shared", None),
                             "num_warps": getattr(meta, "num_warps", None),
                             "key": str(key)[-300:],
+                            "key_hash": hash(str(key)),
                         }
                     )
     except Exception as exc:
@@ -578,12 +606,13 @@ def _fmt(v):
     return float(v) if isinstance(v, (np.floating, float)) else str(v)
 
 
-def _write(res):
+def _write(res, name="gpu_ops.json", quiet=False):
     out = os.environ.get("OUT")
     if out:
-        path = Path(out) / "gpu_ops.json"
+        path = Path(out) / name
         path.write_text(json.dumps(res, indent=1, default=_fmt))
-        log(f"wrote {path}")
+        if not quiet:
+            log(f"wrote {path}")
 
 
 def _table(res):
@@ -620,6 +649,343 @@ def _table(res):
     for r in bad:
         log(f"  ERROR {r['case']}: {r['error']}")
     log(f"\n{len(res.get('errors', []))} errors; total {res.get('total_s', 0):.0f} s")
+
+
+# ---------------------------------------------------------------------------------------------
+# --compare: kernel variants (gan.ops._triton._launch.VARIANTS) against the default
+
+COMPARE_VARIANTS = [
+    "base",
+    "vmask",
+    "b64_r168",
+    "lean_b64",
+    "vmask_w16",
+    "b64_r128",
+    "b64_w8",
+    "vmask_w8",
+    "lean",
+]
+"""In priority order: the budget cuts the tail. The first is the reference of the errors."""
+COMPARE_SHAPES = ["L6 84->148 up4", "L8 148->148 up2", "L12 276->276 up2"]
+# fp32 after all fp16 cases: (layer, variant, fp32_precision).
+COMPARE_FP32 = [
+    ("L12 276->276 up2", "base", "tf32x3"),
+    ("L12 276->276 up2", "base", "ieee"),
+    ("L12 276->276 up2", "vmask", "tf32x3"),
+    ("L12 276->276 up2", "vmask", "ieee"),
+]
+
+
+def _process_age() -> float:
+    """Seconds since this process started (Linux: from /proc, so that the interpreter start and
+    the torch import count against the budget too); else since this module was imported."""
+    try:
+        start_ticks = float(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+        return uptime - start_ticks / os.sysconf("SC_CLK_TCK")
+    except Exception:
+        return time.perf_counter() - T_PROCESS
+
+
+class _Problem:
+    """Inputs of one timed shape, kept for all variants (the same x, b, g for every one)."""
+
+    def __init__(self, ops, device, layer, dtype, smoke):
+        name, c, s_in, s_out, up, down, radial = layer
+        n = 16
+        if smoke:
+            n, c = 1, 2
+            s_in, s_out = min(s_in, 12), min(s_out, 12 if up == 2 else 20)
+        self.ops, self.name, self.dtype = ops, name, dtype
+        self.up, self.down = up, down
+        self.fu, self.fd = layer_filters(up, down, radial, device)
+        self.pad = padding_for(s_in, s_out, up, down, self.fu.shape[0], self.fd.shape[0])
+        h = s_in + 2
+        gen = torch.Generator().manual_seed(1)
+        self.x = torch.randn((n, c, h, h), generator=gen).to(device, dtype).requires_grad_()
+        self.b = (0.1 * torch.randn(c, generator=gen)).to(device).requires_grad_()
+        self.clamp = 256.0 if dtype == torch.float16 else None
+        self.g = None
+        self.ref = None  # (y, dx, db) of the first variant run on this problem
+
+    def run(self, tune, prec):
+        p = self
+        return p.ops.tri_flrelu(
+            p.x, p.fu, p.fd, p.b, p.up, p.down, p.pad, 2**0.5, 0.2, p.clamp, prec, tune
+        )
+
+
+def compare_case(prob, device, variant, prec, smoke):
+    """JIT + check + time one variant on one problem; returns the row."""
+    tune = {"variant": variant}
+    row = {"case": prob.name, "dtype": str(prob.dtype)[6:], "variant": variant, "prec": prec}
+    row["shape"] = list(prob.x.shape)
+    seen = {k["key_hash"] for k in kernel_stats() if "key_hash" in k}
+    row["kernels"] = []
+
+    def new_kernels(label):
+        # Kernels compiled since the last look (none if the variant reuses a cached one).
+        for ks in kernel_stats():
+            if "key_hash" in ks and ks["key_hash"] not in seen:
+                seen.add(ks["key_hash"])
+                kept = {k: v for k, v in ks.items() if k not in ("key", "key_hash")}
+                row["kernels"].append(kept | {"dir": label})
+
+    sync(device)
+    t0 = time.perf_counter()
+    y = prob.run(tune, prec)
+    sync(device)
+    row["first_fwd_s"] = time.perf_counter() - t0
+    new_kernels("fwd")
+    if prob.g is None:
+        gen = torch.Generator().manual_seed(3)
+        prob.g = torch.randn(y.shape, generator=gen).to(device, prob.dtype)
+    t0 = time.perf_counter()
+    dx, db = torch.autograd.grad(y, (prob.x, prob.b), prob.g)
+    sync(device)
+    row["first_bwd_s"] = time.perf_counter() - t0
+    new_kernels("bwd")
+    ref = prob.ref
+    if ref is None:
+        prob.ref = (y.detach(), dx, db)
+        row["ref_of_errors"] = True
+    else:
+        row["err_fwd"] = rel(y, ref[0])
+        row["err_dx"] = rel(dx, ref[1])
+        row["err_db"] = rel(db, ref[2])
+        tol = 2e-2 if prob.dtype != torch.float32 else 1e-3
+        row["ok"] = max(row["err_fwd"], row["err_dx"], row["err_db"]) < tol
+    del y, dx, db
+    if device.type == "cuda":
+        import triton.testing
+
+        def fwd():
+            return prob.run(tune, prec)
+
+        def fwd_bwd():
+            torch.autograd.backward(prob.run(tune, prec), prob.g)
+
+        grads = [prob.x, prob.b]
+        row["fwd_ms"] = float(
+            triton.testing.do_bench(fwd, warmup=5, rep=20, grad_to_none=grads, return_mode="median")
+        )
+        row["fwdbwd_ms"] = float(
+            triton.testing.do_bench(
+                fwd_bwd, warmup=10, rep=40, grad_to_none=grads, return_mode="median"
+            )
+        )
+        prob.x.grad = prob.b.grad = None
+    elif smoke:
+        row["fwd_ms"] = bench(lambda: prob.run(tune, prec), device)
+        row["fwdbwd_ms"] = row["fwd_ms"]
+    return row
+
+
+def compare_main(device, smoke) -> int:
+    import triton
+
+    from gan.ops._triton import _launch
+
+    budget = float(os.environ.get("GPU_OPS_BUDGET_S", "100"))
+    res = {
+        "device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu (interpreter)",
+        "torch": torch.__version__,
+        "triton": triton.__version__,
+        "python": platform.python_version(),
+        "default_variant": _launch.DEFAULT_VARIANT,
+        "variants": {k: dict(v) for k, v in _launch.VARIANTS.items()},
+        "budget_s": budget,
+        "rows": [],
+    }
+    log(f"# gpu_ops --compare on {res['device']}, torch {res['torch']}, triton {res['triton']}")
+    ops = Ops()
+    problems = {}
+
+    def problem(name, dtype):
+        key = (name, dtype)
+        if key not in problems:
+            layer = next(lay for lay in LAYERS if lay[0] == name)
+            problems[key] = _Problem(ops, device, layer, dtype, smoke)
+        return problems[key]
+
+    cases = [
+        (v, name, torch.float16, "tf32x3") for v in COMPARE_VARIANTS for name in COMPARE_SHAPES
+    ]
+    cases += [(v, name, torch.float32, prec) for name, v, prec in COMPARE_FP32]
+    for variant, name, dtype, prec in cases:
+        elapsed = _process_age()
+        head = {"case": name, "dtype": str(dtype)[6:], "variant": variant, "prec": prec}
+        if elapsed > budget - 4:
+            res["rows"].append(head | {"skipped": f"time budget ({elapsed:.0f} s)"})
+            continue
+        try:
+            row = compare_case(problem(name, dtype), device, variant, prec, smoke)
+        except Exception as exc:
+            row = head | {"error": repr(exc)[:400]}
+            log(traceback.format_exc(limit=3))
+        row["t_s"] = _process_age()
+        res["rows"].append(row)
+        log("  " + json.dumps({k: v for k, v in row.items() if k != "kernels"}, default=_fmt))
+        for k in row.get("kernels", []):
+            log(f"    {k.get('dir')} kernel regs={k.get('n_regs')} spills={k.get('n_spills')} "
+                f"smem={k.get('shared')} warps={k.get('num_warps')}")  # fmt: skip
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+        _write(res, "gpu_ops_compare.json", quiet=True)
+    res["total_s"] = _process_age()
+    _compare_table(res)
+    _write(res, "gpu_ops_compare.json")
+    return 0
+
+
+def _compare_table(res):
+    log("\n## variants (ms; f+b = forward+backward; x = ref f+b / variant f+b; err = worst of")
+    log("## fwd/dx/db relative to the ref (the first row of the shape and dtype: base, fp32 with")
+    log("## tf32x3); regs/spills of the kernels the row compiled, none if cached)")
+    base = {}  # the reference row of each (shape, dtype): the first variant run on it
+    for r in res["rows"]:
+        if r.get("ref_of_errors") and "fwdbwd_ms" in r:
+            base[(r["case"], r["dtype"])] = r["fwdbwd_ms"]
+    log(f"{'variant':16s} {'case':17s} {'dt':4s} {'prec':6s} {'fwd':>6s} {'f+b':>6s} {'x':>5s} "
+        f"{'err':>8s} regs/spills")  # fmt: skip
+    for r in res["rows"]:
+        lead = f"{r['variant']:16s} {r['case']:17s} {r['dtype']:4s} {r['prec']:6s}"
+        if "fwdbwd_ms" not in r:
+            log(f"{lead} {r.get('error', r.get('skipped', '?'))[:90]}")
+            continue
+        b = base.get((r["case"], r["dtype"]))
+        speed = f"{b / r['fwdbwd_ms']:5.2f}" if b else "    -"
+        errs = [r[k] for k in ("err_fwd", "err_dx", "err_db") if k in r]
+        err = f"{max(errs):8.1e}" if errs else "     ref"
+        if errs and not r.get("ok", True):
+            err += "!"
+        regs = " ".join(
+            f"{k.get('dir')}:{k.get('n_regs')}/{k.get('n_spills')}" for k in r.get("kernels", [])
+        )
+        log(f"{lead} {r['fwd_ms']:6.2f} {r['fwdbwd_ms']:6.2f} {speed} {err} {regs}")
+    best = {}
+    for r in res["rows"]:
+        if "fwdbwd_ms" in r and r.get("ok", True) and r["dtype"] == "float16":
+            best.setdefault(r["variant"], []).append(r["fwdbwd_ms"])
+    n_shapes = max((len(v) for v in best.values()), default=0)
+    full = {k: sum(v) for k, v in best.items() if len(v) == n_shapes}
+    if full:
+        log("\n## fp16 f+b summed over the shapes every listed variant finished (ms):")
+        for k, v in sorted(full.items(), key=lambda kv: kv[1]):
+            log(f"  {k:16s} {v:7.2f}")
+    log(f"\ntotal {res.get('total_s', 0):.0f} s")
+
+
+# ---------------------------------------------------------------------------------------------
+# --regs: ahead-of-time compile for sm_90 on the host
+
+
+def _captured_launches(name, dtype, variant):
+    """The (args, kwargs) the launcher passes to ``_fused_kernel`` for the forward and the
+    backward of one §6 layer (one plane pair: the constexprs depend on the plane geometry only)."""
+    from gan.ops._triton import _launch, _plan
+
+    layer = next(lay for lay in LAYERS if lay[0] == name)
+    _, _, s_in, s_out, up, down, radial = layer
+    fu, fd = layer_filters(up, down, radial, "cpu")
+    px0, _, py0, _ = padding_for(s_in, s_out, up, down, fu.shape[0], fd.shape[0])
+    tu, td = fu.shape[0], fd.shape[0]
+    h = s_in + 2
+    mid = ((s_out - 1) * down + td, (s_out - 1) * down + td)
+    tol = _plan.svd_tolerance(dtype)
+    hu, hd = _plan.filter_terms(fu, tol), _plan.filter_terms(fd, tol)
+    x = torch.zeros((1, 2, h, h), dtype=dtype)
+    g = torch.zeros((1, 2, s_out, s_out), dtype=dtype)
+    mask = torch.zeros((2, mid[0], (mid[1] + 3) // 4), dtype=torch.uint8)
+    tune = {"variant": variant}
+    clamp = 256.0 if dtype == torch.float16 else None
+    captured = []
+
+    class _Capture:
+        def __getitem__(self, grid):
+            return lambda *a, **kw: captured.append((a, kw))
+
+    real = _launch._fused_kernel
+    _launch._fused_kernel = _Capture()
+    try:
+        _launch.fused(
+            x, torch.zeros(2), hu, False, float(up), hd, False, 1.0, up, down, (0, 0),
+            (-py0, -px0), (s_out, s_out), mid, 0, mask, 2**0.5, 0.2, clamp, "tf32x3", tune,
+        )  # fmt: skip
+        _launch.fused(
+            g, None, hd, True, 1.0, hu, True, float(up), down, up,
+            (py0 - tu + 1, px0 - tu + 1), (-(td - 1), -(td - 1)), (h, h), mid, 1, mask,
+            2**0.5, 0.2, None, "tf32x3", tune, torch.zeros(2),
+        )  # fmt: skip
+    finally:
+        _launch._fused_kernel = real
+    return captured
+
+
+def _aot_resources(fn, args, kw):
+    """Compile ``fn`` for sm_90 with these launch arguments; registers, stack and shared bytes."""
+    import re
+    import subprocess
+    import tempfile
+
+    import triton
+    from triton.backends.compiler import GPUTarget
+    from triton.compiler import ASTSource
+
+    kw = dict(kw)
+    opts = {k: kw.pop(k) for k in ("num_warps", "num_stages", "maxnreg") if k in kw}
+    ptr = {torch.float16: "*fp16", torch.float32: "*fp32", torch.bfloat16: "*bf16"}
+    ptr[torch.uint8] = "*u8"
+    sig, consts, attrs = {}, {}, {}
+    for i, name in enumerate(fn.arg_names):
+        if i >= len(args):
+            sig[name], consts[name] = "constexpr", kw[name]
+            continue
+        v = args[i]
+        if isinstance(v, torch.Tensor):
+            sig[name] = ptr[v.dtype]
+            attrs[(i,)] = [["tt.divisibility", 16]]
+        else:
+            sig[name] = "fp32" if isinstance(v, float) else "i32"
+    t0 = time.perf_counter()
+    k = triton.compile(ASTSource(fn, sig, consts, attrs), target=GPUTarget("cuda", 90, 32),
+                       options=opts)  # fmt: skip
+    out = {"compile_s": round(time.perf_counter() - t0, 1), "warps": opts.get("num_warps")}
+    out |= {key: consts[key] for key in ("BI", "BM", "BO", "TOV_H", "TOV_W")}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "k.cubin"
+        path.write_bytes(k.asm["cubin"])
+        tool = Path(triton.__file__).parent / "backends" / "nvidia" / "bin" / "cuobjdump"
+        info = subprocess.run([str(tool), "-res-usage", str(path)], capture_output=True, text=True)
+    m = re.search(r"REG:(\d+) STACK:(\d+)", info.stdout)
+    out["smem"] = k.metadata.shared  # dynamic shared memory (the cubin lists static only)
+    if m:
+        out |= {"regs": int(m[1]), "stack": int(m[2])}
+    else:
+        out["cuobjdump"] = (info.stdout + info.stderr)[-300:]
+    return out
+
+
+def regs_main(variants) -> int:
+    if os.environ.get("TRITON_INTERPRET", "0") not in ("", "0"):
+        log("--regs compiles real kernels: unset TRITON_INTERPRET")
+        return 1
+    from gan.ops._triton import _kernels
+
+    for name in COMPARE_SHAPES:
+        for variant in variants:
+            try:
+                launches = _captured_launches(name, torch.float16, variant)
+            except Exception as exc:
+                log(f"{name:17s} {variant:16s} planning failed: {exc!r}")
+                continue
+            for label, (args, kw) in zip(("fwd", "bwd"), launches, strict=True):
+                try:
+                    r = _aot_resources(_kernels._fused_kernel, args, kw)
+                except Exception as exc:
+                    r = {"error": repr(exc)[:300]}
+                log(f"{name:17s} {variant:16s} {label} {json.dumps(r)}")
+    return 0
 
 
 if __name__ == "__main__":

@@ -167,12 +167,14 @@ FLRELU_CASES = [
 ]
 
 
-def _flrelu_pair(x, fu, fd, b, up, down, padding, gain, slope, clamp, flip, blocks, dtype):
+def _flrelu_pair(
+    x, fu, fd, b, up, down, padding, gain, slope, clamp, flip, blocks, dtype, variant=None
+):
     xk = x.clone().to(DEVICE, dtype).requires_grad_()
     bk = None if b is None else b.clone().to(DEVICE).requires_grad_()
     y = T.filtered_lrelu(
         xk, fu.to(DEVICE), fd.to(DEVICE), bk, up, down, padding, gain, slope, clamp, flip,
-        _tune={"blocks": blocks},
+        _tune={"blocks": blocks} | (variant or {}),
     )  # fmt: skip
     xt = xk.detach().cpu().double().requires_grad_()
     bt = None if b is None else b.double().requires_grad_()
@@ -184,13 +186,66 @@ def _flrelu_pair(x, fu, fd, b, up, down, padding, gain, slope, clamp, flip, bloc
 def test_filtered_lrelu_matches_brute_force(
     up, down, tu, td, padding, bias, clamp, flip, fd2d, blocks
 ):
+    _check_flrelu(up, down, tu, td, padding, bias, clamp, flip, fd2d, blocks, None)
+
+
+# Every kernel variant (launch-only variants such as num_warps are the same program in the
+# interpreter) on the multi-tile, up4, 2D-fd and clamp cases; the first is wide enough for three
+# backward W tiles (input width 23).
+KERNEL_VARIANTS = [
+    {"variant": "vmask"},
+    {"variant": "lean"},
+    {"variant": "reload"},
+    {"variant": "lean_reload"},
+    {"variant": "lean_reload", "vmask": False},  # LEAN with the gather path of the mask
+]
+VARIANT_CASES = [FLRELU_CASES[i] for i in (1, 2, 4)]
+VARIANT_WIDTHS = [23, 9, 9]
+
+
+@pytest.mark.parametrize("variant", KERNEL_VARIANTS)
+@pytest.mark.parametrize(
+    "up,down,tu,td,padding,bias,clamp,flip,fd2d,blocks,width",
+    [c + (w,) for c, w in zip(VARIANT_CASES, VARIANT_WIDTHS, strict=True)],
+)
+def test_filtered_lrelu_variants_match_brute_force(
+    up, down, tu, td, padding, bias, clamp, flip, fd2d, blocks, width, variant
+):
+    _check_flrelu(up, down, tu, td, padding, bias, clamp, flip, fd2d, blocks, variant, width)
+
+
+def _bwd_tile_starts(up, down, tu, td, padding, blocks, size_w):
+    # The backward's intermediate W tile starts o0·up + p0 − Tu + 1 (the mask coordinate) for
+    # the vmask plan, recomputed here from the geometry of REFERENCE §4.
+    from gan.ops._triton import _plan
+
+    plan = _plan.plan_two_stage(
+        down, (td, td), up, (tu, tu), (1, 1), (size_w, size_w), 1,
+        tuple(blocks or _plan.BLOCKS), True, 2, _plan.SMEM_BUDGET, 3,
+    )  # fmt: skip
+    assert plan is not None
+    return [o0 * up + padding[0] - tu + 1 for o0 in range(0, size_w, plan.tov_w)]
+
+
+def test_variant_cases_cover_unaligned_backward_tiles():
+    # The vmask variant shifts each backward tile to a mask byte boundary: the cases above must
+    # include tiles that really need the shift (start not a multiple of 4), several per plane.
+    starts = [
+        _bwd_tile_starts(*c[:5], c[9], w)
+        for c, w in zip(VARIANT_CASES, VARIANT_WIDTHS, strict=True)
+    ]
+    assert len(starts[0]) >= 3 and len({r % 4 for r in starts[0]}) >= 2
+    assert sum(any(r % 4 for r in s) for s in starts) >= 2
+
+
+def _check_flrelu(up, down, tu, td, padding, bias, clamp, flip, fd2d, blocks, variant, width=9):
     gen = torch.Generator().manual_seed(up * 1000 + down * 100 + tu + td)
-    x = torch.randn(1, 3, 11, 9, generator=gen)
+    x = torch.randn(1, 3, 11, width, generator=gen)
     fu = _filter(gen, tu)
     fd = _filter(gen, td, fd2d)
     b = torch.randn(3, generator=gen) if bias else None
     (xk, bk, y), (xt, bt, want) = _flrelu_pair(
-        x, fu, fd, b, up, down, padding, 1.3, 0.2, clamp, flip, blocks, torch.float32
+        x, fu, fd, b, up, down, padding, 1.3, 0.2, clamp, flip, blocks, torch.float32, variant
     )
     assert y.shape == want.shape
     assert rel_err(y.cpu(), want) < FP32_TOL
@@ -239,16 +294,21 @@ def test_mask_bits_match_intermediate_sign_and_clamp(blocks):
 
 
 @pytest.mark.parametrize(
-    "dtype,fwd_tol,grad_tol", [(torch.float16, 3e-3, 3e-2), (torch.bfloat16, 1.5e-2, 1e-1)]
+    "dtype,fwd_tol,grad_tol,variant",
+    [
+        (torch.float16, 3e-3, 3e-2, None),
+        (torch.bfloat16, 1.5e-2, 1e-1, None),
+        (torch.float16, 3e-3, 3e-2, {"variant": "lean_reload"}),
+    ],
 )
-def test_half_precision(dtype, fwd_tol, grad_tol):
+def test_half_precision(dtype, fwd_tol, grad_tol, variant):
     # fp16/bf16 in and out, fp32 accumulation. The gradient tolerance covers the rare
     # intermediate samples whose sign flips between fp16 and float64 (derivative 1 vs slope).
     gen = torch.Generator().manual_seed(5)
     x = torch.randn(1, 2, 12, 10, generator=gen)
     fu, fd, b = _filter(gen, 12), _filter(gen, 12), torch.randn(2, generator=gen)
     (xk, bk, y), (xt, bt, want) = _flrelu_pair(
-        x, fu, fd, b, 2, 2, (10, 9, 9, 10), 2**0.5, 0.2, 4.0, False, None, dtype
+        x, fu, fd, b, 2, 2, (10, 9, 9, 10), 2**0.5, 0.2, 4.0, False, (16, 32), dtype, variant
     )
     assert y.dtype == dtype
     assert rel_err(y.float().cpu(), want) < fwd_tol
@@ -296,6 +356,10 @@ def test_unsupported_reason():
 def test_invalid_arguments_raise():
     x = torch.zeros(1, 1, 8, 8, device=DEVICE)
     f = torch.ones(4, device=DEVICE)
+    with pytest.raises(ValueError, match="variant"):
+        T.filtered_lrelu(x, f, f, None, 2, 2, (3, 3, 3, 3), _tune={"variant": "nope"})
+    with pytest.raises(ValueError, match="unknown keys"):
+        T.upfirdn2d(x, f, 2, 1, (2, 1, 2, 1), _tune={"num_wraps": 4})
     with pytest.raises(ValueError, match="up=3"):
         T.upfirdn2d(x, f, 3, 1, (0, 0, 0, 0))
     with pytest.raises(ValueError, match="fp32_precision"):

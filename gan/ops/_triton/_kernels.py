@@ -28,13 +28,20 @@ import triton.language as tl
 
 
 @triton.jit
-def _tile_start(o0, KR, KVP, OFF, S1: tl.constexpr, S2: tl.constexpr):
-    # Intermediate tile start r0, source tile start j0 = ceil(v / S1) and phase j0·S1 − v, with
+def _source_start(r0, KVP, OFF, S1: tl.constexpr):
+    # Source tile start j0 = ceil(v / S1) and phase j0·S1 − v of the intermediate tile at r0, with
     # v = r0 + KVP − OFF·S1; KVP carries the OFF·S1 shift so the numerators stay >= 0.
-    r0 = o0 * S2 + KR
     vp = r0 + KVP
     ph = (S1 - vp % S1) % S1
     j0 = (vp + ph) // S1 - OFF
+    return j0, ph
+
+
+@triton.jit
+def _tile_start(o0, KR, KVP, OFF, S1: tl.constexpr, S2: tl.constexpr):
+    # Intermediate tile start r0 = o0·S2 + KR, and its source tile start and phase.
+    r0 = o0 * S2 + KR
+    j0, ph = _source_start(r0, KVP, OFF, S1)
     return r0, j0, ph
 
 
@@ -128,9 +135,22 @@ def _fused_kernel(
     HAS_DSUM: tl.constexpr,
     DOT_DTYPE: tl.constexpr,
     PREC: tl.constexpr,
+    VMASK: tl.constexpr = False,
+    LEAN: tl.constexpr = False,
+    RELOAD: tl.constexpr = False,
 ):
     # One program: one tile position, PPB consecutive planes (the tile matrices depend on the
     # tile position only, so they are loaded once and reused for every plane).
+    #
+    # Variants (``_launch.VARIANTS``; all compute the same result):
+    # VMASK (backward only): the intermediate tile starts at the mask byte boundary at or below
+    #   its natural start (the shift ``dx`` enters the stage-2 x matrix as the phase −dx), so the
+    #   mask is read as [BM, BM/4] bytes and unpacked with a [BM, BM/4, 4] shift instead of a
+    #   per-sample gather with [BM, BM] offset/shift/bounds tensors live across the plane loop.
+    # LEAN: 2D bounds masks are applied as nested selects on 1D predicates (no [BM, BM] boolean
+    #   tensor to keep live), the source is loaded from clamped indices without a mask.
+    # RELOAD: the tile matrices are gathered again for every plane (from the L1-resident taps)
+    #   instead of being kept live across the loop.
     pid = tl.program_id(0)
     n_tiles = TILES_H * TILES_W
     tile = pid % n_tiles
@@ -140,7 +160,14 @@ def _fused_kernel(
     o0y = ty * TOV_H
     o0x = tx * TOV_W
     r0y, j0y, phy = _tile_start(o0y, KRY, KVPY, OFFY, S1, S2)
-    r0x, j0x, phx = _tile_start(o0x, KRX, KVPX, OFFX, S1, S2)
+    r0x = o0x * S2 + KRX
+    if VMASK:
+        # ((r % 4) + 4) % 4 is the floor remainder under both C and floor semantics.
+        dx = ((r0x % 4) + 4) % 4
+        r0x = r0x - dx
+    else:
+        dx = 0
+    j0x, phx = _source_start(r0x, KVPX, OFFX, S1)
 
     ai = tl.arange(0, BI)
     am = tl.arange(0, BM)
@@ -148,13 +175,21 @@ def _fused_kernel(
     jy = j0y + ai
     jx = j0x + ai
     # Source samples outside the plane are the zero padding.
-    smask = ((jy >= 0) & (jy < SH))[:, None] & ((jx >= 0) & (jx < SW))[None, :]
-    soffs = jy[:, None] * SW + jx[None, :]
+    iny = (jy >= 0) & (jy < SH)
+    inx = (jx >= 0) & (jx < SW)
+    if LEAN:
+        jyc = tl.minimum(tl.maximum(jy, 0), SH - 1)
+        jxc = tl.minimum(tl.maximum(jx, 0), SW - 1)
+        soffs = jyc[:, None] * SW + jxc[None, :]
+    else:
+        smask = iny[:, None] & inx[None, :]
+        soffs = jy[:, None] * SW + jx[None, :]
 
-    p1y = _tile_matrix(h1y_ptr, T1Y, REV1, scale1, am, ai, 1, S1, phy, False, DOT_DTYPE)
-    p1x = _tile_matrix(h1x_ptr, T1X, REV1, scale1, am, ai, 1, S1, phx, True, DOT_DTYPE)
-    q2y = _tile_matrix(h2y_ptr, T2Y, REV2, scale2, ao, am, S2, 1, 0, False, DOT_DTYPE)
-    q2x = _tile_matrix(h2x_ptr, T2X, REV2, scale2, ao, am, S2, 1, 0, True, DOT_DTYPE)
+    if not RELOAD:
+        p1y0 = _tile_matrix(h1y_ptr, T1Y, REV1, scale1, am, ai, 1, S1, phy, False, DOT_DTYPE)
+        p1x0 = _tile_matrix(h1x_ptr, T1X, REV1, scale1, am, ai, 1, S1, phx, True, DOT_DTYPE)
+        q2y0 = _tile_matrix(h2y_ptr, T2Y, REV2, scale2, ao, am, S2, 1, 0, False, DOT_DTYPE)
+        q2x0 = _tile_matrix(h2x_ptr, T2X, REV2, scale2, ao, am, S2, 1, -dx, True, DOT_DTYPE)
 
     # Intermediate samples this tile needs; the rest of the block is zeroed so that nothing
     # (not even an overflow in a truncated sum) leaks into stage 2.
@@ -162,7 +197,8 @@ def _fused_kernel(
     tm_x = (TOV_W - 1) * S2 + T2X
     ry = r0y + am
     rx = r0x + am
-    need = (am < tm_y)[:, None] & (am < tm_x)[None, :]
+    need_y = am < tm_y
+    need_x = (am >= dx) & (am < tm_x + dx)
     if MODE == 0:
         ab = tl.arange(0, BM // 4)
         # Owned span: the tile stride, or everything up to the end for the last tile.
@@ -173,11 +209,22 @@ def _fused_kernel(
         own = own_y[:, None] & own_x[None, :]
         moffs = ry[:, None] * MROW + (r0x // 4 + ab)[None, :]
         shift = tl.arange(0, 4) * 2
+    elif VMASK:
+        ab = tl.arange(0, BM // 4)
+        bx = r0x // 4 + ab  # r0x is a multiple of 4: exact under both division semantics
+        mload = ((ry >= 0) & (ry < MH))[:, None] & ((bx >= 0) & (bx < MROW))[None, :]
+        moffs = ry[:, None] * MROW + bx[None, :]
+        shift = tl.arange(0, 4) * 2
+        need_y = need_y & (ry >= 0) & (ry < MH)
+        need_x = need_x & (rx >= 0) & (rx < MW)
     else:
-        inside = ((ry >= 0) & (ry < MH))[:, None] & ((rx >= 0) & (rx < MW))[None, :]
-        inside = inside & need
+        need_y = need_y & (ry >= 0) & (ry < MH)
+        need_x = need_x & (rx >= 0) & (rx < MW)
         moffs = ry[:, None] * MROW + (rx >> 2)[None, :]
         mshift = ((rx & 3) * 2)[None, :]
+        mload = need_y[:, None] & need_x[None, :]
+    if not LEAN:
+        need = need_y[:, None] & need_x[None, :]
 
     oy = o0y + ao
     ox = o0x + ao
@@ -186,12 +233,29 @@ def _fused_kernel(
 
     p_end = tl.minimum(group * PPB + PPB, PLANES)
     for plane in range(group * PPB, p_end):
+        if RELOAD:
+            p1y = _tile_matrix(h1y_ptr, T1Y, REV1, scale1, am, ai, 1, S1, phy, False, DOT_DTYPE)
+            p1x = _tile_matrix(h1x_ptr, T1X, REV1, scale1, am, ai, 1, S1, phx, True, DOT_DTYPE)
+            q2y = _tile_matrix(h2y_ptr, T2Y, REV2, scale2, ao, am, S2, 1, 0, False, DOT_DTYPE)
+            q2x = _tile_matrix(h2x_ptr, T2X, REV2, scale2, ao, am, S2, 1, -dx, True, DOT_DTYPE)
+        else:
+            p1y = p1y0
+            p1x = p1x0
+            q2y = q2y0
+            q2x = q2x0
         plane64 = tl.cast(plane, tl.int64)
-        src = tl.load(src_ptr + plane64 * SH * SW + soffs, mask=smask, other=0.0)
-        src = src.to(tl.float32)
-        if HAS_BIAS:
+        if LEAN:
+            src = tl.load(src_ptr + plane64 * SH * SW + soffs).to(tl.float32)
+            if HAS_BIAS:
+                src = src + tl.load(bias_ptr + plane % C).to(tl.float32)
             # The bias goes on real samples only, before the zero insertion.
-            src = tl.where(smask, src + tl.load(bias_ptr + plane % C).to(tl.float32), 0.0)
+            src = tl.where(iny[:, None], tl.where(inx[None, :], src, 0.0), 0.0)
+        else:
+            src = tl.load(src_ptr + plane64 * SH * SW + soffs, mask=smask, other=0.0)
+            src = src.to(tl.float32)
+            if HAS_BIAS:
+                # The bias goes on real samples only, before the zero insertion.
+                src = tl.where(smask, src + tl.load(bias_ptr + plane % C).to(tl.float32), 0.0)
         src = src.to(DOT_DTYPE)
 
         # Stage 1: mid = Σ_k P1y_k · src · P1x_k on the fine grid.
@@ -219,13 +283,20 @@ def _fused_kernel(
                 quad = tl.reshape(code, (BM, BM // 4, 4))
                 packed = tl.sum(quad << shift[None, None, :], axis=2)
                 tl.store(mask_base + moffs, packed.to(tl.uint8), mask=own)
-            act = tl.where(need, act, 0.0)
         else:
-            byte = tl.load(mask_base + moffs, mask=inside, other=0)
-            bits = (byte.to(tl.int32) >> mshift) & 3
+            if VMASK:
+                byte = tl.load(mask_base + moffs, mask=mload, other=0).to(tl.int32)
+                bits = tl.reshape((byte[:, :, None] >> shift[None, None, :]) & 3, (BM, BM))
+            else:
+                byte = tl.load(mask_base + moffs, mask=mload, other=0)
+                bits = (byte.to(tl.int32) >> mshift) & 3
             deriv = tl.where((bits & 1) != 0, gain, gain * slope)
             deriv = tl.where((bits & 2) != 0, 0.0, deriv)
-            act = tl.where(inside, mid * deriv, 0.0)
+            act = mid * deriv
+        if LEAN:
+            act = tl.where(need_y[:, None], tl.where(need_x[None, :], act, 0.0), 0.0)
+        else:
+            act = tl.where(need, act, 0.0)
 
         # Stage 2: dst = Σ_k Q2y_k · act · Q2x_k.
         act = act.to(DOT_DTYPE)
@@ -235,7 +306,7 @@ def _fused_kernel(
                 h2y_ptr + k * T2Y, T2Y, REV2, scale2, ao, am, S2, 1, 0, False, DOT_DTYPE
             )
             q2xk = _tile_matrix(
-                h2x_ptr + k * T2X, T2X, REV2, scale2, ao, am, S2, 1, 0, True, DOT_DTYPE
+                h2x_ptr + k * T2X, T2X, REV2, scale2, ao, am, S2, 1, -dx, True, DOT_DTYPE
             )
             out = _separable(act, q2yk, q2xk, out, DOT_DTYPE, PREC)
         dst = dst_ptr + plane64 * DH * DW + doffs

@@ -9,6 +9,7 @@ outputs: the kernels gather their tile matrices from the taps. See REFERENCE §4
 from __future__ import annotations
 
 import math
+from types import MappingProxyType
 
 import torch
 import triton.language as tl
@@ -62,8 +63,65 @@ def _launch_with_fallback(plan_for, launch):
     raise AssertionError("unreachable")
 
 
-def _tuned(tune: dict | None, key: str, default):
-    return default if not tune or tune.get(key) is None else tune[key]
+VARIANTS = MappingProxyType(
+    {
+        # The kernels as first measured (benchmarks/gpu_ops_NOTES.md).
+        "base": MappingProxyType({}),
+        # Backward: byte-aligned intermediate tile, vectorised mask unpack.
+        "vmask": MappingProxyType({"vmask": True}),
+        # + 2D bounds masks as nested selects on 1D predicates, unmasked clamped source loads.
+        "lean": MappingProxyType({"vmask": True, "lean": True}),
+        # + tile matrices re-gathered per plane instead of kept live across the plane loop
+        # (sm_90 compile: spills 0.5-1 KiB per thread; kept for the record, not compared).
+        "reload": MappingProxyType({"vmask": True, "reload": True}),
+        "lean_reload": MappingProxyType({"vmask": True, "lean": True, "reload": True}),
+        # More warps per program (16: at most 128 registers per thread).
+        "vmask_w8": MappingProxyType({"vmask": True, "num_warps": 8}),
+        "vmask_w16": MappingProxyType({"vmask": True, "num_warps": 16}),
+        # Blocks of at most 64: less shared memory per program, so that several programs share
+        # an SM; 4 warps (planner), 8 warps, or 4 warps with a register cap of 168 (3 programs
+        # per SM) or 128 (4 programs per SM).
+        "lean_b64": MappingProxyType({"vmask": True, "lean": True, "blocks": (16, 32, 64)}),
+        "b64_w8": MappingProxyType({"vmask": True, "blocks": (16, 32, 64), "num_warps": 8}),
+        "b64_r168": MappingProxyType({"vmask": True, "blocks": (16, 32, 64), "maxnreg": 168}),
+        "b64_r128": MappingProxyType({"vmask": True, "blocks": (16, 32, 64), "maxnreg": 128}),
+    }
+)
+"""Kernel variants (named sets of ``_tune`` keys), all computing the same result; see
+``_kernels._fused_kernel`` and benchmarks/gpu_ops_NOTES.md. ``benchmarks/gpu_ops.py --compare``
+measures them against each other."""
+
+DEFAULT_VARIANT = "base"
+"""The variant used when ``_tune`` names none (what ``gan.ops`` runs)."""
+
+_TUNE_KEYS = frozenset(
+    {"variant", "blocks", "num_warps", "num_warps_fwd", "num_warps_bwd", "num_stages", "maxnreg"}
+    | {"vmask", "lean", "reload"}
+)
+
+
+def resolve_tune(tune: dict | None) -> dict:
+    """The launch settings of a ``_tune`` dict: its ``variant`` (default ``DEFAULT_VARIANT``)
+    overridden by its other keys that are not None."""
+    tune = tune or {}
+    unknown = set(tune) - _TUNE_KEYS
+    if unknown:
+        raise ValueError(f"_tune: unknown keys {sorted(unknown)} (known: {sorted(_TUNE_KEYS)})")
+    name = tune.get("variant") or DEFAULT_VARIANT
+    if name not in VARIANTS:
+        raise ValueError(f"_tune: variant must be one of {list(VARIANTS)}, got {name!r}")
+    out = dict(VARIANTS[name])
+    out.update({k: v for k, v in tune.items() if v is not None and k != "variant"})
+    return out
+
+
+def _extra_options(tune: dict) -> dict:
+    # Compile options passed only when set (the interpreter ignores them).
+    return {} if tune.get("maxnreg") is None else {"maxnreg": int(tune["maxnreg"])}
+
+
+def _tuned(tune: dict, key: str, default):
+    return default if tune.get(key) is None else tune[key]
 
 
 def single(
@@ -91,6 +149,7 @@ def single(
     x = x.contiguous()
     hy, hx = h
     rank = hy.shape[0]
+    tune = resolve_tune(tune)
     blocks = _tuned(tune, "blocks", _plan.BLOCKS)
     offy = _plan.floor_offset(0, -p0[0], b)
     offx = _plan.floor_offset(0, -p0[1], b)
@@ -167,19 +226,32 @@ def fused(
     t1 = (h1[0].shape[1], h1[1].shape[1])
     t2 = (h2[0].shape[1], h2[1].shape[1])
     r1, r2 = h1[0].shape[0], h2[0].shape[0]
+    tune = resolve_tune(tune)
     blocks = _tuned(tune, "blocks", _plan.BLOCKS)
-    offy = _plan.floor_offset(kr[0], kv[0], s1)
-    offx = _plan.floor_offset(kr[1], kv[1], s1)
+    # VMASK moves the backward's intermediate W tile start down by up to 3 samples.
+    vmask = mode == 1 and mask is not None and bool(tune.get("vmask"))
+    lean = bool(tune.get("lean"))
+    reload = bool(tune.get("reload"))
+    warps = tune.get("num_warps_fwd" if mode == 0 else "num_warps_bwd") or tune.get("num_warps")
     mh, mw = mid_hw
     if mask is None:
         mask = torch.empty(1, dtype=torch.uint8, device=src.device)
     dot_dtype = dot_dtypes(src.dtype)
 
-    def plan_for(budget):
-        return _plan.plan_two_stage(
+    def plan_args(budget, extra_w):
+        return (
             s1, t1, s2, t2, (r1, r2), dst_hw, align_w, tuple(blocks), INTERPRETED,
-            _ELEM_BYTES[src.dtype], budget,
+            _ELEM_BYTES[src.dtype], budget, extra_w,
         )  # fmt: skip
+
+    if vmask and _plan.plan_two_stage(*plan_args(_plan.SMEM_BUDGET, 3)) is None:
+        vmask = False  # the filters leave no room for the shift: the gather path
+    extra_w = 3 if vmask else 0
+    offy = _plan.floor_offset(kr[0], kv[0], s1)
+    offx = _plan.floor_offset(kr[1] - extra_w, kv[1], s1)
+
+    def plan_for(budget):
+        return _plan.plan_two_stage(*plan_args(budget, extra_w))
 
     def launch(plan):
         tiles_h = math.ceil(dh / plan.tov_h)
@@ -200,8 +272,10 @@ def fused(
             STORE_MASK=store_mask, HAS_DSUM=dsum is not None,
             DOT_DTYPE=dot_dtype,
             PREC=fp32_precision if src.dtype == torch.float32 else "tf32",
-            num_warps=_tuned(tune, "num_warps", plan.num_warps),
+            VMASK=vmask, LEAN=lean, RELOAD=reload,
+            num_warps=warps or plan.num_warps,
             num_stages=_tuned(tune, "num_stages", 1),
+            **_extra_options(tune),
         )  # fmt: skip
         return dst
 

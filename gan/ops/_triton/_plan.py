@@ -107,11 +107,11 @@ def _src_count(span: int, taps: int, b: int) -> int:
     return (span - 1 + taps - 1) // b + 1
 
 
-def _tov_two_stage(s1, t1, s2, t2, bi, bm, bo, align):
+def _tov_two_stage(s1, t1, s2, t2, bi, bm, bo, align, extra=0):
     for tov in range(bo, 0, -1):
         if tov % align:
             continue
-        tm = (tov - 1) * s2 + t2
+        tm = (tov - 1) * s2 + t2 + extra
         if tm <= bm and _src_count(tm, t1, s1) <= bi:
             return tov
     return 0
@@ -152,13 +152,16 @@ def plan_two_stage(
     interpreted: bool = False,
     elem_bytes: int = 2,
     smem_budget: int = SMEM_BUDGET,
+    extra_w: int = 0,
 ) -> Plan | None:
     """Blocks for the fused kernel: stage 1 (source stride ``s1``, taps ``t1`` per axis (y, x))
     onto the fine intermediate grid, pointwise epilogue, stage 2 (destination stride ``s2``, taps
     ``t2``). Minimises a cost model (tensor-core MACs / efficiency + weighted epilogue ops + a
     per-tile overhead) over the whole output; ``align_w``: the W tile stride must be a multiple of
     it; ``blocks``: candidate block sizes; ``elem_bytes``: size of a dot operand element, so that
-    all operands fit ``smem_budget`` bytes. None if nothing fits."""
+    all operands fit ``smem_budget`` bytes; ``extra_w``: intermediate samples the W tile must
+    hold beyond its span (the ``VMASK`` variant shifts the tile start by up to 3 to a mask byte
+    boundary). None if nothing fits."""
     best, best_cost = None, math.inf
     r1, r2 = ranks
     for bi in blocks:
@@ -170,7 +173,7 @@ def plan_two_stage(
                 if not interpreted and operands * elem_bytes > smem_budget:
                     continue
                 tov_h = _tov_two_stage(s1, t1[0], s2, t2[0], bi, bm, bo, 1)
-                tov_w = _tov_two_stage(s1, t1[1], s2, t2[1], bi, bm, bo, align_w)
+                tov_w = _tov_two_stage(s1, t1[1], s2, t2[1], bi, bm, bo, align_w, extra_w)
                 if tov_h == 0 or tov_w == 0:
                     continue
                 tiles = math.ceil(out_hw[0] / tov_h) * math.ceil(out_hw[1] / tov_w)
