@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "equivariance": "equivariance",
     "sticking": "sticking",
     "video": "video",
+    "dataset": "dataset",
 }
 
 

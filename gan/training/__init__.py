@@ -1,0 +1,1 @@
+"""Training of the reference alias-free generator: data, losses, checkpoints and the loop."""

@@ -1,0 +1,524 @@
+"""Turn a folder or zip of arbitrary images into a training zip (``aliasfree dataset``).
+
+Each usable image is made square (centre crop to the shorter side, or centre pad with black to
+the longer side), brought to a power-of-two resolution with ideal band-limited resampling
+(:func:`resize_bandlimited`, built on :func:`dsp.interpolation.resample_rational`), and stored
+as ``img{index:08d}.png`` in a zip with a ``dataset.json`` beside the images:
+
+``{"labels": [["img00000000.png", class], ...] | null, "resolution": R, "channels": C,
+"mode": "crop"|"pad", "sources": [["img00000000.png", "original/name.jpg"], ...],
+"skipped": [["name", "reason"], ...]}``
+
+:class:`gan.training.data.ImageDataset` reads such a zip (it uses only ``labels``). The archive
+is written to a temporary file in the destination folder, flushed to disk and renamed over the
+destination, so an interrupted run never leaves a half-written zip.
+
+This module imports numpy, Pillow and ``dsp`` only (no torch), so the command stays light.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import tempfile
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+
+from dsp._checks import as_finite_array, check_int
+from dsp.imagefiles import IMAGE_EXTENSIONS, iter_image_files
+from dsp.interpolation import fractional_shift, resample_rational
+
+__all__ = [
+    "DatasetReport",
+    "check_resolution",
+    "decode_image",
+    "make_dataset",
+    "read_labels_file",
+    "resize_bandlimited",
+    "resize_matrix",
+    "square_image",
+]
+
+# Pillow modes that carry no colour: such images become one channel in "auto" channel mode.
+GRAY_MODES = frozenset({"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"})
+
+# Complex samples transformed at once by one resampling pass: bounds the FFT scratch memory
+# (about 16 bytes each, a few copies) for large photographs.
+_FFT_BLOCK = 1 << 21
+# Largest dense one-axis resize matrix (elements) used instead of the FFT path.
+_MATRIX_MAX = 1 << 22
+
+
+def check_resolution(res: object, name: str = "res") -> int:
+    """Return ``res`` as an int if it is a power of two in ``[4, 8192]``; else ``ValueError``."""
+    r = check_int(name, res, minimum=4, maximum=8192)
+    if r & (r - 1):
+        raise ValueError(f"{name} must be a power of two (4, 8, ..., 8192), got {r}")
+    return r
+
+
+def describe_error(exc: BaseException) -> str:
+    """A short reason for a failed image read (Pillow's own text names an anonymous buffer)."""
+    from PIL import UnidentifiedImageError
+
+    if isinstance(exc, UnidentifiedImageError):
+        return "not a recognised image (corrupt, or not PNG/JPEG/WebP/BMP)"
+    return f"corrupt or truncated ({type(exc).__name__}: {exc})"
+
+
+def decode_image(
+    data: bytes, mode: str, name: str = "image", *, as_float: bool = False
+) -> np.ndarray:
+    """Decode image bytes to ``uint8 [H, W, C]`` (``C`` = 1 for ``mode="L"``, 3 for ``"RGB"``).
+
+    Alpha is dropped; palette, CMYK and bilevel images are converted by Pillow; 16-bit and 32-bit
+    integer greyscale is scaled by ``255 / 65535`` (Pillow's own conversion would clip it). With
+    ``as_float`` the result is float64 in ``[0, 255]`` units and keeps 16-bit precision.
+
+    Raises
+    ------
+    ValueError
+        If the bytes cannot be decoded; the message names ``name``.
+    """
+    if mode not in ("L", "RGB"):
+        raise ValueError(f"mode must be 'L' or 'RGB', got {mode!r}")
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            img.load()
+            if img.mode.startswith("I"):
+                arr = np.clip(np.asarray(img, dtype=np.float64) * (255.0 / 65535.0), 0, 255)
+                arr = np.repeat(arr[:, :, None], 3 if mode == "RGB" else 1, axis=2)
+                if not as_float:
+                    arr = to_uint8(arr)
+            else:
+                arr = np.asarray(img.convert(mode), dtype=np.float64 if as_float else np.uint8)
+    except Exception as exc:
+        # Decoders raise many types (OSError, SyntaxError, struct.error...); Pillow's messages
+        # name an in-memory buffer, so the file name is added here.
+        raise ValueError(f"cannot decode image {name!r}: {describe_error(exc)}") from None
+    if arr.ndim == 2:
+        arr = arr[:, :, None]
+    return np.ascontiguousarray(arr)
+
+
+# --------------------------------------------------------------------------------------------
+# Band-limited resizing
+# --------------------------------------------------------------------------------------------
+
+
+def _resize_rows(rows: np.ndarray, m: int) -> np.ndarray:
+    """Resize each row of ``rows [K, N]`` to ``m`` samples (see :func:`resize_bandlimited`)."""
+    n = rows.shape[-1]
+    # Half-sample symmetric extension: one period of 2N samples with no jump at either edge.
+    ext = np.concatenate([rows, rows[:, ::-1]], axis=-1)
+    # Pixel centres: output m sits at input position (m + 1/2) N/M - 1/2. resample_rational
+    # samples at m N/M, so the extension is first delayed by 1/2 - N/(2M) samples.
+    ext = fractional_shift(ext, 0.5 - 0.5 * n / m, axis=-1)
+    g = math.gcd(m, n)
+    out = resample_rational(ext, m // g, n // g, axis=-1)
+    # 2N * (M/N) = 2M exactly: the grid closes on the period, the first M samples are the image.
+    return out[:, :m]
+
+
+def resize_matrix(n: int, m: int) -> np.ndarray:
+    """The ``[M, N]`` matrix of :func:`resize_bandlimited` along one axis (closed form).
+
+    With the half-sample symmetric extension the kept band is the DCT-II basis
+    ``cos(pi k (n + 1/2) / N)``, ``k < K = min(N, M)`` (the extension's Nyquist term
+    ``k = N`` vanishes on every pixel centre, as does ``k = M`` on the output grid), so
+    ``A[m, n] = (1/N) [1 + 2 sum_{k=1}^{K-1} cos(pi k (m + 1/2) / M) cos(pi k (n + 1/2) / N)]``.
+    """
+    k = np.arange(min(n, m))[:, None]
+    c_in = np.cos(np.pi * k * (np.arange(n) + 0.5) / n)
+    c_out = np.cos(np.pi * k * (np.arange(m) + 0.5) / m)
+    weight = np.full(k.shape, 2.0 / n)
+    weight[0] = 1.0 / n
+    return c_out.T @ (weight * c_in)
+
+
+def _use_matrix(n: int, m: int) -> bool:
+    # A dense [M, N] product costs M N per row against a few FFTs of length 2N (with
+    # resample_rational's bookkeeping): it wins by far for the small outputs of training sets.
+    return m <= 512 and n * m <= _MATRIX_MAX
+
+
+def _resize_axis(x: np.ndarray, m: int, axis: int, method: str = "auto") -> np.ndarray:
+    n = x.shape[axis]
+    if m == n:
+        return x
+    moved = np.moveaxis(x, axis, -1)
+    lead = moved.shape[:-1]
+    rows = moved.reshape(-1, n)
+    if method == "matrix" or (method == "auto" and _use_matrix(n, m)):
+        out = rows @ resize_matrix(n, m).T
+    else:
+        out = np.empty((rows.shape[0], m))
+        block = max(1, _FFT_BLOCK // (2 * max(n, m)))
+        for lo in range(0, rows.shape[0], block):
+            out[lo : lo + block] = _resize_rows(rows[lo : lo + block], m)
+    return np.moveaxis(out.reshape(lead + (m,)), -1, axis)
+
+
+def resize_bandlimited(
+    image: np.ndarray, size: int | tuple[int, int], *, method: str = "auto"
+) -> np.ndarray:
+    """Ideal band-limited resize of ``[..., H, W]`` images to ``size`` (``S`` or ``(h, w)``).
+
+    Each axis is resampled separately. Along an axis of ``N`` pixels the signal is the
+    half-sample symmetric extension of the row (period ``2N``, the DCT-II view, so the image
+    edges do not wrap onto each other), reconstructed with the periodic (Dirichlet) interpolant
+    and low-passed to ``|f| < min(N, M) / (2N)`` cycles per input pixel, i.e. below the smaller
+    of the two Nyquist frequencies. It is sampled at the output pixel centres: pixel ``m`` of
+    ``M`` sits at input position ``(m + 1/2) N / M - 1/2`` (both images cover the same extent).
+    Hence a cosine pattern ``cos(pi k (n + 1/2) / N)`` becomes exactly
+    ``cos(pi k (m + 1/2) / M)`` for every ``k < min(N, M)``. See REFERENCE §1.
+
+    The factor ``M / N`` of two integer sizes is always rational; it is reduced by their gcd and
+    passed to :func:`dsp.interpolation.resample_rational` with the extended period ``2N``, whose
+    grid closes exactly on ``2M`` samples. The work is two FFTs of length ``2N`` and one of
+    length ``2M`` per row, whatever the factors (large or coprime ratios such as 997 -> 64 cost
+    no more than 1024 -> 64), so no Kaiser polyphase chain is needed; rows are processed in
+    blocks to bound memory for large photographs. For small outputs (``M <= 512``) the same
+    linear map is applied as its closed-form ``[M, N]`` matrix (:func:`resize_matrix`), which is
+    much faster than the FFTs there; the two paths agree to rounding (tested).
+
+    An ideal low-pass rings near sharp edges (Gibbs): values can leave the input range, and
+    callers that need a range clip the result.
+
+    Parameters
+    ----------
+    image : array_like
+        Real array ``[..., H, W]``.
+    size : int or (int, int)
+        Output side ``S`` (square) or ``(h, w)`` in pixels, each ``>= 1``.
+
+    method : {"auto", "fft", "matrix"}
+        ``"fft"``: :func:`dsp.interpolation.resample_rational` on the extension; ``"matrix"``:
+        the closed-form matrix; ``"auto"``: the matrix for small outputs, else the FFTs.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 ``[..., h, w]``.
+    """
+    if method not in ("auto", "fft", "matrix"):
+        raise ValueError(f"method must be 'auto', 'fft' or 'matrix', got {method!r}")
+    arr = as_finite_array("image", image, min_ndim=2)
+    if isinstance(size, (tuple, list)):
+        if len(size) != 2:
+            raise ValueError(f"size must be an int or (h, w), got {size!r}")
+        h = check_int("size[0]", size[0], minimum=1)
+        w = check_int("size[1]", size[1], minimum=1)
+    else:
+        h = w = check_int("size", size, minimum=1)
+    # The axis shrunk the most goes first, so the second pass runs on fewer samples.
+    if h / arr.shape[-2] <= w / arr.shape[-1]:
+        return _resize_axis(_resize_axis(arr, h, -2, method), w, -1, method)
+    return _resize_axis(_resize_axis(arr, w, -1, method), h, -2, method)
+
+
+def square_image(image: np.ndarray, mode: str = "crop") -> np.ndarray:
+    """Make ``[..., H, W]`` square: centre crop to ``min(H, W)`` or centre pad to ``max(H, W)``.
+
+    The crop keeps rows ``(H - S) // 2 ..`` and columns ``(W - S) // 2 ..``; the pad adds zeros
+    (black), ``(S - H) // 2`` rows above and the rest below (likewise for columns).
+    """
+    if mode not in ("crop", "pad"):
+        raise ValueError(f"mode must be 'crop' or 'pad', got {mode!r}")
+    h, w = image.shape[-2:]
+    if mode == "crop":
+        s = min(h, w)
+        top, left = (h - s) // 2, (w - s) // 2
+        return image[..., top : top + s, left : left + s]
+    s = max(h, w)
+    top, left = (s - h) // 2, (s - w) // 2
+    out = np.zeros(image.shape[:-2] + (s, s), dtype=image.dtype)
+    out[..., top : top + h, left : left + w] = image
+    return out
+
+
+def to_uint8(image: np.ndarray) -> np.ndarray:
+    """Round and clip float pixel values in ``[0, 255]`` units to ``uint8``."""
+    return np.clip(np.rint(image), 0, 255).astype(np.uint8)
+
+
+# --------------------------------------------------------------------------------------------
+# Labels
+# --------------------------------------------------------------------------------------------
+
+
+def parse_labels(obj: object, where: str) -> dict[str, int]:
+    """Labels from a parsed ``dataset.json``: ``{"labels": [[name, class], ...]}``.
+
+    A plain ``{name: class}`` mapping or a bare ``[[name, class], ...]`` list is accepted too.
+    Classes must be integers ``>= 0``. ``{"labels": null}`` gives an empty mapping.
+    """
+    if isinstance(obj, dict) and "labels" in obj:
+        obj = obj["labels"]
+        if obj is None:
+            return {}
+    if isinstance(obj, dict):
+        pairs = list(obj.items())
+    elif isinstance(obj, list):
+        pairs = obj
+    else:
+        raise ValueError(f"{where}: labels must be a list of [file, class] pairs")
+    out: dict[str, int] = {}
+    for item in pairs:
+        if not (isinstance(item, (list, tuple)) and len(item) == 2 and isinstance(item[0], str)):
+            raise ValueError(f"{where}: each label must be a [file, class] pair, got {item!r}")
+        name, cls = item
+        if isinstance(cls, bool) or not isinstance(cls, int) or cls < 0:
+            raise ValueError(f"{where}: class of {name!r} must be an integer >= 0, got {cls!r}")
+        out[PurePosixPath(name.replace("\\", "/")).as_posix()] = cls
+    return out
+
+
+def read_labels_file(path: str | os.PathLike) -> dict[str, int]:
+    """Read a labels JSON file (format of :func:`parse_labels`) into ``{name: class}``."""
+    p = Path(path)
+    try:
+        obj = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"cannot read labels file {str(p)!r}: {exc}") from None
+    return parse_labels(obj, str(p))
+
+
+def read_source_labels(src: Path) -> dict[str, int] | None:
+    """``dataset.json`` labels at the top of a folder or zip, or ``None`` when absent."""
+    if src.is_dir():
+        f = src / "dataset.json"
+        return read_labels_file(f) if f.is_file() else None
+    if zipfile.is_zipfile(src):
+        with zipfile.ZipFile(src) as zf:
+            if "dataset.json" not in zf.namelist():
+                return None
+            try:
+                obj = json.loads(zf.read("dataset.json").decode("utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                raise ValueError(f"{src}/dataset.json is not valid JSON: {exc}") from None
+        return parse_labels(obj, f"{src}/dataset.json")
+    return None
+
+
+def _other_files(src: Path) -> list[str]:
+    """Non-hidden files under ``src`` that are not images (reported as skipped)."""
+    names: list[str] = []
+    if src.is_dir():
+        for f in src.rglob("*"):
+            rel = f.relative_to(src)
+            if f.is_file() and not any(p.startswith(".") for p in rel.parts):
+                names.append(rel.as_posix())
+    elif zipfile.is_zipfile(src):
+        with zipfile.ZipFile(src) as zf:
+            for info in zf.infolist():
+                parts = PurePosixPath(info.filename).parts
+                if info.is_dir() or any(p.startswith(".") or p == "__MACOSX" for p in parts):
+                    continue
+                names.append(info.filename)
+    return sorted(
+        n
+        for n in names
+        if PurePosixPath(n).suffix.lower() not in IMAGE_EXTENSIONS and n != "dataset.json"
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# The tool
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DatasetReport:
+    """What :func:`make_dataset` wrote and skipped."""
+
+    dest: Path
+    written: int
+    res: int
+    channels: int
+    mode: str
+    c_dim: int
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _probe_gray(src: Path) -> bool:
+    """True if every readable image under ``src`` has a colourless Pillow mode."""
+    from PIL import Image
+
+    for _, read in iter_image_files(src):
+        try:
+            with Image.open(io.BytesIO(read())) as img:
+                if img.mode not in GRAY_MODES:
+                    return False
+        except Exception:
+            continue  # unreadable files are reported by the main pass
+    return True
+
+
+def _png_bytes(img: np.ndarray) -> bytes:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(img[:, :, 0] if img.shape[2] == 1 else img).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def make_dataset(
+    src: str | os.PathLike,
+    dest: str | os.PathLike,
+    *,
+    res: int = 64,
+    mode: str = "crop",
+    channels: int | None = None,
+    labels: str | os.PathLike | None = None,
+    allow_upscale: bool = True,
+    max_images: int | None = None,
+    progress: Callable[[int, str], None] | None = None,
+) -> DatasetReport:
+    """Convert the images under ``src`` into a training zip ``dest``.
+
+    Every image is decoded, made square (:func:`square_image`), resized to ``res x res`` with
+    :func:`resize_bandlimited` (values then rounded and clipped to 0..255) and stored as PNG.
+    Files that cannot be used are skipped and reported with the reason: not an image file,
+    cannot be decoded, smaller than ``res`` when ``allow_upscale`` is false, no label when
+    labels are used.
+
+    Parameters
+    ----------
+    src : path-like
+        Folder (recursive) or zip archive of PNG/JPEG/WebP/BMP images.
+    dest : path-like
+        The zip to write (parent folders are created; an existing file is replaced).
+    res : int
+        Output resolution in pixels: a power of two in ``[4, 8192]``.
+    mode : {"crop", "pad"}
+        Centre crop to the shorter side, or centre pad with black to the longer side.
+    channels : {None, 1, 3}
+        1 = greyscale, 3 = RGB, ``None`` = 1 if every image is greyscale, else 3.
+    labels : path-like, optional
+        JSON labels file (``{"labels": [[name, class], ...]}``, names relative to ``src``). If
+        not given, a ``dataset.json`` at the top of ``src`` is used when present.
+    allow_upscale : bool
+        If false, images whose square side is below ``res`` are skipped instead of enlarged.
+    max_images : int, optional
+        Stop after this many written images.
+    progress : callable, optional
+        Called as ``progress(count_written, name)`` after each written image.
+
+    Returns
+    -------
+    DatasetReport
+
+    Raises
+    ------
+    ValueError
+        Bad arguments, an unusable ``src`` or labels file, or no usable image at all.
+    """
+    res = check_resolution(res)
+    if mode not in ("crop", "pad"):
+        raise ValueError(f"mode must be 'crop' or 'pad', got {mode!r}")
+    if channels is not None and channels not in (1, 3):
+        raise ValueError(f"channels must be 1, 3 or None (auto), got {channels!r}")
+    if max_images is not None:
+        max_images = check_int("max_images", max_images, minimum=1)
+    src = Path(src)
+    dest = Path(dest)
+    if not src.exists():
+        raise ValueError(f"source does not exist: {str(src)!r}")
+    if dest.suffix.lower() != ".zip":
+        raise ValueError(f"dest must be a .zip file, got {str(dest)!r}")
+    if dest.exists() and src.exists() and dest.resolve() == src.resolve():
+        raise ValueError("dest must differ from src")
+    label_map = read_labels_file(labels) if labels is not None else read_source_labels(src)
+    if label_map == {}:
+        label_map = None
+    if channels is None:
+        channels = 1 if _probe_gray(src) else 3
+    pil_mode = "L" if channels == 1 else "RGB"
+
+    skipped: list[tuple[str, str]] = [
+        (n, "not an image file (extension)") for n in _other_files(src)
+    ]
+    records: list[tuple[str, str, int | None]] = []  # (new name, source name, class)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_STORED) as zf:
+                for name, read in iter_image_files(src):
+                    if max_images is not None and len(records) >= max_images:
+                        break
+                    cls = None
+                    if label_map is not None:
+                        cls = label_map.get(name)
+                        if cls is None:
+                            skipped.append((name, "no label in the labels file"))
+                            continue
+                    try:
+                        data = read()
+                    except Exception as exc:
+                        skipped.append((name, f"cannot read: {type(exc).__name__}: {exc}"))
+                        continue
+                    try:
+                        img = decode_image(data, pil_mode, name, as_float=True)
+                    except ValueError as exc:
+                        skipped.append((name, str(exc)))
+                        continue
+                    h, w = img.shape[:2]
+                    if min(h, w) == 0:
+                        skipped.append((name, "empty image"))
+                        continue
+                    sq = square_image(np.moveaxis(img, -1, 0), mode)
+                    if not allow_upscale and sq.shape[-1] < res:
+                        skipped.append(
+                            (name, f"smaller than {res}x{res} after {mode}: {h}x{w} (no upscale)")
+                        )
+                        continue
+                    if sq.shape[-1] != res:
+                        sq = resize_bandlimited(sq, res)
+                    out = to_uint8(sq)
+                    new = f"img{len(records):08d}.png"
+                    zf.writestr(new, _png_bytes(np.moveaxis(out, 0, -1)))
+                    records.append((new, name, cls))
+                    if progress is not None:
+                        progress(len(records), name)
+                if not records:
+                    first = f"; first skipped: {skipped[0][0]}: {skipped[0][1]}" if skipped else ""
+                    raise ValueError(
+                        f"no usable image in {str(src)!r} ({len(skipped)} skipped{first})"
+                    )
+                c_dim = 0
+                if label_map is not None:
+                    c_dim = max(c for _, _, c in records if c is not None) + 1
+                meta = {
+                    "labels": ([[n, c] for n, _, c in records] if label_map is not None else None),
+                    "resolution": res,
+                    "channels": channels,
+                    "mode": mode,
+                    "sources": [[n, s] for n, s, _ in records],
+                    "skipped": [[n, r] for n, r in skipped],
+                }
+                zf.writestr("dataset.json", json.dumps(meta, indent=1) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, dest)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return DatasetReport(
+        dest=dest,
+        written=len(records),
+        res=res,
+        channels=channels,
+        mode=mode,
+        c_dim=c_dim,
+        skipped=skipped,
+    )

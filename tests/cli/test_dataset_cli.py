@@ -1,0 +1,175 @@
+"""``aliasfree dataset`` run in-process: skipped files, band-limited content, labels, errors."""
+
+import io
+import json
+import subprocess
+import sys
+import zipfile
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from aliasfree import cli
+from aliasfree.cli import main
+from gan.training.data import ImageDataset
+from gan.training.dataset_tool import make_dataset
+
+
+def _save(path, arr, fmt=None):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(arr).save(path, format=fmt)
+
+
+def _cos(n, k):
+    return np.cos(np.pi * k * (np.arange(n) + 0.5) / n)
+
+
+@pytest.fixture(autouse=True)
+def _registered(monkeypatch):
+    # The lead registers the command in aliasfree.cli; make the tests independent of that.
+    monkeypatch.setitem(cli.COMMANDS, "dataset", "dataset")
+
+
+def test_help_and_run_do_not_import_torch(tmp_path, rng):
+    _save(tmp_path / "s" / "a.png", rng.integers(0, 256, (20, 30, 3), dtype=np.uint8))
+    code = (
+        "import contextlib, io, sys\n"
+        "from aliasfree import cli\n"
+        "cli.COMMANDS['dataset'] = 'dataset'\n"
+        "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+        "    try:\n"
+        "        cli.main(['dataset', '--help'])\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        f"    rc = cli.main(['dataset', {str(tmp_path / 's')!r}, {str(tmp_path / 'o.zip')!r},\n"
+        "                   '--res', '16'])\n"
+        "text = out.getvalue()\n"
+        "assert rc == 0 and '--no-upscale' in text and '1 images' in text, text\n"
+        "print('torch' in sys.modules)\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_skips_are_reported_and_zip_loads_back(tmp_path, capsys, rng):
+    src = tmp_path / "photos"
+    _save(src / "a_wide.png", rng.integers(0, 256, (40, 70, 3), dtype=np.uint8))
+    _save(src / "b_gray.jpg", rng.integers(0, 256, (50, 50), dtype=np.uint8), "JPEG")
+    _save(src / "nested" / "c_tall.webp", rng.integers(0, 256, (90, 36, 3), dtype=np.uint8))
+    _save(src / "d_tiny.png", rng.integers(0, 256, (10, 12, 3), dtype=np.uint8))
+    (src / "e_broken.png").write_bytes(b"\x89PNG\r\n\x1a\n but nothing else")
+    (src / "readme.txt").write_text("hello")
+    dest = tmp_path / "out" / "train.zip"
+    rc = main(["dataset", str(src), str(dest), "--res", "32", "--no-upscale"])
+    assert rc == 0
+    text = capsys.readouterr().out
+    assert "3 images, 32x32 RGB" in text and "skipped 3 file(s)" in text
+    skipped = {line.split(":")[0].strip(): line for line in text.splitlines()[2:]}
+    assert set(skipped) == {"d_tiny.png", "e_broken.png", "readme.txt"}
+    assert "smaller than 32x32" in skipped["d_tiny.png"]
+    assert "cannot decode" in skipped["e_broken.png"]
+    assert "not an image" in skipped["readme.txt"]
+    with zipfile.ZipFile(dest) as zf:
+        meta = json.loads(zf.read("dataset.json"))
+    assert meta["resolution"] == 32 and meta["channels"] == 3 and meta["labels"] is None
+    assert [s for _, s in meta["sources"]] == ["a_wide.png", "b_gray.jpg", "nested/c_tall.webp"]
+    assert {n for n, _ in meta["skipped"]} == set(skipped)
+    ds = ImageDataset(dest)
+    assert (len(ds), ds.res, ds.num_channels, ds.c_dim) == (3, 32, 3, 0)
+    # Greyscale source promoted to RGB: equal channels.
+    img = ds[1][0]
+    assert img.shape == (3, 32, 32) and (img[0] == img[1]).all() and (img[1] == img[2]).all()
+    # No temporary file is left beside the zip.
+    assert sorted(p.name for p in dest.parent.iterdir()) == ["train.zip"]
+
+
+@pytest.mark.parametrize("kx", [1, 5, 11])
+def test_crop_and_resize_match_the_analytic_pattern(tmp_path, kx):
+    # 48 x 80 image whose centre 48 x 48 crop (columns 16..63) holds a DCT-basis pattern:
+    # resized to 32 it must equal the same pattern sampled on 32 pixel centres.
+    h, w, res = 48, 80, 32
+    ky = 3
+    crop = 128 + 100 * np.outer(_cos(h, ky), _cos(h, kx))
+    full = np.full((h, w), 7.0)
+    full[:, 16:64] = crop
+    # 16-bit PNG keeps the input quantisation far below one output level.
+    _save(tmp_path / "src" / "p.png", np.rint(full * 257).astype(np.uint16))
+    dest = tmp_path / "p.zip"
+    report = make_dataset(tmp_path / "src", dest, res=res)
+    assert report.written == 1 and report.channels == 1 and report.skipped == []
+    got = ImageDataset(dest)[0][0][0].numpy().astype(float)
+    want = 128 + 100 * np.outer(_cos(res, ky), _cos(res, kx))
+    assert np.abs(got - want).max() <= 0.5 + 1e-6  # exact up to the final rounding
+
+
+def test_pad_mode_and_gray(tmp_path):
+    # A 16 x 64 band of mid grey, padded with black to 64 x 64, then halved to 32 x 32.
+    _save(tmp_path / "s" / "band.png", np.full((16, 64, 3), 128, dtype=np.uint8))
+    dest = tmp_path / "band.zip"
+    assert main(["dataset", str(tmp_path / "s"), str(dest), "--res", "32", "--mode", "pad",
+                 "--gray"]) == 0  # fmt: skip
+    ds = ImageDataset(dest)
+    assert ds.num_channels == 1
+    img = ds[0][0][0].numpy().astype(float)
+    assert img.shape == (32, 32)
+    # Rows are constant (horizontal band); the content sits in rows 12..19, black above/below.
+    assert np.all(img == img[:, :1])
+    assert np.all(np.abs(img[14:18, 0] - 128) <= 10)
+    assert np.all(img[:3, 0] <= 8) and np.all(img[-3:, 0] <= 8)
+    # The ideal low-pass keeps the mean brightness up to ringing clipped at 0.
+    assert abs(img.mean() - 128 * 16 / 64) < 3
+
+
+def test_labels_file_and_missing_labels(tmp_path, capsys, rng):
+    src = tmp_path / "src"
+    for i in range(4):
+        _save(src / f"x{i}.png", rng.integers(0, 256, (20, 20, 3), dtype=np.uint8))
+    labels = tmp_path / "labels.json"
+    labels.write_text(json.dumps({"labels": [["x0.png", 2], ["x1.png", 0], ["x3.png", 1]]}))
+    dest = tmp_path / "lab.zip"
+    assert main(["dataset", str(src), str(dest), "--res", "16", "--labels", str(labels)]) == 0
+    text = capsys.readouterr().out
+    assert "3 images" in text and "3 classes" in text
+    assert "x2.png: no label" in text
+    ds = ImageDataset(dest, use_labels=True)
+    assert ds.c_dim == 3 and len(ds) == 3
+    assert [int(ds[i][1].argmax()) for i in range(3)] == [2, 0, 1]
+
+
+def test_bad_arguments(tmp_path, capsys, rng):
+    src = tmp_path / "src"
+    _save(src / "a.png", rng.integers(0, 256, (20, 20), dtype=np.uint8))
+    for res in ("48", "0", "3"):
+        rc = main(["dataset", str(src), str(tmp_path / "o.zip"), "--res", res])
+        assert rc == 2
+        assert "res must be" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="power of two"):
+        make_dataset(src, tmp_path / "o.zip", res=100)
+    with pytest.raises(ValueError, match=r"\.zip"):
+        make_dataset(src, tmp_path / "o.tar", res=16)
+    with pytest.raises(ValueError, match="mode"):
+        make_dataset(src, tmp_path / "o.zip", res=16, mode="stretch")
+    with pytest.raises(ValueError, match="does not exist"):
+        make_dataset(tmp_path / "nope", tmp_path / "o.zip", res=16)
+    assert not (tmp_path / "o.zip").exists()
+
+
+def test_no_usable_image_leaves_previous_zip(tmp_path, rng):
+    src = tmp_path / "src"
+    _save(src / "a.png", rng.integers(0, 256, (20, 20), dtype=np.uint8))
+    dest = tmp_path / "o.zip"
+    make_dataset(src, dest, res=16)
+    before = dest.read_bytes()
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "x.png").write_bytes(b"nope")
+    with pytest.raises(ValueError, match=r"no usable image.*x\.png"):
+        make_dataset(bad, dest, res=16)
+    assert dest.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad", "o.zip", "src"]
+    # The zip is a valid training set of PNGs.
+    with zipfile.ZipFile(dest) as zf:
+        png = zf.read("img00000000.png")
+    assert Image.open(io.BytesIO(png)).size == (16, 16)

@@ -1,0 +1,304 @@
+"""Training data: band-limited resize, built-in sets, ImageDataset from folders and zips."""
+
+import io
+import json
+import pickle
+import zipfile
+
+import numpy as np
+import pytest
+import scipy.fft
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+from PIL import Image
+
+from gan.training.builtin import builtin_images
+from gan.training.data import ImageDataset
+from gan.training.dataset_tool import check_resolution, resize_bandlimited, resize_matrix
+
+# ---- band-limited resize --------------------------------------------------------------------
+
+
+def _cosines(n: int, k: int) -> np.ndarray:
+    """DCT-II basis ``cos(pi k (i + 1/2) / n)``: a pattern of ``k`` half-cycles across the image."""
+    return np.cos(np.pi * k * (np.arange(n) + 0.5) / n)
+
+
+def _dct_resize(x: np.ndarray, m: int, axis: int) -> np.ndarray:
+    """Independent truth: orthonormal DCT-II, keep or zero-pad to ``m`` terms, inverse DCT."""
+    n = x.shape[axis]
+    c = scipy.fft.dct(x, type=2, norm="ortho", axis=axis)
+    c = np.moveaxis(c, axis, -1)
+    out = np.zeros(c.shape[:-1] + (m,))
+    k = min(n, m)
+    out[..., :k] = c[..., :k]
+    out = scipy.fft.idct(out, type=2, norm="ortho", axis=-1) * np.sqrt(m / n)
+    return np.moveaxis(out, -1, axis)
+
+
+@given(
+    n=st.integers(3, 70),
+    m=st.integers(3, 70),
+    w=st.integers(3, 40),
+    mw=st.integers(3, 40),
+    data=st.data(),
+    method=st.sampled_from(["fft", "matrix"]),
+)
+def test_resize_cosine_pattern_is_exact_at_new_rate(n, m, w, mw, data, method):
+    ky = data.draw(st.integers(0, min(n, m) - 1))
+    kx = data.draw(st.integers(0, min(w, mw) - 1))
+    x = 0.3 + np.outer(_cosines(n, ky), _cosines(w, kx))
+    want = 0.3 + np.outer(_cosines(m, ky), _cosines(mw, kx))
+    got = resize_bandlimited(x, (m, mw), method=method)
+    assert got.shape == (m, mw)
+    np.testing.assert_allclose(got, want, atol=1e-9)
+
+
+@pytest.mark.parametrize(("n", "m"), [(25, 32), (25, 64), (97, 32), (300, 64), (16, 16), (7, 40)])
+def test_resize_equals_truncated_dct_and_both_paths_agree(rng, n, m):
+    x = rng.standard_normal((2, n, n + 5))
+    want = _dct_resize(_dct_resize(x, m, -2), m, -1)
+    for method in ("fft", "matrix", "auto"):
+        np.testing.assert_allclose(resize_bandlimited(x, m, method=method), want, atol=1e-10)
+    a = resize_matrix(n, m)
+    np.testing.assert_allclose(a, _dct_resize(np.eye(n), m, 0), atol=1e-12)
+
+
+def test_resize_removes_frequencies_above_new_nyquist():
+    # A pattern with 40 half-cycles cannot be represented on 32 pixels: it must vanish, not alias.
+    x = np.outer(np.ones(64), _cosines(64, 40))
+    np.testing.assert_allclose(resize_bandlimited(x, 32), 0.0, atol=1e-10)
+
+
+def test_resize_bad_arguments():
+    with pytest.raises(ValueError, match="image"):
+        resize_bandlimited(np.array([1.0, np.nan]).reshape(1, 2), 4)
+    with pytest.raises(ValueError, match="rank"):
+        resize_bandlimited(np.ones(5), 4)
+    with pytest.raises(ValueError, match="size"):
+        resize_bandlimited(np.ones((4, 4)), 0)
+    with pytest.raises(ValueError, match="method"):
+        resize_bandlimited(np.ones((4, 4)), 8, method="bilinear")
+
+
+@pytest.mark.parametrize("bad", [0, 3, 48, 100, 2.5, True, 16384])
+def test_resolution_must_be_power_of_two(bad):
+    with pytest.raises(ValueError, match="res"):
+        check_resolution(bad)
+    with pytest.raises(ValueError, match="res"):
+        builtin_images("lfw", bad)
+    with pytest.raises(ValueError, match="res"):
+        ImageDataset("builtin", res=bad)
+
+
+# ---- built-in sets --------------------------------------------------------------------------
+
+
+def test_builtin_lfw_faces_are_the_band_limited_source():
+    import skimage.data
+
+    a = builtin_images("lfw", 32)
+    assert a.shape == (100, 1, 32, 32) and a.dtype == np.uint8
+    np.testing.assert_array_equal(a, builtin_images("lfw", 32))
+    faces = skimage.data.lfw_subset()[:100] * 255.0
+    want = np.clip(np.rint(_dct_resize(_dct_resize(faces, 32, -2), 32, -1)), 0, 255)
+    # Rounding of values within 1e-9 of a half integer may differ by one level.
+    assert np.abs(a[:, 0].astype(float) - want).max() <= 1
+    assert a.min() < 30 and a.max() > 225  # the full range is used
+    assert builtin_images("lfw", 64, num=5).shape == (5, 1, 64, 64)
+
+
+def test_builtin_textures_deterministic_rgb():
+    a = builtin_images("textures", 16, num=24, seed=3)
+    b = builtin_images("textures", 16, num=24, seed=3)
+    c = builtin_images("textures", 16, num=24, seed=4)
+    assert a.shape == (24, 3, 16, 16) and a.dtype == np.uint8
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+    assert a.std() > 20  # real content, not a constant
+    # Some crops are colour (channels differ), some are greyscale textures (channels equal).
+    colour = (a[:, 0] != a[:, 1]).any(axis=(1, 2))
+    assert colour.any() and not colour.all()
+
+
+def test_builtin_bad_arguments():
+    with pytest.raises(ValueError, match="built-in set"):
+        builtin_images("mnist", 32)
+    with pytest.raises(ValueError, match="num"):
+        builtin_images("lfw", 32, num=101)
+    with pytest.raises(ValueError, match="res"):
+        builtin_images("textures", 256)
+    with pytest.raises(ValueError, match="built-in set"):
+        ImageDataset("builtin:mnist")
+
+
+def test_builtin_dataset():
+    ds = ImageDataset("builtin:lfw", res=32, xflip=True)
+    assert (ds.res, ds.num_channels, ds.c_dim, ds.name) == (32, 1, 0, "builtin:lfw")
+    assert len(ds) == 200 and ds.num_images == 100
+    img, label = ds[7]
+    assert img.dtype == torch.uint8 and img.shape == (1, 32, 32)
+    assert label.dtype == torch.float32 and label.shape == (0,)
+    np.testing.assert_array_equal(img.numpy(), builtin_images("lfw", 32)[7])
+    assert torch.equal(ds[107][0], img.flip(-1))
+    assert ImageDataset("builtin").name == "builtin:lfw"
+    assert (
+        ImageDataset("builtin", max_images=10).res == 32
+        and len(ImageDataset("builtin", max_images=10)) == 10
+    )
+    with pytest.raises(ValueError, match="labels"):
+        ImageDataset("builtin", use_labels=True)
+
+
+# ---- folders and zips -----------------------------------------------------------------------
+
+
+def _png(arr: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def _make_images(rng, n=5, res=16, rgb=True):
+    shape = (n, res, res, 3) if rgb else (n, res, res)
+    return rng.integers(0, 256, shape, dtype=np.uint8)
+
+
+def _write_folder(root, images, labels=None, sub=True):
+    root.mkdir(parents=True, exist_ok=True)
+    names = []
+    for i, img in enumerate(images):
+        name = f"{'sub/' if sub and i % 2 else ''}im{i:02d}.png"
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(_png(img))
+        names.append(name)
+    if labels is not None:
+        meta = {"labels": [[n, int(c)] for n, c in zip(names, labels, strict=True)]}
+        (root / "dataset.json").write_text(json.dumps(meta))
+    (root / "notes.txt").write_text("not an image")
+    return names
+
+
+def _write_zip(path, images, labels=None):
+    names = [f"img{i:03d}.png" for i in range(len(images))]
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, img in zip(names, images, strict=True):
+            zf.writestr(name, _png(img))
+        if labels is not None:
+            meta = {"labels": [[n, int(c)] for n, c in zip(names, labels, strict=True)]}
+            zf.writestr("dataset.json", json.dumps(meta))
+    return names
+
+
+def _as_chw(img: np.ndarray) -> np.ndarray:
+    return img[None] if img.ndim == 2 else np.moveaxis(img, -1, 0)
+
+
+@pytest.mark.parametrize("kind", ["folder", "zip"])
+@pytest.mark.parametrize("rgb", [True, False])
+def test_dataset_reads_images_and_labels(tmp_path, rng, kind, rgb):
+    images = _make_images(rng, n=5, res=16, rgb=rgb)
+    labels = [2, 0, 3, 0, 1]
+    if kind == "folder":
+        names = _write_folder(tmp_path / "d", images, labels)
+        src = tmp_path / "d"
+    else:
+        names = _write_zip(tmp_path / "d.zip", images, labels)
+        src = tmp_path / "d.zip"
+    order = np.argsort(names)  # the dataset lists files in sorted order
+    ds = ImageDataset(src, use_labels=True, xflip=True)
+    assert (ds.res, ds.num_channels, ds.c_dim, ds.name) == (16, 3 if rgb else 1, 4, "d")
+    assert len(ds) == 10
+    for pos, i in enumerate(order):
+        img, label = ds[pos]
+        assert img.dtype == torch.uint8 and img.shape == (ds.num_channels, 16, 16)
+        np.testing.assert_array_equal(img.numpy(), _as_chw(images[i]))
+        np.testing.assert_array_equal(label.numpy(), np.eye(4, dtype=np.float32)[labels[i]])
+        flipped, label2 = ds[pos + 5]
+        np.testing.assert_array_equal(flipped.numpy(), _as_chw(images[i])[:, :, ::-1])
+        assert torch.equal(label, label2)
+    assert ds[-1][0].shape == ds[9][0].shape
+    with pytest.raises(IndexError):
+        ds[10]
+    # Without use_labels the labels are empty; res given explicitly must match.
+    plain = ImageDataset(src, res=16, max_images=3)
+    assert plain.c_dim == 0 and plain[0][1].shape == (0,) and len(plain) == 3
+    assert ImageDataset(src).images().shape == (5, ds.num_channels, 16, 16)
+    # Picklable (DataLoader workers), also after the zip handle was opened.
+    clone = pickle.loads(pickle.dumps(ds))
+    assert torch.equal(clone[3][0], ds[3][0])
+    batch = next(iter(torch.utils.data.DataLoader(ds, batch_size=4)))
+    assert batch[0].shape == (4, ds.num_channels, 16, 16) and batch[1].shape == (4, 4)
+
+
+def test_dataset_mixed_modes_promote_to_rgb(tmp_path, rng):
+    root = tmp_path / "m"
+    root.mkdir()
+    gray = _make_images(rng, n=1, res=8, rgb=False)[0]
+    colour = _make_images(rng, n=1, res=8, rgb=True)[0]
+    (root / "a.png").write_bytes(_png(gray))
+    (root / "b.png").write_bytes(_png(colour))
+    ds = ImageDataset(root)
+    assert ds.num_channels == 3
+    np.testing.assert_array_equal(ds[0][0].numpy(), np.repeat(gray[None], 3, axis=0))
+    np.testing.assert_array_equal(ds[1][0].numpy(), np.moveaxis(colour, -1, 0))
+
+
+def test_wrongly_sized_image_names_the_file(tmp_path, rng):
+    images = list(_make_images(rng, n=3, res=16))
+    _write_folder(tmp_path / "d", images, sub=False)
+    (tmp_path / "d" / "odd.png").write_bytes(_png(_make_images(rng, n=1, res=8)[0]))
+    with pytest.raises(ValueError, match=r"odd\.png.*8x8.*expected 16x16"):
+        ImageDataset(tmp_path / "d")
+    with pytest.raises(ValueError, match=r"im00\.png.*expected 32x32"):
+        ImageDataset(tmp_path / "d", res=32)
+    # Non-square or non-power-of-two first image.
+    root = tmp_path / "r"
+    root.mkdir()
+    (root / "a.png").write_bytes(_png(rng.integers(0, 255, (12, 16), dtype=np.uint8)))
+    with pytest.raises(ValueError, match=r"a\.png.*square.*power-of-two"):
+        ImageDataset(root)
+
+
+def test_corrupt_image_names_the_file(tmp_path, rng):
+    images = list(_make_images(rng, n=2, res=16))
+    _write_folder(tmp_path / "d", images, sub=False)
+    (tmp_path / "d" / "broken.png").write_bytes(b"definitely not a png")
+    with pytest.raises(ValueError, match=r"broken\.png"):
+        ImageDataset(tmp_path / "d")
+    # A truncated file passes the header check and fails on access, still naming the file.
+    (tmp_path / "d" / "broken.png").write_bytes(_png(images[0])[:60])
+    ds = ImageDataset(tmp_path / "d")
+    with pytest.raises(ValueError, match=r"broken\.png"):
+        ds[0]  # sorted: broken.png comes first
+    assert ds[1][0].shape == (3, 16, 16)
+
+
+def test_label_errors(tmp_path, rng):
+    images = _make_images(rng, n=3, res=8)
+    _write_folder(tmp_path / "d", images, sub=False)
+    with pytest.raises(ValueError, match="no labels"):
+        ImageDataset(tmp_path / "d", use_labels=True)
+    meta = {"labels": [["im00.png", 1], ["im01.png", 0]]}
+    (tmp_path / "d" / "dataset.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match=r"im02\.png"):
+        ImageDataset(tmp_path / "d", use_labels=True)
+    meta["labels"].append(["im02.png", -1])
+    (tmp_path / "d" / "dataset.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="class"):
+        ImageDataset(tmp_path / "d", use_labels=True)
+    assert ImageDataset(tmp_path / "d").c_dim == 0  # labels unused: not read
+
+
+def test_bad_sources(tmp_path):
+    with pytest.raises(ValueError, match="does not exist"):
+        ImageDataset(tmp_path / "missing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="no PNG"):
+        ImageDataset(tmp_path / "empty")
+    (tmp_path / "file.txt").write_text("x")
+    with pytest.raises(ValueError, match="folder or a .zip"):
+        ImageDataset(tmp_path / "file.txt")
+    with pytest.raises(ValueError, match="max_images"):
+        ImageDataset("builtin", max_images=0)
