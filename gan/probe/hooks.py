@@ -1,0 +1,244 @@
+"""Layer discovery and forward-hook capture for ``probe_model``; the model is never modified.
+
+Hooks are registered for the duration of one forward pass and removed afterwards (also when the
+pass fails). A forward pre-hook on every module keeps the stack of modules being executed, so an
+exception raised by the model is re-raised as a ``ValueError`` naming the innermost module that
+was running (the one that failed).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+__all__ = [
+    "RATE_LOWERING_TYPES",
+    "NONLINEARITY_TYPES",
+    "LayerInfo",
+    "discover_layers",
+    "run_hooked",
+    "call_key",
+]
+
+NONLINEARITY_TYPES: tuple[type[nn.Module], ...] = (
+    nn.ReLU,
+    nn.LeakyReLU,
+    nn.GELU,
+    nn.SiLU,
+    nn.Tanh,
+    nn.ELU,
+    nn.Softplus,
+    nn.Hardswish,
+)
+"""Pointwise nonlinearities measured by default."""
+
+RATE_LOWERING_TYPES: tuple[type[nn.Module], ...] = (
+    nn.Conv2d,
+    nn.MaxPool2d,
+    nn.AvgPool2d,
+    nn.AdaptiveAvgPool2d,
+    nn.AdaptiveMaxPool2d,
+    nn.Upsample,
+)
+"""Module types that may lower the rate (strided conv/pool; adaptive pooling and resampling when
+their output is smaller than their input)."""
+
+
+@dataclass(frozen=True, eq=False)
+class LayerInfo:
+    """A module to hook.
+
+    Attributes
+    ----------
+    name : str
+        Name in ``model.named_modules()``.
+    module : nn.Module
+    downsampling : bool
+        Candidate for the downsampling measure: one of ``RATE_LOWERING_TYPES`` or named in
+        ``downsampling_layers`` (whether it really lowers the rate is decided from its shapes).
+    nonlinearity : bool
+        One of ``NONLINEARITY_TYPES`` or named in ``nonlinearities``.
+    user_downsampling : bool
+        Named in ``downsampling_layers``.
+    """
+
+    name: str
+    module: nn.Module
+    downsampling: bool
+    nonlinearity: bool
+    user_downsampling: bool = False
+
+    @property
+    def type(self) -> str:
+        return type(self.module).__name__
+
+
+def _check_names(arg: str, names: Sequence[str], known: dict[str, nn.Module]) -> set[str]:
+    if isinstance(names, str):
+        raise ValueError(f"{arg} must be a sequence of module names, got the string {names!r}")
+    out = set()
+    for n in names:
+        if not isinstance(n, str) or n not in known or n == "":
+            raise ValueError(
+                f"{arg} must name modules of the model; {n!r} is not one of {sorted(known)[:50]}"
+            )
+        out.add(n)
+    return out
+
+
+def discover_layers(
+    model: nn.Module,
+    *,
+    layers: Sequence[str] | None = None,
+    downsampling_layers: Sequence[str] = (),
+    nonlinearities: Sequence[str] = (),
+) -> list[LayerInfo]:
+    """The modules ``probe_model`` hooks, in registration order.
+
+    Candidates are the leaf modules (no children) plus the modules named in
+    ``downsampling_layers`` and ``nonlinearities`` (which may have children); ``layers``, a list
+    of ``fnmatch`` patterns on module names, keeps only the candidates whose name, or the name of
+    one of their parents (``"layer1"`` for ``"layer1.0.conv1"``), matches a pattern. Which
+    candidates produce 4D outputs is only known once the model has run.
+
+    Raises
+    ------
+    ValueError
+        If a named module does not exist, or ``layers`` matches no candidate (the message lists
+        the candidates).
+    """
+    if not isinstance(model, nn.Module):
+        raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    named = dict(model.named_modules())
+    user_down = _check_names("downsampling_layers", downsampling_layers, named)
+    user_nl = _check_names("nonlinearities", nonlinearities, named)
+    if layers is not None:
+        if isinstance(layers, str):
+            raise ValueError(f"layers must be a sequence of patterns, got the string {layers!r}")
+        layers = list(layers)
+        for p in layers:
+            if not isinstance(p, str):
+                raise ValueError(f"layers must hold fnmatch patterns (str), got {p!r}")
+    infos = []
+    for name, mod in named.items():
+        leaf = next(iter(mod.children()), None) is None
+        if not (leaf or name in user_down or name in user_nl):
+            continue
+        infos.append(
+            LayerInfo(
+                name=name,
+                module=mod,
+                downsampling=name in user_down or isinstance(mod, RATE_LOWERING_TYPES),
+                nonlinearity=name in user_nl or isinstance(mod, NONLINEARITY_TYPES),
+                user_downsampling=name in user_down,
+            )
+        )
+    if layers is not None:
+        kept = [i for i in infos if any(_matches(i.name, p) for p in layers)]
+        if not kept:
+            raise ValueError(
+                f"layers {layers} match no module; candidates are {[i.name for i in infos]}"
+            )
+        infos = kept
+    return infos
+
+
+def _matches(name: str, pattern: str) -> bool:
+    parts = name.split(".")
+    return any(fnmatch.fnmatchcase(".".join(parts[:i]), pattern) for i in range(1, len(parts) + 1))
+
+
+def call_key(name: str, count: int) -> str:
+    """Row key of the ``count``-th call (1-based) of module ``name`` in one forward pass.
+
+    The root module (name ``""``, hooked when the model is a single leaf module) is ``"(model)"``.
+    """
+    name = name or "(model)"
+    return name if count == 1 else f"{name}#{count}"
+
+
+class _CallbackError(Exception):
+    """Wraps an exception raised by the probe's own callback, so it is not blamed on the model."""
+
+
+Callback = Callable[[str, LayerInfo, tuple, object], None]
+PreCallback = Callable[[str, LayerInfo, tuple], None]
+
+
+def run_hooked(
+    model: nn.Module,
+    x: torch.Tensor,
+    infos: Sequence[LayerInfo],
+    on_output: Callback,
+    on_input: PreCallback | None = None,
+) -> object:
+    """Run ``model(x)`` with hooks; return its output.
+
+    ``on_input(key, info, inputs)`` runs before and ``on_output(key, info, inputs, output)`` after
+    each call of a hooked module, ``key`` from ``call_key`` (calls counted within this pass).
+
+    Raises
+    ------
+    ValueError
+        If the model raises: the message names the innermost module that was running, its type
+        and the input shape, and chains the original exception.
+    """
+    by_module: dict[int, LayerInfo] = {id(i.module): i for i in infos}
+    counts: dict[str, int] = {}
+    pending: dict[int, list[str]] = {}
+    stack: list[tuple[str, nn.Module]] = []
+    handles = []
+
+    def track_pre(mod: nn.Module, args: tuple, name: str) -> None:
+        stack.append((name, mod))
+        info = by_module.get(id(mod))
+        if info is not None:
+            counts[info.name] = counts.get(info.name, 0) + 1
+            key = call_key(info.name, counts[info.name])
+            pending.setdefault(id(mod), []).append(key)
+            if on_input is not None:
+                try:
+                    on_input(key, info, args)
+                except Exception as exc:
+                    raise _CallbackError() from exc
+
+    def track_post(mod: nn.Module, args: tuple, out: object) -> None:
+        if stack:
+            stack.pop()
+        info = by_module.get(id(mod))
+        if info is not None:
+            key = pending[id(mod)].pop()
+            try:
+                on_output(key, info, args, out)
+            except Exception as exc:
+                raise _CallbackError() from exc
+
+    try:
+        for name, mod in model.named_modules():
+            handles.append(mod.register_forward_pre_hook(lambda m, a, _n=name: track_pre(m, a, _n)))
+            handles.append(mod.register_forward_hook(track_post))
+        try:
+            return model(x)
+        except _CallbackError as wrapped:
+            raise wrapped.__cause__ from None  # type: ignore[misc]
+        except Exception as exc:
+            if stack:
+                name, mod = stack[-1]
+                where = (
+                    f"layer {name!r} ({type(mod).__name__})"
+                    if name
+                    else (f"the model's own forward ({type(mod).__name__})")
+                )
+            else:
+                where = f"the model ({type(model).__name__})"
+            raise ValueError(
+                f"model failed on input shape {tuple(x.shape)} in {where}: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+    finally:
+        for h in handles:
+            h.remove()
