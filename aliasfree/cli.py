@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "sticking": "sticking",
     "video": "video",
     "dataset": "dataset",
+    "aliasing": "aliasing",
 }
 
 

@@ -1,0 +1,182 @@
+"""Load the model to probe: a ``package.module:factory`` spec or a built-in example, with
+optional weights read safely (issue 6).
+
+Weights are never unpickled as arbitrary objects: ``.safetensors`` files go through
+``safetensors.torch.load_file``; anything else through ``torch.load(..., weights_only=True)``,
+which only rebuilds tensors and plain containers.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+import torch
+from torch import nn
+
+__all__ = ["parse_spec", "load_model", "load_weights", "read_state_dict"]
+
+_IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
+_SPEC = re.compile(rf"^({_IDENT}(?:\.{_IDENT})*):({_IDENT}(?:\.{_IDENT})*)$")
+
+
+def parse_spec(spec: str) -> tuple[str, str] | str:
+    """Split a MODEL spec.
+
+    Returns ``(module, attribute)`` for ``"package.module:factory"`` (the attribute may be
+    dotted, e.g. ``"pkg.mod:Class.build"``), or the lower-cased name of a built-in example
+    (:data:`gan.probe.examples.EXAMPLES`).
+
+    Raises
+    ------
+    ValueError
+        Neither a valid ``module:factory`` spec nor a built-in example name.
+    """
+    from gan.probe.examples import EXAMPLES
+
+    if not isinstance(spec, str):
+        raise ValueError(f"model spec must be a string, got {type(spec).__name__}")
+    text = spec.strip()
+    if text.lower() in EXAMPLES:
+        return text.lower()
+    m = _SPEC.match(text)
+    if m is None:
+        raise ValueError(
+            f"model spec must be 'package.module:factory' (a callable taking no arguments that "
+            f"returns an nn.Module) or a built-in example {sorted(EXAMPLES)}, got {spec!r}"
+        )
+    return m.group(1), m.group(2)
+
+
+def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """Tensors of a weights file: safetensors (by the ``.safetensors`` suffix) or a torch state
+    dict (``torch.load(weights_only=True)``; a checkpoint dict holding the state dict under
+    ``"state_dict"`` or ``"model"`` is unwrapped).
+
+    Raises
+    ------
+    ValueError
+        Missing file, unreadable content, or content that is not a mapping of names to tensors.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise ValueError(f"weights file {str(p)!r} does not exist")
+    try:
+        if p.suffix.lower() == ".safetensors":
+            from safetensors.torch import load_file
+
+            sd = load_file(str(p), device="cpu")
+        else:
+            sd = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        # torch.load refuses pickled non-tensor objects with an UnpicklingError; safetensors
+        # raises its own error types; both mean "not a weights file we can read safely".
+        raise ValueError(
+            f"cannot read weights from {str(p)!r} ({type(exc).__name__}: {exc}); expected a "
+            "safetensors file or a torch state dict saved with torch.save(model.state_dict())"
+        ) from exc
+    if isinstance(sd, Mapping):
+        for key in ("state_dict", "model"):
+            if key in sd and isinstance(sd[key], Mapping):
+                sd = sd[key]
+                break
+    if not isinstance(sd, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in sd.items()
+    ):
+        raise ValueError(f"weights file {str(p)!r} does not hold a mapping of names to tensors")
+    return dict(sd)
+
+
+def load_weights(model: nn.Module, path: str | os.PathLike) -> nn.Module:
+    """Load the weights file ``path`` into ``model`` (strict: same keys and shapes).
+
+    Raises
+    ------
+    ValueError
+        Unreadable file (see :func:`read_state_dict`), missing or unexpected keys (listed), or
+        shape mismatches (listed).
+    """
+    sd = read_state_dict(path)
+    own = model.state_dict()
+    missing = sorted(set(own) - set(sd))
+    unexpected = sorted(set(sd) - set(own))
+    wrong = sorted(
+        f"{k}: file {list(sd[k].shape)} vs model {list(own[k].shape)}"
+        for k in set(own) & set(sd)
+        if tuple(sd[k].shape) != tuple(own[k].shape)
+    )
+    if missing or unexpected or wrong:
+        parts = []
+        if missing:
+            parts.append(f"missing keys {_clip(missing)}")
+        if unexpected:
+            parts.append(f"unexpected keys {_clip(unexpected)}")
+        if wrong:
+            parts.append(f"shape mismatches {_clip(wrong)}")
+        raise ValueError(f"weights {str(path)!r} do not fit the model: " + "; ".join(parts))
+    model.load_state_dict(sd, strict=True)
+    return model
+
+
+def _clip(items: list[str], n: int = 10) -> str:
+    shown = ", ".join(items[:n])
+    return f"[{shown}{', ...' if len(items) > n else ''}] ({len(items)})"
+
+
+def load_model(spec: str, *, weights: str | os.PathLike | None = None, **kw: object) -> nn.Module:
+    """The model named by ``spec``, in eval mode, with ``weights`` loaded if given.
+
+    Parameters
+    ----------
+    spec : str
+        ``"package.module:factory"``: imports ``package.module`` and calls ``factory()`` (no
+        arguments; it must return an ``nn.Module``), or a built-in example name
+        (:func:`gan.probe.examples.build_example`, which also takes ``**kw``).
+    weights : path, optional
+        Safetensors or torch state dict (:func:`load_weights`).
+
+    Raises
+    ------
+    ValueError
+        Bad spec format, module not found, missing attribute, factory not callable or not
+        returning an ``nn.Module``, or weights that do not fit (keys listed).
+    """
+    parsed = parse_spec(spec)
+    if isinstance(parsed, str):
+        from gan.probe.examples import build_example
+
+        model = build_example(parsed, **kw)
+    else:
+        if kw:
+            raise ValueError(f"keyword arguments {sorted(kw)} apply to built-in examples only")
+        mod_name, attr = parsed
+        try:
+            mod = importlib.import_module(mod_name)
+        except ModuleNotFoundError as exc:
+            raise ValueError(
+                f"model spec {spec!r}: cannot import module {mod_name!r} ({exc})"
+            ) from exc
+        obj: object = mod
+        for part in attr.split("."):
+            if not hasattr(obj, part):
+                raise ValueError(f"model spec {spec!r}: module {mod_name!r} has no {attr!r}")
+            obj = getattr(obj, part)
+        if isinstance(obj, nn.Module):
+            model = obj
+        elif not callable(obj):
+            raise ValueError(
+                f"model spec {spec!r}: {attr!r} is a {type(obj).__name__}, not callable"
+            )
+        else:
+            model = obj()
+            if not isinstance(model, nn.Module):
+                raise ValueError(
+                    f"model spec {spec!r}: {attr}() returned a {type(model).__name__}, "
+                    "not an nn.Module"
+                )
+    if weights is not None:
+        load_weights(model, weights)
+    return model.eval()

@@ -1,0 +1,144 @@
+"""``aliasfree aliasing`` in-process on tiny examples and inputs (issue 6)."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from aliasfree import cli
+from aliasfree.commands.aliasing import make_inputs, parse_input_shape
+from gan.probe import probe_model
+from gan.probe.loading import load_model
+
+
+@pytest.fixture(autouse=True)
+def _registered(monkeypatch):
+    # The lead registers the command in aliasfree.cli; keep the tests independent of that.
+    monkeypatch.setitem(cli.COMMANDS, "aliasing", "aliasing")
+
+
+def test_report_files_match_the_library(tmp_path, capsys):
+    from safetensors.torch import save_file
+
+    from gan.probe.examples import build_example
+
+    save_file(build_example("resnet-stride", seed=5).state_dict(), str(tmp_path / "w.safetensors"))
+    out = tmp_path / "rep"
+    rc = cli.main(["aliasing", "resnet-blurpool", "--weights", str(tmp_path / "w.safetensors"),
+                   "--input-shape", "3,16,16", "--images", "noise", "--num", "2",
+                   "--shifts", "1,0.5", "--out", str(out)])  # fmt: skip
+    assert rc == 0
+    text = capsys.readouterr().out
+    assert "layer2.0.down1" in text and "out_of_band" in text
+    for f in ("report.csv", "report.json", "depth.png", "worst_spectra.png"):
+        assert (out / f).stat().st_size > 0, f
+        assert f"wrote {out / f}" in text
+    doc = json.loads((out / "report.json").read_text())
+    # The same numbers as the library on the same model, weights and inputs.
+    model = load_model("resnet-blurpool", weights=tmp_path / "w.safetensors")
+    x, _ = make_inputs("noise", (3, 16, 16), 2)
+    with torch.no_grad():
+        want = probe_model(model, x, shifts=(1.0, 0.5)).to_dict()
+    assert doc["rows"] == json.loads(json.dumps(want["rows"]))
+    Image.open(out / "depth.png").verify()
+
+
+def test_measures_layers_and_images_folder(tmp_path, capsys):
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    arrays = [rng.integers(0, 256, (20, 22), dtype=np.uint8) for _ in range(2)]
+    for i, a in enumerate(arrays):
+        Image.fromarray(a).save(folder / f"{i}.png")
+    out = tmp_path / "o"
+    rc = cli.main(["aliasing", "resnet-stride", "--input-shape", "1,16,16", "--images",
+                   str(folder), "--measures", "downsampling", "--layers", "layer2.*",
+                   "--no-normalize", "--batch", "1", "--out", str(out)])  # fmt: skip
+    assert rc == 0
+    capsys.readouterr()
+    doc = json.loads((out / "report.json").read_text())
+    names = [r["name"] for r in doc["rows"]]
+    assert names and all(n.startswith("layer2.") for n in names)
+    assert all(not k.startswith(("nonlinearity", "equivariance"))
+               for r in doc["rows"] for k in r["measures"])  # fmt: skip
+    # The folder's images, centre-cropped to 16×16 and scaled to [0, 1], are the inputs.
+    x, desc = make_inputs(str(folder), (1, 16, 16), 8, normalize=False)
+    want = np.stack([a[2:18, 3:19] / 255.0 for a in arrays])[:, None]
+    np.testing.assert_allclose(x.numpy(), want, rtol=1e-6)
+    assert desc.startswith("2 images")
+
+
+@pytest.mark.parametrize("shape", [(3, 24, 32), (1, 20, 20), (2, 16, 16)])
+def test_builtin_photos(shape):
+    raw, desc = make_inputs("builtin", shape, 3, normalize=False)
+    assert raw.shape == (3, *shape) and "astronaut" in desc
+    assert float(raw.min()) >= -1e-6 and float(raw.max()) <= 1 + 1e-6
+    assert not torch.allclose(raw[0], raw[1])
+    x, _ = make_inputs("builtin", shape, 3)
+    m, s = x.double().mean((2, 3)), x.double().std((2, 3), unbiased=False)
+    np.testing.assert_allclose(m.numpy(), 0, atol=1e-5)
+    np.testing.assert_allclose(s.numpy(), 1, atol=1e-4)
+    if shape[0] == 3:
+        # Greyscale is the luminance of the colour photo (same crop and resize).
+        g, _ = make_inputs("builtin", (1, *shape[1:]), 1, normalize=False)
+        lum = 0.2125 * raw[0, 0] + 0.7154 * raw[0, 1] + 0.0721 * raw[0, 2]
+        assert torch.corrcoef(torch.stack([lum.flatten(), g[0, 0].flatten()]))[0, 1] > 0.99
+
+
+def test_noise_inputs_are_bandlimited():
+    x, _ = make_inputs("noise", (2, 16, 16), 3, normalize=False)
+    spec = np.abs(np.fft.fft2(x.double().numpy())) ** 2
+    f = np.fft.fftfreq(16)
+    outside = np.hypot(*np.meshgrid(f, f, indexing="ij")) >= 0.4
+    # float32 round-off only (eps² ~ 1e-14).
+    assert spec[..., outside].sum() < 1e-12 * spec.sum()
+
+
+def test_parse_input_shape():
+    assert parse_input_shape("3,32,48") == (3, 32, 48)
+    assert parse_input_shape("1x8x8") == (1, 8, 8)
+    for bad in ["3,32", "a,b,c", "0,8,8", "3,2,8"]:
+        with pytest.raises(ValueError, match="--input-shape"):
+            parse_input_shape(bad)
+
+
+@pytest.mark.parametrize(
+    ("argv", "match"),
+    [
+        (["nope"], "unknown example|package.module:factory"),
+        (["resnet-stride", "--input-shape", "3,16"], "--input-shape"),
+        (["resnet-stride", "--measures", "speed"], "--measures"),
+        (["resnet-stride", "--shifts", "0"], "--shifts"),
+        (["resnet-stride", "--images", "/no/such/dir"], "--images"),
+        (["resnet-stride", "--layers", "zzz*"], "match no module"),
+    ],
+)
+def test_bad_arguments_give_a_clear_error(argv, match, tmp_path, capsys):
+    rc = cli.main(["aliasing", *argv, "--num", "1", "--images", "noise", "--out",
+                   str(tmp_path)] if "--images" not in argv else
+                  ["aliasing", *argv, "--num", "1", "--out", str(tmp_path)])  # fmt: skip
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert err.startswith("aliasfree aliasing: error:")
+    import re
+
+    assert re.search(match, err), err
+
+
+def test_a_model_failing_on_the_input_shape_names_the_layer(tmp_path, monkeypatch, capsys):
+    (tmp_path / "cli_probe_models.py").write_text(
+        "import torch.nn as nn\n"
+        "def net():\n"
+        "    return nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Flatten(), "
+        "nn.Linear(4 * 14 * 14, 2))\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    args = ["aliasing", "cli_probe_models:net", "--images", "noise", "--num", "1",
+            "--measures", "nonlinearity", "--out", str(tmp_path / "o")]  # fmt: skip
+    assert cli.main([*args, "--input-shape", "3,16,16"]) == 0
+    capsys.readouterr()
+    assert cli.main([*args, "--input-shape", "3,20,20"]) == 2
+    err = capsys.readouterr().err
+    assert "'3'" in err and "Linear" in err
