@@ -49,6 +49,8 @@ __all__ = [
 ]
 
 MEASURES = ("downsampling", "nonlinearity", "equivariance")
+# Maps whose output energy is below this fraction of the layer's mean map energy are 'dead'.
+_DEAD_MAP_RELATIVE_ENERGY = 1e-6
 _INT_TOL = 1e-9
 
 
@@ -190,8 +192,16 @@ def nonlinearity_fraction(x: np.ndarray, module: nn.Module, oversample: int) -> 
     ``dsp.aliasing.nonlinearity_aliasing(x, fn, m=oversample)``: ``fn`` at the input rate against
     ``fn`` at ``oversample`` times the rate followed by an ideal low-pass (REFERENCE §7).
     """
-    res = nonlinearity_aliasing(x, _module_fn(module), m=oversample)
-    return np.asarray(res.per_channel_fraction, dtype=np.float64)
+    fn = _module_fn(module)
+    res = nonlinearity_aliasing(x, fn, m=oversample)
+    frac = np.array(res.per_channel_fraction, dtype=np.float64)
+    # A map the nonlinearity (nearly) zeroes, such as a dead ReLU channel, has a ratio of two
+    # vanishing energies: it says nothing about aliasing and would swamp the spread, so it is
+    # left out (NaN, which Stat ignores).
+    energy = np.sum(np.square(fn(x)), axis=(-2, -1))
+    floor = _DEAD_MAP_RELATIVE_ENERGY * float(np.mean(energy))
+    frac[energy <= floor] = np.nan
+    return frac
 
 
 # ------------------------------------------------------------------------------ equivariance

@@ -329,3 +329,18 @@ def test_global_pool_does_not_alias_and_progress_is_reported(rng, capsys):
     assert rep.row("3").measures["out_of_band"].mean > 0.05
     err = capsys.readouterr().err
     assert "probe: inputs 0..1: base pass" in err
+
+
+def test_dead_relu_maps_are_left_out_of_the_nonlinearity_spread():
+    from gan.probe.measures import nonlinearity_fraction
+
+    n = 32
+    t = np.arange(n) / n
+    tone = np.cos(2 * np.pi * 5 * t)[None, :] * np.cos(2 * np.pi * 3 * t)[:, None]
+    live = tone
+    # Entirely negative: the ReLU zeroes it, and a 0/0 ratio must not enter the spread.
+    dead = -2.0 + 1e-10 * tone
+    x = np.stack([live, dead])[None]  # [1, 2, H, W]
+    frac = nonlinearity_fraction(x, torch.nn.ReLU(), oversample=4)
+    assert np.isfinite(frac[0, 0]) and 0 < frac[0, 0] < 1
+    assert np.isnan(frac[0, 1])
