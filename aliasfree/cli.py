@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "video": "video",
     "dataset": "dataset",
     "aliasing": "aliasing",
+    "train": "train",
 }
 
 

@@ -1,0 +1,769 @@
+"""The training loop: :class:`Trainer` (one exactly reproducible step at a time) and
+:func:`train` (the whole run with logs, snapshots, checkpoints and resume). See REFERENCE §6.
+
+Reproducibility: every random draw of step ``s`` (dataset order, latents, labels, augmentation)
+is a function of ``(seed, s, rank)`` only: the data order is an endless stream of permutations
+``numpy.random.default_rng([seed, epoch]).permutation(N)`` and step ``s`` takes stream items
+``[s·batch, (s+1)·batch)`` (rank ``r`` its slice of them), while the latents and augmentation
+come from a CPU generator seeded from ``(seed, s, rank)``. A run stopped after ``N`` steps and
+resumed from its checkpoint therefore takes the same steps as an uninterrupted one. A first
+Ctrl-C stops the run cleanly after the current step, with a final snapshot and checkpoint.
+
+The run directory holds (see ``README.txt`` written there):
+
+- ``options.json``: the resolved options;
+- ``log.jsonl``: one JSON record per progress tick (losses, logits, R1, ADA p, blur σ, timing);
+- ``metrics.jsonl``: one record per snapshot (EQ-T, EQ-T_frac, EQ-R in dB; FID/KID when a
+  feature extractor was given);
+- ``reals.png``, ``samples-kimg{kimg}.png``: training images and the EMA generator's images of
+  fixed latents at each snapshot;
+- ``checkpoint-{step}.safetensors``/``.json``: full training state (last ``keep``);
+- ``generator.safetensors``/``.json``: the final EMA generator
+  (``aliasfree generate --checkpoint RUN/generator``);
+- ``losses.png``: loss curves; ``tensorboard/``: scalars when tensorboard is installed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import math
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from .loss import GANLoss, blur_sigma_at, ema_beta, lazy_adam_hyperparams, update_ema
+from .options import TrainOptions
+
+__all__ = ["Trainer", "train", "step_seed"]
+
+METRIC_KEYS = ("fid", "kid")
+
+_README = """\
+Training run of an alias-free GAN ({preset}, {res}x{res} px, data {data}).
+
+Files
+-----
+options.json          every setting of this run (REFERENCE §6 hyperparameters resolved)
+log.jsonl             one JSON line per progress tick: kimg (thousands of real images shown to
+                      the discriminator), losses (loss_G, loss_D = loss_D_real + loss_D_fake,
+                      loss_R1), mean logits, ADA probability p, blur sigma, seconds per kimg
+metrics.jsonl         one JSON line per snapshot: equivariance EQ-T, EQ-T_frac, EQ-R (PSNR in
+                      dB, higher is better) and FID/KID when --fid-extractor was given
+reals.png             a grid of training images
+samples-kimg*.png     the EMA generator's images of the same fixed latents at each snapshot:
+                      open them in order to watch the generator learn
+losses.png            loss curves over the run (G: generator, D: discriminator, R1 penalty)
+checkpoint-*.json/.safetensors
+                      full training state (networks, optimizers, augmentation, counters),
+                      the newest {keep} kept; continue the run with
+                      `aliasfree train --out {out} --resume latest`
+generator.json/.safetensors
+                      the final EMA generator; try
+                      `aliasfree generate --checkpoint {out}/generator --out grid.png`
+tensorboard/          scalars for TensorBoard (only when tensorboard is installed)
+
+Stopping: press Ctrl-C once; the run finishes its step and writes a checkpoint and the files
+above, so `--resume latest` continues exactly where it stopped.
+
+Losses: the non-saturating logistic loss. D's loss starts near 2·ln 2 = 1.386 and G's near
+ln 2 = 0.693; in a healthy run they wander around those values rather than collapse to 0.
+"""
+
+
+def step_seed(seed: int, step: int, rank: int = 0) -> int:
+    """A 63-bit seed for the random draws of one step of one process."""
+    state = np.random.SeedSequence([int(seed), int(step), int(rank), 0x5EED]).generate_state(2)
+    return int((int(state[0]) << 32 | int(state[1])) & (2**63 - 1))
+
+
+class Trainer:
+    """Networks, optimizers, augmentation and counters of a run; :meth:`step` trains one batch.
+
+    Parameters
+    ----------
+    opts : TrainOptions
+        Settings (``None`` hyperparameters are resolved here for the dataset's resolution).
+    dataset : Dataset-like, optional
+        ``len``, ``ds[i] -> (uint8 [C, H, W], float32 [c_dim])``, attributes ``res``,
+        ``num_channels``, ``c_dim`` (default: ``ImageDataset(opts.data, ...)``).
+    env : DistEnv, optional
+        From :func:`gan.training.distributed.init_distributed` (default: initialised here).
+    """
+
+    def __init__(self, opts: TrainOptions, *, dataset=None, env=None) -> None:
+        from .distributed import broadcast_module, init_distributed
+
+        self.env = env if env is not None else init_distributed(opts.device)
+        self.device = self.env.device
+        if dataset is None:
+            from .data import ImageDataset
+
+            dataset = ImageDataset(
+                opts.data,
+                res=opts.res,
+                xflip=opts.xflip,
+                use_labels=opts.use_labels,
+                max_images=opts.max_images,
+            )
+        if opts.res is not None and int(dataset.res) != opts.res:
+            raise ValueError(f"res={opts.res} but the dataset's images are {dataset.res} px")
+        if len(dataset) < 1:
+            raise ValueError("the dataset is empty")
+        self.dataset = dataset
+        self.opts = opts = opts.resolved(int(dataset.res))
+        ws = self.env.world_size
+        if opts.batch % ws:
+            raise ValueError(f"batch ({opts.batch}) must be a multiple of the {ws} processes")
+        self.local_batch = opts.batch // ws
+
+        from gan.networks.presets import build_discriminator, build_generator
+
+        c_dim, img_ch = int(dataset.c_dim), int(dataset.num_channels)
+        self.G = build_generator(
+            opts.preset, res=opts.res, seed=opts.init_seed, c_dim=c_dim, img_channels=img_ch
+        ).to(self.device)
+        self.D = build_discriminator(
+            opts.preset, res=opts.res, seed=opts.init_seed + 1, c_dim=c_dim, img_channels=img_ch
+        ).to(self.device)
+        for m in (self.G, self.D):
+            broadcast_module(m, self.env)
+        self.G.train()
+        self.D.train()
+        self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
+
+        self.opt_G = torch.optim.Adam(
+            self.G.parameters(), lr=opts.g_lr, betas=opts.betas, eps=opts.eps
+        )
+        d_lr, d_betas = lazy_adam_hyperparams(
+            opts.d_lr, opts.betas, opts.r1_interval if opts.r1_gamma > 0 else None
+        )
+        self.opt_D = torch.optim.Adam(self.D.parameters(), lr=d_lr, betas=d_betas, eps=opts.eps)
+
+        self.augment_pipe = None
+        self.ada = None
+        if opts.augment == "ada":
+            from .augment import AdaController, AugmentPipe
+            from .distributed import reduce_sum
+
+            self.augment_pipe = AugmentPipe(p=opts.augment_p).to(self.device)
+            env = self.env
+            self.ada = AdaController(
+                self.augment_pipe,
+                target=opts.ada_target,
+                interval=opts.ada_interval,
+                speed_kimg=opts.ada_kimg,
+                reduce=(lambda t: reduce_sum(t, env)) if env.is_distributed else None,
+            )
+        self.fp16 = (
+            self.device.type == "cuda" if opts.fp16 is None else bool(opts.fp16)
+        ) and self.device.type == "cuda"
+        autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if self.fp16 else None
+        self.loss = GANLoss(
+            self.G,
+            self.D,
+            augment_pipe=self.augment_pipe,
+            r1_gamma=opts.r1_gamma,
+            r1_interval=opts.r1_interval,
+            autocast=autocast,
+        )
+        self.step_idx = 0
+        self.cur_nimg = 0
+        self._perm_epoch = -1
+        self._perm: np.ndarray | None = None
+
+    # ---- deterministic draws ---------------------------------------------------------------
+    def batch_indices(self, step: int) -> np.ndarray:
+        """Dataset indices of this process's share of step ``step``."""
+        n, b = len(self.dataset), self.opts.batch
+        start = step * b + self.env.rank * self.local_batch
+        pos = np.arange(start, start + self.local_batch, dtype=np.int64)
+        out = np.empty_like(pos)
+        for epoch in np.unique(pos // n):
+            if epoch != self._perm_epoch:
+                rng = np.random.default_rng([self.opts.seed, int(epoch)])
+                self._perm, self._perm_epoch = rng.permutation(n), int(epoch)
+            sel = pos // n == epoch
+            out[sel] = self._perm[pos[sel] % n]
+        return out
+
+    def real_batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Reals of step ``step`` as float in ``[-1, 1]`` and their labels (None if c_dim 0)."""
+        items = [self.dataset[int(i)] for i in self.batch_indices(step)]
+        img = torch.stack([x for x, _ in items]).to(self.device, torch.float32) / 127.5 - 1
+        if not self.dataset.c_dim:
+            return img, None
+        return img, torch.stack([c for _, c in items]).to(self.device, torch.float32)
+
+    def _latents(self, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor | None]:
+        z = torch.randn(self.local_batch, self.G.z_dim, generator=gen).to(self.device)
+        if not self.dataset.c_dim:
+            return z, None
+        idx = torch.randint(0, len(self.dataset), (self.local_batch,), generator=gen)
+        c = torch.stack([self.dataset[int(i)][1] for i in idx]).to(self.device)
+        return z, c
+
+    # ---- one step ----------------------------------------------------------------------------
+    def blur_sigma(self) -> float:
+        """σ (px) of D's input blur at the current image count (0 when off)."""
+        o = self.opts
+        return blur_sigma_at(self.cur_nimg, o.blur_sigma, o.blur_fade_kimg)
+
+    def r1_due(self, step: int | None = None) -> bool:
+        """Whether step ``step`` (default: the next) runs the lazy R1 phase."""
+        step = self.step_idx if step is None else step
+        return self.opts.r1_gamma > 0 and step % self.opts.r1_interval == 0
+
+    def _optimize(self, module: nn.Module, opt: torch.optim.Optimizer, loss: torch.Tensor):
+        from .distributed import average_gradients
+
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        average_gradients(module, self.env)
+        for p in module.parameters():
+            if p.grad is not None:
+                # A rare overflow must not poison Adam's moments (as StyleGAN does).
+                torch.nan_to_num(p.grad, nan=0.0, posinf=1e5, neginf=-1e5, out=p.grad)
+        opt.step()
+
+    def step(self) -> dict[str, float]:
+        """Train one batch: G phase, D phase, lazy R1 when due, EMA, ADA. Returns this
+        process's statistics (losses, logits, ``r1_applied``, ``blur_sigma``, ``ema_beta``,
+        ``augment_p``)."""
+        o, step = self.opts, self.step_idx
+        seed = step_seed(o.seed, step, self.env.rank)
+        gen = torch.Generator().manual_seed(seed)
+        torch.manual_seed(seed)  # anything drawing from the global RNG is reproducible too
+        real, c_real = self.real_batch(step)
+        blur = self.blur_sigma()
+        stats: dict[str, float] = {"blur_sigma": blur}
+
+        # G phase: D frozen so that no gradient is computed for it.
+        self.G.requires_grad_(True)
+        self.D.requires_grad_(False)
+        z, c = self._latents(gen)
+        loss, st = self.loss.loss_G(z, c, blur_sigma=blur, generator=gen)
+        self._optimize(self.G, self.opt_G, loss)
+        stats.update(st)
+
+        self.G.requires_grad_(False)
+        self.D.requires_grad_(True)
+        z, c = self._latents(gen)
+        loss, real_logits, st = self.loss.loss_D(real, c_real, z, c, blur_sigma=blur, generator=gen)
+        self._optimize(self.D, self.opt_D, loss)
+        stats.update(st)
+        if self.ada is not None:
+            self.ada.accumulate(real_logits)
+
+        applied = self.r1_due(step)
+        if applied:
+            loss, st = self.loss.loss_R1(real, c_real, blur_sigma=blur, generator=gen)
+            self._optimize(self.D, self.opt_D, loss)
+            stats.update(st)
+        stats["r1_applied"] = float(applied)
+        self.D.requires_grad_(False)
+
+        beta = ema_beta(o.batch, self.cur_nimg, o.ema_kimg, o.ema_rampup)
+        update_ema(self.G, self.G_ema, beta)
+        stats["ema_beta"] = beta
+        self.cur_nimg += o.batch
+        self.step_idx += 1
+        if self.ada is not None:
+            self.ada.step(o.batch)
+            stats["augment_p"] = self.ada.p
+        else:
+            stats["augment_p"] = 0.0
+        return stats
+
+    # ---- checkpoints -------------------------------------------------------------------------
+    def _modules(self) -> dict[str, nn.Module]:
+        m = {"G": self.G, "D": self.D, "G_ema": self.G_ema}
+        if self.augment_pipe is not None:
+            m["augment"] = self.augment_pipe
+        return m
+
+    def _optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"G": self.opt_G, "D": self.opt_D}
+
+    def state_extra(self) -> dict[str, Any]:
+        """The JSON-able part of the training state (options, counters, ADA)."""
+        return {
+            "options": self.opts.to_dict(),
+            "step": self.step_idx,
+            "cur_nimg": self.cur_nimg,
+            "ada": self.ada.state_dict() if self.ada is not None else None,
+        }
+
+    def save(self, run_dir: str | os.PathLike, *, extra: dict | None = None) -> Path:
+        """Write a checkpoint ``checkpoint-{step}`` into ``run_dir`` (main rank only)."""
+        from .checkpoint import save_training_state
+
+        return save_training_state(
+            run_dir,
+            self.step_idx,
+            modules=self._modules(),
+            optimizers=self._optimizers(),
+            extra={**self.state_extra(), **(extra or {})},
+            keep=self.opts.keep,
+        )
+
+    def load(self, path: str | os.PathLike) -> dict[str, Any]:
+        """Restore a checkpoint written by :meth:`save`; returns its ``extra``."""
+        from .checkpoint import load_training_state
+
+        extra = load_training_state(
+            path, modules=self._modules(), optimizers=self._optimizers(), map_location="cpu"
+        )
+        self.step_idx = int(extra["step"])
+        self.cur_nimg = int(extra["cur_nimg"])
+        if self.ada is not None and extra.get("ada") is not None:
+            self.ada.load_state_dict(extra["ada"])
+        return extra
+
+
+# ---- the run -----------------------------------------------------------------------------------
+
+
+def _fmt_time(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "?"
+    s = int(round(max(seconds, 0.0)))
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
+
+
+def _truncate_jsonl(path: Path, step: int) -> None:
+    """Drop records written after ``step`` by an interrupted run that is being resumed."""
+    if not path.is_file():
+        return
+    keep = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a line cut by a kill
+        if int(rec.get("step", 0)) <= step:
+            keep.append(line)
+    from dsp._io import write_text_atomic
+
+    write_text_atomic(path, "".join(k + "\n" for k in keep))
+
+
+def _append_jsonl(path: Path, record: dict[str, Any]) -> None:
+    # One write of one complete line, flushed: a kill leaves at most one cut last line.
+    # Non-finite floats become null so that every line is strict JSON.
+    clean = {
+        k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in record.items()
+    }
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(clean, allow_nan=False) + "\n")
+        fh.flush()
+
+
+def _tensorboard(run_dir: Path):
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except Exception:  # tensorboard is optional
+        return None
+    try:
+        return SummaryWriter(str(run_dir / "tensorboard"))
+    except Exception:
+        return None
+
+
+def _grid_latents(trainer: Trainer) -> tuple[torch.Tensor, torch.Tensor | None]:
+    from gan.metrics.video import latents_from_seeds
+
+    n = trainer.opts.grid_size
+    z = latents_from_seeds(list(range(n)), trainer.G.z_dim).to(trainer.device)
+    if not trainer.dataset.c_dim:
+        return z, None
+    labels = torch.arange(n) % trainer.dataset.c_dim
+    return z, torch.nn.functional.one_hot(labels, trainer.dataset.c_dim).float().to(z.device)
+
+
+@torch.no_grad()
+def _save_grid(trainer: Trainer, path: Path, z, c) -> None:
+    from gan.metrics.video import image_grid, save_image
+
+    imgs = [
+        trainer.G_ema(z[i : i + 8], None if c is None else c[i : i + 8])
+        for i in range(0, len(z), 8)
+    ]
+    save_image(image_grid(torch.cat(imgs).float().cpu(), pad=1), path)
+
+
+def _save_reals(trainer: Trainer, path: Path) -> None:
+    from gan.metrics.video import image_grid, save_image
+
+    n = min(trainer.opts.grid_size, len(trainer.dataset))
+    imgs = torch.stack([trainer.dataset[i][0] for i in range(n)]).float() / 127.5 - 1
+    save_image(image_grid(imgs, pad=1), path)
+
+
+def _metrics(trainer: Trainer, extractor, cache: dict[str, Any]) -> dict[str, Any]:
+    """Equivariance (and FID/KID) of the EMA generator; a failing metric is reported, not
+    fatal."""
+    from gan.metrics.equivariance import measure
+
+    o = trainer.opts
+    out: dict[str, Any] = {}
+    G = trainer.G_ema
+    for m in o.metrics:
+        if m in ("fid", "kid"):
+            continue
+        try:
+            r = measure(
+                G,
+                m,
+                o.metric_samples,
+                batch=min(8, o.metric_samples),
+                seed=0,
+                device=trainer.device,
+            )
+            out[m] = r.psnr_db if math.isfinite(r.psnr_db) else str(r.psnr_db)
+        except (ValueError, RuntimeError) as exc:
+            out[m] = None
+            out[f"{m}_error"] = str(exc)
+    if any(m in o.metrics for m in ("fid", "kid")):
+        if extractor is None:
+            out["fid_kid_note"] = (
+                "FID/KID skipped: they need --fid-extractor FILE (a TorchScript feature "
+                "extractor such as inception-2015-12-05); nothing is downloaded"
+            )
+        else:
+            from gan.metrics.fid import compute_fid_kid, dataset_features
+
+            try:
+                if "real_features" not in cache:  # the reals do not change between snapshots
+                    cache["real_features"] = dataset_features(
+                        trainer.dataset, extractor, 32, trainer.device
+                    )
+                res = compute_fid_kid(
+                    G,
+                    trainer.dataset,
+                    extractor,
+                    o.fid_samples,
+                    32,
+                    trainer.device,
+                    real_features=cache["real_features"],
+                )
+                out.update({k: v for k, v in res.items() if k in o.metrics})
+            except (ValueError, RuntimeError) as exc:
+                out["fid_kid_error"] = str(exc)
+    G.to(trainer.device)
+    return out
+
+
+def _plot_losses(records: list[dict[str, Any]], path: Path) -> None:
+    """Loss curves as a PNG drawn with Pillow (matplotlib is kept inside ``dsp.plots``)."""
+    from PIL import Image, ImageDraw
+
+    from gan.metrics.video import save_image
+
+    series = {
+        "loss_G": (220, 60, 40),
+        "loss_D": (40, 90, 220),
+        "loss_R1": (40, 160, 60),
+    }
+    W, H, L, R, T, B = 720, 400, 60, 20, 30, 40
+    img = Image.new("RGB", (W, H), (255, 255, 255))
+    d = ImageDraw.Draw(img)
+    xs = [r["kimg"] for r in records]
+    vals = [r.get(k) for r in records for k in series if r.get(k) is not None]
+    vals = [v for v in vals if math.isfinite(v)]
+    if not xs or not vals:
+        d.text((L, H // 2), "no loss records yet", fill=(0, 0, 0))
+        save_image(np.asarray(img), path)
+        return
+    x0, x1 = min(xs), max(xs)
+    x1 = x1 if x1 > x0 else x0 + 1e-3
+    y0, y1 = min(0.0, min(vals)), max(vals)
+    y1 = y1 if y1 > y0 else y0 + 1.0
+
+    def px(x: float, y: float) -> tuple[float, float]:
+        return (
+            L + (x - x0) / (x1 - x0) * (W - L - R),
+            H - B - (y - y0) / (y1 - y0) * (H - T - B),
+        )
+
+    d.rectangle([L, T, W - R, H - B], outline=(0, 0, 0))
+    for i in range(5):
+        y = y0 + (y1 - y0) * i / 4
+        _, yy = px(x0, y)
+        d.line([L - 4, yy, L, yy], fill=(0, 0, 0))
+        d.text((4, yy - 6), f"{y:.3g}", fill=(0, 0, 0))
+        x = x0 + (x1 - x0) * i / 4
+        xx, _ = px(x, y0)
+        d.line([xx, H - B, xx, H - B + 4], fill=(0, 0, 0))
+        d.text((xx - 12, H - B + 6), f"{x:.3g}", fill=(0, 0, 0))
+    d.text((W // 2 - 20, H - 16), "kimg", fill=(0, 0, 0))
+    for j, (k, colour) in enumerate(series.items()):
+        pts = [px(r["kimg"], r[k]) for r in records if r.get(k) is not None and math.isfinite(r[k])]
+        if len(pts) > 1:
+            d.line(pts, fill=colour, width=2)
+        elif pts:
+            d.ellipse([pts[0][0] - 2, pts[0][1] - 2, pts[0][0] + 2, pts[0][1] + 2], fill=colour)
+        d.text((L + 10 + 90 * j, 8), k, fill=colour)
+    save_image(np.asarray(img), path)
+
+
+def train(
+    opts: TrainOptions,
+    *,
+    progress: bool = True,
+    dataset=None,
+    max_steps: int | None = None,
+    log: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Run (or resume) a training run; see the module docstring for the files it writes.
+
+    Parameters
+    ----------
+    opts : TrainOptions
+    progress : bool
+        Print a progress line (kimg, s/kimg, ETA, losses, augmentation p) every tick.
+    dataset : Dataset-like, optional
+        Instead of ``ImageDataset(opts.data, ...)`` (tests).
+    max_steps : int, optional
+        Also stop once the step counter reaches this (counted from the run's start, so a
+        resumed run continues up to it); the run ends with a snapshot as usual.
+    log : callable, optional
+        Where messages go (default: ``print`` to stderr).
+
+    Returns
+    -------
+    dict
+        ``run_dir``, ``step``, ``kimg``, ``checkpoint`` (path of the last one), ``stats``
+        (last tick's mean statistics), ``metrics`` (last snapshot's), ``sec_per_kimg`` (last
+        tick's) and ``trainer`` (the :class:`Trainer`, for inspection).
+    """
+    from .checkpoint import read_checkpoint_info, resolve_resume
+    from .distributed import barrier, cleanup, init_distributed, reduce_mean, reduce_sum
+
+    if not isinstance(opts, TrainOptions):
+        raise ValueError(f"opts must be a TrainOptions, got {type(opts).__name__}")
+    if max_steps is not None and (isinstance(max_steps, bool) or int(max_steps) < 0):
+        raise ValueError(f"max_steps must be >= 0, got {max_steps!r}")
+    say = log if log is not None else (lambda s: print(s, file=sys.stderr, flush=True))
+    env = init_distributed(opts.device)
+    run_dir = Path(opts.out)
+    resume_path = resolve_resume(opts.resume, run_dir)
+    if resume_path is None and opts.resume not in (None, "", "latest"):
+        raise ValueError(f"--resume {opts.resume!r}: no checkpoint found")
+    if resume_path is not None:
+        info = read_checkpoint_info(resume_path)
+        saved = TrainOptions.from_dict(info["extra"]["options"])
+        opts = opts.with_training_fields_of(saved)
+    else:
+        from .checkpoint import list_checkpoints
+
+        if list_checkpoints(run_dir):
+            raise ValueError(
+                f"{run_dir} already holds checkpoints: continue it with --resume latest or "
+                "choose another --out"
+            )
+    extractor = None
+    if any(m in opts.metrics for m in METRIC_KEYS) and opts.fid_extractor:
+        from gan.metrics.fid import load_feature_extractor
+
+        extractor = load_feature_extractor(opts.fid_extractor, env.device)
+
+    trainer = Trainer(opts, dataset=dataset, env=env)
+    o = trainer.opts
+    main = env.is_main
+    if resume_path is not None:
+        trainer.load(resume_path)
+        say(
+            f"resumed from {resume_path} at step {trainer.step_idx} "
+            f"({trainer.cur_nimg / 1000:.2f} kimg)"
+        )
+    log_path, metrics_path = run_dir / "log.jsonl", run_dir / "metrics.jsonl"
+    tb = None
+    if main:
+        from dsp._io import write_json_atomic, write_text_atomic
+
+        run_dir.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(run_dir / "options.json", o.to_dict())
+        write_text_atomic(
+            run_dir / "README.txt",
+            _README.format(preset=o.preset, res=o.res, data=o.data, keep=o.keep, out=run_dir),
+        )
+        if resume_path is not None:
+            _truncate_jsonl(log_path, trainer.step_idx)
+            _truncate_jsonl(metrics_path, trainer.step_idx)
+        else:
+            _save_reals(trainer, run_dir / "reals.png")
+        tb = _tensorboard(run_dir)
+        if any(m in o.metrics for m in METRIC_KEYS) and extractor is None:
+            say(
+                "note: FID/KID are skipped: they need --fid-extractor FILE (a TorchScript "
+                "feature extractor); nothing is downloaded"
+            )
+    grid_z, grid_c = _grid_latents(trainer)
+
+    tick_steps = max(1, round(o.tick_kimg * 1000 / o.batch))
+    snap_nimg = o.snap_kimg * 1000
+    total_nimg = o.kimg * 1000 if o.kimg is not None else None
+    t_start = time.monotonic()
+    t_tick, nimg_tick = t_start, trainer.cur_nimg
+    acc: dict[str, list[float]] = {}
+    last_stats: dict[str, float] = {}
+    last_metrics: dict[str, Any] = {}
+    last_ckpt: Path | None = None
+    fid_cache: dict[str, Any] = {}
+    sec_per_kimg = float("nan")
+    next_snap = (math.floor(trainer.cur_nimg / snap_nimg) + 1) * snap_nimg
+
+    def snapshot() -> None:
+        nonlocal last_metrics, last_ckpt
+        kimg = trainer.cur_nimg / 1000
+        mets = _metrics(trainer, extractor, fid_cache) if main else {}
+        if main:
+            grid = run_dir / f"samples-kimg{kimg:07.2f}.png"
+            _save_grid(trainer, grid, grid_z, grid_c)
+            last_ckpt = trainer.save(run_dir)
+            rec = {"step": trainer.step_idx, "kimg": kimg, **mets, "grid": grid.name}
+            _append_jsonl(metrics_path, rec)
+            if tb is not None:
+                for k, v in mets.items():
+                    if isinstance(v, float):
+                        tb.add_scalar(f"metrics/{k}", v, trainer.cur_nimg)
+            shown = "  ".join(
+                f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}"
+                for k, v in mets.items()
+                if k in o.metrics and v is not None
+            )
+            say(f"snapshot kimg {kimg:.2f}: {grid.name}, {last_ckpt.name}  {shown}")
+        last_metrics = mets
+        barrier(env)
+
+    stop = _GracefulStop(say)
+    try:
+        stop.install()
+        while True:
+            done = total_nimg is not None and trainer.cur_nimg >= total_nimg
+            if max_steps is not None and trainer.step_idx >= max_steps:
+                done = True
+            # Time and Ctrl-C are local to each process: agree on them so all ranks stop at
+            # the same step.
+            flag = float(stop.requested)
+            if o.minutes is not None:
+                flag += float(time.monotonic() - t_start >= o.minutes * 60)
+            if env.is_distributed:
+                flag = reduce_sum(flag, env)
+            if done or flag > 0:
+                break
+            stats = trainer.step()
+            for k, v in stats.items():
+                acc.setdefault(k, []).append(v)
+            if trainer.step_idx % tick_steps == 0:
+                now = time.monotonic()
+                means = reduce_mean({k: float(np.mean(v)) for k, v in acc.items()}, env)
+                means["r1_steps"] = float(sum(acc.get("r1_applied", [])))
+                means.pop("r1_applied", None)
+                if "loss_R1" not in acc:
+                    means["loss_R1"] = None
+                acc = {}
+                dk = (trainer.cur_nimg - nimg_tick) / 1000
+                sec_per_kimg = (now - t_tick) / dk if dk > 0 else float("nan")
+                t_tick, nimg_tick = now, trainer.cur_nimg
+                kimg = trainer.cur_nimg / 1000
+                if total_nimg is not None:
+                    eta = (total_nimg - trainer.cur_nimg) / 1000 * sec_per_kimg
+                    total = f"/{total_nimg / 1000:.2f}"
+                else:
+                    eta = o.minutes * 60 - (now - t_start)
+                    total = ""
+                last_stats = means
+                if main:
+                    rec = {
+                        "step": trainer.step_idx,
+                        "kimg": kimg,
+                        "time_s": now - t_start,
+                        "sec_per_kimg": sec_per_kimg,
+                        **means,
+                    }
+                    _append_jsonl(log_path, rec)
+                    if tb is not None:
+                        for k, v in means.items():
+                            if v is not None:
+                                tb.add_scalar(f"train/{k}", v, trainer.cur_nimg)
+                    if progress:
+                        r1 = means.get("loss_R1")
+                        say(
+                            f"kimg {kimg:.2f}{total}  step {trainer.step_idx}  "
+                            f"s/kimg {sec_per_kimg:.1f}  eta {_fmt_time(eta)}  "
+                            f"G {means['loss_G']:.3f}  D {means['loss_D']:.3f}  "
+                            f"R1 {'-' if r1 is None else f'{r1:.4f}'}  "
+                            f"p {means['augment_p']:.3f}  blur {means['blur_sigma']:.2f}"
+                        )
+            if trainer.cur_nimg >= next_snap:
+                next_snap = (math.floor(trainer.cur_nimg / snap_nimg) + 1) * snap_nimg
+                snapshot()
+        if last_ckpt is None or _ckpt_step(last_ckpt) != trainer.step_idx:
+            snapshot()
+        if main:
+            from gan.networks.io import save_generator
+
+            save_generator(trainer.G_ema, run_dir / "generator")
+            records = []
+            if log_path.is_file():
+                for line in log_path.read_text(encoding="utf-8").splitlines():
+                    with contextlib.suppress(json.JSONDecodeError):
+                        records.append(json.loads(line))
+            _plot_losses(records, run_dir / "losses.png")
+    finally:
+        stop.uninstall()
+        if tb is not None:
+            tb.close()
+        cleanup(env)
+    return {
+        "run_dir": str(run_dir),
+        "step": trainer.step_idx,
+        "kimg": trainer.cur_nimg / 1000,
+        "checkpoint": str(last_ckpt) if last_ckpt is not None else None,
+        "stats": last_stats,
+        "metrics": last_metrics,
+        "sec_per_kimg": sec_per_kimg,
+        "trainer": trainer,
+    }
+
+
+class _GracefulStop:
+    """First Ctrl-C (SIGINT): finish the current step, write the final snapshot and checkpoint,
+    and return normally; a second one interrupts at once. Only in the main thread (signal
+    handlers cannot be set elsewhere)."""
+
+    def __init__(self, say: Callable[[str], None]) -> None:
+        self.say = say
+        self.requested = False
+        self._old = None
+
+    def _handler(self, signum, frame) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        self.say("stopping after this step (Ctrl-C again to abort without a checkpoint)")
+
+    def install(self) -> None:
+        if threading.current_thread() is threading.main_thread():
+            self._old = signal.signal(signal.SIGINT, self._handler)
+
+    def uninstall(self) -> None:
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)
+            self._old = None
+
+
+def _ckpt_step(path: Path) -> int:
+    return int(Path(path).stem.split("-")[-1])

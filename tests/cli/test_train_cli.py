@@ -1,0 +1,123 @@
+"""``aliasfree train``: a tiny run writes the documented run directory and resumes."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from aliasfree.commands import train as train_cmd
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="aliasfree")
+    sub = parser.add_subparsers(dest="command")
+    train_cmd.add_parser(sub)
+    return parser.parse_args(["train", *argv])
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    n = torch.get_num_threads()
+    yield
+    torch.set_num_threads(n)
+
+
+def _write_folder(path, n=6, res=32):
+    path.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(n):
+        Image.fromarray(rng.integers(0, 256, (res, res, 3), np.uint8)).save(path / f"{i}.png")
+    return path
+
+
+def test_tiny_run_writes_the_expected_files(tmp_path, capsys):
+    data = _write_folder(tmp_path / "imgs")
+    out = tmp_path / "run"
+    common = ["--config", "baseline", "--data", str(data), "--batch", "4", "--threads", "1"]
+    common += ["--out", str(out), "--metrics", "eqt,fid", "--metric-samples", "2"]
+    common += ["--tick-kimg", "0.004", "--snap-kimg", "0.008"]
+    args = _parse([*common, "--kimg", "0.008"])
+    assert train_cmd.run(args) == 0
+    assert "run directory" in capsys.readouterr().out
+    names = {p.name for p in out.iterdir()}
+    for f in [
+        "options.json",
+        "README.txt",
+        "log.jsonl",
+        "metrics.jsonl",
+        "reals.png",
+        "losses.png",
+        "generator.json",
+        "generator.safetensors",
+        "checkpoint-00000002.json",
+        "checkpoint-00000002.safetensors",
+    ]:
+        assert f in names, f
+    grids = sorted(n for n in names if n.startswith("samples-kimg"))
+    assert grids == ["samples-kimg0000.01.png"]
+    assert Image.open(out / grids[0]).size == (4 * 32 + 3, 4 * 32 + 3)  # 16 latents, pad 1
+    log = [json.loads(line) for line in (out / "log.jsonl").open()]
+    assert [r["step"] for r in log] == [1, 2]
+    assert all(np.isfinite(r["loss_G"]) and np.isfinite(r["loss_D"]) for r in log)
+    (met,) = [json.loads(line) for line in (out / "metrics.jsonl").open()]
+    assert isinstance(met["eqt"], float) and "fid-extractor" in met["fid_kid_note"]
+    opts = json.loads((out / "options.json").read_text())
+    assert opts["res"] == 32 and opts["r1_gamma"] == pytest.approx(0.5 * (32 / 128) ** 2)
+    assert "resume latest" in (out / "README.txt").read_text()
+
+    # Resume to 16 images: one more checkpoint, the log continues.
+    args = _parse([*common, "--kimg", "0.016", "--resume", "latest"])
+    assert train_cmd.run(args) == 0
+    assert (out / "checkpoint-00000004.json").is_file()
+    log = [json.loads(line) for line in (out / "log.jsonl").open()]
+    assert [r["step"] for r in log] == [1, 2, 3, 4]
+
+
+def test_bad_arguments_raise_value_errors(tmp_path):
+    with pytest.raises(ValueError, match="metrics"):
+        train_cmd.options_from_args(_parse(["--metrics", "eqt,psnr"]))
+    with pytest.raises(ValueError, match="batch"):
+        train_cmd.options_from_args(_parse(["--batch", "0"]))
+    with pytest.raises(ValueError, match="res"):
+        train_cmd.options_from_args(_parse(["--res", "48"]))
+    with pytest.raises(SystemExit):  # argparse: --kimg and --minutes exclude each other
+        _parse(["--kimg", "1", "--minutes", "1"])
+
+
+class _MeanColour(torch.nn.Module):
+    """A stand-in feature extractor: per-channel means and mean squares of the image."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.float() / 255
+        return torch.cat([x.mean(dim=[2, 3]), x.square().mean(dim=[2, 3])], dim=1)
+
+
+def test_fid_kid_at_snapshots_with_an_extractor(tmp_path):
+    data = _write_folder(tmp_path / "imgs", n=4, res=16)
+    ext = tmp_path / "ext.pt"
+    with warnings.catch_warnings():  # TorchScript is deprecated but it is the file format
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.jit.script(_MeanColour()).save(str(ext))
+    out = tmp_path / "run"
+    args = _parse(
+        ["--config", "baseline", "--data", str(data), "--batch", "2", "--kimg", "0.002"]
+        + ["--out", str(out), "--metrics", "fid,kid", "--fid-extractor", str(ext)]
+        + ["--fid-samples", "8", "--no-progress", "--threads", "1"]
+    )
+    assert train_cmd.run(args) == 0
+    (met,) = [json.loads(line) for line in (out / "metrics.jsonl").open()]
+    assert set(met) >= {"fid", "kid"} and np.isfinite(met["fid"]) and met["fid"] >= 0
+    assert np.isfinite(met["kid"])
+    with pytest.raises(ValueError, match="fid-extractor|extractor|exist|found"):
+        train_cmd.run(
+            _parse(
+                ["--data", str(data), "--out", str(tmp_path / "r2"), "--metrics", "fid"]
+                + ["--fid-extractor", str(tmp_path / "missing.pt"), "--kimg", "0.002"]
+            )
+        )

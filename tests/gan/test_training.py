@@ -1,0 +1,359 @@
+"""The training loop (REFERENCE §6): losses, lazy R1, blur, EMA, one step, exact resume."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+
+import numpy as np
+import pytest
+import torch
+from scipy import ndimage
+
+from gan.training import loss as loss_mod
+from gan.training.loop import Trainer, step_seed, train
+from gan.training.loss import (
+    GANLoss,
+    blur_sigma_at,
+    ema_beta,
+    gaussian_blur,
+    gaussian_taps,
+    lazy_adam_hyperparams,
+    update_ema,
+)
+from gan.training.options import TrainOptions, default_r1_gamma
+
+RES = 16
+
+
+class TinyData:
+    """A fixed random uint8 dataset with the ImageDataset interface."""
+
+    def __init__(self, n: int = 6, res: int = RES, channels: int = 3, seed: int = 0) -> None:
+        rng = np.random.default_rng(seed)
+        self.images = torch.from_numpy(rng.integers(0, 256, (n, channels, res, res), np.uint8))
+        self.res, self.num_channels, self.c_dim, self.name = res, channels, 0, "tiny"
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, i: int):
+        return self.images[i], torch.zeros(0)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    # Tiny networks: one thread is fastest and does not thrash on a shared machine.
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def _opts(tmp_path=None, **kw) -> TrainOptions:
+    base = dict(
+        config="baseline",
+        res=RES,
+        batch=2,
+        metrics=(),
+        snap_kimg=1000.0,
+        tick_kimg=0.002,
+        grid_size=4,
+        device="cpu",
+        out=str(tmp_path / "run") if tmp_path is not None else "unused",
+    )
+    base.update(kw)
+    return TrainOptions(**base)
+
+
+def _params(m: torch.nn.Module) -> list[torch.Tensor]:
+    return [p.detach().clone() for p in m.parameters()]
+
+
+# ---- options -------------------------------------------------------------------------------
+
+
+def test_options_resolve_reference_hyperparameters():
+    o = TrainOptions(config="r", size="paper", batch=32).resolved(256)
+    assert o.g_lr == 0.0025 and o.d_lr == 0.002 and o.betas == (0.0, 0.99) and o.eps == 1e-8
+    assert o.r1_gamma == pytest.approx(2.0) and o.r1_interval == 16
+    assert o.ema_kimg == pytest.approx(10.0) and o.ema_rampup == 0.05
+    assert o.blur_sigma == 10.0 and o.blur_fade_kimg == pytest.approx(200.0)
+    assert o.minutes == 5.0  # neither kimg nor minutes: the 5-minute default
+    assert o.ada_kimg == 500.0 and TrainOptions().resolved(32).ada_kimg == 10.0
+    assert TrainOptions(config="baseline").resolved(64).g_lr == 0.002
+    assert TrainOptions(config="t").resolved(64).blur_sigma == 0.0  # blur only for config R
+    for res, gamma in [(128, 0.5), (256, 2.0), (512, 8.0), (1024, 32.0)]:
+        assert default_r1_gamma(res) == pytest.approx(gamma)
+
+
+def test_options_roundtrip_and_validation():
+    o = TrainOptions(config="r", kimg=3.0, metrics=("eqt", "fid"), betas=(0.1, 0.9))
+    again = TrainOptions.from_dict(json.loads(json.dumps(o.to_dict())))
+    assert again == o
+    for kw in [
+        {"config": "x"},
+        {"res": 48},
+        {"batch": 0},
+        {"kimg": 1.0, "minutes": 1.0},
+        {"kimg": -1.0},
+        {"betas": (0.0, 1.0)},
+        {"metrics": ("eqt", "psnr")},
+        {"r1_interval": 0},
+        {"augment": "always"},
+        {"augment_p": 1.5},
+        {"g_lr": float("nan")},
+    ]:
+        with pytest.raises(ValueError):
+            TrainOptions(**kw)
+    with pytest.raises(ValueError, match="unknown"):
+        TrainOptions.from_dict({"bogus": 1})
+
+
+# ---- loss building blocks -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("sigma", [0.7, 1.5, 3.0])
+def test_gaussian_blur_matches_scipy(sigma):
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((2, 3, 12, 17))
+    got = gaussian_blur(torch.from_numpy(x), sigma).numpy()
+    r = len(gaussian_taps(sigma)) // 2
+    want = ndimage.gaussian_filter(
+        x, sigma=(0, 0, sigma, sigma), mode="constant", cval=0.0, truncate=r / sigma
+    )
+    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+    same = torch.ones(1, 1, 4, 4)
+    assert gaussian_blur(same, 0.0) is same
+    with pytest.raises(ValueError, match="sigma"):
+        gaussian_blur(same, -1.0)
+
+
+def test_blur_fades_linearly():
+    assert blur_sigma_at(0, 10.0, 100.0) == 10.0
+    assert blur_sigma_at(25_000, 10.0, 100.0) == pytest.approx(7.5)
+    assert blur_sigma_at(100_000, 10.0, 100.0) == 0.0
+    assert blur_sigma_at(500_000, 10.0, 100.0) == 0.0
+    assert blur_sigma_at(0, 0.0, 100.0) == 0.0
+
+
+def test_ema_beta_and_update():
+    assert ema_beta(32, 0, 10.0, 0.05) == 0.0  # first step: G_ema becomes a copy of G
+    assert ema_beta(32, 10**8, 10.0, 0.05) == pytest.approx(0.5 ** (32 / 10_000))
+    assert ema_beta(32, 1000, 10.0, 0.05) == pytest.approx(0.5 ** (32 / 50))  # ramp-up
+    assert ema_beta(32, 0, 10.0, None) == pytest.approx(0.5 ** (32 / 10_000))
+    G, E = torch.nn.Linear(3, 2), torch.nn.Linear(3, 2)
+    G.register_buffer("b", torch.tensor([1.0, 2.0]))
+    E.register_buffer("b", torch.zeros(2))
+    want = [
+        p.detach() + 0.3 * (q.detach() - p.detach())
+        for p, q in zip(G.parameters(), E.parameters(), strict=True)
+    ]
+    update_ema(G, E, 0.3)
+    for w, q in zip(want, E.parameters(), strict=True):
+        torch.testing.assert_close(q.detach(), w)
+    torch.testing.assert_close(E.b, G.b)
+
+
+def test_lazy_adam_hyperparams():
+    lr, betas = lazy_adam_hyperparams(0.002, (0.0, 0.99), 16)
+    assert lr == pytest.approx(0.002 * 16 / 17)
+    assert betas == pytest.approx((0.0, 0.99 ** (16 / 17)))
+    assert lazy_adam_hyperparams(0.002, (0.0, 0.99), None) == (0.002, (0.0, 0.99))
+
+
+class _LinearD(torch.nn.Module):
+    """D(x) = Σ w·x² / 2: ∇ₓD = w·x, so the R1 penalty is Σ (w·x)² (independent truth)."""
+
+    def __init__(self, shape) -> None:
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.linspace(-1, 1, math.prod(shape)).reshape(shape))
+
+    def forward(self, x, c=None):
+        return (self.w * x.square() / 2).sum(dim=[1, 2, 3]).unsqueeze(1)
+
+
+def test_losses_match_direct_formulas():
+    torch.manual_seed(0)
+    shape = (1, 4, 4)
+    D = _LinearD(shape).double()
+    G = lambda z, c, update_emas=False: z.view(-1, *shape)  # noqa: E731
+    L = GANLoss(G, D, r1_gamma=0.8, r1_interval=4)
+    real = torch.randn(3, *shape, dtype=torch.float64)
+    z = torch.randn(3, 16, dtype=torch.float64)
+    d = lambda x: (D.w.detach() * x.square() / 2).sum(dim=[1, 2, 3])  # noqa: E731
+    lg, _ = L.loss_G(z, None, blur_sigma=0.0)
+    assert float(lg.detach()) == pytest.approx(
+        float(torch.log1p(torch.exp(-d(z.view(-1, *shape)))).mean())
+    )
+    ld, logits_real, st = L.loss_D(real, None, z, None, blur_sigma=0.0)
+    want = (
+        torch.log1p(torch.exp(d(z.view(-1, *shape)))).mean()
+        + torch.log1p(torch.exp(-d(real))).mean()
+    )
+    assert float(ld.detach()) == pytest.approx(float(want))
+    torch.testing.assert_close(logits_real[:, 0], d(real).float(), rtol=1e-6, atol=1e-6)
+    lr1, _ = L.loss_R1(real, None, blur_sigma=0.0)
+    penalty = (D.w.detach() * real).square().sum(dim=[1, 2, 3]).mean()
+    assert float(lr1.detach()) == pytest.approx(float(penalty * 0.8 / 2 * 4))
+
+
+# ---- the trainer ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def data():
+    return TinyData()
+
+
+def test_one_step_updates_everything_and_stays_finite(data):
+    tr = Trainer(_opts(config="t", augment_p=0.5), dataset=data)
+    g0, d0, e0 = _params(tr.G), _params(tr.D), _params(tr.G_ema)
+    stats = tr.step()
+    for name, v in stats.items():
+        assert math.isfinite(v), name
+    assert stats["r1_applied"] == 1.0 and stats["loss_R1"] >= 0  # step 0 is an R1 step
+    for before, mod in [(g0, tr.G), (d0, tr.D), (e0, tr.G_ema)]:
+        after = _params(mod)
+        assert any(not torch.equal(a, b) for a, b in zip(before, after, strict=True)), mod
+    # First step: β = 0, so the EMA equals the updated G.
+    for a, b in zip(tr.G.parameters(), tr.G_ema.parameters(), strict=True):
+        torch.testing.assert_close(a.detach(), b)
+    assert tr.step_idx == 1 and tr.cur_nimg == 2
+    assert not any(p.requires_grad for p in tr.G_ema.parameters())
+
+
+def test_r1_applied_exactly_when_due(data):
+    tr = Trainer(_opts(r1_interval=3, r1_gamma=1.0, augment="noaug"), dataset=data)
+    applied = [tr.step()["r1_applied"] for _ in range(4)]
+    assert applied == [1.0, 0.0, 0.0, 1.0]
+    # D's optimizer stepped once per D phase plus once per R1 phase.
+    steps = {int(s["step"]) for s in tr.opt_D.state_dict()["state"].values()}
+    assert steps == {4 + 2}
+    assert {int(s["step"]) for s in tr.opt_G.state_dict()["state"].values()} == {4}
+    lr, betas = lazy_adam_hyperparams(tr.opts.d_lr, tr.opts.betas, 3)
+    assert tr.opt_D.param_groups[0]["lr"] == pytest.approx(lr)
+    assert tr.opt_D.param_groups[0]["betas"] == pytest.approx(betas)
+    off = Trainer(_opts(r1_gamma=0.0, augment="noaug"), dataset=data)
+    assert off.step()["r1_applied"] == 0.0
+    assert off.opt_D.param_groups[0]["lr"] == off.opts.d_lr  # no lazy adjustment without R1
+
+
+def test_config_r_blurs_d_inputs_and_fades(data, monkeypatch):
+    seen: list[float] = []
+    real_blur = loss_mod.gaussian_blur
+
+    def spy(img, sigma):
+        seen.append(sigma)
+        return real_blur(img, sigma)
+
+    monkeypatch.setattr(loss_mod, "gaussian_blur", spy)
+    # Fade over 4 images = 2 steps of batch 2: σ 2, 1, then 0.
+    tr = Trainer(
+        _opts(config="r", blur_sigma=2.0, blur_fade_kimg=0.004, augment="noaug", r1_interval=2),
+        dataset=data,
+    )
+    sig = []
+    for _ in range(3):
+        seen.clear()
+        st = tr.step()
+        sig.append(st["blur_sigma"])
+        # Every D input is blurred with the step's σ: G phase 1, D phase 2, R1 (even steps) 1.
+        assert seen == [st["blur_sigma"]] * (4 if st["r1_applied"] else 3)
+    assert sig == pytest.approx([2.0, 1.0, 0.0])
+    tr_t = Trainer(_opts(config="t", augment="noaug", blur_sigma=2.0), dataset=data)
+    assert tr_t.opts.blur_sigma == 0.0 and tr_t.blur_sigma() == 0.0
+
+
+def test_data_order_is_a_function_of_seed_and_step(data):
+    a = Trainer(_opts(batch=4), dataset=data)
+    b = Trainer(_opts(batch=4), dataset=data)
+    seq = [a.batch_indices(s) for s in range(6)]
+    # 24 items over 6-image epochs: each epoch is a permutation.
+    flat = np.concatenate(seq)
+    for e in range(4):
+        assert sorted(flat[6 * e : 6 * e + 6]) == list(range(6))
+    for s in (5, 0, 3):  # any order of queries gives the same batches
+        np.testing.assert_array_equal(b.batch_indices(s), seq[s])
+    assert step_seed(0, 3) == step_seed(0, 3) != step_seed(0, 4) != step_seed(1, 3)
+
+
+def _state(tr: Trainer) -> dict[str, torch.Tensor]:
+    out = {}
+    for name, m in [("G", tr.G), ("D", tr.D), ("G_ema", tr.G_ema)]:
+        for k, v in m.state_dict().items():
+            out[f"{name}.{k}"] = v.detach().clone()
+    for name, opt in [("oG", tr.opt_G), ("oD", tr.opt_D)]:
+        for i, st in opt.state_dict()["state"].items():
+            for k, v in st.items():
+                out[f"{name}.{i}.{k}"] = torch.as_tensor(v).clone()
+    return out
+
+
+def test_stop_resume_equals_uninterrupted(tmp_path, data):
+    kw = dict(r1_interval=2, augment_p=0.4, ada_interval=1, ada_kimg=0.5, ema_kimg=0.01)
+    full = train(_opts(tmp_path / "a", **kw), progress=False, dataset=data, max_steps=5)
+
+    def ctrl_c_at_step_2(line: str) -> None:  # the user presses Ctrl-C during step 3
+        if line.startswith("kimg") and " step 2 " in line:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    part = train(_opts(tmp_path / "b", **kw), dataset=data, log=ctrl_c_at_step_2, max_steps=4)
+    assert part["step"] == 2 and part["checkpoint"].endswith("checkpoint-00000002.json")
+    resumed = train(
+        _opts(tmp_path / "b", resume="latest", **kw), progress=False, dataset=data, max_steps=5
+    )
+    assert full["step"] == resumed["step"] == 5
+    ta, tb = full["trainer"], resumed["trainer"]
+    assert ta.ada.p == tb.ada.p and ta.ada.p != 0.4  # p moved and was restored exactly
+    sa, sb = _state(ta), _state(tb)
+    assert sa.keys() == sb.keys()
+    for k in sa:
+        assert torch.equal(sa[k], sb[k]), k
+    # The interrupted run's log continues without duplicated steps.
+    steps = [json.loads(line)["step"] for line in (tmp_path / "b" / "run" / "log.jsonl").open()]
+    assert steps == sorted(set(steps))
+    # Starting a fresh run over existing checkpoints is refused.
+    with pytest.raises(ValueError, match="resume latest"):
+        train(_opts(tmp_path / "b"), progress=False, dataset=data, max_steps=1)
+
+
+def _dist_worker(rank: int, world: int, port: int, tmp: str) -> None:
+    import os
+
+    os.environ.update(
+        RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1"
+    )
+    os.environ["MASTER_PORT"] = str(port)
+    torch.set_num_threads(1)
+    out = train(
+        _opts(config="baseline", batch=4, r1_interval=2, augment_p=0.3, out=f"{tmp}/run"),
+        progress=False,
+        dataset=TinyData(),
+        max_steps=3,
+    )
+    tr = out["trainer"]
+    flat = torch.cat([p.detach().flatten() for m in (tr.G, tr.D, tr.G_ema) for p in m.parameters()])
+    np.save(f"{tmp}/params{rank}.npy", flat.numpy())
+    np.save(f"{tmp}/batch{rank}.npy", tr.batch_indices(0))
+
+
+@pytest.mark.slow  # two fresh Python processes import torch: ~10 s
+def test_two_process_gloo_run_keeps_ranks_identical(tmp_path):
+    import socket
+
+    import torch.multiprocessing as mp
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    mp.spawn(_dist_worker, args=(2, port, str(tmp_path)), nprocs=2, join=True)
+    p0, p1 = np.load(tmp_path / "params0.npy"), np.load(tmp_path / "params1.npy")
+    np.testing.assert_array_equal(p0, p1)
+    # Each rank trained on its own half of the global batch.
+    b0, b1 = np.load(tmp_path / "batch0.npy"), np.load(tmp_path / "batch1.npy")
+    assert len(b0) == len(b1) == 2 and not set(b0) & set(b1)
+    ckpts = sorted(p.name for p in (tmp_path / "run").glob("checkpoint-*.json"))
+    assert ckpts == ["checkpoint-00000003.json"]
