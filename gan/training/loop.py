@@ -63,7 +63,8 @@ metrics.jsonl         one JSON line per snapshot: equivariance EQ-T, EQ-T_frac, 
 reals.png             a grid of training images
 samples-kimg*.png     the EMA generator's images of the same fixed latents at each snapshot:
                       open them in order to watch the generator learn
-losses.png            loss curves over the run (G: generator, D: discriminator, R1 penalty)
+losses.png            loss curves (G: generator, D: discriminator, R1 penalty), ADA p and
+                      the equivariance metrics over the run
 checkpoint-*.json/.safetensors
                       full training state (networks, optimizers, augmentation, counters),
                       the newest {keep} kept; continue the run with
@@ -464,57 +465,21 @@ def _metrics(trainer: Trainer, extractor, cache: dict[str, Any]) -> dict[str, An
     return out
 
 
-def _plot_losses(records: list[dict[str, Any]], path: Path) -> None:
-    """Loss curves as a PNG drawn with Pillow (matplotlib is kept inside ``dsp.plots``)."""
-    from PIL import Image, ImageDraw
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    records = []
+    if path.is_file():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            with contextlib.suppress(json.JSONDecodeError):
+                records.append(json.loads(line))
+    return records
 
-    from gan.metrics.video import save_image
 
-    series = {
-        "loss_G": (220, 60, 40),
-        "loss_D": (40, 90, 220),
-        "loss_R1": (40, 160, 60),
-    }
-    W, H, L, R, T, B = 720, 400, 60, 20, 30, 40
-    img = Image.new("RGB", (W, H), (255, 255, 255))
-    d = ImageDraw.Draw(img)
-    xs = [r["kimg"] for r in records]
-    vals = [r.get(k) for r in records for k in series if r.get(k) is not None]
-    vals = [v for v in vals if math.isfinite(v)]
-    if not xs or not vals:
-        d.text((L, H // 2), "no loss records yet", fill=(0, 0, 0))
-        save_image(np.asarray(img), path)
-        return
-    x0, x1 = min(xs), max(xs)
-    x1 = x1 if x1 > x0 else x0 + 1e-3
-    y0, y1 = min(0.0, min(vals)), max(vals)
-    y1 = y1 if y1 > y0 else y0 + 1.0
+def _plot_losses(log_path: Path, metrics_path: Path, path: Path) -> None:
+    """``losses.png``: losses, ADA's p and the equivariance metrics over kimg."""
+    from dsp.plots._save import save_figure
+    from gan.training.plots import plot_training
 
-    def px(x: float, y: float) -> tuple[float, float]:
-        return (
-            L + (x - x0) / (x1 - x0) * (W - L - R),
-            H - B - (y - y0) / (y1 - y0) * (H - T - B),
-        )
-
-    d.rectangle([L, T, W - R, H - B], outline=(0, 0, 0))
-    for i in range(5):
-        y = y0 + (y1 - y0) * i / 4
-        _, yy = px(x0, y)
-        d.line([L - 4, yy, L, yy], fill=(0, 0, 0))
-        d.text((4, yy - 6), f"{y:.3g}", fill=(0, 0, 0))
-        x = x0 + (x1 - x0) * i / 4
-        xx, _ = px(x, y0)
-        d.line([xx, H - B, xx, H - B + 4], fill=(0, 0, 0))
-        d.text((xx - 12, H - B + 6), f"{x:.3g}", fill=(0, 0, 0))
-    d.text((W // 2 - 20, H - 16), "kimg", fill=(0, 0, 0))
-    for j, (k, colour) in enumerate(series.items()):
-        pts = [px(r["kimg"], r[k]) for r in records if r.get(k) is not None and math.isfinite(r[k])]
-        if len(pts) > 1:
-            d.line(pts, fill=colour, width=2)
-        elif pts:
-            d.ellipse([pts[0][0] - 2, pts[0][1] - 2, pts[0][0] + 2, pts[0][1] + 2], fill=colour)
-        d.text((L + 10 + 90 * j, 8), k, fill=colour)
-    save_image(np.asarray(img), path)
+    save_figure(plot_training(_read_jsonl(log_path), _read_jsonl(metrics_path)), path)
 
 
 def train(
@@ -716,12 +681,7 @@ def train(
             from gan.networks.io import save_generator
 
             save_generator(trainer.G_ema, run_dir / "generator")
-            records = []
-            if log_path.is_file():
-                for line in log_path.read_text(encoding="utf-8").splitlines():
-                    with contextlib.suppress(json.JSONDecodeError):
-                        records.append(json.loads(line))
-            _plot_losses(records, run_dir / "losses.png")
+            _plot_losses(log_path, metrics_path, run_dir / "losses.png")
     finally:
         stop.uninstall()
         if tb is not None:

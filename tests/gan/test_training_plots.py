@@ -1,0 +1,25 @@
+import math
+
+from gan.training.plots import plot_training
+
+
+def test_plot_training_draws_every_finite_series_and_skips_gaps():
+    log = [
+        {"kimg": 0.1, "loss_G": 0.7, "loss_D": 1.38, "loss_R1": None, "augment_p": 0.0},
+        {"kimg": 0.2, "loss_G": 0.8, "loss_D": 1.30, "loss_R1": 0.01, "augment_p": 0.05},
+        {"kimg": 0.3, "loss_G": math.nan, "loss_D": 1.25, "loss_R1": None, "augment_p": 0.1},
+    ]
+    metrics = [{"kimg": 0.3, "eqt": 80.0, "eqt_frac": 60.0, "eqr": 16.0}]
+    fig = plot_training(log, metrics)
+    ax_loss, ax_p, ax_eq = fig.axes
+    lines = {ln.get_label(): ln for ln in ax_loss.lines}
+    assert list(lines["G"].get_xdata()) == [0.1, 0.2]  # the NaN is skipped
+    assert list(lines["D"].get_ydata()) == [1.38, 1.30, 1.25]
+    assert list(lines["R1"].get_xdata()) == [0.2]
+    assert list(ax_p.lines[0].get_ydata()) == [0.0, 0.05, 0.1]
+    assert sorted(ln.get_label() for ln in ax_eq.lines) == ["EQ-R", "EQ-T", "EQ-T_frac"]
+
+
+def test_plot_training_with_no_records_still_draws():
+    fig = plot_training([], [])
+    assert len(fig.axes) == 3
