@@ -121,3 +121,25 @@ def test_fid_kid_at_snapshots_with_an_extractor(tmp_path):
                 + ["--fid-extractor", str(tmp_path / "missing.pt"), "--kimg", "0.002"]
             )
         )
+
+
+def test_tensorboard_scalars_when_tensorboard_is_installed(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    data = _write_folder(tmp_path / "imgs")
+    out = tmp_path / "run"
+    argv = ["--config", "baseline", "--data", str(data), "--batch", "4", "--threads", "1"]
+    argv += ["--out", str(out), "--metrics", "eqt", "--metric-samples", "2"]
+    argv += ["--tick-kimg", "0.004", "--snap-kimg", "0.008", "--kimg", "0.008"]
+    assert train_cmd.run(_parse(argv)) == 0
+    acc = EventAccumulator(str(out / "tensorboard"))
+    acc.Reload()
+    tags = acc.Tags()["scalars"]
+    assert "train/loss_G" in tags and "train/loss_D" in tags and "metrics/eqt" in tags
+    steps = [e.step for e in acc.Scalars("train/loss_G")]
+    # One scalar per progress tick, keyed by the number of real images shown.
+    assert steps == sorted(steps) and steps[-1] == 8
+    log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert [e.value for e in acc.Scalars("train/loss_G")] == pytest.approx(
+        [r["loss_G"] for r in log], rel=1e-6
+    )
