@@ -5,20 +5,10 @@ Run from anywhere: ``python notebooks/build_02.py``. Edit the cells here, not in
 
 from __future__ import annotations
 
-from pathlib import Path
+from _nbbuild import NotebookBuilder
 
-import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
-
-CELLS: list[tuple[str, str]] = []
-
-
-def md(text: str) -> None:
-    CELLS.append(("md", text.strip("\n")))
-
-
-def code(text: str) -> None:
-    CELLS.append(("code", text.strip("\n")))
+_nb = NotebookBuilder()
+md, code = _nb.md, _nb.code
 
 
 md(r"""
@@ -376,27 +366,5 @@ samples.
 """)
 
 
-def build() -> nbformat.NotebookNode:
-    nb = new_notebook()
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    nb.metadata["language_info"] = {"name": "python"}
-    nb.cells = [new_markdown_cell(t) if k == "md" else new_code_cell(t) for k, t in CELLS]
-    for i, cell in enumerate(nb.cells):
-        cell.id = f"cell-{i:02d}"  # stable ids: rebuilding gives the same file
-    return nb
-
-
-def main() -> None:
-    path = Path(__file__).resolve().with_name("02_equivariance.ipynb")
-    nb = build()
-    nbformat.validate(nb)
-    nbformat.write(nb, path)
-    print(f"wrote {path}")
-
-
 if __name__ == "__main__":
-    main()
+    _nb.write("02_equivariance.ipynb")

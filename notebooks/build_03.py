@@ -5,20 +5,10 @@ Run from anywhere: ``python notebooks/build_03.py``. Edit the cells here, not in
 
 from __future__ import annotations
 
-from pathlib import Path
+from _nbbuild import NotebookBuilder
 
-import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
-
-CELLS: list[tuple[str, str]] = []
-
-
-def md(text: str) -> None:
-    CELLS.append(("md", text.strip("\n")))
-
-
-def code(text: str) -> None:
-    CELLS.append(("code", text.strip("\n")))
+_nb = NotebookBuilder()
+md, code = _nb.md, _nb.code
 
 
 md(r"""
@@ -349,19 +339,5 @@ print(f"run folder: {RUN} ({'deleted' if FAST else 'kept'})")
 """)
 
 
-def build() -> nbformat.NotebookNode:
-    nb = new_notebook()
-    nb.cells = [new_markdown_cell(t) if k == "md" else new_code_cell(t) for k, t in CELLS]
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    nb.metadata["language_info"] = {"name": "python"}
-    return nb
-
-
 if __name__ == "__main__":
-    path = Path(__file__).resolve().parent / "03_training.ipynb"
-    nbformat.write(build(), path)
-    print(f"wrote {path}")
+    _nb.write("03_training.ipynb")

@@ -34,3 +34,20 @@ def test_notebook_executes(path, tmp_path, monkeypatch):
         if out.get("output_type") == "error"
     ]
     assert not errors
+
+
+BUILDERS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("build_*.py"))
+
+
+@pytest.mark.parametrize("builder", BUILDERS, ids=lambda p: p.name)
+def test_committed_notebook_matches_its_builder(builder, monkeypatch):
+    import runpy
+
+    # The builders import their shared helper as a sibling module.
+    monkeypatch.syspath_prepend(str(builder.parent))
+    cells = runpy.run_path(str(builder))["_nb"].build().cells
+    name = builder.stem.replace("build_", "")
+    (committed,) = builder.parent.glob(f"{name}_*.ipynb")
+    want = nbformat.read(committed, as_version=4).cells
+    assert [(c.cell_type, c.source) for c in cells] == [(c.cell_type, c.source) for c in want]
+    assert all(not c.get("outputs") for c in want if c.cell_type == "code")
