@@ -400,7 +400,18 @@ def _save_grid(trainer: Trainer, path: Path, z, c) -> None:
         trainer.G_ema(z[i : i + 8], None if c is None else c[i : i + 8])
         for i in range(0, len(z), 8)
     ]
-    save_image(image_grid(torch.cat(imgs).float().cpu(), pad=1), path)
+    save_image(_enlarge(image_grid(torch.cat(imgs).float().cpu(), pad=1), z.shape[0]), path)
+
+
+def _enlarge(grid: np.ndarray, n: int) -> np.ndarray:
+    """Nearest-neighbour enlargement of a grid of small images, so each tile is >= 128 px.
+
+    Pixel replication keeps every sample visible as it is (no smoothing that would hide
+    aliasing), and a 4×4 grid of 32-px images would otherwise be a 131-px thumbnail.
+    """
+    tile = grid.shape[1] / math.ceil(math.sqrt(n))
+    k = math.ceil(128 / tile) if tile < 128 else 1
+    return grid.repeat(k, axis=0).repeat(k, axis=1) if k > 1 else grid
 
 
 def _save_reals(trainer: Trainer, path: Path) -> None:
@@ -408,7 +419,7 @@ def _save_reals(trainer: Trainer, path: Path) -> None:
 
     n = min(trainer.opts.grid_size, len(trainer.dataset))
     imgs = torch.stack([trainer.dataset[i][0] for i in range(n)]).float() / 127.5 - 1
-    save_image(image_grid(imgs, pad=1), path)
+    save_image(_enlarge(image_grid(imgs, pad=1), n), path)
 
 
 def _metrics(trainer: Trainer, extractor, cache: dict[str, Any]) -> dict[str, Any]:

@@ -61,7 +61,8 @@ def test_tiny_run_writes_the_expected_files(tmp_path, capsys):
         assert f in names, f
     grids = sorted(n for n in names if n.startswith("samples-kimg"))
     assert grids == ["samples-kimg0000.01.png"]
-    assert Image.open(out / grids[0]).size == (4 * 32 + 3, 4 * 32 + 3)  # 16 latents, pad 1
+    # 16 latents of 32 px, pad 1, enlarged 4x by pixel replication for viewing.
+    assert Image.open(out / grids[0]).size == (4 * (4 * 32 + 3), 4 * (4 * 32 + 3))
     log = [json.loads(line) for line in (out / "log.jsonl").open()]
     assert [r["step"] for r in log] == [1, 2]
     assert all(np.isfinite(r["loss_G"]) and np.isfinite(r["loss_D"]) for r in log)
