@@ -387,8 +387,35 @@ def _render(ft, n, rate, band, bandwidth, start) -> np.ndarray:
     return np.ascontiguousarray((rate * rate) * np.fft.ifft2(spec).real)
 
 
+class _RenderedShape:
+    """``render`` for shapes with an analytic ``fourier_transform`` and stored band settings."""
+
+    band: str
+    bandwidth: float | None
+
+    def fourier_transform(self, fx: np.ndarray, fy: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def render(
+        self,
+        n: int | tuple[int, int],
+        rate: float,
+        band: str | None = None,
+        bandwidth: float | None = None,
+        start: tuple[float, float] | None = None,
+    ) -> np.ndarray:
+        """Band-limited periodic samples; see :func:`render_disc` and :func:`render_polygon`.
+
+        ``band`` and ``bandwidth`` default to the ones stored on the shape (and the bandwidth
+        to ``rate / 2`` when none is stored).
+        """
+        band = self.band if band is None else band
+        bandwidth = self.bandwidth if bandwidth is None else bandwidth
+        return _render(self.fourier_transform, n, rate, band, bandwidth, start)
+
+
 @dataclass(frozen=True, eq=False)
-class Disc:
+class Disc(_RenderedShape):
     """Indicator of the disc ``|p - c| < radius`` (value 1/2 on the circle).
 
     Fourier transform ``F(f) = R J1(2 pi R |f|) / |f| * e^{-2 pi i f . c}``, ``F(0) = pi R^2``.
@@ -419,23 +446,6 @@ class Disc:
         phase = np.exp(-2j * np.pi * (fxa * self.center[0] + fya * self.center[1]))
         return 2.0 * np.pi * self.radius**2 * j1_over_z * phase
 
-    def render(
-        self,
-        n: int | tuple[int, int],
-        rate: float,
-        band: str | None = None,
-        bandwidth: float | None = None,
-        start: tuple[float, float] | None = None,
-    ) -> np.ndarray:
-        """Band-limited periodic samples; see :func:`render_disc`.
-
-        ``band`` and ``bandwidth`` default to the ones stored on the shape (and the bandwidth
-        to ``rate / 2`` when none is stored).
-        """
-        band = self.band if band is None else band
-        bandwidth = self.bandwidth if bandwidth is None else bandwidth
-        return _render(self.fourier_transform, n, rate, band, bandwidth, start)
-
 
 def _polygon_area_signed(v: np.ndarray) -> float:
     x, y = v[:, 0], v[:, 1]
@@ -443,7 +453,7 @@ def _polygon_area_signed(v: np.ndarray) -> float:
 
 
 @dataclass(frozen=True, eq=False)
-class Polygon:
+class Polygon(_RenderedShape):
     """Indicator of a simple (non-self-intersecting, convex or not) polygon.
 
     ``vertices`` are stored counter-clockwise. Fourier transform, from the divergence theorem
@@ -502,23 +512,6 @@ class Polygon:
         out = 1j / (2.0 * np.pi * np.where(zero, 1.0, f2)) * terms.sum(axis=1)
         out[zero] = self.area
         return out.reshape(shape)
-
-    def render(
-        self,
-        n: int | tuple[int, int],
-        rate: float,
-        band: str | None = None,
-        bandwidth: float | None = None,
-        start: tuple[float, float] | None = None,
-    ) -> np.ndarray:
-        """Band-limited periodic samples; see :func:`render_polygon`.
-
-        ``band`` and ``bandwidth`` default to the ones stored on the shape (and the bandwidth
-        to ``rate / 2`` when none is stored).
-        """
-        band = self.band if band is None else band
-        bandwidth = self.bandwidth if bandwidth is None else bandwidth
-        return _render(self.fourier_transform, n, rate, band, bandwidth, start)
 
 
 def _shape_band(bandwidth: object, band: object) -> tuple[float | None, str]:
