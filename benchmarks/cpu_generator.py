@@ -33,6 +33,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from _out import write_out_json
+
 from gan.networks.presets import build_discriminator, build_generator  # noqa: E402
 
 GENERATORS = ("t-tiny", "r-tiny", "baseline-tiny")
@@ -151,10 +153,8 @@ def main(argv: list[str] | None = None) -> int:
                 for m in ("fwd", "fwd+bwd")
             ]
             print(f"{net:<15}{batch:>6}  {f[0]:>16}  {f[1]:>16}")
-    out = os.environ.get("OUT")
-    if out:
-        path = Path(out) / "cpu_generator.json"
-        path.write_text(json.dumps({"machine": info, "rows": rows}, indent=1))
+    path = write_out_json("cpu_generator.json", {"machine": info, "rows": rows})
+    if path:
         print(f"wrote {path}")
     return 0
 

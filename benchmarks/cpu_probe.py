@@ -24,6 +24,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from _out import write_out_json
+
 ROOT = Path(__file__).resolve().parents[1]
 CASES = {
     "downsampling": ("downsampling",),
@@ -147,12 +149,9 @@ def main() -> int:
     print(f"ResNet-18-sized example, {args.num} images of {args.size}x{args.size}")
     print(f"machine: {machine(args.threads)}")
     print(table(results))
-    if os.environ.get("OUT"):
-        path = Path(os.environ["OUT"]) / "cpu_probe.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        doc = {"machine": machine(args.threads), "num": args.num, "size": args.size,
-               "results": results}  # fmt: skip
-        path.write_text(json.dumps(doc, indent=2))
+    doc = {"machine": machine(args.threads), "num": args.num, "size": args.size,
+           "results": results}  # fmt: skip
+    write_out_json("cpu_probe.json", doc)
     return 0
 
 

@@ -56,6 +56,8 @@ import torch
 T_PROCESS = time.perf_counter()
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from _out import write_out_json  # noqa: E402
+
 from gan.networks.presets import build_generator  # noqa: E402
 from gan.ops import _params  # noqa: E402
 
@@ -286,13 +288,7 @@ def table(rows: list[dict]) -> None:
 
 
 def write(result: dict) -> None:
-    out = os.environ.get("OUT")
-    if not out:
-        return
-    path = Path(out) / "gpu_generator.json"
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(result, indent=1, default=str))
-    tmp.replace(path)
+    write_out_json("gpu_generator.json", result)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -51,6 +51,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from _out import write_out_json
 
 T_PROCESS = time.perf_counter()
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -607,12 +608,9 @@ def _fmt(v):
 
 
 def _write(res, name="gpu_ops.json", quiet=False):
-    out = os.environ.get("OUT")
-    if out:
-        path = Path(out) / name
-        path.write_text(json.dumps(res, indent=1, default=_fmt))
-        if not quiet:
-            log(f"wrote {path}")
+    path = write_out_json(name, res, default=_fmt)
+    if path and not quiet:
+        log(f"wrote {path}")
 
 
 def _table(res):

@@ -59,6 +59,8 @@ import traceback
 import warnings
 from pathlib import Path
 
+from _out import write_out_json
+
 ROOT = Path(__file__).resolve().parents[1]
 T_PROCESS = time.perf_counter()
 
@@ -373,13 +375,7 @@ def table(rows: list[dict]) -> None:
 
 
 def write(result: dict) -> None:
-    out = os.environ.get("OUT")
-    if not out:
-        return
-    path = Path(out) / "train_step.json"
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(result, indent=1, default=str))
-    tmp.replace(path)
+    write_out_json("train_step.json", result)
 
 
 def main(argv: list[str] | None = None) -> int:
