@@ -831,9 +831,34 @@ def compare_main(device, smoke) -> int:
             torch.cuda.empty_cache()
         _write(res, "gpu_ops_compare.json", quiet=True)
     res["total_s"] = _process_age()
+    res["best_variant"] = best_variant(res["rows"])
     _compare_table(res)
+    log(f"best variant: {res['best_variant']}")
     _write(res, "gpu_ops_compare.json")
+    out = os.environ.get("OUT")
+    if out and res["best_variant"]:
+        # Read by benchmarks/gpu_session.sh to time the generator and training with it.
+        Path(out, "best_variant.txt").write_text(res["best_variant"] + "\n")
     return 0
+
+
+def best_variant(rows: list[dict]) -> str | None:
+    """The variant with the smallest fp16 forward+backward time summed over the shapes, among
+    those that finished every fp16 shape any variant finished, with every checked error within
+    tolerance (``ok``: fp16 2e-2, fp32 1e-3 relative to the first variant) and the fp16 errors
+    within the stricter 1e-2 of the decision rule (gpu_ops_NOTES.md); None if none qualifies."""
+    times: dict[str, list[float]] = {}
+    failed = set()
+    for r in rows:
+        errs = [r[k] for k in ("err_fwd", "err_dx", "err_db") if k in r]
+        strict = r.get("dtype") == "float16" and errs and max(errs) > 1e-2
+        if "error" in r or not r.get("ok", True) or strict:
+            failed.add(r["variant"])
+        elif r.get("dtype") == "float16" and "fwdbwd_ms" in r:
+            times.setdefault(r["variant"], []).append(r["fwdbwd_ms"])
+    n = max((len(v) for v in times.values()), default=0)
+    full = {k: sum(v) for k, v in times.items() if len(v) == n and k not in failed}
+    return min(full, key=full.get) if full else None
 
 
 def _compare_table(res):

@@ -386,3 +386,45 @@ def test_launch_retries_with_smaller_shared_memory_budget():
 
     assert _launch._launch_with_fallback(plan_for, launch) == "ok"
     assert budgets[1] == budgets[0] // 2 and budgets[2] == budgets[0] // 4
+
+
+def test_variant_from_environment(monkeypatch):
+    from gan.ops._triton import _launch
+
+    monkeypatch.setenv(_launch.ENV_VARIANT, "b64_r168")
+    tune = _launch.resolve_tune(None)
+    assert tune == dict(_launch.VARIANTS["b64_r168"])
+    # An explicit _tune variant wins over the environment.
+    assert _launch.resolve_tune({"variant": "base"}) == dict(_launch.VARIANTS["base"])
+    monkeypatch.setenv(_launch.ENV_VARIANT, "nope")
+    with pytest.raises(ValueError, match=_launch.ENV_VARIANT):
+        _launch.resolve_tune(None)
+    monkeypatch.delenv(_launch.ENV_VARIANT)
+    assert _launch.resolve_tune({}) == dict(_launch.VARIANTS[_launch.DEFAULT_VARIANT])
+
+
+def test_filter_factorisation_is_computed_once_per_filter(monkeypatch):
+    from gan.ops._triton import _plan
+
+    gen = torch.Generator().manual_seed(5)
+    f = _filter(gen, 7, two_d=True, rank=3).to(DEVICE)
+    calls = []
+    real_svd = torch.linalg.svd
+    monkeypatch.setattr(torch.linalg, "svd", lambda *a, **k: calls.append(1) or real_svd(*a, **k))
+    hy, hx = _plan.filter_terms(f, 1e-7)
+    assert _plan.filter_rank(f, 1e-7) == 3
+    assert _plan.filter_terms(f, 1e-7)[0] is hy
+    assert len(calls) == 1
+    torch.testing.assert_close(
+        torch.einsum("ry,rx->yx", hy.double(), hx.double()), f.double(), atol=1e-6, rtol=0
+    )
+    # A different tolerance reuses the decomposition; an in-place change of the filter does not.
+    assert _plan.filter_terms(f, 0.5)[0].shape[0] < hy.shape[0]
+    assert len(calls) == 1
+    with torch.no_grad():
+        f.mul_(-2.0)
+    hy2, hx2 = _plan.filter_terms(f, 1e-7)
+    assert len(calls) == 2
+    torch.testing.assert_close(
+        torch.einsum("ry,rx->yx", hy2.double(), hx2.double()), f.double(), atol=2e-6, rtol=0
+    )

@@ -9,6 +9,7 @@ outputs: the kernels gather their tile matrices from the taps. See REFERENCE §4
 from __future__ import annotations
 
 import math
+import os
 from types import MappingProxyType
 
 import torch
@@ -92,7 +93,11 @@ VARIANTS = MappingProxyType(
 measures them against each other."""
 
 DEFAULT_VARIANT = "base"
-"""The variant used when ``_tune`` names none (what ``gan.ops`` runs)."""
+"""The variant used when neither ``_tune`` nor :data:`ENV_VARIANT` names one."""
+
+ENV_VARIANT = "ALIASFREE_TRITON_VARIANT"
+"""Environment variable naming the variant to run when ``_tune`` names none (for benchmarks
+that time the whole generator or training step with a variant other than the default)."""
 
 _TUNE_KEYS = frozenset(
     {"variant", "blocks", "num_warps", "num_warps_fwd", "num_warps_bwd", "num_stages", "maxnreg"}
@@ -101,15 +106,20 @@ _TUNE_KEYS = frozenset(
 
 
 def resolve_tune(tune: dict | None) -> dict:
-    """The launch settings of a ``_tune`` dict: its ``variant`` (default ``DEFAULT_VARIANT``)
-    overridden by its other keys that are not None."""
+    """The launch settings of a ``_tune`` dict: its ``variant`` (else the one named by
+    :data:`ENV_VARIANT`, else :data:`DEFAULT_VARIANT`) overridden by its other keys that are
+    not None."""
     tune = tune or {}
     unknown = set(tune) - _TUNE_KEYS
     if unknown:
         raise ValueError(f"_tune: unknown keys {sorted(unknown)} (known: {sorted(_TUNE_KEYS)})")
-    name = tune.get("variant") or DEFAULT_VARIANT
+    name = tune.get("variant")
+    source = "_tune: variant"
+    if not name and os.environ.get(ENV_VARIANT):
+        name, source = os.environ[ENV_VARIANT], f"environment variable {ENV_VARIANT}"
+    name = name or DEFAULT_VARIANT
     if name not in VARIANTS:
-        raise ValueError(f"_tune: variant must be one of {list(VARIANTS)}, got {name!r}")
+        raise ValueError(f"{source} must be one of {list(VARIANTS)}, got {name!r}")
     out = dict(VARIANTS[name])
     out.update({k: v for k, v in tune.items() if v is not None and k != "variant"})
     return out

@@ -45,12 +45,35 @@ def svd_tolerance(dtype: torch.dtype) -> float:
     return 1e-7 if dtype == torch.float32 else 1e-5
 
 
+_CACHE_ATTR = "_aliasfree_svd"
+
+
+def _svd(f: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``torch.linalg.svd`` of a 2D filter in float64 on the host, remembered on the filter
+    tensor itself (keyed by its in-place version counter).
+
+    Reading a filter that lives on the GPU back to the host synchronises the device; a layer
+    passes the same buffer on every call, so this happens once per layer instead of on every
+    forward and backward. The cache lives and dies with the tensor (no module-level state); an
+    in-place change of the filter bumps ``_version`` and forces a new factorisation.
+    """
+    cached = getattr(f, _CACHE_ATTR, None)
+    if cached is not None and cached[0] == f._version:
+        return cached[1]
+    usv = torch.linalg.svd(f.detach().to("cpu", torch.float64), full_matrices=False)
+    try:
+        setattr(f, _CACHE_ATTR, (f._version, usv, {}))
+    except (AttributeError, RuntimeError):  # e.g. tensor subclasses that refuse attributes
+        pass
+    return usv
+
+
 def filter_rank(f: torch.Tensor, tol: float) -> int:
     """Number of separable terms ``f`` needs: 1 for a 1D filter, else the count of singular values
     above ``tol`` times the largest."""
     if f.ndim == 1:
         return 1
-    s = torch.linalg.svdvals(f.detach().to("cpu", torch.float64))
+    s = _svd(f)[1]
     if s.numel() == 0 or float(s[0]) == 0.0:
         return 1
     return int((s > tol * s[0]).sum())
@@ -63,22 +86,28 @@ def filter_terms(f: torch.Tensor, tol: float) -> tuple[torch.Tensor, torch.Tenso
 
     A full 2D filter is factored by an SVD in float64 on the host and truncated at ``tol``
     relative to the largest singular value; the square root of each singular value goes to each
-    side so that the two stacks have similar magnitudes (matters for fp16 operands).
+    side so that the two stacks have similar magnitudes (matters for fp16 operands). The factors
+    are computed once per filter tensor and tolerance (see :func:`_svd`).
     """
     if f.ndim == 1:
         h = f.detach().to(torch.float32).reshape(1, -1).contiguous()
         return h, h
-    f64 = f.detach().to("cpu", torch.float64)
-    u, s, vh = torch.linalg.svd(f64, full_matrices=False)
+    u, s, vh = _svd(f)
+    cached = getattr(f, _CACHE_ATTR, None)
+    per_tol = cached[2] if cached is not None and cached[0] == f._version else {}
+    if tol in per_tol:
+        return per_tol[tol]
     rank = max(filter_rank(f, tol), 1)
     root = s[:rank].sqrt()
     hy = (u[:, :rank] * root).T
     hx = vh[:rank] * root[:, None]
     dev = f.device
-    return (
+    terms = (
         hy.to(dev, torch.float32).contiguous(),
         hx.to(dev, torch.float32).contiguous(),
     )
+    per_tol[tol] = terms
+    return terms
 
 
 def floor_offset(kr: int, kv: int, b: int) -> int:

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Every GPU measurement the open issues need, in one call that fits a short device session.
+#
+#   OUT=$OUT bash benchmarks/gpu_session.sh            # from the repository root, on the GPU
+#   SESSION_BUDGET_S=500 OUT=... bash benchmarks/gpu_session.sh
+#
+# Stages, in priority order (a later stage gets whatever time the earlier ones left; none starts
+# with under 45 s to go, and each runs under `timeout` so the whole call ends inside the budget):
+#   1. benchmarks/gpu_ops.py --compare      (issue 3: kernel variants, ~105 s) → best_variant.txt
+#   2. benchmarks/gpu_generator.py          (issue 4: T and R at 256, batch 16, Triton vs ref)
+#   3. benchmarks/train_step.py --cycles 1  (issue 5: T and R at 256, batch 32)
+#   4. benchmarks/gpu_generator.py          (issue 4: T and R at 1024, batch 4)
+# Stages 2–4 run with ALIASFREE_TRITON_VARIANT set to the variant stage 1 ranked first (when it
+# found one within tolerance), so the generator and training figures use the best kernels.
+# Each stage's log goes to $OUT/<stage>.log and its JSON to $OUT (see each script's docstring).
+# Afterwards: copy the figures into benchmarks/RESULTS.md and, if stage 1 picked a variant other
+# than the default, set DEFAULT_VARIANT in gan/ops/_triton/_launch.py.
+set -u
+OUT=${OUT:?set OUT to a folder for the logs and JSON}
+mkdir -p "$OUT"
+export OUT PYTHONPATH="${PYTHONPATH:+$PYTHONPATH:}$(pwd)" PYTHONUNBUFFERED=1
+PY=${PYTHON:-python3}
+BUDGET=${SESSION_BUDGET_S:-520}
+T0=$(date +%s)
+
+left() { echo $((BUDGET - ($(date +%s) - T0))); }
+
+stage() {  # stage NAME MAX_SECONDS COMMAND...
+    local name=$1 max=$2
+    shift 2
+    local avail
+    avail=$(left)
+    if ((avail < 45)); then
+        echo "== $name: skipped, ${avail} s left" | tee -a "$OUT/session.log"
+        return
+    fi
+    ((max > avail - 5)) && max=$((avail - 5))
+    echo "== $name: up to ${max} s ($(date -u +%T))" | tee -a "$OUT/session.log"
+    # The scripts stop starting cases after --budget-s; timeout is the backstop.
+    timeout --kill-after=5 "$max" "$@" >"$OUT/$name.log" 2>&1
+    echo "== $name: exit $? after $(($(date +%s) - T0)) s" | tee -a "$OUT/session.log"
+    tail -n 25 "$OUT/$name.log"
+}
+
+{
+    nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+    "$PY" -c "import torch, triton; print('torch', torch.__version__, 'triton', triton.__version__)"
+} 2>&1 | tee "$OUT/session.log"
+
+GPU_OPS_BUDGET_S=100 stage ops_compare 150 "$PY" benchmarks/gpu_ops.py --compare
+if [[ -s "$OUT/best_variant.txt" ]]; then
+    export ALIASFREE_TRITON_VARIANT=$(cat "$OUT/best_variant.txt")
+fi
+echo "== variant for the rest: ${ALIASFREE_TRITON_VARIANT:-default}" | tee -a "$OUT/session.log"
+
+budget() { echo $(($(left) - ${1:-20})); }
+stage generator_256 200 "$PY" benchmarks/gpu_generator.py --cases t:256:16 r:256:16 \
+    --budget-s "$(budget 60)"
+mv -f "$OUT/gpu_generator.json" "$OUT/gpu_generator_256.json" 2>/dev/null
+stage train_step 220 "$PY" benchmarks/train_step.py --cases t:256:32 r:256:32 --cycles 1 \
+    --budget-s "$(budget 90)" --case-timeout-s 110
+stage generator_1024 200 "$PY" benchmarks/gpu_generator.py --cases t:1024:4 r:1024:4 \
+    --budget-s "$(budget 60)"
+mv -f "$OUT/gpu_generator.json" "$OUT/gpu_generator_1024.json" 2>/dev/null
+echo "== done after $(($(date +%s) - T0)) s" | tee -a "$OUT/session.log"
