@@ -10,6 +10,8 @@
 #   2. benchmarks/gpu_generator.py          (issue 4: T and R at 256, batch 16, Triton vs ref)
 #   3. benchmarks/train_step.py --cycles 1  (issue 5: T and R at 256, batch 32)
 #   4. benchmarks/gpu_generator.py          (issue 4: T and R at 1024, batch 4)
+#   5. aliasfree train --device cuda        (issue 5: the command end to end on the GPU: bf16
+#      autocast, Triton ops, snapshot with metrics; tiny config T, 0.2 kimg)
 # Stages 2–4 run with ALIASFREE_TRITON_VARIANT set to the variant stage 1 ranked first (when it
 # found one within tolerance), so the generator and training figures use the best kernels.
 # Each stage's log goes to $OUT/<stage>.log and its JSON to $OUT (see each script's docstring).
@@ -62,4 +64,6 @@ stage train_step 220 "$PY" benchmarks/train_step.py --cases t:256:32 r:256:32 --
 stage generator_1024 200 "$PY" benchmarks/gpu_generator.py --cases t:1024:4 r:1024:4 \
     --budget-s "$(budget 60)"
 mv -f "$OUT/gpu_generator.json" "$OUT/gpu_generator_1024.json" 2>/dev/null
+stage train_cli 120 "$PY" -m aliasfree train --device cuda --kimg 0.2 --snap-kimg 0.2 \
+    --out "$OUT/train_cli_run"
 echo "== done after $(($(date +%s) - T0)) s" | tee -a "$OUT/session.log"
