@@ -5,7 +5,8 @@
 #   SESSION_BUDGET_S=500 OUT=... bash benchmarks/gpu_session.sh
 #
 # Stages, in priority order (a later stage gets whatever time the earlier ones left; none starts
-# with under 45 s to go, and each runs under `timeout` so the whole call ends inside the budget):
+# with less time left than it needs to finish one case, and each runs under `timeout` so the
+# whole call ends inside the budget):
 #   1. benchmarks/gpu_ops.py --compare      (issue 3: kernel variants, ~105 s) → best_variant.txt
 #   2. benchmarks/gpu_generator.py          (issue 4: T and R at 256, batch 16, Triton vs ref)
 #   3. benchmarks/train_step.py --cycles 1  (issue 5: T and R at 256, batch 32)
@@ -27,12 +28,12 @@ T0=$(date +%s)
 
 left() { echo $((BUDGET - ($(date +%s) - T0))); }
 
-stage() {  # stage NAME MAX_SECONDS COMMAND...
-    local name=$1 max=$2
-    shift 2
+stage() {  # stage NAME MIN_SECONDS MAX_SECONDS COMMAND...
+    local name=$1 need=$2 max=$3
+    shift 3
     local avail
     avail=$(left)
-    if ((avail < 45)); then
+    if ((avail < need)); then
         echo "== $name: skipped, ${avail} s left" | tee -a "$OUT/session.log"
         return
     fi
@@ -49,21 +50,24 @@ stage() {  # stage NAME MAX_SECONDS COMMAND...
     "$PY" -c "import torch, triton; print('torch', torch.__version__, 'triton', triton.__version__)"
 } 2>&1 | tee "$OUT/session.log"
 
-GPU_OPS_BUDGET_S=100 stage ops_compare 150 "$PY" benchmarks/gpu_ops.py --compare
+GPU_OPS_BUDGET_S=100 stage ops_compare 60 150 "$PY" benchmarks/gpu_ops.py --compare
 if [[ -s "$OUT/best_variant.txt" ]]; then
     export ALIASFREE_TRITON_VARIANT=$(cat "$OUT/best_variant.txt")
 fi
 echo "== variant for the rest: ${ALIASFREE_TRITON_VARIANT:-default}" | tee -a "$OUT/session.log"
 
-budget() { echo $(($(left) - ${1:-20})); }
-stage generator_256 200 "$PY" benchmarks/gpu_generator.py --cases t:256:16 r:256:16 \
+budget() {  # the scripts' own "no case starts after" limit: what is left less a case's time
+    local b=$(($(left) - $1))
+    echo $((b > 1 ? b : 1))
+}
+stage generator_256 90 200 "$PY" benchmarks/gpu_generator.py --cases t:256:16 r:256:16 \
     --budget-s "$(budget 60)"
 mv -f "$OUT/gpu_generator.json" "$OUT/gpu_generator_256.json" 2>/dev/null
-stage train_step 220 "$PY" benchmarks/train_step.py --cases t:256:32 r:256:32 --cycles 1 \
+stage train_step 100 220 "$PY" benchmarks/train_step.py --cases t:256:32 r:256:32 --cycles 1 \
     --budget-s "$(budget 90)" --case-timeout-s 110
-stage generator_1024 200 "$PY" benchmarks/gpu_generator.py --cases t:1024:4 r:1024:4 \
+stage generator_1024 90 200 "$PY" benchmarks/gpu_generator.py --cases t:1024:4 r:1024:4 \
     --budget-s "$(budget 60)"
 mv -f "$OUT/gpu_generator.json" "$OUT/gpu_generator_1024.json" 2>/dev/null
-stage train_cli 120 "$PY" -m aliasfree train --device cuda --kimg 0.2 --snap-kimg 0.2 \
+stage train_cli 60 120 "$PY" -m aliasfree train --device cuda --kimg 0.2 --snap-kimg 0.2 \
     --out "$OUT/train_cli_run"
 echo "== done after $(($(date +%s) - T0)) s" | tee -a "$OUT/session.log"

@@ -1,0 +1,103 @@
+"""The device-session driver (benchmarks/gpu_session.sh) and the variant choice of
+benchmarks/gpu_ops.py, checked without a GPU: a lent device's minutes are too few to debug
+scripts there."""
+
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+FAKE_PY = """#!/usr/bin/env bash
+# Stands in for python3: records its arguments and the kernel variant it would run with.
+echo "$* | variant=${ALIASFREE_TRITON_VARIANT:-default}" >> "$OUT/calls.txt"
+case "$*" in
+  *--compare*) [ -n "${FAKE_BEST:-}" ] && echo "$FAKE_BEST" > "$OUT/best_variant.txt"
+               [ -n "${FAKE_SLEEP:-}" ] && sleep "$FAKE_SLEEP" ;;
+  *gpu_generator.py*) echo '{}' > "$OUT/gpu_generator.json" ;;
+esac
+exit 0
+"""
+
+
+def _session(tmp_path: Path, **env: str) -> list[str]:
+    fake = tmp_path / "fakepy"
+    fake.write_text(FAKE_PY)
+    fake.chmod(0o755)
+    out = tmp_path / "out"
+    run_env = {**os.environ, "PYTHON": str(fake), "OUT": str(out), **env}
+    run_env.pop("ALIASFREE_TRITON_VARIANT", None)
+    subprocess.run(
+        ["bash", str(ROOT / "benchmarks" / "gpu_session.sh")],
+        cwd=ROOT,
+        env=run_env,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    return (out / "calls.txt").read_text().splitlines()
+
+
+def test_session_runs_every_stage_in_order_with_the_best_variant(tmp_path):
+    calls = _session(tmp_path, FAKE_BEST="vmask")
+    scripts = [c.split(" | ")[0] for c in calls[1:]]  # calls[0]: the version print
+    assert [s.split()[0] if not s.startswith("-m") else s.split()[1] for s in scripts] == [
+        "benchmarks/gpu_ops.py",
+        "benchmarks/gpu_generator.py",
+        "benchmarks/train_step.py",
+        "benchmarks/gpu_generator.py",
+        "aliasfree",
+    ]
+    assert calls[1].endswith("variant=default")
+    assert all(c.endswith("variant=vmask") for c in calls[2:])
+    assert "t:256:16 r:256:16" in calls[2] and "t:1024:4 r:1024:4" in calls[4]
+    out = tmp_path / "out"
+    assert (out / "gpu_generator_256.json").exists() and (out / "gpu_generator_1024.json").exists()
+
+
+def test_session_without_a_winner_keeps_the_default_and_respects_the_budget(tmp_path):
+    # The comparison takes 12 s of a 70 s budget; every later stage needs at least 60 s.
+    calls = _session(tmp_path, SESSION_BUDGET_S="70", FAKE_SLEEP="12")
+    assert len(calls) == 2 and "gpu_ops.py --compare" in calls[1]
+    log = (tmp_path / "out" / "session.log").read_text()
+    assert "variant for the rest: default" in log
+    assert log.count("skipped") == 4
+
+
+@pytest.fixture(scope="module")
+def gpu_ops():
+    spec = importlib.util.spec_from_file_location("gpu_ops", ROOT / "benchmarks" / "gpu_ops.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    return module
+
+
+def _row(variant, ms, dtype="float16", **kw):
+    return {"variant": variant, "dtype": dtype, "fwdbwd_ms": ms, **kw}
+
+
+def test_best_variant_rule(gpu_ops):
+    best = gpu_ops.best_variant
+    rows = [
+        _row("base", 10.0, ref_of_errors=True),
+        _row("vmask", 8.0, ok=True, err_fwd=1e-3),
+        _row("fast_but_wrong", 1.0, ok=True, err_dx=1.5e-2),  # inside ok, outside the 1e-2 rule
+        _row("incomplete", 1.0, ok=True),  # finished one shape of two
+        _row("base", 5.0, ref_of_errors=True),
+        _row("vmask", 4.0, ok=True),
+        _row("fast_but_wrong", 1.0, ok=True),
+    ]
+    assert best(rows) == "vmask"
+    # A failing fp32 check or a crash disqualifies a variant however fast its fp16 rows are.
+    assert best([*rows, _row("vmask", 30.0, dtype="float32", ok=False)]) == "base"
+    assert best([*rows, {"variant": "vmask", "dtype": "float16", "error": "OutOfResources"}]) == (
+        "base"
+    )
+    assert best([]) is None
