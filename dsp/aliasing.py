@@ -24,7 +24,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.fft
 
 from dsp._checks import as_finite_array, check_factor, check_int, check_real
 from dsp.spectrum import as_nchw, map_power, mean_power, power_spectrum, spectrum_window
@@ -379,42 +378,17 @@ class NonlinearityAliasing:
     m: int
 
 
-def _fourier_resample_axis(x: np.ndarray, n_new: int, axis: int) -> np.ndarray:
-    """Ideal periodic resampling of ``x`` to ``n_new`` samples along ``axis`` (complex result).
-
-    Bins with ``|k| < min(n, n_new)/2`` are copied; when the smaller grid is even its Nyquist bin
-    is split in half onto ``±n/2`` when upsampling (so a real signal stays real and the original
-    samples are reproduced) and the bins at ``±n_new/2`` are summed onto the single Nyquist bin
-    when downsampling (the inverse, so upsample-then-downsample is the identity). Values are
-    scaled by ``n_new/n`` so sample amplitudes are preserved.
-    """
-    n = x.shape[axis]
-    spec = np.moveaxis(scipy.fft.fft(x, axis=axis, workers=-1), axis, -1)
-    out = np.zeros(spec.shape[:-1] + (n_new,), dtype=complex)
-    k = min(n, n_new)
-    pos, neg = (k + 1) // 2, (k - 1) // 2
-    out[..., :pos] = spec[..., :pos]
-    if neg:
-        out[..., n_new - neg :] = spec[..., n - neg :]
-    if k % 2 == 0 and n != n_new:
-        if n_new > n:
-            half = spec[..., k // 2] / 2.0
-            out[..., k // 2] = half
-            out[..., n_new - k // 2] = half
-        else:
-            out[..., k // 2] = spec[..., k // 2] + spec[..., n - k // 2]
-    elif n == n_new:
-        out = spec
-    res = scipy.fft.ifft(out, axis=-1, workers=-1) * (n_new / n)
-    return np.moveaxis(res, -1, axis)
-
-
 def _fourier_resample(x: np.ndarray, sizes: tuple[int, ...]) -> np.ndarray:
-    """Separable ideal resampling of the last ``len(sizes)`` axes; real input gives real output."""
-    out = x
-    for i, n_new in enumerate(sizes):
-        out = _fourier_resample_axis(out, n_new, x.ndim - len(sizes) + i)
-    return out.real
+    """Separable ideal resampling of the last ``len(sizes)`` axes of real ``x`` (REFERENCE §1).
+
+    ``dsp.interpolation.fourier_resample`` without re-validating the maps (``rfft``/``irfft``,
+    its Nyquist convention: split when upsampling, ``±M/2`` summed when downsampling).
+    """
+    # Imported here: dsp.interpolation loads numba, which only this analyzer needs.
+    from dsp.interpolation import _fourier_resize
+
+    axes = tuple(range(x.ndim - len(sizes), x.ndim))
+    return _fourier_resize(x, sizes, axes)
 
 
 def _apply(fn: Callable[[np.ndarray], object], x: np.ndarray) -> np.ndarray:
@@ -441,8 +415,9 @@ def nonlinearity_aliasing(
     (``ndim = 2``: maps ``[..., H, W]``; ``ndim = 1``: sequences ``[..., L]``).
 
     - ``y_s = fn(x)``, applied at rate ``s``;
-    - reference: ideal (FFT zero-padding) upsampling of ``x`` by ``m`` along each signal axis,
-      ``fn`` at rate ``m·s``, ideal square low-pass to the original band ``|f| < s/2`` per axis
+    - reference: ideal (FFT zero-padding, ``dsp.interpolation.fourier_resample``) upsampling of
+      ``x`` by ``m`` along each signal axis, ``fn`` at rate ``m·s``, ideal square low-pass to
+      the original band ``|f| < s/2`` per axis
       (the bins at exactly ``±s/2`` are summed onto the output Nyquist bin, the inverse of how
       upsampling splits that bin, so a linear ``fn`` gives ``y_ref = y_s`` for any ``x``) and
       sampling back to rate ``s``: ``y_ref``;

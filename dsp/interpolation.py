@@ -24,7 +24,12 @@ splits it evenly between the two, so the interpolant is real for real samples:
 is ``D_N(u) = sin(pi u) / (N tan(pi u / N))`` (``sin(pi u) / (N sin(pi u / N))`` for odd ``N``).
 A Nyquist-frequency cosine ``cos(pi n)`` therefore interpolates to ``cos(pi t)``, and a shift by
 ``a`` samples multiplies the Nyquist bin by ``cos(pi a)`` (not by ``e^{-i pi a}``): the sine part
-of a Nyquist component is invisible in the samples and stays zero.
+of a Nyquist component is invisible in the samples and stays zero. Resampling to an even number
+``M`` of samples (:func:`fourier_resample`, :func:`resample_rational`) does the inverse: the input
+bins at ``+-M/2`` are both kept and summed onto the single output Nyquist bin.
+
+Rotation convention: a positive angle turns the content counter-clockwise as displayed, row 0 at
+the top, like ``np.rot90`` (the project's one convention, see :func:`rotate_bandlimited`).
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ import math
 
 import numba
 import numpy as np
+import scipy.fft
 from numba import prange
 from scipy import special
 
@@ -46,6 +52,7 @@ __all__ = [
     "jinc_interpolate_2d",
     "periodic_interpolate_2d",
     "fractional_shift",
+    "fourier_resample",
     "resample_rational",
     "rotate_bandlimited",
 ]
@@ -555,6 +562,148 @@ def fractional_shift(x: np.ndarray, shift: float, axis: int = -1) -> np.ndarray:
     return out if np.iscomplexobj(arr) else out.real
 
 
+def _resize_full(spec: np.ndarray, n: int, m: int, k: int, axis: int) -> np.ndarray:
+    """DFT (full layout along ``axis``) of ``n`` samples -> DFT of ``m`` samples, band ``k`` bins.
+
+    Copies the ``k`` bins ``-(k-1)//2 .. k//2``: ``k = min(n, m)``, or an odd ``k`` below it for
+    an extra low-pass. For an even ``k = min(n, m)`` the bin ``k/2`` is the Nyquist bin of the
+    smaller grid: split in half onto ``+-k/2`` when ``m > n``, or ``+-k/2`` summed onto it when
+    ``m < n`` (see :func:`fourier_resample`).
+    """
+    s = np.moveaxis(spec, axis, -1)
+    out = np.zeros(s.shape[:-1] + (m,), dtype=np.complex128)
+    pos, neg = (k + 1) // 2, (k - 1) // 2
+    out[..., :pos] = s[..., :pos]
+    if neg:
+        out[..., m - neg :] = s[..., n - neg :]
+    if k % 2 == 0:
+        h = k // 2
+        if m > n:
+            out[..., h] = 0.5 * s[..., h]
+            out[..., m - h] = out[..., h]
+        else:
+            out[..., h] = s[..., h] + s[..., n - h]
+    return np.moveaxis(out, -1, axis)
+
+
+def _resize_half(spec: np.ndarray, n: int, m: int, k: int, axis: int) -> np.ndarray:
+    """:func:`_resize_full` for the ``rfft`` layout (bins ``0 .. n//2``) of real rows.
+
+    The bin ``-k/2`` is the conjugate of ``+k/2`` in each real row, so the even-``k`` fold
+    ``X[k/2] + X[-k/2]`` is ``2 Re X[k/2]``; valid only while the other axes are in the signal
+    domain (the caller does the fold before transforming them).
+    """
+    s = np.moveaxis(spec, axis, -1)
+    out = np.zeros(s.shape[:-1] + (m // 2 + 1,), dtype=np.complex128)
+    out[..., : k // 2 + 1] = s[..., : k // 2 + 1]
+    if k % 2 == 0:
+        h = k // 2
+        if m > n:
+            out[..., h] *= 0.5
+        else:
+            out[..., h] = 2.0 * s[..., h].real
+    return np.moveaxis(out, -1, axis)
+
+
+def _fourier_resize(
+    arr: np.ndarray,
+    sizes: tuple[int, ...],
+    axes: tuple[int, ...],
+    bands: tuple[int, ...] | None = None,
+) -> np.ndarray:
+    """Unvalidated core of :func:`fourier_resample` (``axes`` non-negative and distinct).
+
+    ``bands[i]`` (default ``min(n_i, sizes[i])``) is the number of DFT bins kept along
+    ``axes[i]`` (see :func:`_resize_full`). The forward transforms use ``norm="forward"`` and
+    the inverses no scaling, so sample amplitudes are kept without a separate ``m / n`` factor.
+    Real input goes through ``rfft``/``irfft`` along the last listed axis (half the work);
+    ``dsp.aliasing`` calls this directly on already validated maps.
+    """
+    if bands is None:
+        bands = tuple(min(arr.shape[a], m) for a, m in zip(axes, sizes, strict=True))
+    todo = [
+        (a, arr.shape[a], m, k)
+        for a, m, k in zip(axes, sizes, bands, strict=True)
+        if arr.shape[a] != m or k < m
+    ]
+    if not todo:
+        return arr.copy()
+
+    def complex_axis(s: np.ndarray, a: int, n: int, m: int, k: int) -> np.ndarray:
+        s = scipy.fft.fft(s, axis=a, norm="forward", workers=-1)
+        return scipy.fft.ifft(_resize_full(s, n, m, k, a), axis=a, norm="forward", workers=-1)
+
+    if np.iscomplexobj(arr):
+        out = arr
+        for a, n, m, k in todo:
+            out = complex_axis(out, a, n, m, k)
+        return out
+    # The real axis is resized where its rows are real signals: before the other axes are
+    # transformed when shrinking (the fold needs 2 Re), after they are back when growing
+    # (fewer columns for the other axes' transforms).
+    a_r, n_r, m_r, k_r = todo[-1]
+    spec = scipy.fft.rfft(arr, axis=a_r, norm="forward", workers=-1)
+    if m_r <= n_r:
+        spec = _resize_half(spec, n_r, m_r, k_r, a_r)
+    for a, n, m, k in todo[:-1]:
+        spec = complex_axis(spec, a, n, m, k)
+    if m_r > n_r:
+        spec = _resize_half(spec, n_r, m_r, k_r, a_r)
+    out = scipy.fft.irfft(spec, n=m_r, axis=a_r, norm="forward", workers=-1)
+    return np.ascontiguousarray(out)
+
+
+def fourier_resample(
+    x: np.ndarray, num: int | tuple[int, ...], axis: int | tuple[int, ...] = -1
+) -> np.ndarray:
+    """Ideal periodic (FFT) resampling to ``num`` samples along ``axis``. See REFERENCE §1.
+
+    Along each axis the ``N`` samples are one period of a periodic signal; the output is the
+    ``M = num`` samples ``y[m] = z(m N / M)`` of its periodic band-limited interpolant low-passed
+    to ``|f| < min(N, M) / 2`` cycles per period (the DFT bins ``|k| < min(N, M) / 2``, times
+    ``M / N`` so amplitudes are kept). Several axes are resampled separably.
+
+    Nyquist convention: when the smaller of ``N`` and ``M`` is even, its bin ``k = +-min/2`` sits
+    exactly on the cut. Upsampling an even ``N`` splits the input Nyquist bin evenly onto
+    ``+-N/2`` (the module convention: a real signal stays real and the input samples are
+    reproduced exactly). Downsampling to an even ``M`` sums the input bins ``+M/2`` and ``-M/2``
+    onto the single output Nyquist bin (the inverse of the split, so
+    upsample-then-downsample is the identity; the sine part of that bin cannot be represented in
+    ``M`` samples and vanishes). This matches ``scipy.signal.resample`` on real input.
+
+    Parameters
+    ----------
+    x : array_like
+        Real or complex array, rank >= 1.
+    num : int or tuple of int
+        Output length(s), ``>= 1``, one per axis in ``axis``.
+    axis : int or tuple of int
+        Axis or distinct axes to resample.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 for real input (computed with ``rfft``/``irfft``), complex128 otherwise.
+
+    Notes
+    -----
+    ``scipy.fft`` with ``workers=-1``; the spectra are cut or zero-padded by slicing, so the cost
+    is that of one forward and one inverse FFT per axis.
+    """
+    arr = _signal("x", x, min_ndim=1)
+    axes = (axis,) if np.ndim(axis) == 0 else tuple(axis)
+    nums = (num,) if np.ndim(num) == 0 else tuple(num)
+    if len(nums) != len(axes):
+        raise ValueError(
+            f"num must give one length per axis ({len(axes)}), got {len(nums)}: {num!r}"
+        )
+    axes = tuple(_check_axis(a, arr.ndim) for a in axes)
+    if len(set(axes)) != len(axes):
+        raise ValueError(f"axis must list distinct axes, got {axis!r}")
+    sizes = tuple(check_int("num", m, minimum=1) for m in nums)
+    return _fourier_resize(arr, sizes, axes)
+
+
 def resample_rational(x: np.ndarray, up: int, down: int, axis: int = -1) -> np.ndarray:
     """Ideal periodic resampling by the rational factor ``up / down``. See REFERENCE §1.
 
@@ -563,15 +712,17 @@ def resample_rational(x: np.ndarray, up: int, down: int, axis: int = -1) -> np.n
     sampled at ``t_m = m * down / up``, ``m = 0 .. ceil(N up / down) - 1``.
 
     - If ``N up / down`` is an integer ``M`` the output is one period of the resampled signal
-      (``M`` samples) and ``resample_rational(tone sampled at rate s) == tone sampled at rate
-      s up / down`` for every tone below both Nyquist frequencies.
-    - Bins on the cut are handled so that sampling commutes with the definition above: when
-      upsampling, the input Nyquist bin is split evenly (module convention); when downsampling
-      to an even ``M`` both bins ``+-M/2`` are kept (they fold onto the output Nyquist bin, whose
-      sine part cannot be represented and vanishes in the samples).
+      (``M`` samples), i.e. ``fourier_resample(x, M, axis)``, and
+      ``resample_rational(tone sampled at rate s) == tone sampled at rate s up / down`` for every
+      tone below both Nyquist frequencies. Bins on the cut follow the Nyquist convention of
+      :func:`fourier_resample`: when upsampling an even ``N`` the input Nyquist bin is split
+      evenly; when downsampling to an even ``M`` both bins ``+-M/2`` are kept and summed onto the
+      output Nyquist bin (whose sine part cannot be represented and vanishes in the samples).
     - Otherwise the grid ``t_m`` does not close on the period and the output is the
       ``ceil(N up / down)`` samples of the low-passed interpolant (as in
-      ``scipy.signal.resample_poly``'s output length).
+      ``scipy.signal.resample_poly``'s output length): the band-limited signal is resampled to
+      the common grid ``N up`` and every ``down``-th sample kept. No bin lies exactly on the cut
+      ``N up / (2 down)`` then (it is not an integer).
 
     Parameters
     ----------
@@ -585,7 +736,7 @@ def resample_rational(x: np.ndarray, up: int, down: int, axis: int = -1) -> np.n
     Returns
     -------
     numpy.ndarray
-        The resampled array (real for real input).
+        The resampled array (float64 for real input, complex128 otherwise).
     """
     arr = _signal("x", x, min_ndim=1)
     up = check_factor("up", up)
@@ -595,34 +746,16 @@ def resample_rational(x: np.ndarray, up: int, down: int, axis: int = -1) -> np.n
     up, down = up // g, down // g
     if up == down:
         return arr.copy()
-    a = np.moveaxis(arr, axis, -1)
-    n = a.shape[-1]
+    n = arr.shape[axis]
     big_l = n * up  # the common fine grid t = i / up
-    spec = np.fft.fft(a, axis=-1)
-    k = _signed_bins(n)
-    two_k = 2 * np.abs(k)
-    # The cut in input bins is min(N/2, L/(2 down)); compare 2|k| against it in integers.
-    keep = (two_k < n) & (two_k * down < big_l)
-    weight = keep.astype(np.float64)
-    if up > down and n % 2 == 0:
-        weight[n // 2] = 0.5  # input Nyquist, split onto +-N/2
-    if down > up:
-        weight[two_k * down == big_l] = 1.0  # both +-M/2, folded together below
-    bins_pos = k.copy()
-    if up > down and n % 2 == 0:
-        bins_pos[n // 2] = n // 2  # the +N/2 half; the -N/2 half is added separately
     if big_l % down == 0:
-        m_out, step = big_l // down, 1
-    else:
-        m_out, step = big_l, down
-    spec_out = np.zeros(a.shape[:-1] + (m_out,), dtype=np.complex128)
-    np.add.at(spec_out, (..., bins_pos % m_out), spec * weight)
-    if up > down and n % 2 == 0:
-        spec_out[..., (-(n // 2)) % m_out] += 0.5 * spec[..., n // 2]
-    out = np.fft.ifft(spec_out, axis=-1) * (m_out / n)
-    out = out[..., ::step]
-    out = np.moveaxis(out, -1, axis)
-    return out if np.iscomplexobj(arr) else np.ascontiguousarray(out.real)
+        return _fourier_resize(arr, (big_l // down,), (axis,))
+    # Keep |k| < L / (2 down): 2 kmax + 1 bins (odd, so no Nyquist bin), all n when growing.
+    band = n if up > down else 2 * ((big_l - 1) // (2 * down)) + 1
+    fine = _fourier_resize(arr, (big_l,), (axis,), (band,))
+    index = [slice(None)] * arr.ndim
+    index[axis] = slice(None, None, down)
+    return np.ascontiguousarray(fine[tuple(index)])
 
 
 def rotate_bandlimited(
@@ -635,9 +768,11 @@ def rotate_bandlimited(
     Each output pixel is the periodic band-limited interpolant of the input
     (:func:`periodic_interpolate_2d`) evaluated at the rotated position:
     ``out(q) = z(c + R(-angle) (q - c))`` in the frame with x to the right (columns) and y up
-    (decreasing rows). A positive angle therefore turns the content counter-clockwise as the
-    array is displayed (row 0 at the top), like ``np.rot90`` and ``scipy.ndimage.rotate``;
-    ``angle = pi / 2`` about the default centre of a square image equals ``np.rot90``.
+    (decreasing rows). A positive angle therefore turns the content counter-clockwise as
+    displayed, row 0 at the top, like ``np.rot90`` and ``scipy.ndimage.rotate`` (the project's
+    one rotation convention, shared by ``gan.networks.transform.rotate`` and the EQ-R
+    reference); ``angle = pi / 2`` about the default centre of a square image equals
+    ``np.rot90``.
 
     Why this method: it is exact (to rounding) for every periodic band-limited image and every
     angle, because it samples the rotated continuous signal directly. The fast alternative, three

@@ -33,8 +33,10 @@ This notebook compares the three **randomly initialised tiny presets** at 64 px 
 
 **Conventions** (`gan.networks.transform`): the image covers `[-0.5, 0.5]²` image widths;
 generating with transform `A` gives `image_A(p) = image_I(A⁻¹ p)`, so `translate(tx, ty)` moves
-the content `tx·64` pixels right and `ty·64` down at 64 px, and `rotate(θ)` turns it from +x
-towards +y (clockwise on screen). PSNR is in dB for images in `[-1, 1]`; higher is more
+the content `tx·64` pixels right and `ty·64` down at 64 px, and `rotate(θ)` turns it by `θ`:
+a positive angle turns the content counter-clockwise as displayed, row 0 at the top, like
+`np.rot90` (the same convention as the EQ-R reference `rotate_bandlimited` and
+`dsp.interpolation.rotate_bandlimited`). PSNR is in dB for images in `[-1, 1]`; higher is more
 equivariant. Set `ALIASFREE_NOTEBOOK_FAST=1` to use very few samples (the test suite does).
 """)
 

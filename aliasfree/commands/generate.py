@@ -132,7 +132,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
             "fresh initialisation of --preset (seeded by --init-seed) or a saved --checkpoint. "
             "--translate and --rotate move the whole image continuously through the "
             "generator's input transform (the content moves right/down by the translation, in "
-            "image widths, and turns clockwise on screen by the angle)."
+            "image widths, and turns counter-clockwise as displayed by a positive angle, like "
+            "np.rot90)."
         ),
         epilog="example: aliasfree generate --preset t-tiny --res 64 --seeds 0-7 --psi 0.7 "
         "--translate 0.1,0 --rotate 10 --out grid.png",
@@ -153,8 +154,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "--rotate",
         type=float,
         default=0.0,
-        help="input-transform rotation in degrees, from +x towards +y (clockwise on screen); "
-        "applied before the translation (default 0)",
+        help="input-transform rotation in degrees; positive turns the content counter-clockwise "
+        "as displayed (row 0 at the top, like np.rot90); applied before the translation "
+        "(default 0)",
     )
     p.add_argument("--cols", type=int, default=None, help="grid columns (default ~sqrt(#seeds))")
     p.add_argument("--batch", type=int, default=8, help="images per forward pass (default 8)")

@@ -21,7 +21,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
         description=(
             "Render --frames frames of the image of --seed while the input transform follows "
             "one closed loop: frame k (u = k/frames) translates the content by "
-            "translate*sin(2 pi u) image widths and turns it by rotate*sin(2 pi u) degrees. "
+            "translate*sin(2 pi u) image widths and turns it by rotate*sin(2 pi u) degrees "
+            "(positive: counter-clockwise as displayed, like np.rot90). "
             "An equivariant generator moves the whole image smoothly; texture sticking shows "
             "as details that stay on the pixel grid. Writes a looping GIF."
         ),
@@ -36,7 +37,13 @@ def add_parser(sub) -> argparse.ArgumentParser:
         default="0.05,0",
         help="peak translation 'tx,ty' in image widths, x right, y down (default 0.05,0)",
     )
-    p.add_argument("--rotate", type=float, default=0.0, help="peak rotation in degrees (default 0)")
+    p.add_argument(
+        "--rotate",
+        type=float,
+        default=0.0,
+        help="peak rotation in degrees; positive turns the content counter-clockwise as "
+        "displayed (default 0)",
+    )
     p.add_argument("--fps", type=float, default=24.0, help="frames per second (default 24)")
     p.add_argument(
         "--scale", type=int, default=1, help="enlarge each frame by this integer (default 1)"

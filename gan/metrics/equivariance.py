@@ -4,7 +4,9 @@ maps. See REFERENCE §5.
 Conventions (``gan.networks.transform``): generating with transform ``A`` gives
 ``image_A(p) = image_I(A⁻¹ p)``, so ``translate(tx, ty)`` moves the content by ``tx·rate``
 samples right and ``ty·rate`` samples down (``rate = res`` for the image) and ``rotate(angle)``
-turns it from +x towards +y about the centre. Each metric generates ``y1 = G(z)`` and
+turns it about the centre: a positive angle turns the content counter-clockwise as displayed, row
+0 at the top, like ``np.rot90`` (the convention of :func:`rotate_bandlimited` and
+``dsp.interpolation.rotate_bandlimited``, too). Each metric generates ``y1 = G(z)`` and
 ``y2 = G(z, transform=A)``, applies ``A`` to ``y1`` with a reference resampler, and reports the
 PSNR of ``y2`` against it over the pixels where the reference is valid (a mask), accumulated in
 float64 over all samples::
@@ -198,6 +200,10 @@ def lanczos_weights(frac: float, a: int = _LANCZOS_A) -> list[tuple[int, float]]
 
 
 def _sinc(x: float) -> float:
+    # Below 1e-8 sinc is 1 to double precision; a subnormal x (a shift of 5e-324 samples) would
+    # otherwise underflow to 0 in x / a and divide by zero.
+    if abs(x) < 1e-8:
+        return 1.0
     return math.sin(math.pi * x) / (math.pi * x)
 
 
@@ -271,13 +277,17 @@ def _downsample4(x: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
 
 
 def _rotation_grid(size: int, angle: float, device, dtype) -> torch.Tensor:
-    """``grid_sample`` grid: output point ``q`` of the ×4 grid reads the input at ``R⁻¹ q``."""
+    """``grid_sample`` grid: output point ``q`` of the ×4 grid reads the input at ``R⁻¹ q``.
+
+    ``R = [[cos, sin], [−sin, cos]]`` in x-right, y-down coordinates (counter-clockwise as
+    displayed for a positive angle), so ``R⁻¹ = [[cos, −sin], [sin, cos]]``.
+    """
     # Normalised coordinates (align_corners=False): sample centres at (2k + 1)/n − 1.
     coords = (torch.arange(size, device=device, dtype=dtype) * 2 + 1) / size - 1
     y, x = torch.meshgrid(coords, coords, indexing="ij")
     c, s = math.cos(angle), math.sin(angle)
-    src_x = c * x + s * y
-    src_y = -s * x + c * y
+    src_x = c * x - s * y
+    src_y = s * x + c * y
     return torch.stack([src_x, src_y], dim=-1)[None]
 
 
@@ -287,8 +297,8 @@ def _box_mask(h: int, w: int, margin: float, angle: float, device) -> torch.Tens
     u = torch.arange(w, device=device, dtype=torch.float64) + 0.5 - w / 2
     vv, uu = torch.meshgrid(v, u, indexing="ij")
     c, s = math.cos(angle), math.sin(angle)
-    su = c * uu + s * vv
-    sv = -s * uu + c * vv
+    su = c * uu - s * vv
+    sv = s * uu + c * vv
     # 1e-9: the exact-border case of a 90° turn must not flip on rounding.
     return (su.abs() <= w / 2 - margin + 1e-9) & (sv.abs() <= h / 2 - margin + 1e-9)
 
@@ -313,9 +323,11 @@ def rotate_bandlimited(
     REFERENCE §5).
 
     Upsample ×4 with :func:`rotation_filter` (``gan.ops.upfirdn2d``, gain 16), turn by
-    ``angle`` radians from +x towards +y (``gan.networks.transform.rotate``: the content at
-    ``p`` moves to ``R p``) with ``grid_sample`` (``mode``, zero padding) at the ×4 rate, then
-    low-pass with the same filter and keep every 4th sample. Compare the result with
+    ``angle`` radians (the matrix of ``gan.networks.transform.rotate``: the content at ``p``
+    moves to ``R p``) with ``grid_sample`` (``mode``, zero padding) at the ×4 rate, then
+    low-pass with the same filter and keep every 4th sample. A positive angle turns the content
+    counter-clockwise as displayed, row 0 at the top, like ``np.rot90``: ``angle = π/2`` equals
+    ``bandlimit(torch.rot90(img, 1, dims=(-2, -1)))`` inside the mask. Compare the result with
     :func:`bandlimit` of the other image, which gets the same band limit.
 
     Returns ``(out, mask)``: ``mask [H, W]`` is True where every input sample reached by the
@@ -494,7 +506,9 @@ def measure(
                 out1 = G(z, c, transform=eye, **kw)
                 x1, r = _pick(out1, layer, rate)
                 if metric == "eqr":
-                    angle = float(draw[0]) * max_angle
+                    # Negated so that each seed turns the content the same way as before the
+                    # counter-clockwise convention: recorded EQ-R values stay reproducible.
+                    angle = -float(draw[0]) * max_angle
                     out2 = G(z, c, transform=rotate(angle, device=dev), **kw)
                 else:
                     tx, ty = (float(v) * max_shift for v in draw)

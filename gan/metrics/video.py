@@ -135,7 +135,8 @@ def video_transforms(
 ) -> torch.Tensor:
     """``[frames, 3, 3]`` transforms of a closed loop: frame ``k`` (``u = k / frames``) moves
     the content by ``translate·sin(2πu)`` image widths and turns it by
-    ``rotate·sin(2πu)`` degrees (+x towards +y), rotation first
+    ``rotate·sin(2πu)`` degrees (a positive angle turns the content counter-clockwise as
+    displayed, row 0 at the top, like ``np.rot90``), rotation first
     (``compose(translate(...), rotate(...))``)."""
     from gan.networks import transform as tf
 
@@ -176,7 +177,7 @@ def transform_video(
     translate : (tx, ty)
         Peak translation in image widths (``0.05`` at 64 px = 3.2 pixels).
     rotate : float
-        Peak rotation in degrees.
+        Peak rotation in degrees (positive: counter-clockwise as displayed, like ``np.rot90``).
     fps, psi, scale, device
         Frame rate; truncation; integer nearest-neighbour enlargement of each frame; where to
         run (default CPU).

@@ -9,8 +9,14 @@ the right (width axis) and y down (height axis); pixel ``(i, j)`` has its centre
 A transform is a 3×3 affine matrix ``A`` on homogeneous coordinates ``(x, y, 1)``. Generating
 with ``A`` moves the content by ``A``: ``image_A(p) = image_I(A⁻¹ p)``. So
 ``translate(tx, ty)`` moves the content ``tx·res`` pixels right and ``ty·res`` pixels down, and
-``rotate(angle)`` turns it by ``angle`` radians about the image centre, from +x towards +y
-(clockwise on screen, since y points down).
+``rotate(angle)`` turns it by ``angle`` radians about the image centre.
+
+Rotation convention (the same everywhere in the project): a positive angle turns the content
+counter-clockwise as displayed, row 0 at the top, like ``np.rot90``, ``scipy.ndimage.rotate``,
+``PIL.Image.rotate`` and ``dsp.interpolation.rotate_bandlimited``. With y pointing down that is
+from +x towards −y: ``rotate(π/2)`` moves the content right of the centre to above it, and
+generating with it gives ``torch.rot90(image, 1, dims=(-2, -1))`` (exactly so only for a
+generator that a quarter turn maps onto itself).
 """
 
 from __future__ import annotations
@@ -38,10 +44,15 @@ def translate(
 
 
 def rotate(angle: float, *, dtype: torch.dtype = torch.float32, device=None) -> torch.Tensor:
-    """Turn the content by ``angle`` radians about the image centre, from +x towards +y."""
+    """Turn the content by ``angle`` radians about the image centre.
+
+    A positive angle turns the content counter-clockwise as displayed, row 0 at the top, like
+    ``np.rot90``. In the x-right, y-down coordinates the matrix is
+    ``[[cos θ, sin θ, 0], [−sin θ, cos θ, 0], [0, 0, 1]]`` (content at ``p`` moves to ``A p``).
+    """
     c, s = math.cos(float(angle)), math.sin(float(angle))
     m = identity(dtype=dtype, device=device)
-    m[0, 0], m[0, 1], m[1, 0], m[1, 1] = c, -s, s, c
+    m[0, 0], m[0, 1], m[1, 0], m[1, 1] = c, s, -s, c
     return m
 
 

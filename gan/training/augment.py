@@ -117,9 +117,10 @@ def resample_affine(images: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:
 
     The output is ``y(q) = x(A⁻¹ q)``: the content moves by ``A``. Positions ``q`` are in
     pixels relative to the image centre, x to the right and y *down* (pixel ``(i, j)``'s centre
-    is at ``(j + 0.5 − W/2, i + 0.5 − H/2)``), so a rotation matrix
-    ``[[cos θ, −sin θ], [sin θ, cos θ]]`` turns the content from +x towards +y, as in
-    ``gan.networks.transform``.
+    is at ``(j + 0.5 − W/2, i + 0.5 − H/2)``), so the rotation matrix
+    ``[[cos θ, sin θ], [−sin θ, cos θ]]`` turns the content by ``θ`` counter-clockwise as
+    displayed (row 0 at the top, like ``np.rot90``), the project's one convention
+    (``gan.networks.transform.rotate``).
 
     Method: extend ``x`` by mirroring about its first and last pixel centres (as ``F.pad``'s
     reflect mode, so sources outside the frame see mirrored content), upsample ×2 with the
@@ -197,7 +198,8 @@ def resample_affine(images: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:
 def _rot2(theta: torch.Tensor) -> torch.Tensor:
     c, s = torch.cos(theta), torch.sin(theta)
     m = torch.eye(3, dtype=theta.dtype, device=theta.device).repeat(theta.shape[0], 1, 1)
-    m[:, 0, 0], m[:, 0, 1], m[:, 1, 0], m[:, 1, 1] = c, -s, s, c
+    # Counter-clockwise as displayed (y points down), as gan.networks.transform.rotate.
+    m[:, 0, 0], m[:, 0, 1], m[:, 1, 0], m[:, 1, 1] = c, s, -s, c
     return m
 
 
@@ -342,17 +344,17 @@ class AugmentPipe(nn.Module):
         if not (flip.any() or (k != 0).any() or (tx != 0).any() or (ty != 0).any()):
             return x
         # Map each output pixel back to its source: undo translation (wrap), then the rotation
-        # by k·90° (content turned from +x towards +y), then the flip.
+        # by k·90° (counter-clockwise as displayed, like np.rot90), then the flip.
         i = torch.arange(h, device=dev).view(1, h, 1)
         j = torch.arange(w, device=dev).view(1, 1, w)
         si = (i - ty.view(n, 1, 1)) % h
         sj = (j - tx.view(n, 1, 1)) % w
         si, sj = si.expand(n, h, w), sj.expand(n, h, w)
         kk = k.view(n, 1, 1)
-        # Rotating content by +90° (x → y) maps source (i, j) to (j, w − 1 − i); undo it.
-        r1i, r1j = w - 1 - sj, si
+        # np.rot90(k=1): output (i, j) comes from source (j, w − 1 − i).
+        r1i, r1j = sj, w - 1 - si
         r2i, r2j = h - 1 - si, w - 1 - sj
-        r3i, r3j = sj, h - 1 - si
+        r3i, r3j = w - 1 - sj, si
         ri = torch.where(kk == 1, r1i, torch.where(kk == 2, r2i, torch.where(kk == 3, r3i, si)))
         rj = torch.where(kk == 1, r1j, torch.where(kk == 2, r2j, torch.where(kk == 3, r3j, sj)))
         rj = torch.where(flip.view(n, 1, 1), w - 1 - rj, rj)

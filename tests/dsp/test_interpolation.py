@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from scipy import special
 
 from dsp.interpolation import (
+    fourier_resample,
     fractional_shift,
     jinc_interpolate_2d,
     periodic_interpolate,
@@ -336,6 +337,81 @@ def test_resample_rational_axis_identity_and_parseval():
 
 
 @given(
+    n=st.integers(1, 24),
+    m=st.integers(1, 48),
+    seed=st.integers(0, 2**16),
+    complex_=st.booleans(),
+)
+def test_fourier_resample_matches_scipy_resample(n, m, seed, complex_):
+    # scipy.signal.resample is the same ideal periodic resampler with the same Nyquist
+    # convention (split when growing, +-M/2 summed when shrinking), real and complex.
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((3, n))
+    if complex_:
+        x = x + 1j * rng.standard_normal((3, n))
+    got = fourier_resample(x, m)
+    assert got.dtype == (np.complex128 if complex_ else np.float64)
+    np.testing.assert_allclose(got, scipy.signal.resample(x, m, axis=-1), atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("shape", "num", "axis"),
+    [
+        ((2, 8, 8), (32, 32), (-2, -1)),
+        ((7, 9), (28, 36), (0, 1)),
+        ((3, 12, 10), (6, 5), (1, 2)),
+        ((6, 4, 5), (12, 3), (2, 0)),
+        ((6, 6), (6, 12), (0, 1)),
+    ],
+)
+def test_fourier_resample_several_axes_is_separable(shape, num, axis, rng):
+    # The shared rfft/fft path equals scipy.signal.resample applied axis by axis.
+    x = rng.standard_normal(shape)
+    want = x
+    for a, m in zip(axis, num, strict=True):
+        want = scipy.signal.resample(want, m, axis=a)
+    np.testing.assert_allclose(fourier_resample(x, num, axis), want, atol=1e-12)
+    z = x + 1j * rng.standard_normal(shape)
+    wz = z
+    for a, m in zip(axis, num, strict=True):
+        wz = scipy.signal.resample(wz, m, axis=a)
+    np.testing.assert_allclose(fourier_resample(z, num, axis), wz, atol=1e-12)
+
+
+def test_fourier_resample_2d_tone_and_nyquist_convention():
+    # A 2D tone below both Nyquist frequencies resamples to the tone on the new grid.
+    n, m = 12, 20
+    i, j = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
+    ii, jj = np.meshgrid(np.arange(m), np.arange(m), indexing="ij")
+
+    def tone(r, c, size):
+        return np.cos(2 * np.pi * (2 * c - 5 * r) / size + 0.4)
+
+    np.testing.assert_allclose(
+        fourier_resample(tone(i, j, n), (m, m), (0, 1)), tone(ii, jj, m), atol=1e-12
+    )
+    # Growing an even N: the Nyquist cosine cos(pi t) is reproduced at the new points.
+    t = np.arange(8)
+    np.testing.assert_allclose(
+        fourier_resample(np.cos(np.pi * t), 24), np.cos(np.pi * np.arange(24) / 3), atol=1e-12
+    )
+    # Shrinking to an even M: a cosine at exactly the output Nyquist survives (both +-M/2
+    # summed), the sine there vanishes, and grow-then-shrink is the identity.
+    k = np.arange(18)
+    np.testing.assert_allclose(
+        fourier_resample(np.cos(2 * np.pi * 3 * k / 18), 6),
+        np.cos(np.pi * np.arange(6)),
+        atol=1e-12,
+    )
+    np.testing.assert_allclose(
+        fourier_resample(np.sin(2 * np.pi * 3 * k / 18), 6), np.zeros(6), atol=1e-12
+    )
+    x = np.random.default_rng(4).standard_normal((3, 10))
+    np.testing.assert_allclose(fourier_resample(fourier_resample(x, 40), 10), x, atol=1e-12)
+    np.testing.assert_array_equal(fourier_resample(x, 10), x)
+
+
+@given(
     angle=st.floats(-math.pi, math.pi),
     kx=st.integers(-6, 6),
     ky=st.integers(-6, 6),
@@ -398,6 +474,12 @@ def test_rotation_identity_rot90_and_batch():
         (lambda: resample_rational(np.ones(4), 0, 1), "up"),
         (lambda: resample_rational(np.ones(4), 2, 1.5), "down"),
         (lambda: resample_rational(np.ones(4), True, 1), "up"),
+        (lambda: fourier_resample(np.ones(4), 0), "num"),
+        (lambda: fourier_resample(np.ones(4), 2.5), "num"),
+        (lambda: fourier_resample(np.ones((4, 4)), (8, 8), -1), "num"),
+        (lambda: fourier_resample(np.ones((4, 4)), (8, 8), (1, -1)), "distinct"),
+        (lambda: fourier_resample(np.ones((4, 4)), 8, 2), "axis"),
+        (lambda: fourier_resample([1.0, np.nan], 4), "x"),
         (lambda: rotate_bandlimited(np.ones(4), 0.1), "image"),
         (lambda: rotate_bandlimited(np.ones((4, 4)), np.inf), "angle"),
         (lambda: rotate_bandlimited(np.ones((4, 4)), 0.1, center=(1.0,)), "center"),

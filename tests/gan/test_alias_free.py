@@ -156,11 +156,11 @@ def test_integer_translation_moves_the_image_by_that_shift(axis: str) -> None:
 
 
 def test_quarter_turn_rotates_the_image() -> None:
-    # rotate(+π/2) turns content from +x towards +y (clockwise on screen): with image_A(p) =
-    # image_I(A⁻¹ p), out[i, j] = in[res-1-j, i] = torch.rot90(in, -1). In config R (1×1 convs,
-    # radial or separable symmetric filters) a quarter turn maps every grid and filter onto
-    # itself, so it is exact away from the borders (measured ~1e-7). Config T's random 3×3
-    # kernels are not symmetric: there it is far off (measured ~0.17).
+    # rotate(+π/2) turns the content counter-clockwise as displayed, like np.rot90: with
+    # image_A(p) = image_I(A⁻¹ p), out[i, j] = in[j, res-1-i] = torch.rot90(in, 1). In config R
+    # (1×1 convs, radial or separable symmetric filters) a quarter turn maps every grid and
+    # filter onto itself, so it is exact away from the borders (measured ~1e-7). Config T's
+    # random 3×3 kernels are not symmetric: there it is far off (measured ~0.17).
     z = torch.randn(2, TINY["z_dim"], generator=torch.Generator().manual_seed(1))
     err = {}
     for config in ("r", "t"):
@@ -168,8 +168,8 @@ def test_quarter_turn_rotates_the_image() -> None:
         with torch.no_grad():
             ref, turned = G(z), G(z, transform=rotate(math.pi / 2))
         inner = (..., slice(8, -8), slice(8, -8))
-        err[config] = (turned - torch.rot90(ref, -1, dims=(2, 3)))[inner].abs().max().item()
-        wrong = (turned - torch.rot90(ref, 1, dims=(2, 3)))[inner].abs().max().item()
+        err[config] = (turned - torch.rot90(ref, 1, dims=(2, 3)))[inner].abs().max().item()
+        wrong = (turned - torch.rot90(ref, -1, dims=(2, 3)))[inner].abs().max().item()
         assert wrong > 1e-2
     assert err["r"] < 1e-4
     assert err["t"] > 1e-2

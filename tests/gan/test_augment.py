@@ -80,15 +80,15 @@ def test_rotate90_is_exact_rotation():
     assert len(seen) >= 3
 
 
-def test_rotate90_direction_turns_x_towards_y():
-    # A single bright pixel right of centre must land below centre for a quarter turn (the
-    # convention of gan.networks.transform: content turns from +x towards +y, y down).
+def test_rotate90_moves_a_pixel_to_the_four_quarter_turn_positions():
+    # k is drawn uniformly from {0, 1, 2, 3}, so the turn direction is not observable here (the
+    # exact rot90 check above ties k to np.rot90's counter-clockwise convention); every quarter
+    # turn must occur and nothing else.
     x = torch.zeros(64, 1, 9, 9)
     x[:, 0, 4, 7] = 1.0
     out = only("rotate90")(x, generator=gen(3))
     positions = {tuple(torch.nonzero(o[0])[0].tolist()) for o in out}
-    assert positions <= {(4, 7), (7, 4), (4, 1), (1, 4)}
-    assert (7, 4) in positions  # k = 1 happens among 64 samples
+    assert positions == {(4, 7), (7, 4), (4, 1), (1, 4)}
 
 
 def test_rotate90_needs_square_images():

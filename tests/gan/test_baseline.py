@@ -120,8 +120,8 @@ def test_fourier_input_moves_with_transform():
     assert (img_t - img0).abs().max() > 1e-2
     # Translating by one 4×4 pixel (0.25 units) right moves the input grid one column right.
     torch.testing.assert_close(ft["input"][..., 1:], f0["input"][..., :-1], atol=1e-5, rtol=0)
-    # A quarter turn maps the grid onto itself: input_A[i, j] = input_I[3 − j, i].
-    want = f0["input"].transpose(-1, -2).flip(-1)
+    # A quarter turn maps the grid onto itself: input_A[i, j] = input_I[j, 3 − i] (rot90, k=1).
+    want = torch.rot90(f0["input"], 1, dims=(-2, -1))
     torch.testing.assert_close(fr["input"], want, atol=1e-5, rtol=0)
     # Per-sample transforms.
     torch.testing.assert_close(img_batch[0], img0[0])

@@ -133,13 +133,14 @@ class WaveGenerator(nn.Module):
 
 def _cosine_image(n, fmax=0.2, seed=3, dx=0.0, dy=0.0, angle=0.0):
     """Band-limited test image (sum of cosines, cycles per pixel) with content moved by
-    ``(dx, dy)`` pixels or turned by ``angle`` (+x towards +y) about the centre; analytic."""
+    ``(dx, dy)`` pixels or turned by ``angle`` (counter-clockwise as displayed) about the
+    centre; analytic: ``image(R⁻¹ p)`` with ``R⁻¹ = [[cos, −sin], [sin, cos]]``, y down."""
     gen = torch.Generator().manual_seed(seed)
     f, ph = _waves(gen, 10, fmax)
     c = torch.arange(n, dtype=torch.float64) + 0.5 - n / 2
     y, x = torch.meshgrid(c, c, indexing="ij")
     cs, sn = math.cos(angle), math.sin(angle)
-    qx, qy = cs * x + sn * y - dx, -sn * x + cs * y - dy
+    qx, qy = cs * x - sn * y - dx, sn * x + cs * y - dy
     arg = 2 * math.pi * (f[:, 0, None, None] * qx + f[:, 1, None, None] * qy) + ph[:, None, None]
     return (torch.cos(arg).sum(0) / math.sqrt(10) / 3)[None, None]
 
@@ -202,6 +203,16 @@ def test_lanczos_weights_formula():
         assert taps[m] == pytest.approx(raw[m] / total, rel=1e-12)
 
 
+@pytest.mark.parametrize("frac", [5e-324, 2.2e-308, 1e-300])
+def test_lanczos_weights_at_subnormal_fractions(frac):
+    # Regression (found by hypothesis): x / a underflowed to 0 and sinc divided by zero. A
+    # shift this small is no shift: the single tap of frac = 0.
+    assert lanczos_weights(frac) == lanczos_weights(0.0) == [(0, 1.0)]
+    img = _cosine_image(16)
+    out, _ = shift_fractional(img, 0.0, frac)
+    torch.testing.assert_close(out, img, rtol=0, atol=1e-15)
+
+
 @settings(max_examples=15)
 @given(tx=st.floats(-6, 6), ty=st.floats(-6, 6))
 def test_fractional_shift_against_analytic_signal(tx, ty):
@@ -216,13 +227,14 @@ def test_fractional_shift_against_analytic_signal(tx, ty):
 
 def test_rotation_by_quarter_turn_is_rot90():
     # A quarter turn samples the ×4 grid exactly, and the jinc filter commutes with it, so the
-    # reference must equal the band limit of torch's exact rot90 (k=-1: +x towards +y, y down).
+    # reference must equal the band limit of torch's exact rot90 (k=1: counter-clockwise as
+    # displayed, like np.rot90).
     img = torch.randn(1, 2, 24, 24, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
     out, mask = rotate_bandlimited(img, math.pi / 2)
-    want, wmask = bandlimit(torch.rot90(img, k=-1, dims=(-2, -1)))
+    want, wmask = bandlimit(torch.rot90(img, k=1, dims=(-2, -1)))
     assert torch.equal(mask, wmask) and mask.sum() > 0
     torch.testing.assert_close(out[..., mask], want[..., mask], rtol=0, atol=1e-12)
-    wrong, _ = bandlimit(torch.rot90(img, k=1, dims=(-2, -1)))
+    wrong, _ = bandlimit(torch.rot90(img, k=-1, dims=(-2, -1)))
     assert (out - wrong)[..., mask].abs().max() > 0.1
 
 
@@ -388,7 +400,8 @@ class _SelfShifted(WaveGenerator):
         base = torch.nn.functional.avg_pool2d(base, 3, stride=1, padding=1)  # tame the top band
         A = torch.eye(3, dtype=torch.float64) if transform is None else transform.double().cpu()
         if abs(A[0, 1]) > 0:
-            out, _ = rotate_bandlimited(base, math.atan2(float(A[1, 0]), float(A[0, 0])))
+            # rotate(θ) = [[cos θ, sin θ], [−sin θ, cos θ]] (counter-clockwise as displayed).
+            out, _ = rotate_bandlimited(base, math.atan2(float(A[0, 1]), float(A[0, 0])))
         else:
             out, _ = shift_fractional(base, float(A[0, 2]) * self.res, float(A[1, 2]) * self.res)
         return out.float()
