@@ -9,7 +9,8 @@ Baseline ("old"): a verbatim copy, kept in this script only, of the reference pa
 before the polyphase rewrite: up-sampling by a grouped ``conv_transpose2d`` then a crop/pad
 window, every pass on NCHW tensors, and autograd's separate leaky-ReLU and clamp nodes.
 Current ("new"): ``gan.ops.reference`` (polyphase depthwise ``conv2d`` per phase, channels-last
-FIR passes on the CPU, one fused leaky-ReLU + clamp node).
+FIR passes on the CPU, one fused leaky-ReLU + clamp node, no interleave at all in
+``filtered_lrelu`` when ``up == down``).
 
 Cases (batch 16, 32 channels: the t-tiny generator at 32 px and its discriminator):
 
@@ -23,8 +24,10 @@ Cases (batch 16, 32 channels: the t-tiny generator at 32 px and its discriminato
   runs one untimed step and then ``--steps`` timed steps with each. Lazy R1 runs every 16th
   step whichever formulation is in, so the medians are those of plain steps.
 
-Every case checks first that both formulations agree (max abs difference of the outputs and
-gradients, relative to the largest magnitude). Times: wall clock (``perf_counter``) and the
+Every case checks first that both formulations agree: max abs difference of the outputs and
+of the gradients, relative to the largest magnitude, in float32 (rounding; a sample whose
+sign flips at the leaky-ReLU kink changes its gradient by the factor slope) and in float64
+(batch 2: the formulas themselves, ~1e-16). Times: wall clock (``perf_counter``) and the
 process CPU time (``process_time``, less sensitive to a CPU shared with other processes), the
 two formulations alternated within every repeat; medians and minima, ratios old/new. The
 load average is printed and stored. With ``OUT`` set, the rows go to ``$OUT/cpu_ops_ref.json``
@@ -171,20 +174,37 @@ def timed(fns: dict[str, Callable[[], object]], repeats: int) -> dict:
 
 
 def rel_diff(a: torch.Tensor, b: torch.Tensor) -> float:
-    scale = max(float(a.abs().max()), 1e-30)
-    return float((a - b).abs().max()) / scale
+    scale = max(float(a.detach().abs().max()), 1e-30)
+    return float((a - b).detach().abs().max()) / scale
 
 
-def op_case(name: str, call: Callable[[dict], torch.Tensor], inputs: list, repeats: int) -> dict:
-    """``call(impl)`` → output; ``inputs`` require grad (the backward goes into them)."""
+def agreement(make: Callable, dtype: torch.dtype, batch: int) -> tuple[float, float]:
+    """Max relative difference old vs new of the outputs and of the gradients."""
+    call, inputs = make(dtype, batch)
     outs = {k: call(v) for k, v in IMPLS.items()}
-    gy = torch.randn_like(outs["old"])
+    gy = torch.randn(outs["old"].shape, generator=torch.Generator().manual_seed(2)).to(dtype)
     grads = {k: torch.autograd.grad(outs[k], inputs, gy) for k in outs}
+    pairs = zip(grads["old"], grads["new"], strict=True)
+    return rel_diff(outs["old"], outs["new"]), max(rel_diff(a, b) for a, b in pairs)
+
+
+def op_case(name: str, make: Callable, repeats: int) -> dict:
+    """``make(dtype, batch)`` → ``(call, inputs)``: ``call(impl)`` is the output, ``inputs``
+    require grad (the backward goes into them)."""
+    out32, grad32 = agreement(make, torch.float32, N)
+    out64, grad64 = agreement(make, torch.float64, 2)
+    call, inputs = make(torch.float32, N)
+    out = call(IMPLS["old"])
+    gy = torch.randn(out.shape, generator=torch.Generator().manual_seed(2))
     row: dict = {
         "case": name,
-        "out_shape": list(outs["old"].shape),
-        "max_rel_diff_out": rel_diff(outs["old"], outs["new"]),
-        "max_rel_diff_grad": max(rel_diff(a, b) for a, b in zip(grads["old"], grads["new"])),
+        "out_shape": list(out.shape),
+        # float32: rounding, plus the odd sample whose sign differs at the leaky-ReLU kink
+        # (its gradient then differs by the factor slope); float64 (batch 2): the formulas.
+        "max_rel_diff_out_f32": out32,
+        "max_rel_diff_grad_f32": grad32,
+        "max_rel_diff_out_f64": out64,
+        "max_rel_diff_grad_f64": grad64,
     }
 
     def fwd(impl: dict) -> Callable[[], object]:
@@ -203,21 +223,28 @@ def op_case(name: str, call: Callable[[dict], torch.Tensor], inputs: list, repea
 
 
 def flrelu_case(name, size, up, down, taps, pad, repeats) -> dict:
-    g = torch.Generator().manual_seed(0)
-    x = torch.randn(N, C, size, size, generator=g).mul_(3.0).requires_grad_()
-    b = torch.randn(C, generator=g).requires_grad_()
-    fu = torch.randn(taps, generator=g) / taps**0.5
-    fd = torch.randn(12, generator=g) / 12**0.5
-    args = (up, down, pad + pad, SQRT2, 0.2, 256.0, False)
-    return op_case(name, lambda impl: impl["filtered_lrelu"](x, fu, fd, b, *args), [x, b], repeats)
+    def make(dtype: torch.dtype, batch: int):
+        g = torch.Generator().manual_seed(0)
+        x = torch.randn(N, C, size, size, generator=g)[:batch].mul(3.0).to(dtype)
+        b = torch.randn(C, generator=g).to(dtype)
+        fu = (torch.randn(taps, generator=g) / taps**0.5).to(dtype)
+        fd = (torch.randn(12, generator=g) / 12**0.5).to(dtype)
+        x.requires_grad_(), b.requires_grad_()
+        args = (up, down, pad + pad, SQRT2, 0.2, 256.0, False)
+        return (lambda impl: impl["filtered_lrelu"](x, fu, fd, b, *args)), [x, b]
+
+    return op_case(name, make, repeats)
 
 
 def upfirdn_case(name, size, pad, repeats) -> dict:
-    g = torch.Generator().manual_seed(1)
-    x = torch.randn(N, C, size, size, generator=g).requires_grad_()
-    f = torch.tensor([1.0, 3.0, 3.0, 1.0]) / 8
-    args = (1, 1, (pad,) * 4, 1.0, False)
-    return op_case(name, lambda impl: impl["upfirdn2d"](x, f, *args), [x], repeats)
+    def make(dtype: torch.dtype, batch: int):
+        g = torch.Generator().manual_seed(1)
+        x = torch.randn(N, C, size, size, generator=g)[:batch].to(dtype).requires_grad_()
+        f = (torch.tensor([1.0, 3.0, 3.0, 1.0]) / 8).to(dtype)
+        args = (1, 1, (pad,) * 4, 1.0, False)
+        return (lambda impl: impl["upfirdn2d"](x, f, *args)), [x]
+
+    return op_case(name, make, repeats)
 
 
 def step_case(rounds: int, steps: int) -> dict:
@@ -305,7 +332,7 @@ def main() -> None:
         print(f"  done: {name}", flush=True)
 
     print(f"\n{'case':32s} {'pass':8s} {'old ms':>9s} {'new ms':>9s} {'ratio':>6s} "
-          f"{'cpu ratio':>9s} {'rel diff':>9s}")  # fmt: skip
+          f"{'cpu ratio':>9s} {'diff f32':>9s} {'diff f64':>9s}")  # fmt: skip
     for row in doc["rows"]:
         if "error" in row:
             print(f"{row['case']:32s} ERROR {row['error']}")
@@ -321,13 +348,14 @@ def main() -> None:
                 f"new {n['s_per_kimg_wall_median']:.1f}"
             )
         else:
-            diff = max(row["max_rel_diff_out"], row["max_rel_diff_grad"])
+            d32 = max(row["max_rel_diff_out_f32"], row["max_rel_diff_grad_f32"])
+            d64 = max(row["max_rel_diff_out_f64"], row["max_rel_diff_grad_f64"])
             for kind in ("fwd", "fwd+bwd"):
                 r = row[kind]
                 print(
                     f"{row['case']:32s} {kind:8s} {r['old']['wall_median_ms']:9.2f} "
                     f"{r['new']['wall_median_ms']:9.2f} {r['ratio_wall_median']:6.2f} "
-                    f"{r['ratio_cpu_median']:9.2f} {diff:9.1e}"
+                    f"{r['ratio_cpu_median']:9.2f} {d32:9.1e} {d64:9.1e}"
                 )
     print(f"(medians; ratio = old/new; load average at the end {os.getloadavg()})")
 
