@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -59,6 +60,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Bad input: a clear one-line message and exit status 2, as argparse does.
         print(f"aliasfree {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        # A (second) Ctrl-C: outputs are written atomically, so nothing half-written is left.
+        print(f"aliasfree {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # The reader of stdout went away (`aliasfree ... | head`): stop quietly, as Unix tools
+        # do; pointing stdout at devnull keeps the interpreter's final flush from complaining.
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return 1
+    except OSError as exc:
+        # The file system refused (unwritable --out, disk full, ...): say what and where,
+        # without a traceback; exit status 1 as for other failures.
+        print(f"aliasfree {args.command}: error: {_os_error_text(exc)}", file=sys.stderr)
+        return 1
+
+
+def _os_error_text(exc: OSError) -> str:
+    """``"Permission denied: '/x/y'"`` from an ``OSError`` (falls back to ``str(exc)``)."""
+    if not exc.strerror:
+        return str(exc) or type(exc).__name__
+    text = exc.strerror
+    if exc.filename is not None:
+        text += f": {str(exc.filename)!r}"
+    if exc.filename2 is not None:
+        text += f" -> {str(exc.filename2)!r}"
+    return text
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ __all__ = [
     "as_finite_array",
     "check_int",
     "check_real",
+    "check_shape_2d",
     "check_factor",
     "check_cutoff",
     "parse_padding",
@@ -33,8 +34,11 @@ def as_finite_array(
     """Convert ``x`` to an array of ``dtype`` and check rank and finiteness.
 
     Raises ``ValueError`` naming ``name`` if the rank is wrong, the array is empty (unless
-    ``allow_empty``) or holds NaN or infinity.
+    ``allow_empty``), holds NaN or infinity, or is complex while ``dtype`` is real (numpy would
+    silently drop the imaginary part).
     """
+    if not np.issubdtype(np.dtype(dtype), np.complexfloating) and np.iscomplexobj(x):
+        raise ValueError(f"{name} must be real, got complex values")
     try:
         arr = np.asarray(x, dtype=dtype)
     except (TypeError, ValueError) as exc:
@@ -94,6 +98,19 @@ def check_real(
         hbr = "]" if (high is not None and high_inclusive) else ")"
         raise ValueError(f"{name} must be in {lbr}{lb}, {hb}{hbr}, got {v:g}")
     return v
+
+
+def check_shape_2d(name: str, shape: object, *, minimum: int = 1) -> tuple[int, int]:
+    """``(H, W)``: a pair of integers, each at least ``minimum``."""
+    try:
+        items = tuple(shape)  # type: ignore[arg-type]
+    except TypeError:
+        items = ()
+    if len(items) != 2:
+        raise ValueError(f"{name} must be a pair (H, W) of integers, got {shape!r}")
+    h = check_int(f"{name}[0]", items[0], minimum=minimum)
+    w = check_int(f"{name}[1]", items[1], minimum=minimum)
+    return h, w
 
 
 def check_factor(name: str, value: object) -> int:

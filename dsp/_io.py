@@ -1,4 +1,4 @@
-"""Atomic file writing for outputs (JSON, CSV, text)."""
+"""Atomic file writing for outputs (JSON, CSV, text), and the checks every output path gets."""
 
 from __future__ import annotations
 
@@ -9,11 +9,82 @@ from pathlib import Path
 from typing import Any
 
 
+def _umask() -> int:
+    # Linux reports the umask without changing it; elsewhere set-and-restore is the only way.
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def output_mode() -> int:
+    """Permission bits of a new output file: ``0o666`` less the umask, as ``open()`` gives.
+
+    ``tempfile.mkstemp`` creates files ``0o600``; atomic writers ``fchmod`` their temporary
+    file to this so that outputs are as readable as any other file the user creates.
+    """
+    return 0o666 & ~_umask()
+
+
+def prepare_output(path: str | os.PathLike) -> Path:
+    """Check that ``path`` can be an output file and create its parent folders.
+
+    Raises
+    ------
+    ValueError
+        ``path`` is an existing folder, or a file stands where a parent folder must go.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"output {str(path)!r} is a folder; give a file name")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        blocker = next((p for p in reversed(path.parents) if p.exists() and not p.is_dir()), None)
+        where = str(blocker) if blocker is not None else str(path.parent)
+        raise ValueError(
+            f"cannot create the folder of output {str(path)!r}: {where!r} is a file"
+        ) from None
+    return path
+
+
+def check_output_dir(path: str | os.PathLike) -> Path:
+    """Check, without creating anything, that ``path`` is or can become an output folder.
+
+    Raises
+    ------
+    ValueError
+        ``path`` or one of its existing parents is a file.
+    """
+    path = Path(path)
+    blocker = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        raise ValueError(
+            f"output folder {str(path)!r} cannot be created: {str(blocker)!r} is a file"
+        )
+    return path
+
+
+def mkstemp_output(path: Path, *, suffix: str = "") -> tuple[int, str]:
+    """A temporary file beside ``path`` (for write-then-rename) with :func:`output_mode`."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    try:
+        os.fchmod(fd, output_mode())
+    except (AttributeError, OSError):  # no fchmod on Windows; the file stays private there
+        pass
+    return fd, tmp
+
+
 def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
     """Write ``text`` to ``path`` via a temporary file and rename, so no half file is left."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    path = prepare_output(path)
+    fd, tmp = mkstemp_output(path)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dsp._checks import as_finite_array, check_factor, check_int, check_real
+from dsp._checks import as_finite_array, check_factor, check_int, check_real, check_shape_2d
 from dsp.spectrum import as_nchw, map_power, mean_power, power_spectrum, spectrum_window
 
 __all__ = [
@@ -81,8 +81,7 @@ def alias_free_band(
     numpy.ndarray
         ``[H, W]`` bool, true inside the band.
     """
-    height = check_int("shape[0]", shape[0], minimum=1)
-    width = check_int("shape[1]", shape[1], minimum=1)
+    height, width = check_shape_2d("shape", shape)
     factor = check_factor("factor", factor)
     if band not in _BANDS:
         raise ValueError(f"band must be 'square' or 'disc', got {band!r}")

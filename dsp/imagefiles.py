@@ -199,9 +199,10 @@ def load_images(
             continue
         decoded.append(arr)
     if not decoded:
-        detail = (
-            f"; {len(skipped)} skipped, first: {skipped[0][0]}: {skipped[0][1]}" if skipped else ""
-        )
+        if skipped:
+            detail = f"; {len(skipped)} skipped, first: {skipped[0][0]}: {skipped[0][1]}"
+        else:  # no file had an image extension: say which ones count
+            detail = f" (image files are {', '.join(sorted(IMAGE_EXTENSIONS))})"
         raise ValueError(f"no usable image found in {str(path)!r}{detail}")
     if want is None:
         want = (min(a.shape[0] for a in decoded), min(a.shape[1] for a in decoded))

@@ -39,8 +39,15 @@ __all__ = [
     "figures_of_merit",
 ]
 
-# Points per chunk of the direct DTFT sums: bounds the temporary matrices to a few MB.
-_CHUNK = 1 << 14
+# Elements per temporary matrix of the direct DTFT sums (points x taps): 2**20 complex values
+# are 16 MB, whatever the filter length (a fixed number of points per chunk was not: 16384
+# points x 100k taps asked for 26 GB).
+_CHUNK_ELEMS = 1 << 20
+
+
+def _chunk(taps: int) -> int:
+    """Frequency points per chunk for ``taps`` taps along the summed axis."""
+    return max(1, _CHUNK_ELEMS // max(1, taps))
 
 
 def _check_fs(fs: float) -> float:
@@ -82,8 +89,9 @@ def dtft(h: np.ndarray, f: np.ndarray, fs: float = 2.0, centered: bool = False) 
         n -= (h.size - 1) / 2
     flat = f.reshape(-1)
     out = np.empty(flat.size, dtype=np.complex128)
-    for start in range(0, flat.size, _CHUNK):
-        sl = slice(start, start + _CHUNK)
+    step = _chunk(h.size)
+    for start in range(0, flat.size, step):
+        sl = slice(start, start + step)
         out[sl] = _phase_matrix(flat[sl], n, fs) @ h
     return out.reshape(f.shape)
 
@@ -169,8 +177,9 @@ def dtft2(
     n_y = np.arange(ny, dtype=np.float64) - ((ny - 1) / 2 if centered else 0.0)
     px, py = fx.reshape(-1), fy.reshape(-1)
     out = np.empty(px.size, dtype=np.complex128)
-    for start in range(0, px.size, _CHUNK):
-        sl = slice(start, start + _CHUNK)
+    step = _chunk(max(nx, ny))  # bounds the (K, ny) and (K, nx) matrices
+    for start in range(0, px.size, step):
+        sl = slice(start, start + step)
         rows = _phase_matrix(py[sl], n_y, fs) @ h  # (K, nx): sum over iy first
         out[sl] = np.sum(rows * _phase_matrix(px[sl], n_x, fs), axis=1)
     return out.reshape(fx.shape)

@@ -20,7 +20,7 @@ import scipy.fft
 import scipy.ndimage
 import scipy.signal
 
-from dsp._checks import as_finite_array, check_int, check_real
+from dsp._checks import as_finite_array, check_int, check_real, check_shape_2d
 
 __all__ = ["power_spectrum", "spectrum_window", "radial_average", "spectrum_slices"]
 
@@ -66,8 +66,7 @@ def spectrum_window(
         preserved on average"). A single tone's peak is lowered and spread over a few bins
         instead.
     """
-    h = check_int("shape[0]", shape[0], minimum=1)
-    w = check_int("shape[1]", shape[1], minimum=1)
+    h, w = check_shape_2d("shape", shape)
     if window is None:
         return np.ones((h, w))
     if window not in _WINDOWS:

@@ -14,6 +14,7 @@ from pathlib import Path
 PRESET_NAMES = ("t", "r", "baseline", "t-tiny", "r-tiny", "baseline-tiny")
 DEFAULT_PRESET = "t-tiny"
 DEFAULT_OUT = Path("aliasfree-out") / "grid.png"
+PSI_LIMIT = 10.0
 
 
 def add_model_args(p: argparse.ArgumentParser) -> None:
@@ -30,7 +31,8 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
         type=Path,
         default=None,
         help="load a generator written by gan.networks.io.save_generator (the .safetensors "
-        "file, its .json config, or their common stem)",
+        "file, its .json config, or their common stem) or the final generator of an "
+        "`aliasfree train` run folder",
     )
     p.add_argument(
         "--res",
@@ -50,7 +52,8 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
         "--psi",
         type=float,
         default=1.0,
-        help="truncation psi: w = w_avg + psi (w - w_avg); 1 = none (default 1)",
+        help=f"truncation psi in [-{PSI_LIMIT:g}, {PSI_LIMIT:g}]: w = w_avg + psi (w - w_avg); "
+        "1 = none (default 1)",
     )
     p.add_argument(
         "--device",
@@ -64,6 +67,11 @@ def load_model(args: argparse.Namespace):
     """The generator chosen by :func:`add_model_args`' options, in eval mode on the device."""
     import torch
 
+    from dsp._checks import check_real
+
+    # Beyond a few units the truncated latents leave the mapping's range (and 1e308 overflows
+    # float32 deep inside the network): refuse instead of drawing noise.
+    check_real("--psi", args.psi, low=-PSI_LIMIT, high=PSI_LIMIT)
     if args.device == "cuda" and not torch.cuda.is_available():
         raise ValueError("--device cuda: no CUDA device is available")
     if args.checkpoint is not None:

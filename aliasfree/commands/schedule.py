@@ -44,7 +44,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         metavar="DIR",
         help=f"directory for schedule.json and schedule.png (default {DEFAULT_OUT})",
     )
-    p.add_argument("--no-plot", action="store_true", help="do not write schedule.png")
+    p.add_argument("--no-plot", "--no-plots", action="store_true", help="do not write schedule.png")
     p.add_argument(
         "--filters",
         action="store_true",

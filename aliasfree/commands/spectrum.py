@@ -94,12 +94,13 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 def _save_npz_atomic(path: Path, **arrays) -> Path:
     import os
-    import tempfile
 
     import numpy as np
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".npz", dir=path.parent)
+    from dsp._io import mkstemp_output, prepare_output
+
+    path = prepare_output(path)
+    fd, tmp = mkstemp_output(path, suffix=".npz")
     try:
         with os.fdopen(fd, "wb") as fh:
             np.savez(fh, **arrays)

@@ -93,19 +93,20 @@ def run(args: argparse.Namespace) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
-    from dsp._io import write_json_atomic
+    from dsp._io import check_output_dir, write_json_atomic
     from dsp.figures import relu_aliasing
     from dsp.plots._save import save_figure
     from dsp.schedule import layer_schedule
 
     out: Path = args.out
-    out.mkdir(parents=True, exist_ok=True)
+    # Both schedules first: a bad --res fails before anything is printed or created.
+    schedules = {config: layer_schedule(args.res, config) for config in ("t", "r")}
+    check_output_dir(out).mkdir(parents=True, exist_ok=True)
     summary: dict = {"res": args.res, "configs": {}}
     written: list[Path] = []
 
-    for config in ("t", "r"):
+    for config, sched in schedules.items():
         print(f"[{config.upper()}] layer schedule at {args.res} px ...", flush=True)
-        sched = layer_schedule(args.res, config)
         print(sched.table())
         rows = _filter_rows(sched)
         _print_filters(config, rows)

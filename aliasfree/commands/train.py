@@ -7,6 +7,7 @@ Top-level imports stay light (argparse, pathlib); torch and ``gan`` load inside 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 DEFAULT_OUT = Path("runs") / "train"
@@ -193,8 +194,42 @@ def options_from_args(args: argparse.Namespace):
     )
 
 
+def _ignored_on_resume(args: argparse.Namespace, opts) -> list[str]:
+    """Notes for training options given on the command line that a resumed run overrides.
+
+    A resumed run keeps the checkpoint's optimisation options (``TRAINING_FIELDS``) so that it
+    continues exactly; a flag that asks for something else would otherwise be dropped silently.
+    Only flags that differ from their defaults are reported.
+    """
+    from gan.training.checkpoint import read_checkpoint_info, resolve_resume
+    from gan.training.options import TRAINING_FIELDS, TrainOptions
+
+    if not opts.resume:
+        return []
+    path = resolve_resume(opts.resume, opts.out)
+    if path is None:
+        return []
+    saved = TrainOptions.from_dict(read_checkpoint_info(path)["extra"]["options"])
+    holder = argparse.ArgumentParser().add_subparsers()
+    defaults = options_from_args(add_parser(holder).parse_args([]))
+    flags = {"use_labels": "--labels", "r1_gamma": "--gamma"}
+    notes = []
+    for field in TRAINING_FIELDS:
+        given = getattr(opts, field)
+        if given != getattr(defaults, field) and given != getattr(saved, field):
+            flag = flags.get(field, "--" + field.replace("_", "-"))
+            notes.append(
+                f"note: {flag} {given} is ignored: the resumed run keeps the checkpoint's "
+                f"{getattr(saved, field)} (start a new run with another --out to change it)"
+            )
+    return notes
+
+
 def run(args: argparse.Namespace) -> int:
+    from dsp._io import check_output_dir
+
     opts = options_from_args(args)
+    check_output_dir(opts.out)  # before the data and networks load, not after
     import torch
 
     threads = args.threads
@@ -209,6 +244,8 @@ def run(args: argparse.Namespace) -> int:
         torch.set_num_threads(threads)
     from gan.training.loop import train
 
+    for note in _ignored_on_resume(args, opts):
+        print(note, file=sys.stderr, flush=True)
     result = train(opts, progress=args.progress)
     out = Path(result["run_dir"])
     print(

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
+
+from dsp._io import mkstemp_output, prepare_output
 
 
 def save_figure(fig, path: str | os.PathLike, *, dpi: int = 120) -> Path:
     """Save ``fig`` to ``path`` atomically (temporary file + rename); format from the suffix."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    path = prepare_output(path)
+    fd, tmp = mkstemp_output(path, suffix=path.suffix)
     os.close(fd)
     try:
         fig.savefig(tmp, dpi=dpi, bbox_inches="tight")

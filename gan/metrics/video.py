@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import numpy as np
 import torch
 
 from dsp._checks import check_int, check_real
+from dsp._io import mkstemp_output, prepare_output
 
 __all__ = [
     "latents_from_seeds",
@@ -58,12 +58,14 @@ def to_uint8(images: torch.Tensor) -> np.ndarray:
 
 def image_grid(images: torch.Tensor, cols: int | None = None, *, pad: int = 0) -> np.ndarray:
     """Tile ``[N, C, H, W]`` images in ``[-1, 1]`` into one uint8 ``[rows·H, cols·W, C]`` array,
-    row-major; ``cols`` defaults to ``ceil(sqrt(N))``; ``pad`` black pixels between tiles."""
+    row-major; ``cols`` defaults to ``ceil(sqrt(N))`` and is at most ``N`` (more columns would
+    only add black); ``pad`` black pixels between tiles."""
     arr = to_uint8(images)
     if arr.ndim != 4:
         raise ValueError("images must be [N, C, H, W]")
     n, h, w, c = arr.shape
     cols = math.ceil(math.sqrt(n)) if cols is None else check_int("cols", cols, minimum=1)
+    cols = min(cols, max(n, 1))
     pad = check_int("pad", pad, minimum=0)
     rows = math.ceil(n / cols)
     grid = np.zeros((rows * h + (rows - 1) * pad, cols * w + (cols - 1) * pad, c), np.uint8)
@@ -82,9 +84,8 @@ def _pil(arr: np.ndarray):
 
 
 def _atomic(path: str | os.PathLike, write) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    path = prepare_output(path)
+    fd, tmp = mkstemp_output(path, suffix=path.suffix)
     os.close(fd)
     try:
         write(tmp)
@@ -103,10 +104,26 @@ def save_image(array: np.ndarray, path: str | os.PathLike) -> Path:
         raise ValueError(
             f"array must be uint8 [H, W] or [H, W, C], got {array.dtype} {array.shape}"
         )
+    from PIL import Image
+
+    suffix = Path(path).suffix.lower()
+    formats = Image.registered_extensions()  # ".png" -> "PNG", ".tif" -> "TIFF", ...
+    if suffix and suffix not in formats:
+        raise ValueError(
+            f"path {str(path)!r}: unknown image suffix {suffix!r}; use an image format Pillow "
+            "writes, e.g. .png, .jpg, .webp, .tif, .bmp"
+        )
+    fmt = formats.get(suffix, "PNG")
+    if fmt not in Image.SAVE:
+        raise ValueError(f"path {str(path)!r}: Pillow cannot write {fmt} images; use .png")
     img = _pil(array)
-    fmt = Path(path).suffix.lstrip(".").upper() or "PNG"
-    fmt = "JPEG" if fmt == "JPG" else fmt
     return _atomic(path, lambda tmp: img.save(tmp, format=fmt))
+
+
+def _check_gif_path(path: str | os.PathLike) -> None:
+    # The frames are always GIF-encoded; another suffix would mislabel the file.
+    if Path(path).suffix.lower() != ".gif":
+        raise ValueError(f"path must end in .gif (an animated GIF is written), got {str(path)!r}")
 
 
 def save_gif(frames: Sequence[np.ndarray], path: str | os.PathLike, fps: float = 24.0) -> Path:
@@ -116,6 +133,7 @@ def save_gif(frames: Sequence[np.ndarray], path: str | os.PathLike, fps: float =
     may hold fewer frames than given while playing the same animation.
     """
     fps = check_real("fps", fps, low=0.0, high=100.0, low_inclusive=False)
+    _check_gif_path(path)
     if len(frames) == 0:
         raise ValueError("frames must not be empty")
     imgs = [_pil(np.asarray(f, dtype=np.uint8)) for f in frames]
@@ -184,6 +202,8 @@ def transform_video(
     """
     scale = check_int("scale", scale, minimum=1, maximum=16)
     psi = check_real("psi", psi)
+    check_real("fps", fps, low=0.0, high=100.0, low_inclusive=False)
+    _check_gif_path(path)
     z = _one_latent(z, G.z_dim)
     dev = torch.device("cpu") if device is None else torch.device(device)
     mats = video_transforms(frames, translate, rotate)

@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from dsp._io import write_json_atomic
+from dsp._io import mkstemp_output, output_mode, prepare_output, write_json_atomic
 
 from .presets import generator_class
 
@@ -97,11 +96,13 @@ def save_generator(G: nn.Module, path: str | os.PathLike) -> tuple[Path, Path]:
         raise ValueError(f"G's constructor kwargs are not JSON-serialisable: {exc}") from exc
 
     state = {k: v.detach().cpu().contiguous() for k, v in G.state_dict().items()}
-    weights_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{weights_path.name}.", dir=weights_path.parent)
+    prepare_output(weights_path)
+    prepare_output(config_path)
+    fd, tmp = mkstemp_output(weights_path)
     os.close(fd)
     try:
         save_file(state, tmp, metadata={"format": FORMAT, "kind": kind})
+        os.chmod(tmp, output_mode())  # safetensors recreates the file private (0o600)
         os.replace(tmp, weights_path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -115,7 +116,8 @@ def load_generator(
 ) -> nn.Module:
     """Rebuild a generator written by :func:`save_generator` (in eval mode, on ``device``).
 
-    ``path`` may be the stem, the ``.safetensors`` or the ``.json`` file.
+    ``path`` may be the stem, the ``.safetensors`` or the ``.json`` file, or a folder holding
+    ``generator.json`` (a training run folder: its final generator).
 
     Raises
     ------
@@ -125,6 +127,13 @@ def load_generator(
     """
     from safetensors.torch import load_file
 
+    if Path(path).is_dir():
+        if not (Path(path) / "generator.json").is_file():
+            raise ValueError(
+                f"{str(path)!r} is a folder without generator.json: pass a generator written by "
+                "save_generator (stem, .json or .safetensors) or a finished training run folder"
+            )
+        path = Path(path) / "generator"
     _, config_path = generator_paths(path)
     if not config_path.is_file():
         raise ValueError(f"no generator config at {config_path}")

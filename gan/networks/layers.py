@@ -207,6 +207,8 @@ class MappingNetwork(nn.Module):
                 raise ValueError(f"c must have {n} rows like z, got {c.shape[0]}")
             parts.append(normalize_2nd_moment(self.embed(c.to(torch.float32))))
         x = torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]
+        if x.shape[0] == 0:  # the grouped convolutions downstream fail cryptically on N = 0
+            raise ValueError("z (or c) must hold at least one row, got N = 0")
         if not torch.isfinite(x).all():
             raise ValueError("z and c must be finite (no NaN or infinity)")
         for layer in self.layers:

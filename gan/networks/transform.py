@@ -33,13 +33,25 @@ def identity(*, dtype: torch.dtype = torch.float32, device=None) -> torch.Tensor
     return torch.eye(3, dtype=dtype, device=device)
 
 
+def _finite(name: str, value: object) -> float:
+    # NaN would otherwise flow silently into every pixel of the generated image.
+    try:
+        v = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a real number, got {value!r}") from None
+    if not math.isfinite(v):
+        raise ValueError(f"{name} must be finite, got {v}")
+    return v
+
+
 def translate(
     tx: float, ty: float, *, dtype: torch.dtype = torch.float32, device=None
 ) -> torch.Tensor:
     """Move the content by ``(tx, ty)`` image widths (x right, y down)."""
+    tx, ty = _finite("tx", tx), _finite("ty", ty)
     m = identity(dtype=dtype, device=device)
-    m[0, 2] = float(tx)
-    m[1, 2] = float(ty)
+    m[0, 2] = tx
+    m[1, 2] = ty
     return m
 
 
@@ -50,7 +62,8 @@ def rotate(angle: float, *, dtype: torch.dtype = torch.float32, device=None) -> 
     ``np.rot90``. In the x-right, y-down coordinates the matrix is
     ``[[cos θ, sin θ, 0], [−sin θ, cos θ, 0], [0, 0, 1]]`` (content at ``p`` moves to ``A p``).
     """
-    c, s = math.cos(float(angle)), math.sin(float(angle))
+    angle = _finite("angle", angle)
+    c, s = math.cos(angle), math.sin(angle)
     m = identity(dtype=dtype, device=device)
     m[0, 0], m[0, 1], m[1, 0], m[1, 1] = c, s, -s, c
     return m

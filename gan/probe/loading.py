@@ -9,6 +9,7 @@ which only rebuilds tensors and plain containers.
 from __future__ import annotations
 
 import importlib
+import inspect
 import os
 import re
 from collections.abc import Mapping
@@ -126,6 +127,22 @@ def _clip(items: list[str], n: int = 10) -> str:
     return f"[{shown}{', ...' if len(items) > n else ''}] ({len(items)})"
 
 
+def _check_no_argument_call(spec: str, attr: str, obj: object) -> None:
+    """Raise ``ValueError`` if ``obj`` cannot be called without arguments (checked up front, so
+    that a TypeError raised inside a working factory still surfaces as itself)."""
+    try:
+        sig = inspect.signature(obj)  # type: ignore[arg-type]
+    except (TypeError, ValueError):  # some builtins have no signature: just try the call
+        return
+    try:
+        sig.bind()
+    except TypeError as exc:
+        raise ValueError(
+            f"model spec {spec!r}: {attr} must be callable without arguments ({exc}); wrap it "
+            "in a factory function that returns the nn.Module"
+        ) from None
+
+
 def load_model(spec: str, *, weights: str | os.PathLike | None = None, **kw: object) -> nn.Module:
     """The model named by ``spec``, in eval mode, with ``weights`` loaded if given.
 
@@ -171,6 +188,7 @@ def load_model(spec: str, *, weights: str | os.PathLike | None = None, **kw: obj
                 f"model spec {spec!r}: {attr!r} is a {type(obj).__name__}, not callable"
             )
         else:
+            _check_no_argument_call(spec, attr, obj)
             model = obj()
             if not isinstance(model, nn.Module):
                 raise ValueError(

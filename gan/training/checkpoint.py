@@ -45,6 +45,7 @@ import torch
 from torch import nn
 
 from dsp._checks import check_int
+from dsp._io import output_mode
 
 __all__ = [
     "FORMAT",
@@ -122,6 +123,7 @@ def _write_bytes(fh: Any, data: bytes | memoryview, tmp_path: str) -> None:
 def _write_atomic(path: Path, data: bytes) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}{_TMP_MARK}", dir=path.parent)
     try:
+        os.fchmod(fd, output_mode())  # mkstemp's 0o600 would hide checkpoints from the group
         with os.fdopen(fd, "wb") as fh:
             _write_bytes(fh, data, tmp)
             fh.flush()

@@ -22,7 +22,6 @@ import io
 import json
 import math
 import os
-import tempfile
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from dsp._checks import as_finite_array, check_int
+from dsp._io import mkstemp_output, prepare_output
 from dsp.imagefiles import IMAGE_EXTENSIONS, iter_image_files
 from dsp.interpolation import fractional_shift, resample_rational
 
@@ -448,8 +448,8 @@ def make_dataset(
         (n, "not an image file (extension)") for n in _other_files(src)
     ]
     records: list[tuple[str, str, int | None]] = []  # (new name, source name, class)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+    dest = prepare_output(dest)
+    fd, tmp = mkstemp_output(dest, suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
             with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_STORED) as zf:

@@ -523,7 +523,7 @@ def train(
         (last tick's mean statistics), ``metrics`` (last snapshot's), ``sec_per_kimg`` (last
         tick's) and ``trainer`` (the :class:`Trainer`, for inspection).
     """
-    from .checkpoint import read_checkpoint_info, resolve_resume
+    from .checkpoint import list_checkpoints, read_checkpoint_info, resolve_resume
     from .distributed import barrier, cleanup, init_distributed, reduce_mean, reduce_sum
 
     if not isinstance(opts, TrainOptions):
@@ -537,12 +537,23 @@ def train(
     if resume_path is None and opts.resume not in (None, "", "latest"):
         raise ValueError(f"--resume {opts.resume!r}: no checkpoint found")
     if resume_path is not None:
+        foreign = Path(resume_path).parent.resolve() != run_dir.resolve()
+        if foreign and list_checkpoints(run_dir):
+            # Its checkpoints and logs would interleave with the resumed run's (same step
+            # numbers overwritten, a later --resume latest picking the other run's newest).
+            raise ValueError(
+                f"{run_dir} already holds checkpoints of another run: resume "
+                f"{resume_path} into an empty --out (or into its own folder)"
+            )
         info = read_checkpoint_info(resume_path)
         saved = TrainOptions.from_dict(info["extra"]["options"])
         opts = opts.with_training_fields_of(saved)
     else:
-        from .checkpoint import list_checkpoints
-
+        if list_checkpoints(run_dir) and opts.resume == "latest":
+            raise ValueError(
+                f"--resume latest: {run_dir} holds checkpoints but none is complete and "
+                "readable (see the warnings); move them away or choose another --out"
+            )
         if list_checkpoints(run_dir):
             raise ValueError(
                 f"{run_dir} already holds checkpoints: continue it with --resume latest or "

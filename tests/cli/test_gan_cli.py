@@ -117,7 +117,8 @@ def test_sticking_and_video_write_files(tmp_path, capsys):
     ],
 )
 def test_bad_input_exits_2_with_message(argv, message, tmp_path, capsys):
-    argv = [*argv, "--out", str(tmp_path / ("x.json" if argv[0] == "equivariance" else "x.png"))]
+    name = {"equivariance": "x.json", "video": "x.gif"}.get(argv[0], "x.png")
+    argv = [*argv, "--out", str(tmp_path / name)]
     assert cli.main(argv) == 2
     err = capsys.readouterr().err
     assert f"aliasfree {argv[0]}: error:" in err and message in err

@@ -1,0 +1,212 @@
+"""Regressions found by adversarial QA of the ``aliasfree`` commands: bad output paths, run
+folders as checkpoints, image suffixes, factories that need arguments, resume overrides."""
+
+from __future__ import annotations
+
+import argparse
+import stat
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from aliasfree import cli
+from aliasfree.commands import train as train_cmd
+from dsp._io import output_mode
+from gan.networks.io import load_generator, save_generator
+from gan.networks.presets import build_generator
+from gan.probe.loading import load_model
+
+FILTER = ["filter", "--numtaps", "8", "--cutoff", "16", "--width", "20", "--fs", "64"]
+
+
+@pytest.fixture(autouse=True)
+def _registered(monkeypatch):
+    for name in ("filter", "tour", "schedule", "generate", "video", "aliasing"):
+        monkeypatch.setitem(cli.COMMANDS, name, name)
+
+
+def test_out_blocked_by_a_file_is_a_clear_error(tmp_path, capsys):
+    blocker = tmp_path / "afile"
+    blocker.write_text("keep")
+    assert cli.main([*FILTER, "--out", str(blocker)]) == 2
+    err = capsys.readouterr().err
+    assert "aliasfree filter: error:" in err and "is a file" in err and "Traceback" not in err
+    assert blocker.read_text() == "keep"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["tour", "--res", "16", "--no-plots"],
+        ["aliasing", "resnet-stride", "--num", "1", "--input-shape", "3,16,16"],
+    ],
+)
+def test_output_folder_blocked_by_a_file(argv, tmp_path, capsys):
+    blocker = tmp_path / "afile"
+    blocker.write_text("keep")
+    assert cli.main([*argv, "--out", str(blocker / "sub")]) == 2
+    captured = capsys.readouterr()
+    assert "is a file" in captured.err and captured.out == ""
+    with pytest.raises(ValueError, match="is a file"):
+        train_cmd.run(_parse(["--out", str(blocker), "--kimg", "0.002"]))
+    assert blocker.read_text() == "keep"
+
+
+def test_file_system_errors_are_one_line_messages(tmp_path, capsys, monkeypatch):
+    import dsp._io
+
+    def refuse(path, obj):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(dsp._io, "write_json_atomic", refuse)
+    rc = cli.main([*FILTER, "--no-plots", "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert rc == 1
+    assert err.strip().splitlines() == [
+        f"aliasfree filter: error: Permission denied: '{tmp_path / 'o' / 'filter_taps.json'}'"
+    ]
+
+
+def test_broken_pipe_stops_quietly(capsys, monkeypatch):
+    # `aliasfree schedule | head` closed the pipe: that is no "error: Broken pipe".
+    from aliasfree.commands import schedule
+
+    def closed(args):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(schedule, "run", closed)
+    assert cli.main(["schedule"]) == 1
+    assert capsys.readouterr().err == ""
+
+
+def test_interrupt_is_a_message_and_status_130(capsys, monkeypatch):
+    from aliasfree.commands import schedule
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(schedule, "run", interrupted)
+    assert cli.main(["schedule"]) == 130
+    assert capsys.readouterr().err == "aliasfree schedule: interrupted\n"
+
+
+def test_outputs_are_readable_like_other_files(tmp_path):
+    assert cli.main([*FILTER, "--out", str(tmp_path / "o")]) == 0
+    for p in (tmp_path / "o").iterdir():
+        assert stat.S_IMODE(p.stat().st_mode) == output_mode(), p.name
+
+
+def test_tour_rejects_bad_res_before_printing_or_creating(tmp_path, capsys):
+    out = tmp_path / "tour"
+    assert cli.main(["tour", "--res", "100", "--out", str(out), "--no-plots"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "power of two" in captured.err
+    assert not out.exists()
+
+
+def test_schedule_accepts_no_plots_like_the_other_commands(tmp_path):
+    out = tmp_path / "s"
+    assert cli.main(["schedule", "--res", "16", "--no-plots", "--out", str(out)]) == 0
+    assert [p.name for p in out.iterdir()] == ["schedule.json"]
+
+
+def test_generate_from_a_run_folder(tmp_path, capsys):
+    G = build_generator("t-tiny", res=16, seed=3)
+    run = tmp_path / "run"
+    save_generator(G, run / "generator")
+    a, b = tmp_path / "a.png", tmp_path / "b.png"
+    assert cli.main(["generate", "--checkpoint", str(run), "--seeds", "0", "--out", str(a)]) == 0
+    stem = str(run / "generator")
+    assert cli.main(["generate", "--checkpoint", stem, "--seeds", "0", "--out", str(b)]) == 0
+    assert np.array_equal(np.asarray(Image.open(a)), np.asarray(Image.open(b)))
+    assert isinstance(load_generator(run), torch.nn.Module)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    capsys.readouterr()
+    assert cli.main(["generate", "--checkpoint", str(empty), "--out", str(a)]) == 2
+    assert "without generator.json" in capsys.readouterr().err
+
+
+def test_generate_image_suffixes(tmp_path, capsys):
+    common = ["generate", "--res", "16", "--seeds", "0"]
+    assert cli.main([*common, "--out", str(tmp_path / "g.tif")]) == 0
+    assert Image.open(tmp_path / "g.tif").format == "TIFF"
+    assert cli.main([*common, "--out", str(tmp_path / "g.xyz")]) == 2
+    assert "unknown image suffix '.xyz'" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["g.tif"]
+
+
+def test_generate_psi_range_and_column_count(tmp_path, capsys):
+    out = tmp_path / "g.png"
+    common = ["generate", "--res", "16", "--seeds", "0-1", "--out", str(out)]
+    assert cli.main([*common, "--psi", "1e308"]) == 2  # was a float32 overflow traceback
+    assert "--psi must be in [-10, 10]" in capsys.readouterr().err
+    assert not out.exists()
+    # More columns than images used to add black tiles (a 6400 px wide grid for 2 images).
+    assert cli.main([*common, "--cols", "100"]) == 0
+    assert Image.open(out).size == (2 * 16, 16)
+
+
+def test_video_refuses_a_suffix_it_would_mislabel(tmp_path, capsys):
+    out = tmp_path / "v.mp4"
+    assert cli.main(["video", "--res", "16", "--frames", "2", "--out", str(out)]) == 2
+    assert ".gif" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
+
+
+def test_factory_that_needs_arguments_is_a_value_error(capsys):
+    with pytest.raises(ValueError, match="callable without arguments"):
+        load_model("os:system")
+    assert cli.main(["aliasing", "os:system", "--num", "1"]) == 2
+    assert "callable without arguments" in capsys.readouterr().err
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="aliasfree")
+    train_cmd.add_parser(parser.add_subparsers(dest="command"))
+    return parser.parse_args(["train", *argv])
+
+
+def test_resume_reports_training_flags_it_ignores(tmp_path):
+    rng = np.random.default_rng(0)
+    data = tmp_path / "imgs"
+    data.mkdir()
+    for i in range(4):
+        Image.fromarray(rng.integers(0, 256, (16, 16, 3), np.uint8)).save(data / f"{i}.png")
+    out = tmp_path / "run"
+    common = ["--config", "baseline", "--data", str(data), "--batch", "2", "--threads", "1"]
+    common += ["--out", str(out), "--metrics", "none", "--kimg", "0.002"]
+    n = torch.get_num_threads()
+    try:
+        assert train_cmd.run(_parse(common)) == 0
+    finally:
+        torch.set_num_threads(n)
+    again = _parse([*common, "--resume", "latest"])
+    assert train_cmd._ignored_on_resume(again, train_cmd.options_from_args(again)) == []
+    other = _parse([*common, "--resume", "latest", "--config", "r", "--gamma", "2"])
+    notes = train_cmd._ignored_on_resume(other, train_cmd.options_from_args(other))
+    assert len(notes) == 2
+    assert "--config r is ignored" in notes[0] and "baseline" in notes[0]
+    assert "--gamma 2.0 is ignored" in notes[1]
+
+    # A checkpoint of one run resumed into a folder holding another run's checkpoints would
+    # overwrite them step for step and leave the rest to a later --resume latest.
+    import shutil
+
+    other = tmp_path / "other"
+    other.mkdir()
+    for f in out.glob("checkpoint-*"):
+        shutil.copy(f, other / f.name)
+    (ckpt,) = sorted(out.glob("checkpoint-*.json"))
+    foreign = [*common, "--out", str(other), "--resume", str(ckpt)]  # the last --out counts
+    with pytest.raises(ValueError, match="checkpoints of another run"):
+        train_cmd.run(_parse(foreign))
+
+    # Every checkpoint truncated: --resume latest must not say "continue it with --resume latest".
+    for f in out.glob("checkpoint-*.safetensors"):
+        f.write_bytes(f.read_bytes()[:100])
+    with pytest.warns(UserWarning, match="skipping"):
+        with pytest.raises(ValueError, match="none is complete and readable"):
+            train_cmd.run(_parse([*common, "--resume", "latest"]))

@@ -1,0 +1,144 @@
+"""Regressions found by adversarial QA of the public dsp surface: complex input, the memory of
+the direct DTFT sums, and output files (permissions, folders in the way)."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+import numpy as np
+import pytest
+
+from dsp import response, spectrum
+from dsp._checks import as_finite_array
+from dsp._io import (
+    check_output_dir,
+    output_mode,
+    prepare_output,
+    write_json_atomic,
+    write_text_atomic,
+)
+from dsp.filters import firwin_lowpass
+
+
+def test_complex_input_is_rejected_not_silently_made_real():
+    # numpy's float64 cast drops the imaginary part with only a warning: a wrong result.
+    with pytest.raises(ValueError, match="h must be real"):
+        response.figures_of_merit(np.array([0.5 + 1j, 0.5]), cutoff=0.5, width=0.4, fs=2.0)
+    with pytest.raises(ValueError, match="x must be real"):
+        spectrum.power_spectrum(np.ones((1, 1, 8, 8), dtype=complex))
+    with pytest.raises(ValueError, match="v must be real"):
+        as_finite_array("v", [1.0, 2j])
+    # Complex stays allowed where the caller asks for it, and real data is unaffected.
+    z = as_finite_array("z", [1.0, 2j], dtype=np.complex128)
+    assert z.dtype == np.complex128 and z[1] == 2j
+    assert as_finite_array("r", np.arange(3)).dtype == np.float64
+
+
+def test_dtft_temporaries_stay_bounded_for_long_filters(monkeypatch, rng):
+    # A fixed number of points per chunk made 16384 points x N taps matrices (26 GB at N=1e5).
+    seen: list[int] = []
+    real_phase = response._phase_matrix
+
+    def spy(f, n, fs):
+        seen.append(f.size * n.size)
+        return real_phase(f, n, fs)
+
+    monkeypatch.setattr(response, "_CHUNK_ELEMS", 4096)
+    monkeypatch.setattr(response, "_phase_matrix", spy)
+    h = rng.standard_normal(300)
+    f = np.linspace(-1.0, 1.0, 257)
+    got = response.dtft(h, f, fs=2.0)
+    assert max(seen) <= 4096 and len(seen) > 1
+    want = np.array([np.sum(h * np.exp(-1j * np.pi * fk * np.arange(300))) for fk in f])
+    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10)
+
+    seen.clear()
+    h2 = rng.standard_normal((5, 90))
+    fx, fy = rng.uniform(-1, 1, 200), rng.uniform(-1, 1, 200)
+    got2 = response.dtft2(h2, fx, fy, fs=2.0, centered=False)
+    assert max(seen) <= 4096
+    iy, ix = np.arange(5)[:, None], np.arange(90)[None, :]
+    pairs = zip(fx, fy, strict=True)
+    want2 = [np.sum(h2 * np.exp(-1j * np.pi * (a * ix + b * iy))) for a, b in pairs]
+    np.testing.assert_allclose(got2, want2, rtol=1e-10, atol=1e-10)
+
+
+def test_figures_of_merit_do_not_depend_on_the_chunking(monkeypatch):
+    h = firwin_lowpass(401, cutoff=0.25, width=0.02, fs=1.0)
+    want = response.figures_of_merit(h, cutoff=0.25, width=0.02, fs=1.0).to_dict()
+    monkeypatch.setattr(response, "_CHUNK_ELEMS", 1 << 12)
+    got = response.figures_of_merit(h, cutoff=0.25, width=0.02, fs=1.0).to_dict()
+    assert got.keys() == want.keys()
+    for k, v in want.items():
+        if v is None:
+            assert got[k] is None, k
+        else:
+            assert got[k] == pytest.approx(v, rel=1e-9, abs=1e-9), k
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def test_outputs_get_the_usual_permissions(tmp_path):
+    # mkstemp creates 0o600 files: outputs were unreadable to the group.
+    assert output_mode() == 0o666 & ~_umask()
+    p = write_json_atomic(tmp_path / "a.json", {"x": 1})
+    assert stat.S_IMODE(p.stat().st_mode) == output_mode()
+    import matplotlib.pyplot as plt
+
+    from dsp.plots._save import save_figure
+
+    fig = plt.figure()
+    q = save_figure(fig, tmp_path / "f.png")
+    plt.close(fig)
+    assert stat.S_IMODE(q.stat().st_mode) == output_mode()
+
+
+def test_output_paths_that_cannot_be_files_give_clear_errors(tmp_path):
+    (tmp_path / "folder").mkdir()
+    with pytest.raises(ValueError, match="is a folder"):
+        write_text_atomic(tmp_path / "folder", "x")
+    (tmp_path / "afile").write_text("keep")
+    with pytest.raises(ValueError, match="'.*afile' is a file"):
+        prepare_output(tmp_path / "afile" / "sub" / "out.json")
+    assert (tmp_path / "afile").read_text() == "keep"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "folder"]
+    assert not list((tmp_path / "folder").iterdir())  # no temporary file left behind
+    with pytest.raises(ValueError, match="'.*afile' is a file"):
+        check_output_dir(tmp_path / "afile")
+    with pytest.raises(ValueError, match="'.*afile' is a file"):
+        check_output_dir(tmp_path / "afile" / "run")
+    assert check_output_dir(tmp_path / "new" / "run") == tmp_path / "new" / "run"
+    assert not (tmp_path / "new").exists()  # checks only
+
+
+def test_no_usable_image_names_the_accepted_extensions(tmp_path):
+    # A folder of TIFFs gave only "no usable image found": say which files are images.
+    from dsp.imagefiles import load_images
+
+    (tmp_path / "scan.tif").write_bytes(b"II*\x00")
+    with pytest.raises(ValueError, match=r"no usable image.*\.png.*\.webp"):
+        load_images(tmp_path)
+
+
+@pytest.mark.parametrize("shape", [8, (8,), (8, 8, 8), "ab", (8, 0), (8.0, 8)])
+def test_shape_arguments_must_be_pairs_of_positive_integers(shape):
+    # An int gave "TypeError: 'int' object is not subscriptable", (8,) an IndexError.
+    from dsp.aliasing import alias_free_band
+
+    with pytest.raises(ValueError, match=r"shape"):
+        spectrum.spectrum_window(shape)
+    with pytest.raises(ValueError, match=r"shape"):
+        alias_free_band(shape, 2)
+
+
+def test_shape_pairs_still_accept_tuples_lists_and_numpy_integers():
+    from dsp.aliasing import alias_free_band
+
+    w = spectrum.spectrum_window([np.int64(4), 6])
+    assert w.shape == (4, 6) and np.mean(w**2) == pytest.approx(1.0)
+    assert alias_free_band(np.array([8, 8]), 2).sum() == 9  # |k| < 2 on each axis: 3 x 3
