@@ -7,7 +7,9 @@ Top-level imports stay light (argparse, pathlib); torch and ``gan`` load inside 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import time
 from pathlib import Path
 
 DEFAULT_OUT = Path("runs") / "train"
@@ -128,7 +130,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "--threads",
         type=int,
         default=None,
-        help="CPU threads for torch (default: 1 for the tiny networks on the CPU, else torch's)",
+        help="CPU threads for torch on the CPU (default: the CPUs idle at start, at least 1)",
     )
     p.add_argument(
         "--progress",
@@ -225,6 +227,53 @@ def _ignored_on_resume(args: argparse.Namespace, opts) -> list[str]:
     return notes
 
 
+def _available_cpus() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def _cpu_times() -> tuple[int, int] | None:
+    """``(idle, total)`` jiffies of all CPUs from ``/proc/stat`` (None where there is none)."""
+    try:
+        with open("/proc/stat", encoding="ascii") as fh:
+            fields = [int(v) for v in fh.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    if len(fields) < 5:
+        return None
+    # user nice system idle iowait irq softirq steal [guest guest_nice: already in user/nice]
+    return fields[3] + fields[4], sum(fields[:8])
+
+
+def _idle_cpus(interval: float = 0.3) -> float | None:
+    """How many CPUs sat idle over the next ``interval`` seconds (None if unknown).
+
+    Measured, not taken from the load average: that lags by a minute, so right after another
+    job ends it would still report the cores as busy.
+    """
+    a = _cpu_times()
+    time.sleep(interval)
+    b = _cpu_times()
+    if a is None or b is None or b[1] <= a[1]:
+        return None
+    return (os.cpu_count() or 1) * (b[0] - a[0]) / (b[1] - a[1])
+
+
+def default_threads(available: int, idle: float | None) -> int:
+    """torch threads for CPU training: the CPUs that are idle now, at least 1.
+
+    Measured on 2 cores (issue 5, benchmarks/RESULTS.md): on an idle machine 2 threads run a
+    tiny training step 1.4–1.6× faster than 1; when another process keeps a core busy, a second
+    thread waits on it and the step gets 2–10× slower. So count a CPU only when it is mostly
+    idle (``idle`` rounded down after adding 0.25), and use every CPU when idleness is unknown.
+    """
+    if idle is None:
+        return available
+    return max(1, min(available, int(idle + 0.25)))
+
+
 def run(args: argparse.Namespace) -> int:
     from dsp._io import check_output_dir
 
@@ -234,13 +283,20 @@ def run(args: argparse.Namespace) -> int:
 
     threads = args.threads
     on_cpu = opts.device == "cpu" or (opts.device == "auto" and not torch.cuda.is_available())
-    if threads is None and on_cpu and opts.size == "tiny":
-        # The tiny networks' ops are too small to split well: on a shared 2-core machine two
-        # threads made a step 4-15x slower than one (oversubscription); --threads overrides.
-        threads = 1
     if threads is not None:
         if threads < 1:
             raise ValueError(f"--threads must be >= 1, got {threads}")
+    elif on_cpu:
+        available = _available_cpus()
+        idle = _idle_cpus()
+        threads = default_threads(available, idle)
+        seen = "unknown" if idle is None else f"{idle:.1f}"
+        print(
+            f"torch threads: {threads} ({seen} of {available} CPUs idle; --threads overrides)",
+            file=sys.stderr,
+            flush=True,
+        )
+    if threads is not None:
         torch.set_num_threads(threads)
     from gan.training.loop import train
 

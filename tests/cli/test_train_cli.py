@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import warnings
 
 import numpy as np
@@ -144,3 +145,16 @@ def test_tensorboard_scalars_when_tensorboard_is_installed(tmp_path):
     assert [e.value for e in acc.Scalars("train/loss_G")] == pytest.approx(
         [r["loss_G"] for r in log], rel=1e-6
     )
+
+
+def test_default_threads_follow_the_idle_cpus():
+    from aliasfree.commands.train import _idle_cpus, default_threads
+
+    assert default_threads(2, 2.0) == 2
+    assert default_threads(2, 1.8) == 2  # a core busy 5 % of the time still counts
+    assert default_threads(2, 1.7) == 1
+    assert default_threads(2, 0.1) == 1  # never fewer than one
+    assert default_threads(4, 7.0) == 4  # never more than the process may use
+    assert default_threads(3, None) == 3
+    idle = _idle_cpus(0.05)
+    assert idle is None or 0.0 <= idle <= (os.cpu_count() or 1) + 1e-9
