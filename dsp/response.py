@@ -419,6 +419,12 @@ def _first_crossing(
     def fun(x: float) -> float:
         return float(gain(np.array([x]))[0]) - level
 
+    # A point evaluation can round to the other side of ``level`` than the grid's vectorised
+    # one (both are within ~1e-16 of it there): the crossing is then that end of the bracket.
+    if fun(f[i]) > 0:
+        return float(f[i])
+    if fun(f[i - 1]) <= 0:
+        return float(f[i - 1])
     return float(optimize.brentq(fun, f[i - 1], f[i], xtol=1e-14 * max(f[i], 1.0)))
 
 
@@ -440,6 +446,11 @@ def _last_crossing_before(
     def fun(x: float) -> float:
         return float(gain(np.array([x]))[0]) - level
 
+    # As in _first_crossing: rounding can put a point evaluation on the other side of level.
+    if fun(f[i]) < 0:
+        return float(f[i])
+    if fun(f[i + 1]) >= 0:
+        return float(f[i + 1])
     return float(optimize.brentq(fun, f[i], f[i + 1], xtol=1e-14 * max(f[i + 1], 1.0)))
 
 

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 import scipy.signal as ss
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from dsp.filters import firwin_lowpass, jinc_lowpass
@@ -212,6 +212,9 @@ def sane_kaiser_specs(draw):
 
 
 @given(sane_kaiser_specs())
+# Found by hypothesis in CI: the stopband peak sits on a grid point, so the grid and a point
+# evaluation of the gain round to opposite sides of the crossing level there.
+@example(spec=(19, 8.630989583333333, 12.758854166666666, 45.03125))
 def test_figures_of_merit_of_kaiser_design(spec):
     numtaps, fc, width, fs = spec
     ka = kaiser_atten(numtaps, width, fs)
