@@ -20,6 +20,7 @@ The run directory holds (see ``README.txt`` written there):
 - ``checkpoint-{step}.safetensors``/``.json``: full training state (last ``keep``);
 - ``generator.safetensors``/``.json``: the final EMA generator
   (``aliasfree generate --checkpoint RUN/generator``);
+- ``progress.png``: the first row of those grids at up to 8 snapshots, one above the other;
 - ``losses.png``: loss curves; ``tensorboard/``: scalars when tensorboard is installed.
 """
 
@@ -63,6 +64,8 @@ metrics.jsonl         one JSON line per snapshot: equivariance EQ-T, EQ-T_frac, 
 reals.png             a grid of training images
 samples-kimg*.png     the EMA generator's images of the same fixed latents at each snapshot:
                       open them in order to watch the generator learn
+progress.png          the first row of those images at up to 8 snapshots spread over the
+                      run, one row per snapshot (the learning at a glance)
 losses.png            loss curves (G: generator, D: discriminator, R1 penalty), ADA p and
                       the equivariance metrics over the run
 checkpoint-*.json/.safetensors
@@ -493,6 +496,39 @@ def _plot_losses(log_path: Path, metrics_path: Path, path: Path) -> None:
     save_figure(plot_training(_read_jsonl(log_path), _read_jsonl(metrics_path)), path)
 
 
+def _grid_top_row(path: Path, res: int, n: int) -> np.ndarray | None:
+    """The first row of tiles of a snapshot grid written by :func:`_save_grid` (``n`` images of
+    ``res`` pixels, 1-pixel gaps, enlarged by an integer factor), or None if it does not fit."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            arr = np.asarray(im)
+    except (OSError, ValueError):
+        return None
+    cols = min(math.ceil(math.sqrt(n)), n)
+    base = cols * res + (cols - 1)
+    k, rest = divmod(arr.shape[1], base)
+    if k < 1 or rest or arr.shape[0] < res * k:
+        return None
+    return arr[: res * k]
+
+
+def _plot_progress(metrics_path: Path, run_dir: Path, res: int, n: int, path: Path) -> None:
+    """``progress.png``: the top row of up to 8 snapshot grids, spread over the run."""
+    from dsp.plots._save import save_figure
+    from gan.training.plots import plot_progress, select_snapshots
+
+    rows = []
+    for rec in _read_jsonl(metrics_path):
+        grid = rec.get("grid")
+        row = _grid_top_row(run_dir / grid, res, n) if isinstance(grid, str) else None
+        if row is not None and isinstance(rec.get("kimg"), int | float):
+            rows.append((float(rec["kimg"]), row))
+    if rows:
+        save_figure(plot_progress([rows[i] for i in select_snapshots(len(rows))]), path)
+
+
 def train(
     opts: TrainOptions,
     *,
@@ -704,6 +740,8 @@ def train(
 
             save_generator(trainer.G_ema, run_dir / "generator")
             _plot_losses(log_path, metrics_path, run_dir / "losses.png")
+            res, n = int(trainer.dataset.res), trainer.opts.grid_size
+            _plot_progress(metrics_path, run_dir, res, n, run_dir / "progress.png")
     finally:
         stop.uninstall()
         if tb is not None:

@@ -57,3 +57,35 @@ def plot_training(log: Sequence[dict[str, Any]], metrics: Sequence[dict[str, Any
         ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
+
+
+def select_snapshots(count: int, most: int = 8) -> list[int]:
+    """Indices of at most ``most`` of ``count`` snapshots, evenly spread, first and last kept."""
+    if count <= most:
+        return list(range(count))
+    return sorted({round(i * (count - 1) / (most - 1)) for i in range(most)})
+
+
+def plot_progress(rows: Sequence[tuple[float, Any]]) -> Figure:
+    """The same latents at successive snapshots: one image row per ``(kimg, row)``.
+
+    ``row`` is a uint8 array ``[H, W]`` or ``[H, W, C]`` (the top row of a snapshot grid);
+    rows are drawn top to bottom in the order given, each labelled with its kimg, so that the
+    generator's progress can be read at a glance instead of opening every snapshot.
+    """
+    if not rows:
+        raise ValueError("rows must hold at least one (kimg, image row)")
+    h, w = rows[0][1].shape[:2]
+    width = 8.0
+    fig = Figure(figsize=(width + 1.0, len(rows) * width * h / w + 0.6))
+    axes = fig.subplots(len(rows), 1, squeeze=False)[:, 0]
+    for ax, (kimg, img) in zip(axes, rows, strict=True):
+        gray = img.ndim == 2 or img.shape[-1] == 1
+        ax.imshow(img.squeeze(-1) if img.ndim == 3 and gray else img, cmap="gray" if gray else None,
+                  vmin=0, vmax=255, interpolation="nearest")  # fmt: skip
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_ylabel(f"{kimg:.1f} kimg", rotation=0, ha="right", va="center")
+    axes[0].set_title("the same latents at each snapshot (EMA generator)")
+    fig.tight_layout(h_pad=0.3)
+    return fig

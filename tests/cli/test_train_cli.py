@@ -54,6 +54,7 @@ def test_tiny_run_writes_the_expected_files(tmp_path, capsys):
         "metrics.jsonl",
         "reals.png",
         "losses.png",
+        "progress.png",
         "generator.json",
         "generator.safetensors",
         "checkpoint-00000002.json",
@@ -64,6 +65,13 @@ def test_tiny_run_writes_the_expected_files(tmp_path, capsys):
     assert grids == ["samples-kimg0000.01.png"]
     # 16 latents of 32 px, pad 1, enlarged 4x by pixel replication for viewing.
     assert Image.open(out / grids[0]).size == (4 * (4 * 32 + 3), 4 * (4 * 32 + 3))
+    # progress.png's row is the grid's first row of tiles, cut out exactly.
+    from gan.training.loop import _grid_top_row
+
+    row = _grid_top_row(out / grids[0], 32, 16)
+    assert row.shape[:2] == (4 * 32, 4 * (4 * 32 + 3))
+    np.testing.assert_array_equal(row, np.asarray(Image.open(out / grids[0]))[: 4 * 32])
+    assert _grid_top_row(out / grids[0], 30, 16) is None  # geometry that does not fit
     log = [json.loads(line) for line in (out / "log.jsonl").open()]
     assert [r["step"] for r in log] == [1, 2]
     assert all(np.isfinite(r["loss_G"]) and np.isfinite(r["loss_D"]) for r in log)

@@ -1,6 +1,9 @@
 import math
 
-from gan.training.plots import plot_training
+import numpy as np
+import pytest
+
+from gan.training.plots import plot_progress, plot_training, select_snapshots
 
 
 def test_plot_training_draws_every_finite_series_and_skips_gaps():
@@ -23,3 +26,25 @@ def test_plot_training_draws_every_finite_series_and_skips_gaps():
 def test_plot_training_with_no_records_still_draws():
     fig = plot_training([], [])
     assert len(fig.axes) == 3
+
+
+def test_select_snapshots_spreads_and_keeps_both_ends():
+    assert select_snapshots(3) == [0, 1, 2]
+    for count in (9, 10, 57, 200):
+        idx = select_snapshots(count)
+        assert len(idx) == 8 and idx[0] == 0 and idx[-1] == count - 1
+        assert idx == sorted(set(idx))
+        gaps = [b - a for a, b in zip(idx, idx[1:], strict=False)]
+        assert max(gaps) - min(gaps) <= 1  # evenly spread
+
+
+def test_plot_progress_draws_one_labelled_row_per_snapshot():
+    rows = [(k, np.full((8, 40, 1), 40 * i, np.uint8)) for i, k in enumerate((1.0, 2.5, 4.0))]
+    fig = plot_progress(rows)
+    assert [ax.get_ylabel() for ax in fig.axes] == ["1.0 kimg", "2.5 kimg", "4.0 kimg"]
+    shown = fig.axes[1].images[0].get_array()
+    assert shown.shape == (8, 40) and int(shown.max()) == 40
+    rgb = plot_progress([(1.0, np.zeros((8, 40, 3), np.uint8))])
+    assert rgb.axes[0].images[0].get_array().shape == (8, 40, 3)
+    with pytest.raises(ValueError, match="rows"):
+        plot_progress([])
