@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import numpy as np
+from scipy import fft as sp_fft
 from scipy import optimize
 
 from dsp._checks import as_finite_array, check_int, check_real
@@ -565,7 +566,13 @@ def figures_of_merit(
         return np.abs(response(f)) / abs(dc)
 
     f = np.linspace(0.0, fs / 2, n_freqs)
-    g = gain(f)
+    if h.ndim == 1:
+        # The grid is k·fs/M with M = 2 (n_freqs − 1) >= numtaps, where one real FFT of the
+        # zero-padded taps is the exact DTFT: O(M log M) instead of the direct O(M · numtaps),
+        # which took minutes for 10⁴-tap filters.
+        g = np.abs(sp_fft.rfft(h, n=2 * (n_freqs - 1))) / abs(dc)
+    else:
+        g = gain(f)
 
     in_pass = f <= passband
     ripple = float(np.max(np.abs(20.0 * np.log10(np.maximum(g[in_pass], 1e-300)))))
@@ -573,7 +580,7 @@ def figures_of_merit(
     in_stop = f >= stopband
     if stopband < fs / 2 and np.count_nonzero(in_stop) >= 1:
         fs_band = np.concatenate(([stopband], f[in_stop]))
-        peak = _refined_max(gain, fs_band, gain(fs_band))
+        peak = _refined_max(gain, fs_band, np.concatenate((gain(fs_band[:1]), g[in_stop])))
         atten = -20.0 * math.log10(max(peak, 1e-300))
     else:
         atten = math.nan

@@ -346,3 +346,15 @@ def test_plots_draw_the_computed_response():
     with pytest.raises(ValueError):
         plot_response_1d(h1, labels=["a", "b"])
     plt.close("all")
+
+
+def test_figures_of_merit_of_a_long_filter_match_scipy():
+    # 20 001 taps: the dense grid (160 009 points) comes from one real FFT; the figures must
+    # still match scipy's response at the reported points.
+    fs, fc, width = 1.0, 0.2, 0.002
+    h = firwin_lowpass(20001, fc, width=width, fs=fs)
+    fom = figures_of_merit(h, fc, width=width, fs=fs)
+    _, H = ss.freqz(h, 1, worN=[fom.f_6db, fom.f_3db], fs=fs)
+    np.testing.assert_allclose(np.abs(H), [0.5, 1 / math.sqrt(2)], atol=1e-9)
+    assert abs(fom.f_6db - fc) < 0.05 * width
+    assert fom.stopband_attenuation_db > 60.0
