@@ -306,7 +306,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(result["run_dir"])
     print(
         f"trained {result['kimg']:.2f} kimg ({result['step']} steps); run directory {out}: "
-        f"samples-kimg*.png, metrics.jsonl, losses.png, {Path(result['checkpoint']).name}, "
-        "generator.json (see README.txt there)"
+        "progress.png, samples-kimg*.png, metrics.jsonl, losses.png, "
+        f"{Path(result['checkpoint']).name}, generator.json (see README.txt there)"
     )
     return 0
