@@ -18,9 +18,9 @@ import numpy as np
 
 from dsp._checks import check_int
 
-__all__ = ["IMAGE_EXTENSIONS", "iter_image_files", "load_images"]
+__all__ = ["IMAGE_EXTENSIONS", "check_integer_samples", "iter_image_files", "load_images"]
 
-IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp"})
+IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"})
 
 _MODES = ("L", "RGB")
 
@@ -93,6 +93,17 @@ def iter_image_files(path: str | os.PathLike) -> Iterator[tuple[str, Callable[[]
     )
 
 
+def check_integer_samples(pil_mode: str) -> None:
+    """Raise ``ValueError`` for a floating-point image (Pillow mode ``"F"``, e.g. a 32-bit float
+    TIFF): such images have no agreed white level, so they are refused rather than scaled by a
+    guess. 8- and 16-bit images (and 32-bit integer ones, read as 16-bit) pass."""
+    if pil_mode == "F":
+        raise ValueError(
+            "32-bit floating-point image: no white level to scale by; convert it to 8 or 16 "
+            "bits per sample"
+        )
+
+
 def _decode(data: bytes, mode: str) -> np.ndarray:
     """Decode one image to ``[H, W, C]`` float64 in ``[0, 1]``."""
     from PIL import Image, UnidentifiedImageError
@@ -101,9 +112,10 @@ def _decode(data: bytes, mode: str) -> np.ndarray:
         opened = Image.open(io.BytesIO(data))
     except UnidentifiedImageError:
         # Pillow's own message names an in-memory buffer address, useless in a report.
-        raise ValueError("not a recognised image (corrupt or not PNG/JPEG/WebP/BMP)") from None
+        raise ValueError("not a recognised image (corrupt or not PNG/JPEG/WebP/BMP/TIFF)") from None
     with opened as img:
         img.load()
+        check_integer_samples(img.mode)
         if img.mode.startswith("I;16") or img.mode == "I":
             # 16-bit greyscale: Pillow's convert("L") would clip at 255 instead of scaling.
             arr = np.asarray(img, dtype=np.float64) / 65535.0

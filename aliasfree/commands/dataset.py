@@ -19,9 +19,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "dataset",
         help="make a training zip from a folder of images (band-limited resize)",
         description=(
-            "Read every PNG/JPEG/WebP/BMP image under SRC (a folder, searched recursively, or a "
-            "zip), make it square (centre crop to the shorter side, or centre pad with black to "
-            "the longer side), resize it to RES x RES with ideal band-limited resampling (no "
+            "Read every PNG/JPEG/WebP/BMP/TIFF image under SRC (a folder, searched recursively, "
+            "or a zip), make it square (centre crop to the shorter side, or centre pad with black"
+            " to the longer side), resize it to RES x RES with ideal band-limited resampling (no "
             "naive resize: the spectrum is cut below the smaller Nyquist frequency), and write "
             "img00000000.png, ... with a dataset.json into the zip DEST, atomically. Files that "
             "cannot be used are skipped and listed with the reason."

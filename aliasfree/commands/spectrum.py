@@ -20,7 +20,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "spectrum",
         help="average power spectrum of a folder or zip of images",
         description=(
-            "Load the PNG/JPEG/WebP/BMP images under PATH (a folder, searched recursively, a "
+            "Load the PNG/JPEG/WebP/BMP/TIFF images under PATH (a folder, searched recursively, a "
             ".zip archive or one image), centre-crop them to a common size, and compute their "
             "average power spectrum (each image's mean removed, separable analysis window "
             "normalised to preserve power on average). Prints a summary: image count and size, "

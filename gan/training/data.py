@@ -2,7 +2,7 @@
 
 A source is ``"builtin"`` (the default built-in set, :data:`DEFAULT_BUILTIN`), ``"builtin:lfw"``,
 ``"builtin:textures"`` (see :mod:`gan.training.builtin`), a folder (searched recursively) or a
-``.zip`` archive of PNG/JPEG/WebP/BMP images, such as the output of ``aliasfree dataset``.
+``.zip`` archive of PNG/JPEG/WebP/BMP/TIFF images, such as the output of ``aliasfree dataset``.
 Optional class labels come from a ``dataset.json`` at the top of the folder or archive:
 ``{"labels": [["file.png", class], ...]}`` with integer classes ``>= 0`` and names relative to
 the top.
@@ -149,7 +149,7 @@ class ImageDataset(torch.utils.data.Dataset):
         if max_images is not None:
             names = names[:max_images]
         if not names:
-            raise ValueError(f"no PNG/JPEG/WebP/BMP image found in {str(path)!r}")
+            raise ValueError(f"no PNG/JPEG/WebP/BMP/TIFF image found in {str(path)!r}")
         colour = False
         for name in names:
             try:

@@ -31,7 +31,7 @@ import numpy as np
 
 from dsp._checks import as_finite_array, check_int
 from dsp._io import mkstemp_output, prepare_output
-from dsp.imagefiles import IMAGE_EXTENSIONS, iter_image_files
+from dsp.imagefiles import IMAGE_EXTENSIONS, check_integer_samples, iter_image_files
 from dsp.interpolation import fractional_shift, resample_rational
 
 __all__ = [
@@ -68,7 +68,7 @@ def describe_error(exc: BaseException) -> str:
     from PIL import UnidentifiedImageError
 
     if isinstance(exc, UnidentifiedImageError):
-        return "not a recognised image (corrupt, or not PNG/JPEG/WebP/BMP)"
+        return "not a recognised image (corrupt, or not PNG/JPEG/WebP/BMP/TIFF)"
     return f"corrupt or truncated ({type(exc).__name__}: {exc})"
 
 
@@ -93,6 +93,7 @@ def decode_image(
     try:
         with Image.open(io.BytesIO(data)) as img:
             img.load()
+            check_integer_samples(img.mode)
             if img.mode.startswith("I"):
                 arr = np.clip(np.asarray(img, dtype=np.float64) * (255.0 / 65535.0), 0, 255)
                 arr = np.repeat(arr[:, :, None], 3 if mode == "RGB" else 1, axis=2)
@@ -394,7 +395,7 @@ def make_dataset(
     Parameters
     ----------
     src : path-like
-        Folder (recursive) or zip archive of PNG/JPEG/WebP/BMP images.
+        Folder (recursive) or zip archive of PNG/JPEG/WebP/BMP/TIFF images.
     dest : path-like
         The zip to write (parent folders are created; an existing file is replaced).
     res : int

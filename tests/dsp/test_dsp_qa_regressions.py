@@ -117,10 +117,10 @@ def test_output_paths_that_cannot_be_files_give_clear_errors(tmp_path):
 
 
 def test_no_usable_image_names_the_accepted_extensions(tmp_path):
-    # A folder of TIFFs gave only "no usable image found": say which files are images.
+    # A folder of unsupported files gave only "no usable image found": say which are images.
     from dsp.imagefiles import load_images
 
-    (tmp_path / "scan.tif").write_bytes(b"II*\x00")
+    (tmp_path / "scan.xcf").write_bytes(b"gimp xcf v011")
     with pytest.raises(ValueError, match=r"no usable image.*\.png.*\.webp"):
         load_images(tmp_path)
 

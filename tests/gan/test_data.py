@@ -302,3 +302,31 @@ def test_bad_sources(tmp_path):
         ImageDataset(tmp_path / "file.txt")
     with pytest.raises(ValueError, match="max_images"):
         ImageDataset("builtin", max_images=0)
+
+
+def test_tiff_images_are_read_and_float_tiffs_refused_by_name(tmp_path):
+    from dsp.imagefiles import load_images
+    from gan.training.dataset_tool import make_dataset
+
+    src = tmp_path / "tiffs"
+    src.mkdir()
+    rgb = np.zeros((16, 16, 3), np.uint8)
+    rgb[..., 0], rgb[..., 1], rgb[..., 2] = 10, 120, 250
+    Image.fromarray(rgb).save(src / "a.tif")
+    deep = (np.arange(256, dtype=np.uint16).reshape(16, 16) * 257).astype(np.uint16)
+    Image.fromarray(deep).save(src / "b.tiff")
+    Image.fromarray(np.full((16, 16), 0.5, np.float32)).save(src / "c.tif")
+    images, skipped = load_images(src, mode="RGB")
+    assert len(images) == 2
+    np.testing.assert_allclose(images[0, :, 0, 0], np.array([10, 120, 250]) / 255.0)
+    np.testing.assert_allclose(images[1, 0], deep / 65535.0, rtol=1e-12)
+    ((name, reason),) = skipped
+    assert name == "c.tif" and "floating-point" in reason
+    report = make_dataset(src, tmp_path / "out.zip", res=16, channels=1)
+    assert report.written == 2
+    assert [n for n, _ in report.skipped] == ["c.tif"] and "floating-point" in report.skipped[0][1]
+    ds = ImageDataset(tmp_path / "out.zip")
+    assert len(ds) == 2 and ds.res == 16
+    (src / "c.tif").unlink()
+    direct = ImageDataset(src)  # a folder of TIFFs trains without conversion, too
+    assert len(direct) == 2 and direct.res == 16

@@ -138,6 +138,7 @@ def _fused_kernel(
     VMASK: tl.constexpr = False,
     LEAN: tl.constexpr = False,
     RELOAD: tl.constexpr = False,
+    SB: tl.constexpr = 0,
 ):
     # One program: one tile position, PPB consecutive planes (the tile matrices depend on the
     # tile position only, so they are loaded once and reused for every plane).
@@ -151,6 +152,8 @@ def _fused_kernel(
     #   tensor to keep live), the source is loaded from clamped indices without a mask.
     # RELOAD: the tile matrices are gathered again for every plane (from the L1-resident taps)
     #   instead of being kept live across the loop.
+    # SB > 0 (row slabs): the intermediate tile is processed in slabs of SB rows, so that no
+    #   [BM, BM] value is ever live (see ``_slab_chain``); the full-tile code below is skipped.
     pid = tl.program_id(0)
     n_tiles = TILES_H * TILES_W
     tile = pid % n_tiles
@@ -258,57 +261,66 @@ def _fused_kernel(
                 src = tl.where(smask, src + tl.load(bias_ptr + plane % C).to(tl.float32), 0.0)
         src = src.to(DOT_DTYPE)
 
-        # Stage 1: mid = Σ_k P1y_k · src · P1x_k on the fine grid.
-        mid = _separable(src, p1y, p1x, tl.zeros([BM, BM], dtype=tl.float32), DOT_DTYPE, PREC)
-        for k in tl.static_range(1, R1):
-            p1yk = _tile_matrix(
-                h1y_ptr + k * T1Y, T1Y, REV1, scale1, am, ai, 1, S1, phy, False, DOT_DTYPE
-            )
-            p1xk = _tile_matrix(
-                h1x_ptr + k * T1X, T1X, REV1, scale1, am, ai, 1, S1, phx, True, DOT_DTYPE
-            )
-            mid = _separable(src, p1yk, p1xk, mid, DOT_DTYPE, PREC)
-
-        mask_base = mask_ptr + plane64 * MH * MROW
-        if MODE == 0:
-            pos = mid > 0.0
-            act = tl.where(pos, mid, mid * slope) * gain
-            code = pos.to(tl.int32)
-            if HAS_CLAMP:
-                clipped = (act > clamp) | (act < -clamp)
-                act = tl.minimum(tl.maximum(act, -clamp), clamp)
-                code = code | (clipped.to(tl.int32) << 1)
-            if STORE_MASK:
-                # 4 consecutive W samples per byte, sample rx at bits 2·(rx & 3).
-                quad = tl.reshape(code, (BM, BM // 4, 4))
-                packed = tl.sum(quad << shift[None, None, :], axis=2)
-                tl.store(mask_base + moffs, packed.to(tl.uint8), mask=own)
+        if SB > 0:
+            out = _slab_chain(
+                src, p1x, q2x, mask_ptr + plane64 * MH * MROW, h1y_ptr, h1x_ptr, h2y_ptr,
+                h2x_ptr, scale1, scale2, phy, phx, dx, r0y, r0x, ty, tx, TILES_H, TILES_W, MH, MW,
+                MROW, gain, slope, clamp, ai, am, ao, need_x, S1, S2, T1Y, T1X, T2Y, T2X, REV1,
+                REV2, R1, R2, BI, BM, BO, TOV_H, TOV_W, MODE, HAS_CLAMP, STORE_MASK, VMASK,
+                DOT_DTYPE, PREC, SB,
+            )  # fmt: skip
         else:
-            if VMASK:
-                byte = tl.load(mask_base + moffs, mask=mload, other=0).to(tl.int32)
-                bits = tl.reshape((byte[:, :, None] >> shift[None, None, :]) & 3, (BM, BM))
+            # Stage 1: mid = Σ_k P1y_k · src · P1x_k on the fine grid.
+            mid = _separable(src, p1y, p1x, tl.zeros([BM, BM], dtype=tl.float32), DOT_DTYPE, PREC)
+            for k in tl.static_range(1, R1):
+                p1yk = _tile_matrix(
+                    h1y_ptr + k * T1Y, T1Y, REV1, scale1, am, ai, 1, S1, phy, False, DOT_DTYPE
+                )
+                p1xk = _tile_matrix(
+                    h1x_ptr + k * T1X, T1X, REV1, scale1, am, ai, 1, S1, phx, True, DOT_DTYPE
+                )
+                mid = _separable(src, p1yk, p1xk, mid, DOT_DTYPE, PREC)
+
+            mask_base = mask_ptr + plane64 * MH * MROW
+            if MODE == 0:
+                pos = mid > 0.0
+                act = tl.where(pos, mid, mid * slope) * gain
+                code = pos.to(tl.int32)
+                if HAS_CLAMP:
+                    clipped = (act > clamp) | (act < -clamp)
+                    act = tl.minimum(tl.maximum(act, -clamp), clamp)
+                    code = code | (clipped.to(tl.int32) << 1)
+                if STORE_MASK:
+                    # 4 consecutive W samples per byte, sample rx at bits 2·(rx & 3).
+                    quad = tl.reshape(code, (BM, BM // 4, 4))
+                    packed = tl.sum(quad << shift[None, None, :], axis=2)
+                    tl.store(mask_base + moffs, packed.to(tl.uint8), mask=own)
             else:
-                byte = tl.load(mask_base + moffs, mask=mload, other=0)
-                bits = (byte.to(tl.int32) >> mshift) & 3
-            deriv = tl.where((bits & 1) != 0, gain, gain * slope)
-            deriv = tl.where((bits & 2) != 0, 0.0, deriv)
-            act = mid * deriv
-        if LEAN:
-            act = tl.where(need_y[:, None], tl.where(need_x[None, :], act, 0.0), 0.0)
-        else:
-            act = tl.where(need, act, 0.0)
+                if VMASK:
+                    byte = tl.load(mask_base + moffs, mask=mload, other=0).to(tl.int32)
+                    bits = tl.reshape((byte[:, :, None] >> shift[None, None, :]) & 3, (BM, BM))
+                else:
+                    byte = tl.load(mask_base + moffs, mask=mload, other=0)
+                    bits = (byte.to(tl.int32) >> mshift) & 3
+                deriv = tl.where((bits & 1) != 0, gain, gain * slope)
+                deriv = tl.where((bits & 2) != 0, 0.0, deriv)
+                act = mid * deriv
+            if LEAN:
+                act = tl.where(need_y[:, None], tl.where(need_x[None, :], act, 0.0), 0.0)
+            else:
+                act = tl.where(need, act, 0.0)
 
-        # Stage 2: dst = Σ_k Q2y_k · act · Q2x_k.
-        act = act.to(DOT_DTYPE)
-        out = _separable(act, q2y, q2x, tl.zeros([BO, BO], dtype=tl.float32), DOT_DTYPE, PREC)
-        for k in tl.static_range(1, R2):
-            q2yk = _tile_matrix(
-                h2y_ptr + k * T2Y, T2Y, REV2, scale2, ao, am, S2, 1, 0, False, DOT_DTYPE
-            )
-            q2xk = _tile_matrix(
-                h2x_ptr + k * T2X, T2X, REV2, scale2, ao, am, S2, 1, -dx, True, DOT_DTYPE
-            )
-            out = _separable(act, q2yk, q2xk, out, DOT_DTYPE, PREC)
+            # Stage 2: dst = Σ_k Q2y_k · act · Q2x_k.
+            act = act.to(DOT_DTYPE)
+            out = _separable(act, q2y, q2x, tl.zeros([BO, BO], dtype=tl.float32), DOT_DTYPE, PREC)
+            for k in tl.static_range(1, R2):
+                q2yk = _tile_matrix(
+                    h2y_ptr + k * T2Y, T2Y, REV2, scale2, ao, am, S2, 1, 0, False, DOT_DTYPE
+                )
+                q2xk = _tile_matrix(
+                    h2x_ptr + k * T2X, T2X, REV2, scale2, ao, am, S2, 1, -dx, True, DOT_DTYPE
+                )
+                out = _separable(act, q2yk, q2xk, out, DOT_DTYPE, PREC)
         dst = dst_ptr + plane64 * DH * DW + doffs
         tl.store(dst, out.to(dst_ptr.dtype.element_ty), mask=omask)
         if HAS_DSUM:
