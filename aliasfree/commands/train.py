@@ -305,7 +305,7 @@ def run(args: argparse.Namespace) -> int:
     result = train(opts, progress=args.progress)
     out = Path(result["run_dir"])
     print(
-        f"trained {result['kimg']:.2f} kimg ({result['step']} steps); run directory {out}: "
+        f"trained {result['kimg']:.3g} kimg ({result['step']} steps); run directory {out}: "
         "progress.png, samples-kimg*.png, metrics.jsonl, losses.png, "
         f"{Path(result['checkpoint']).name}, generator.json (see README.txt there)"
     )

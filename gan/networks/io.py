@@ -34,9 +34,13 @@ VERSION = 1
 
 
 def generator_paths(path: str | os.PathLike) -> tuple[Path, Path]:
-    """``(weights, config)`` paths for ``path`` given as the stem, ``.safetensors`` or ``.json``."""
+    """``(weights, config)`` paths for ``path`` given as the stem, ``.safetensors`` or ``.json``;
+    a folder (existing, or written with a trailing separator) means ``folder/generator``, the
+    name a training run uses, so that saving and loading a run folder agree."""
     p = Path(path)
-    if p.suffix in (".safetensors", ".json"):
+    if p.is_dir() or str(path).endswith(("/", os.sep)):
+        p = p / "generator"
+    elif p.suffix in (".safetensors", ".json"):
         p = p.with_suffix("")
     if not p.name:
         raise ValueError(f"path must name a file, got {str(path)!r}")

@@ -206,6 +206,10 @@ class MappingNetwork(nn.Module):
             if n is not None and c.shape[0] != n:
                 raise ValueError(f"c must have {n} rows like z, got {c.shape[0]}")
             parts.append(normalize_2nd_moment(self.embed(c.to(torch.float32))))
+        elif c is not None and (not isinstance(c, torch.Tensor) or c.numel() > 0):
+            # Labels given to an unconditional network are almost surely a mistake (wrong
+            # checkpoint, forgotten --labels): silently ignoring them would hide it.
+            raise ValueError("this network is unconditional (c_dim = 0): pass c=None, not labels")
         x = torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]
         if x.shape[0] == 0:  # the grouped convolutions downstream fail cryptically on N = 0
             raise ValueError("z (or c) must hold at least one row, got N = 0")

@@ -77,3 +77,26 @@ def test_load_generator_from_a_run_folder(G, tmp_path):
     (tmp_path / "other").mkdir()
     with pytest.raises(ValueError, match="without generator.json"):
         load_generator(tmp_path / "other")
+
+
+def test_save_generator_into_a_folder_writes_folder_generator(G, tmp_path):
+    # save_generator(G, "dir/") used to write dir.safetensors beside the folder.
+    (tmp_path / "existing").mkdir()
+    w, c = save_generator(G, tmp_path / "existing")
+    assert (w, c) == (
+        tmp_path / "existing" / "generator.safetensors",
+        tmp_path / "existing" / "generator.json",
+    )
+    w2, _ = save_generator(G, str(tmp_path / "new") + "/")
+    assert w2 == tmp_path / "new" / "generator.safetensors" and w2.is_file()
+    z = torch.randn(1, G.z_dim)
+    with torch.no_grad():
+        assert torch.equal(load_generator(tmp_path / "new")(z), G(z))
+
+
+def test_labels_for_an_unconditional_generator_are_an_error(G):
+    z = torch.randn(2, G.z_dim)
+    with pytest.raises(ValueError, match="unconditional"):
+        G(z, torch.ones(2, 3))
+    with torch.no_grad():  # None and an empty label tensor are both "no labels"
+        assert torch.equal(G(z, None), G(z, torch.zeros(2, 0)))
