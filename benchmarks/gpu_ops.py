@@ -655,6 +655,8 @@ def _table(res):
 COMPARE_VARIANTS = [
     "base",
     "vmask",
+    "slab32",
+    "slab16_b64",
     "b64_r168",
     "lean_b64",
     "vmask_w16",

@@ -139,6 +139,7 @@ def _fused_kernel(
     LEAN: tl.constexpr = False,
     RELOAD: tl.constexpr = False,
     SB: tl.constexpr = 0,
+    SLAB_T: tl.constexpr = False,
 ):
     # One program: one tile position, PPB consecutive planes (the tile matrices depend on the
     # tile position only, so they are loaded once and reused for every plane).
@@ -154,6 +155,7 @@ def _fused_kernel(
     #   instead of being kept live across the loop.
     # SB > 0 (row slabs): the intermediate tile is processed in slabs of SB rows, so that no
     #   [BM, BM] value is ever live (see ``_slab_chain``); the full-tile code below is skipped.
+    #   SLAB_T: the same slabs computed transposed (``_slab_chain_t``).
     pid = tl.program_id(0)
     n_tiles = TILES_H * TILES_W
     tile = pid % n_tiles
@@ -189,9 +191,12 @@ def _fused_kernel(
         soffs = jy[:, None] * SW + jx[None, :]
 
     if not RELOAD:
-        p1y0 = _tile_matrix(h1y_ptr, T1Y, REV1, scale1, am, ai, 1, S1, phy, False, DOT_DTYPE)
+        # (The slab path gathers its y matrices per slab.)
+        if SB == 0:
+            p1y0 = _tile_matrix(h1y_ptr, T1Y, REV1, scale1, am, ai, 1, S1, phy, False, DOT_DTYPE)
         p1x0 = _tile_matrix(h1x_ptr, T1X, REV1, scale1, am, ai, 1, S1, phx, True, DOT_DTYPE)
-        q2y0 = _tile_matrix(h2y_ptr, T2Y, REV2, scale2, ao, am, S2, 1, 0, False, DOT_DTYPE)
+        if SB == 0:
+            q2y0 = _tile_matrix(h2y_ptr, T2Y, REV2, scale2, ao, am, S2, 1, 0, False, DOT_DTYPE)
         q2x0 = _tile_matrix(h2x_ptr, T2X, REV2, scale2, ao, am, S2, 1, -dx, True, DOT_DTYPE)
 
     # Intermediate samples this tile needs; the rest of the block is zeroed so that nothing
@@ -237,14 +242,17 @@ def _fused_kernel(
     p_end = tl.minimum(group * PPB + PPB, PLANES)
     for plane in range(group * PPB, p_end):
         if RELOAD:
-            p1y = _tile_matrix(h1y_ptr, T1Y, REV1, scale1, am, ai, 1, S1, phy, False, DOT_DTYPE)
+            if SB == 0:
+                p1y = _tile_matrix(h1y_ptr, T1Y, REV1, scale1, am, ai, 1, S1, phy, False, DOT_DTYPE)
             p1x = _tile_matrix(h1x_ptr, T1X, REV1, scale1, am, ai, 1, S1, phx, True, DOT_DTYPE)
-            q2y = _tile_matrix(h2y_ptr, T2Y, REV2, scale2, ao, am, S2, 1, 0, False, DOT_DTYPE)
+            if SB == 0:
+                q2y = _tile_matrix(h2y_ptr, T2Y, REV2, scale2, ao, am, S2, 1, 0, False, DOT_DTYPE)
             q2x = _tile_matrix(h2x_ptr, T2X, REV2, scale2, ao, am, S2, 1, -dx, True, DOT_DTYPE)
         else:
-            p1y = p1y0
+            if SB == 0:
+                p1y = p1y0
+                q2y = q2y0
             p1x = p1x0
-            q2y = q2y0
             q2x = q2x0
         plane64 = tl.cast(plane, tl.int64)
         if LEAN:
@@ -261,7 +269,15 @@ def _fused_kernel(
                 src = tl.where(smask, src + tl.load(bias_ptr + plane % C).to(tl.float32), 0.0)
         src = src.to(DOT_DTYPE)
 
-        if SB > 0:
+        if SB > 0 and SLAB_T:
+            out = _slab_chain_t(
+                src, p1x, q2x, mask_ptr + plane64 * MH * MROW, h1y_ptr, h1x_ptr, h2y_ptr,
+                h2x_ptr, scale1, scale2, phy, phx, dx, r0y, r0x, ty, tx, TILES_H, TILES_W, MH, MW,
+                MROW, gain, slope, clamp, ai, am, ao, need_x, S1, S2, T1Y, T1X, T2Y, T2X, REV1,
+                REV2, R1, R2, BI, BM, BO, TOV_H, TOV_W, MODE, HAS_CLAMP, STORE_MASK, VMASK,
+                DOT_DTYPE, PREC, SB,
+            )  # fmt: skip
+        elif SB > 0:
             out = _slab_chain(
                 src, p1x, q2x, mask_ptr + plane64 * MH * MROW, h1y_ptr, h1x_ptr, h2y_ptr,
                 h2x_ptr, scale1, scale2, phy, phx, dx, r0y, r0x, ty, tx, TILES_H, TILES_W, MH, MW,
@@ -328,6 +344,296 @@ def _fused_kernel(
             # the rounded fp16/bf16 gradient instead loses digits to cancellation.
             part = tl.sum(tl.sum(tl.where(omask, out, 0.0), axis=1), axis=0)
             tl.atomic_add(dsum_ptr + plane % C, part)
+
+
+@triton.jit
+def _slab_chain(
+    src,
+    p1x,
+    q2x,
+    mask_base,
+    h1y_ptr,
+    h1x_ptr,
+    h2y_ptr,
+    h2x_ptr,
+    scale1,
+    scale2,
+    phy,
+    phx,
+    dx,
+    r0y,
+    r0x,
+    ty,
+    tx,
+    TILES_H,
+    TILES_W,
+    MH,
+    MW,
+    MROW,
+    gain,
+    slope,
+    clamp,
+    ai,
+    am,
+    ao,
+    need_x,
+    S1: tl.constexpr,
+    S2: tl.constexpr,
+    T1Y: tl.constexpr,
+    T1X: tl.constexpr,
+    T2Y: tl.constexpr,
+    T2X: tl.constexpr,
+    REV1: tl.constexpr,
+    REV2: tl.constexpr,
+    R1: tl.constexpr,
+    R2: tl.constexpr,
+    BI: tl.constexpr,
+    BM: tl.constexpr,
+    BO: tl.constexpr,
+    TOV_H: tl.constexpr,
+    TOV_W: tl.constexpr,
+    MODE: tl.constexpr,
+    HAS_CLAMP: tl.constexpr,
+    STORE_MASK: tl.constexpr,
+    VMASK: tl.constexpr,
+    DOT_DTYPE: tl.constexpr,
+    PREC: tl.constexpr,
+    SB: tl.constexpr,
+):
+    # One plane of the fused chain, the intermediate tile taken SB rows at a time. Stage 1 is
+    # evaluated y-first per slab, mid_s = (P1y[s] · src) · P1xᵀ, and stage 2 accumulates
+    # out += Q2y[:, s] · (act_s · Q2xᵀ): the same tensor-core MACs as the full-tile order
+    # (BM·BI·BI + BM·BI·BM and BM·BM·BO + BO·BM·BO), but the widest live values are
+    # [SB, BM] instead of [BM, BM], and the y tile matrices are gathered per slab (from the
+    # L1-resident taps) instead of being held for the whole plane loop. Slabs that start past
+    # the last intermediate row the tile needs (a compile-time bound) are skipped.
+    tm_y: tl.constexpr = (TOV_H - 1) * S2 + T2Y
+    tm_x = (TOV_W - 1) * S2 + T2X
+    ab = tl.arange(0, BM // 4)
+    shift = tl.arange(0, 4) * 2
+    if MODE == 0:
+        lim_y = tl.minimum(tl.where(ty == TILES_H - 1, BM, TOV_H * S2), tm_y)
+        lim_x = tl.minimum(tl.where(tx == TILES_W - 1, BM, TOV_W * S2), tm_x)
+        own_x = (ab * 4 < lim_x) & (r0x + ab * 4 < MW)
+        mcol = r0x // 4 + ab
+    elif VMASK:
+        mcol = r0x // 4 + ab  # r0x is a multiple of 4: exact under both division semantics
+        mload_x = (mcol >= 0) & (mcol < MROW)
+    else:
+        rx = r0x + am
+        mcol = rx >> 2
+        mshift = ((rx & 3) * 2)[None, :]
+    out = tl.zeros([BO, BO], dtype=tl.float32)
+    # A runtime loop (not unrolled): the compiler must not interleave slabs, nor hoist every
+    # slab's tile matrices out of the plane loop (both bring the [BM, BM] footprint back).
+    for s in range((tm_y + SB - 1) // SB):
+        sl = s * SB + tl.arange(0, SB)
+        ry = r0y + sl
+        # Stage 1 for the slab rows: mid = Σ_k (P1y_k[s] · src) · P1x_kᵀ.
+        p1ys = _tile_matrix(h1y_ptr, T1Y, REV1, scale1, sl, ai, 1, S1, phy, False, DOT_DTYPE)
+        u = tl.dot(p1ys, src, input_precision=PREC)
+        mid = tl.dot(u.to(DOT_DTYPE), p1x, input_precision=PREC)
+        for k in tl.static_range(1, R1):
+            p1yk = _tile_matrix(
+                h1y_ptr + k * T1Y, T1Y, REV1, scale1, sl, ai, 1, S1, phy, False, DOT_DTYPE
+            )
+            p1xk = _tile_matrix(
+                h1x_ptr + k * T1X, T1X, REV1, scale1, am, ai, 1, S1, phx, True, DOT_DTYPE
+            )
+            u = tl.dot(p1yk, src, input_precision=PREC)
+            mid = tl.dot(u.to(DOT_DTYPE), p1xk, mid, input_precision=PREC)
+
+        need_y = sl < tm_y
+        if MODE == 0:
+            pos = mid > 0.0
+            act = tl.where(pos, mid, mid * slope) * gain
+            code = pos.to(tl.int32)
+            if HAS_CLAMP:
+                clipped = (act > clamp) | (act < -clamp)
+                act = tl.minimum(tl.maximum(act, -clamp), clamp)
+                code = code | (clipped.to(tl.int32) << 1)
+            if STORE_MASK:
+                quad = tl.reshape(code, (SB, BM // 4, 4))
+                packed = tl.sum(quad << shift[None, None, :], axis=2)
+                own = ((sl < lim_y) & (ry < MH))[:, None] & own_x[None, :]
+                moffs = ry[:, None] * MROW + mcol[None, :]
+                tl.store(mask_base + moffs, packed.to(tl.uint8), mask=own)
+        else:
+            need_y = need_y & (ry >= 0) & (ry < MH)
+            moffs = ry[:, None] * MROW + mcol[None, :]
+            if VMASK:
+                mload = ((ry >= 0) & (ry < MH))[:, None] & mload_x[None, :]
+                byte = tl.load(mask_base + moffs, mask=mload, other=0).to(tl.int32)
+                bits = tl.reshape((byte[:, :, None] >> shift[None, None, :]) & 3, (SB, BM))
+            else:
+                mload = need_y[:, None] & need_x[None, :]
+                byte = tl.load(mask_base + moffs, mask=mload, other=0)
+                bits = (byte.to(tl.int32) >> mshift) & 3
+            deriv = tl.where((bits & 1) != 0, gain, gain * slope)
+            deriv = tl.where((bits & 2) != 0, 0.0, deriv)
+            act = mid * deriv
+        act = tl.where(need_y[:, None], tl.where(need_x[None, :], act, 0.0), 0.0)
+        act = act.to(DOT_DTYPE)
+
+        # Stage 2 contribution of the slab: out += Σ_k Q2y_k[:, s] · (act · Q2x_kᵀ).
+        q2ys = _tile_matrix(h2y_ptr, T2Y, REV2, scale2, ao, sl, S2, 1, 0, False, DOT_DTYPE)
+        w = tl.dot(act, q2x, input_precision=PREC)
+        out = tl.dot(q2ys, w.to(DOT_DTYPE), out, input_precision=PREC)
+        for k in tl.static_range(1, R2):
+            q2yk = _tile_matrix(
+                h2y_ptr + k * T2Y, T2Y, REV2, scale2, ao, sl, S2, 1, 0, False, DOT_DTYPE
+            )
+            q2xk = _tile_matrix(
+                h2x_ptr + k * T2X, T2X, REV2, scale2, ao, am, S2, 1, -dx, True, DOT_DTYPE
+            )
+            w = tl.dot(act, q2xk, input_precision=PREC)
+            out = tl.dot(q2yk, w.to(DOT_DTYPE), out, input_precision=PREC)
+    return out
+
+
+@triton.jit
+def _slab_chain_t(
+    src,
+    p1x,
+    q2x,
+    mask_base,
+    h1y_ptr,
+    h1x_ptr,
+    h2y_ptr,
+    h2x_ptr,
+    scale1,
+    scale2,
+    phy,
+    phx,
+    dx,
+    r0y,
+    r0x,
+    ty,
+    tx,
+    TILES_H,
+    TILES_W,
+    MH,
+    MW,
+    MROW,
+    gain,
+    slope,
+    clamp,
+    ai,
+    am,
+    ao,
+    need_x,
+    S1: tl.constexpr,
+    S2: tl.constexpr,
+    T1Y: tl.constexpr,
+    T1X: tl.constexpr,
+    T2Y: tl.constexpr,
+    T2X: tl.constexpr,
+    REV1: tl.constexpr,
+    REV2: tl.constexpr,
+    R1: tl.constexpr,
+    R2: tl.constexpr,
+    BI: tl.constexpr,
+    BM: tl.constexpr,
+    BO: tl.constexpr,
+    TOV_H: tl.constexpr,
+    TOV_W: tl.constexpr,
+    MODE: tl.constexpr,
+    HAS_CLAMP: tl.constexpr,
+    STORE_MASK: tl.constexpr,
+    VMASK: tl.constexpr,
+    DOT_DTYPE: tl.constexpr,
+    PREC: tl.constexpr,
+    SB: tl.constexpr,
+):
+    # ``_slab_chain`` with every slab product transposed, so that the long tile dimension is
+    # the M of each product (M ≥ 64: wgmma on sm_90 instead of mma.sync with M = SB, whose
+    # warp layouts duplicate operands in registers). Slab s of the intermediate is held as
+    # midᵀ [BM, SB] (rows: x, columns: the slab's y rows):
+    #   uᵀ = srcᵀ · P1y[s]ᵀ,  midᵀ = P1x · uᵀ,  wᵀ = Q2x · actᵀ,  out += Q2y[:, s] · (wᵀ)ᵀ,
+    # with the same MACs as ``_slab_chain``; the transposes of the tile matrices and of the
+    # source are views of the shared-memory operands.
+    tm_y: tl.constexpr = (TOV_H - 1) * S2 + T2Y
+    tm_x = (TOV_W - 1) * S2 + T2X
+    ab = tl.arange(0, BM // 4)
+    shift = tl.arange(0, 4) * 2
+    if MODE == 0:
+        lim_y = tl.minimum(tl.where(ty == TILES_H - 1, BM, TOV_H * S2), tm_y)
+        lim_x = tl.minimum(tl.where(tx == TILES_W - 1, BM, TOV_W * S2), tm_x)
+        own_x = (ab * 4 < lim_x) & (r0x + ab * 4 < MW)
+        mcol = r0x // 4 + ab
+    elif VMASK:
+        mcol = r0x // 4 + ab  # r0x is a multiple of 4: exact under both division semantics
+        mload_x = (mcol >= 0) & (mcol < MROW)
+    else:
+        rx = r0x + am
+        mcol = rx >> 2
+        mshift = ((rx & 3) * 2)[:, None]
+    srct = tl.trans(src)
+    out = tl.zeros([BO, BO], dtype=tl.float32)
+    for s in range((tm_y + SB - 1) // SB):
+        sl = s * SB + tl.arange(0, SB)
+        ry = r0y + sl
+        # Stage 1 for the slab rows, transposed: midᵀ = Σ_k P1x_k · (srcᵀ · P1y_k[s]ᵀ).
+        p1yt = _tile_matrix(h1y_ptr, T1Y, REV1, scale1, sl, ai, 1, S1, phy, True, DOT_DTYPE)
+        ut = tl.dot(srct, p1yt, input_precision=PREC)
+        midt = tl.dot(tl.trans(p1x), ut.to(DOT_DTYPE), input_precision=PREC)
+        for k in tl.static_range(1, R1):
+            p1yk = _tile_matrix(
+                h1y_ptr + k * T1Y, T1Y, REV1, scale1, sl, ai, 1, S1, phy, True, DOT_DTYPE
+            )
+            p1xk = _tile_matrix(
+                h1x_ptr + k * T1X, T1X, REV1, scale1, am, ai, 1, S1, phx, False, DOT_DTYPE
+            )
+            ut = tl.dot(srct, p1yk, input_precision=PREC)
+            midt = tl.dot(p1xk, ut.to(DOT_DTYPE), midt, input_precision=PREC)
+
+        need_y = sl < tm_y
+        if MODE == 0:
+            pos = midt > 0.0
+            act = tl.where(pos, midt, midt * slope) * gain
+            code = pos.to(tl.int32)
+            if HAS_CLAMP:
+                clipped = (act > clamp) | (act < -clamp)
+                act = tl.minimum(tl.maximum(act, -clamp), clamp)
+                code = code | (clipped.to(tl.int32) << 1)
+            if STORE_MASK:
+                # Rows 4b..4b+3 of midᵀ are the 4 samples of byte b.
+                quad = tl.reshape(code, (BM // 4, 4, SB))
+                packed = tl.sum(quad << shift[None, :, None], axis=1)
+                own = own_x[:, None] & ((sl < lim_y) & (ry < MH))[None, :]
+                moffs = mcol[:, None] + ry[None, :] * MROW
+                tl.store(mask_base + moffs, packed.to(tl.uint8), mask=own)
+        else:
+            need_y = need_y & (ry >= 0) & (ry < MH)
+            moffs = mcol[:, None] + ry[None, :] * MROW
+            if VMASK:
+                mload = mload_x[:, None] & ((ry >= 0) & (ry < MH))[None, :]
+                byte = tl.load(mask_base + moffs, mask=mload, other=0).to(tl.int32)
+                bits = tl.reshape((byte[:, None, :] >> shift[None, :, None]) & 3, (BM, SB))
+            else:
+                mload = need_x[:, None] & need_y[None, :]
+                byte = tl.load(mask_base + moffs, mask=mload, other=0)
+                bits = (byte.to(tl.int32) >> mshift) & 3
+            deriv = tl.where((bits & 1) != 0, gain, gain * slope)
+            deriv = tl.where((bits & 2) != 0, 0.0, deriv)
+            act = midt * deriv
+        act = tl.where(need_x[:, None], tl.where(need_y[None, :], act, 0.0), 0.0)
+        act = act.to(DOT_DTYPE)
+
+        # Stage 2 contribution of the slab: out += Σ_k Q2y_k[:, s] · (Q2x_k · actᵀ)ᵀ.
+        q2ys = _tile_matrix(h2y_ptr, T2Y, REV2, scale2, ao, sl, S2, 1, 0, False, DOT_DTYPE)
+        wt = tl.dot(tl.trans(q2x), act, input_precision=PREC)
+        out = tl.dot(q2ys, tl.trans(wt.to(DOT_DTYPE)), out, input_precision=PREC)
+        for k in tl.static_range(1, R2):
+            q2yk = _tile_matrix(
+                h2y_ptr + k * T2Y, T2Y, REV2, scale2, ao, sl, S2, 1, 0, False, DOT_DTYPE
+            )
+            q2xk = _tile_matrix(
+                h2x_ptr + k * T2X, T2X, REV2, scale2, ao, am, S2, 1, -dx, False, DOT_DTYPE
+            )
+            wt = tl.dot(q2xk, act, input_precision=PREC)
+            out = tl.dot(q2yk, tl.trans(wt.to(DOT_DTYPE)), out, input_precision=PREC)
+    return out
 
 
 @triton.jit
