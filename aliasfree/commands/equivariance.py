@@ -125,11 +125,15 @@ def run(args: argparse.Namespace) -> int:
     import math
     import sys
 
-    from dsp._checks import check_real
+    from dsp._checks import check_int, check_real
     from dsp._io import write_json_atomic
     from gan.metrics.equivariance import measure
 
     metrics = _parse_metrics(args.metrics)
+    # Checked here too (measure() checks them under its own names) so errors name the flags.
+    check_int("--num", args.num, minimum=1)
+    check_int("--batch", args.batch, minimum=1)
+    check_real("--max-shift", args.max_shift, low=0.0, high=0.5, low_inclusive=False)
     max_angle = math.radians(
         check_real("--max-angle", args.max_angle, low=0.0, high=180.0, low_inclusive=False)
     )
