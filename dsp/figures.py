@@ -32,6 +32,8 @@ from dsp.interpolation import resample_rational
 from dsp.resample import filtered_lrelu, upfirdn
 
 __all__ = [
+    "MAX_FIELD_SIZE",
+    "MAX_SIGNAL_LENGTH",
     "ReluAliasing",
     "ReluAliasing1D",
     "bandlimited_field",
@@ -41,13 +43,20 @@ __all__ = [
 ]
 
 
+MAX_FIELD_SIZE = 4096
+"""Largest side ``n`` of the 2D illustrations (their oversampled stand-ins are 16× larger):
+a clear error instead of a ``MemoryError`` deep inside numpy."""
+MAX_SIGNAL_LENGTH = 2**20
+"""Largest ``n`` of the 1D illustration."""
+
+
 def bandlimited_field(n: int, bandwidth: float, *, seed: int = 0) -> np.ndarray:
     """A periodic ``n × n`` random field whose spectrum is flat inside ``|f| < bandwidth``.
 
     ``bandwidth`` is in cycles/sample (``0 < bandwidth ≤ 0.5``); the band is a disc, so the field
     is band-limited for any rotation. Normalised to unit RMS.
     """
-    n = check_int("n", n, minimum=4)
+    n = check_int("n", n, minimum=4, maximum=MAX_FIELD_SIZE)
     bandwidth = check_real("bandwidth", bandwidth, low=0.0, high=0.5, low_inclusive=False)
     rng = np.random.default_rng(seed)
     f = np.fft.fftfreq(n)
@@ -245,7 +254,7 @@ def relu_aliasing(
     seed : int
         Seed of the random field.
     """
-    n = check_int("n", n, minimum=8)
+    n = check_int("n", n, minimum=8, maximum=MAX_FIELD_SIZE)
     bandwidth = check_real(
         "bandwidth", bandwidth, low=0.0, high=0.5, low_inclusive=False, high_inclusive=False
     )
@@ -381,7 +390,7 @@ def relu_aliasing_1d(
         Dense points per sample for the continuous stand-in, ``>= 4`` (harmonics above
         ``oversample·n/2`` fold in the ideal too; ReLU's fall like ``1/h²``).
     """
-    n = check_int("n", n, minimum=8)
+    n = check_int("n", n, minimum=8, maximum=MAX_SIGNAL_LENGTH)
     bandwidth = check_real(
         "bandwidth", bandwidth, low=0.0, high=0.5, low_inclusive=False, high_inclusive=False
     )

@@ -30,6 +30,13 @@ __all__ = [
 
 _WINDOWS = ("hamming", "hann", "boxcar", "kaiser")
 
+MAX_TAPS_1D = 2**24
+"""Largest ``numtaps`` of a 1D design (128 MiB of float64 taps): far beyond any useful filter,
+low enough to fail with a clear error instead of a ``MemoryError`` deep inside numpy."""
+MAX_TAPS_2D = 2048
+"""Largest ``numtaps`` per side of a 2D (jinc) design: ``numtaps²`` taps and a few temporaries
+of that size (≈ 200 MB at the limit)."""
+
 
 def _window(numtaps: int, window: object) -> np.ndarray:
     """Symmetric window by name: 'hamming', 'hann', 'boxcar' or ('kaiser', beta)."""
@@ -73,7 +80,7 @@ def firwin_lowpass(
     Parameters
     ----------
     numtaps : int
-        Filter length, at least 1.
+        Filter length, in ``[1, MAX_TAPS_1D]`` (2²⁴).
     cutoff : float
         -6 dB frequency, in the units of ``fs``, strictly between 0 and ``fs / 2``.
     width : float, optional
@@ -89,7 +96,7 @@ def firwin_lowpass(
     numpy.ndarray
         ``(numtaps,)`` float64 taps, symmetric, summing to 1.
     """
-    numtaps = check_int("numtaps", numtaps, minimum=1)
+    numtaps = check_int("numtaps", numtaps, minimum=1, maximum=MAX_TAPS_1D)
     fs = check_real("fs", fs, low=0.0, low_inclusive=False)
     cutoff = check_cutoff("cutoff", cutoff, fs)
     if width is not None:
@@ -139,7 +146,7 @@ def jinc_lowpass(numtaps: int, cutoff: float, width: float, fs: float) -> np.nda
     Parameters
     ----------
     numtaps : int
-        Taps per side, at least 1.
+        Taps per side, in ``[1, MAX_TAPS_2D]`` (2048).
     cutoff : float
         Disc radius (-6 dB point), in the units of ``fs``, strictly in ``(0, fs / 2)``.
     width : float
@@ -147,7 +154,7 @@ def jinc_lowpass(numtaps: int, cutoff: float, width: float, fs: float) -> np.nda
     fs : float
         Sampling rate, positive.
     """
-    numtaps = check_int("numtaps", numtaps, minimum=1)
+    numtaps = check_int("numtaps", numtaps, minimum=1, maximum=MAX_TAPS_2D)
     fs = check_real("fs", fs, low=0.0, low_inclusive=False)
     cutoff = check_cutoff("cutoff", cutoff, fs)
     width = check_real("width", width, low=0.0, low_inclusive=False)

@@ -142,3 +142,16 @@ def test_shape_pairs_still_accept_tuples_lists_and_numpy_integers():
     w = spectrum.spectrum_window([np.int64(4), 6])
     assert w.shape == (4, 6) and np.mean(w**2) == pytest.approx(1.0)
     assert alias_free_band(np.array([8, 8]), 2).sum() == 9  # |k| < 2 on each axis: 3 x 3
+
+
+def test_absurd_sizes_are_clear_errors_not_memory_errors():
+    # numtaps = 1e6 for a 2D jinc asked numpy for 8 TB; now the argument and its range are named.
+    from dsp import figures, filters
+
+    with pytest.raises(ValueError, match=r"numtaps must be <= 2048"):
+        filters.jinc_lowpass(10**6, 0.25, width=0.1, fs=1.0)
+    with pytest.raises(ValueError, match=r"numtaps must be <= 16777216"):
+        filters.firwin_lowpass(10**10, 0.25, width=0.1, fs=1.0)
+    with pytest.raises(ValueError, match=r"n must be <= 4096"):
+        figures.bandlimited_field(10**6, 0.3)
+    assert filters.jinc_lowpass(2048 // 64, 0.25, width=0.1, fs=1.0).shape == (32, 32)
