@@ -199,11 +199,9 @@ KERNEL_VARIANTS = [
     {"variant": "lean_reload"},
     {"variant": "lean_reload", "vmask": False},  # LEAN with the gather path of the mask
     # Row slabs (used when the intermediate block holds at least 4): 16-row slabs of 64-blocks,
-    # transposed (the variants' form) and not, with the byte-aligned and the gather mask paths.
+    # with the byte-aligned and the gather mask paths.
     {"variant": "slab16_b64", "blocks": (64,)},
     {"variant": "slab16_b64", "blocks": (64,), "vmask": False},
-    {"variant": "slab16_b64", "blocks": (64,), "slab_t": False},
-    {"variant": "slab16_b64", "blocks": (64,), "slab_t": False, "vmask": False},
 ]
 VARIANT_CASES = [FLRELU_CASES[i] for i in (1, 2, 4)]
 VARIANT_WIDTHS = [23, 9, 9]
@@ -220,13 +218,12 @@ def test_filtered_lrelu_variants_match_brute_force(
     _check_flrelu(up, down, tu, td, padding, bias, clamp, flip, fd2d, blocks, variant, width)
 
 
-@pytest.mark.parametrize("slab_t", [True, False])
 @pytest.mark.parametrize("vmask", [True, False])
-def test_slab_variant_multi_tile(vmask, slab_t):
+def test_slab_variant_multi_tile(vmask):
     # Row slabs with several 64-block tiles along W (input width 40): every tile's slabs write
     # their own mask bytes and add their own rows to the output.
     case = FLRELU_CASES[1][:9] + ((64,),)
-    variant = {"variant": "slab16_b64", "vmask": vmask, "slab_t": slab_t}
+    variant = {"variant": "slab16_b64", "vmask": vmask}
     _check_flrelu(*case, variant, 40)
 
 

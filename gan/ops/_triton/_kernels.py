@@ -139,7 +139,6 @@ def _fused_kernel(
     LEAN: tl.constexpr = False,
     RELOAD: tl.constexpr = False,
     SB: tl.constexpr = 0,
-    SLAB_T: tl.constexpr = False,
 ):
     # One program: one tile position, PPB consecutive planes (the tile matrices depend on the
     # tile position only, so they are loaded once and reused for every plane).
@@ -155,7 +154,6 @@ def _fused_kernel(
     #   instead of being kept live across the loop.
     # SB > 0 (row slabs): the intermediate tile is processed in slabs of SB rows, so that no
     #   [BM, BM] value is ever live (see ``_slab_chain``); the full-tile code below is skipped.
-    #   SLAB_T: the same slabs computed transposed (``_slab_chain_t``).
     pid = tl.program_id(0)
     n_tiles = TILES_H * TILES_W
     tile = pid % n_tiles
@@ -269,15 +267,7 @@ def _fused_kernel(
                 src = tl.where(smask, src + tl.load(bias_ptr + plane % C).to(tl.float32), 0.0)
         src = src.to(DOT_DTYPE)
 
-        if SB > 0 and SLAB_T:
-            out = _slab_chain_t(
-                src, p1x, q2x, mask_ptr + plane64 * MH * MROW, h1y_ptr, h1x_ptr, h2y_ptr,
-                h2x_ptr, scale1, scale2, phy, phx, dx, r0y, r0x, ty, tx, TILES_H, TILES_W, MH, MW,
-                MROW, gain, slope, clamp, ai, am, ao, need_x, S1, S2, T1Y, T1X, T2Y, T2X, REV1,
-                REV2, R1, R2, BI, BM, BO, TOV_H, TOV_W, MODE, HAS_CLAMP, STORE_MASK, VMASK,
-                DOT_DTYPE, PREC, SB,
-            )  # fmt: skip
-        elif SB > 0:
+        if SB > 0:
             out = _slab_chain(
                 src, p1x, q2x, mask_ptr + plane64 * MH * MROW, h1y_ptr, h1x_ptr, h2y_ptr,
                 h2x_ptr, scale1, scale2, phy, phx, dx, r0y, r0x, ty, tx, TILES_H, TILES_W, MH, MW,
@@ -299,13 +289,7 @@ def _fused_kernel(
 
             mask_base = mask_ptr + plane64 * MH * MROW
             if MODE == 0:
-                pos = mid > 0.0
-                act = tl.where(pos, mid, mid * slope) * gain
-                code = pos.to(tl.int32)
-                if HAS_CLAMP:
-                    clipped = (act > clamp) | (act < -clamp)
-                    act = tl.minimum(tl.maximum(act, -clamp), clamp)
-                    code = code | (clipped.to(tl.int32) << 1)
+                act, code = _activate(mid, gain, slope, clamp, HAS_CLAMP)
                 if STORE_MASK:
                     # 4 consecutive W samples per byte, sample rx at bits 2·(rx & 3).
                     quad = tl.reshape(code, (BM, BM // 4, 4))
@@ -318,9 +302,7 @@ def _fused_kernel(
                 else:
                     byte = tl.load(mask_base + moffs, mask=mload, other=0)
                     bits = (byte.to(tl.int32) >> mshift) & 3
-                deriv = tl.where((bits & 1) != 0, gain, gain * slope)
-                deriv = tl.where((bits & 2) != 0, 0.0, deriv)
-                act = mid * deriv
+                act = mid * _mask_derivative(bits, gain, slope)
             if LEAN:
                 act = tl.where(need_y[:, None], tl.where(need_x[None, :], act, 0.0), 0.0)
             else:
@@ -344,6 +326,27 @@ def _fused_kernel(
             # the rounded fp16/bf16 gradient instead loses digits to cancellation.
             part = tl.sum(tl.sum(tl.where(omask, out, 0.0), axis=1), axis=0)
             tl.atomic_add(dsum_ptr + plane % C, part)
+
+
+@triton.jit
+def _activate(mid, gain, slope, clamp, HAS_CLAMP: tl.constexpr):
+    # Forward epilogue: gain · leaky ReLU, then the clamp; the 2-bit mask code per sample
+    # (bit 0: positive, bit 1: clamped) that the backward reads.
+    pos = mid > 0.0
+    act = tl.where(pos, mid, mid * slope) * gain
+    code = pos.to(tl.int32)
+    if HAS_CLAMP:
+        clipped = (act > clamp) | (act < -clamp)
+        act = tl.minimum(tl.maximum(act, -clamp), clamp)
+        code = code | (clipped.to(tl.int32) << 1)
+    return act, code
+
+
+@triton.jit
+def _mask_derivative(bits, gain, slope):
+    # Backward epilogue: the derivative of the forward epilogue from its mask code.
+    deriv = tl.where((bits & 1) != 0, gain, gain * slope)
+    return tl.where((bits & 2) != 0, 0.0, deriv)
 
 
 @triton.jit
@@ -400,158 +403,18 @@ def _slab_chain(
     PREC: tl.constexpr,
     SB: tl.constexpr,
 ):
-    # One plane of the fused chain, the intermediate tile taken SB rows at a time. Stage 1 is
-    # evaluated y-first per slab, mid_s = (P1y[s] · src) · P1xᵀ, and stage 2 accumulates
-    # out += Q2y[:, s] · (act_s · Q2xᵀ): the same tensor-core MACs as the full-tile order
-    # (BM·BI·BI + BM·BI·BM and BM·BM·BO + BO·BM·BO), but the widest live values are
-    # [SB, BM] instead of [BM, BM], and the y tile matrices are gathered per slab (from the
-    # L1-resident taps) instead of being held for the whole plane loop. Slabs that start past
-    # the last intermediate row the tile needs (a compile-time bound) are skipped.
-    tm_y: tl.constexpr = (TOV_H - 1) * S2 + T2Y
-    tm_x = (TOV_W - 1) * S2 + T2X
-    ab = tl.arange(0, BM // 4)
-    shift = tl.arange(0, 4) * 2
-    if MODE == 0:
-        lim_y = tl.minimum(tl.where(ty == TILES_H - 1, BM, TOV_H * S2), tm_y)
-        lim_x = tl.minimum(tl.where(tx == TILES_W - 1, BM, TOV_W * S2), tm_x)
-        own_x = (ab * 4 < lim_x) & (r0x + ab * 4 < MW)
-        mcol = r0x // 4 + ab
-    elif VMASK:
-        mcol = r0x // 4 + ab  # r0x is a multiple of 4: exact under both division semantics
-        mload_x = (mcol >= 0) & (mcol < MROW)
-    else:
-        rx = r0x + am
-        mcol = rx >> 2
-        mshift = ((rx & 3) * 2)[None, :]
-    out = tl.zeros([BO, BO], dtype=tl.float32)
-    # A runtime loop (not unrolled): the compiler must not interleave slabs, nor hoist every
-    # slab's tile matrices out of the plane loop (both bring the [BM, BM] footprint back).
-    for s in range((tm_y + SB - 1) // SB):
-        sl = s * SB + tl.arange(0, SB)
-        ry = r0y + sl
-        # Stage 1 for the slab rows: mid = Σ_k (P1y_k[s] · src) · P1x_kᵀ.
-        p1ys = _tile_matrix(h1y_ptr, T1Y, REV1, scale1, sl, ai, 1, S1, phy, False, DOT_DTYPE)
-        u = tl.dot(p1ys, src, input_precision=PREC)
-        mid = tl.dot(u.to(DOT_DTYPE), p1x, input_precision=PREC)
-        for k in tl.static_range(1, R1):
-            p1yk = _tile_matrix(
-                h1y_ptr + k * T1Y, T1Y, REV1, scale1, sl, ai, 1, S1, phy, False, DOT_DTYPE
-            )
-            p1xk = _tile_matrix(
-                h1x_ptr + k * T1X, T1X, REV1, scale1, am, ai, 1, S1, phx, True, DOT_DTYPE
-            )
-            u = tl.dot(p1yk, src, input_precision=PREC)
-            mid = tl.dot(u.to(DOT_DTYPE), p1xk, mid, input_precision=PREC)
-
-        need_y = sl < tm_y
-        if MODE == 0:
-            pos = mid > 0.0
-            act = tl.where(pos, mid, mid * slope) * gain
-            code = pos.to(tl.int32)
-            if HAS_CLAMP:
-                clipped = (act > clamp) | (act < -clamp)
-                act = tl.minimum(tl.maximum(act, -clamp), clamp)
-                code = code | (clipped.to(tl.int32) << 1)
-            if STORE_MASK:
-                quad = tl.reshape(code, (SB, BM // 4, 4))
-                packed = tl.sum(quad << shift[None, None, :], axis=2)
-                own = ((sl < lim_y) & (ry < MH))[:, None] & own_x[None, :]
-                moffs = ry[:, None] * MROW + mcol[None, :]
-                tl.store(mask_base + moffs, packed.to(tl.uint8), mask=own)
-        else:
-            need_y = need_y & (ry >= 0) & (ry < MH)
-            moffs = ry[:, None] * MROW + mcol[None, :]
-            if VMASK:
-                mload = ((ry >= 0) & (ry < MH))[:, None] & mload_x[None, :]
-                byte = tl.load(mask_base + moffs, mask=mload, other=0).to(tl.int32)
-                bits = tl.reshape((byte[:, :, None] >> shift[None, None, :]) & 3, (SB, BM))
-            else:
-                mload = need_y[:, None] & need_x[None, :]
-                byte = tl.load(mask_base + moffs, mask=mload, other=0)
-                bits = (byte.to(tl.int32) >> mshift) & 3
-            deriv = tl.where((bits & 1) != 0, gain, gain * slope)
-            deriv = tl.where((bits & 2) != 0, 0.0, deriv)
-            act = mid * deriv
-        act = tl.where(need_y[:, None], tl.where(need_x[None, :], act, 0.0), 0.0)
-        act = act.to(DOT_DTYPE)
-
-        # Stage 2 contribution of the slab: out += Σ_k Q2y_k[:, s] · (act · Q2x_kᵀ).
-        q2ys = _tile_matrix(h2y_ptr, T2Y, REV2, scale2, ao, sl, S2, 1, 0, False, DOT_DTYPE)
-        w = tl.dot(act, q2x, input_precision=PREC)
-        out = tl.dot(q2ys, w.to(DOT_DTYPE), out, input_precision=PREC)
-        for k in tl.static_range(1, R2):
-            q2yk = _tile_matrix(
-                h2y_ptr + k * T2Y, T2Y, REV2, scale2, ao, sl, S2, 1, 0, False, DOT_DTYPE
-            )
-            q2xk = _tile_matrix(
-                h2x_ptr + k * T2X, T2X, REV2, scale2, ao, am, S2, 1, -dx, True, DOT_DTYPE
-            )
-            w = tl.dot(act, q2xk, input_precision=PREC)
-            out = tl.dot(q2yk, w.to(DOT_DTYPE), out, input_precision=PREC)
-    return out
-
-
-@triton.jit
-def _slab_chain_t(
-    src,
-    p1x,
-    q2x,
-    mask_base,
-    h1y_ptr,
-    h1x_ptr,
-    h2y_ptr,
-    h2x_ptr,
-    scale1,
-    scale2,
-    phy,
-    phx,
-    dx,
-    r0y,
-    r0x,
-    ty,
-    tx,
-    TILES_H,
-    TILES_W,
-    MH,
-    MW,
-    MROW,
-    gain,
-    slope,
-    clamp,
-    ai,
-    am,
-    ao,
-    need_x,
-    S1: tl.constexpr,
-    S2: tl.constexpr,
-    T1Y: tl.constexpr,
-    T1X: tl.constexpr,
-    T2Y: tl.constexpr,
-    T2X: tl.constexpr,
-    REV1: tl.constexpr,
-    REV2: tl.constexpr,
-    R1: tl.constexpr,
-    R2: tl.constexpr,
-    BI: tl.constexpr,
-    BM: tl.constexpr,
-    BO: tl.constexpr,
-    TOV_H: tl.constexpr,
-    TOV_W: tl.constexpr,
-    MODE: tl.constexpr,
-    HAS_CLAMP: tl.constexpr,
-    STORE_MASK: tl.constexpr,
-    VMASK: tl.constexpr,
-    DOT_DTYPE: tl.constexpr,
-    PREC: tl.constexpr,
-    SB: tl.constexpr,
-):
-    # ``_slab_chain`` with every slab product transposed, so that the long tile dimension is
-    # the M of each product (M ≥ 64: wgmma on sm_90 instead of mma.sync with M = SB, whose
-    # warp layouts duplicate operands in registers). Slab s of the intermediate is held as
+    # One plane of the fused chain, the intermediate tile taken SB rows at a time: stage 1 for
+    # the slab's rows, the epilogue, and the slab's contribution to stage 2, accumulated. The
+    # tensor-core MACs are those of the full-tile order (BM·BI·BI + BM·BI·BM and
+    # BM·BM·BO + BO·BM·BO), but the widest live value is one slab instead of [BM, BM], and the
+    # y tile matrices are gathered per slab from the L1-resident taps. Every product is
+    # computed transposed, so that the long tile dimension is its M (M ≥ 64: wgmma on sm_90;
+    # the untransposed order has M = SB and compiled to mma.sync with operands duplicated in
+    # registers and spills, gpu_ops_NOTES.md "Performance pass 3"). Slab s is held as
     # midᵀ [BM, SB] (rows: x, columns: the slab's y rows):
-    #   uᵀ = srcᵀ · P1y[s]ᵀ,  midᵀ = P1x · uᵀ,  wᵀ = Q2x · actᵀ,  out += Q2y[:, s] · (wᵀ)ᵀ,
-    # with the same MACs as ``_slab_chain``; the transposes of the tile matrices and of the
-    # source are views of the shared-memory operands.
+    #   uᵀ = srcᵀ · P1y[s]ᵀ,  midᵀ = P1x · uᵀ,  wᵀ = Q2x · actᵀ,  out += Q2y[:, s] · (wᵀ)ᵀ;
+    # the transposes of the tile matrices and of the source are views of the shared-memory
+    # operands. Slabs that start past the last intermediate row the tile needs are skipped.
     tm_y: tl.constexpr = (TOV_H - 1) * S2 + T2Y
     tm_x = (TOV_W - 1) * S2 + T2X
     ab = tl.arange(0, BM // 4)
@@ -589,13 +452,7 @@ def _slab_chain_t(
 
         need_y = sl < tm_y
         if MODE == 0:
-            pos = midt > 0.0
-            act = tl.where(pos, midt, midt * slope) * gain
-            code = pos.to(tl.int32)
-            if HAS_CLAMP:
-                clipped = (act > clamp) | (act < -clamp)
-                act = tl.minimum(tl.maximum(act, -clamp), clamp)
-                code = code | (clipped.to(tl.int32) << 1)
+            act, code = _activate(midt, gain, slope, clamp, HAS_CLAMP)
             if STORE_MASK:
                 # Rows 4b..4b+3 of midᵀ are the 4 samples of byte b.
                 quad = tl.reshape(code, (BM // 4, 4, SB))
@@ -614,9 +471,7 @@ def _slab_chain_t(
                 mload = need_x[:, None] & need_y[None, :]
                 byte = tl.load(mask_base + moffs, mask=mload, other=0)
                 bits = (byte.to(tl.int32) >> mshift) & 3
-            deriv = tl.where((bits & 1) != 0, gain, gain * slope)
-            deriv = tl.where((bits & 2) != 0, 0.0, deriv)
-            act = midt * deriv
+            act = midt * _mask_derivative(bits, gain, slope)
         act = tl.where(need_x[:, None], tl.where(need_y[None, :], act, 0.0), 0.0)
         act = act.to(DOT_DTYPE)
 

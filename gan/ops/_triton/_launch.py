@@ -87,14 +87,14 @@ VARIANTS = MappingProxyType(
         "b64_r168": MappingProxyType({"vmask": True, "blocks": (16, 32, 64), "maxnreg": 168}),
         "b64_r128": MappingProxyType({"vmask": True, "blocks": (16, 32, 64), "maxnreg": 128}),
         # Row slabs (performance pass 3): intermediate blocks of at least 4 slabs are processed
-        # SB rows at a time (stage 1 y-first per slab, stage 2 accumulated slab by slab), so no
-        # [BM, BM] value is live; smaller blocks run the full-tile code. "slab_t" computes each
-        # slab transposed (wgmma-sized products). slab32: planner tiles and warps (BM-128
+        # SB rows at a time (stage 1 per slab, stage 2 accumulated slab by slab, every product
+        # transposed to wgmma size), so no [BM, BM] value is live; smaller blocks run the
+        # full-tile code. slab32: planner tiles and warps (BM-128
         # kernels in 32-row slabs); slab16_b64: blocks of at most 64 in 16-row slabs, 4 warps
         # (sm_90 compile: no spills, <= 222 registers: 2 programs per SM).
-        "slab32": MappingProxyType({"vmask": True, "slab": 32, "slab_t": True}),
+        "slab32": MappingProxyType({"vmask": True, "slab": 32}),
         "slab16_b64": MappingProxyType(
-            {"vmask": True, "slab": 16, "slab_t": True, "blocks": (16, 32, 64), "num_warps": 4}
+            {"vmask": True, "slab": 16, "blocks": (16, 32, 64), "num_warps": 4}
         ),
     }
 )
@@ -111,7 +111,7 @@ that time the whole generator or training step with a variant other than the def
 
 _TUNE_KEYS = frozenset(
     {"variant", "blocks", "num_warps", "num_warps_fwd", "num_warps_bwd", "num_stages", "maxnreg"}
-    | {"vmask", "lean", "reload", "slab", "slab_t"}
+    | {"vmask", "lean", "reload", "slab"}
 )
 
 
@@ -253,7 +253,6 @@ def fused(
     lean = bool(tune.get("lean"))
     reload = bool(tune.get("reload"))
     slab = int(tune.get("slab") or 0)
-    slab_t = bool(tune.get("slab_t"))
 
     def sb(plan):
         # Slabs only where the block holds at least 4 (fewer compiled worse on sm_90); 0 keeps
@@ -300,7 +299,7 @@ def fused(
             STORE_MASK=store_mask, HAS_DSUM=dsum is not None,
             DOT_DTYPE=dot_dtype,
             PREC=fp32_precision if src.dtype == torch.float32 else "tf32",
-            VMASK=vmask, LEAN=lean, RELOAD=reload, SB=sb(plan), SLAB_T=slab_t and sb(plan) > 0,
+            VMASK=vmask, LEAN=lean, RELOAD=reload, SB=sb(plan),
             num_warps=warps or plan.num_warps,
             num_stages=_tuned(tune, "num_stages", 1),
             **_extra_options(tune),
