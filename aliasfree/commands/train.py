@@ -76,7 +76,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "--fp16",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="mixed precision (bfloat16 autocast) on CUDA (default: on with CUDA)",
+        help="mixed precision (bfloat16 autocast; default: on with CUDA, off on the CPU)",
     )
     p.add_argument("--augment", choices=("ada", "noaug"), default="ada", help="(default ada)")
     p.add_argument("--augment-p", type=float, default=0.0, help="initial augmentation p (0)")

@@ -35,6 +35,13 @@ __all__ = ["SynthesisInput", "SynthesisLayer", "SynthesisNetwork", "AliasFreeGen
 _NOISE_MODES = ("const", "random", "none")
 
 
+def half_precision_allowed(device: torch.device) -> bool:
+    """Whether layers flagged ``use_fp16`` compute in float16 on ``device``: on CUDA only (the
+    CPU has no fast float16 convolution). Tests patch this to run the GPU's fp16 path on the
+    CPU."""
+    return device.type == "cuda"
+
+
 def _check_noise_mode(noise_mode: object) -> None:
     # The alias-free generator has no per-pixel noise; the argument exists for a uniform call
     # signature across generators.
@@ -226,7 +233,7 @@ class SynthesisLayer(nn.Module):
         if self.is_torgb:
             styles = styles * (1 / math.sqrt(self.in_channels * self.conv_kernel**2))
 
-        fp16 = self.use_fp16 and not force_fp32 and x.device.type == "cuda"
+        fp16 = self.use_fp16 and not force_fp32 and half_precision_allowed(x.device)
         dtype = torch.float16 if fp16 else torch.float32
         x = modulated_conv2d(
             x.to(dtype),

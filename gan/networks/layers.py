@@ -215,8 +215,10 @@ class MappingNetwork(nn.Module):
             raise ValueError("z (or c) must hold at least one row, got N = 0")
         if not torch.isfinite(x).all():
             raise ValueError("z and c must be finite (no NaN or infinity)")
-        for layer in self.layers:
-            x = layer(x)
+        # In float32 even under autocast: w sets every style, and w_avg is a float32 running mean.
+        with torch.autocast(x.device.type, enabled=False):
+            for layer in self.layers:
+                x = layer(x)
 
         if update_emas:
             with torch.no_grad():

@@ -146,7 +146,8 @@ class TrainOptions:
         Seed of the networks' initialisation.
     device : {"auto", "cpu", "cuda"}
     fp16 : bool, optional
-        Mixed precision (bfloat16 autocast) on CUDA; None: on when the device is CUDA.
+        Mixed precision (bfloat16 autocast); None: on when the device is CUDA. True also works
+        on the CPU (slow there; it is how the tests exercise the mixed-precision path).
     """
 
     config: str = "t"

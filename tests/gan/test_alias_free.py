@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from dsp.schedule import layer_schedule
+from gan.networks import alias_free
 from gan.networks.alias_free import AliasFreeGenerator, SynthesisInput, SynthesisLayer
 from gan.networks.transform import compose, rotate, translate
 from gan.ops import output_size, to_filter_tensor
@@ -228,6 +229,34 @@ def test_gradients_reach_every_parameter() -> None:
         assert p.grad is not None, name
         assert torch.isfinite(p.grad).all(), name
         assert p.grad.abs().sum() > 0, name
+
+
+@pytest.mark.parametrize("config", ["t", "r"])
+def test_fp16_layers_run_and_track_fp32(monkeypatch, config: str) -> None:
+    # The GPU's mixed-precision path (float16 in the layers flagged use_fp16, activations clamped),
+    # run on the CPU's float16 kernels: same function as float32 up to half-precision rounding,
+    # gradients finite everywhere.
+    G = _tiny(config, res=32)
+    assert any(lay.use_fp16 for lay in G.synthesis.layers)
+    z = torch.randn(3, G.z_dim, generator=torch.Generator().manual_seed(2))
+    exact = G(z)
+    monkeypatch.setattr(alias_free, "half_precision_allowed", lambda device: True)
+    dtypes = []
+    hooks = [
+        lay.register_forward_hook(lambda m, a, out: dtypes.append(out.dtype))
+        for lay in G.synthesis.layers
+        if lay.use_fp16
+    ]
+    G.train()
+    mixed = G(z)
+    for h in hooks:
+        h.remove()
+    assert dtypes and set(dtypes) == {torch.float16}
+    assert mixed.dtype == torch.float32 and torch.isfinite(mixed).all()
+    assert _psnr(mixed, exact) > 60.0
+    (mixed * torch.randn_like(mixed)).sum().backward()
+    for name, p in G.named_parameters():
+        assert p.grad is not None and torch.isfinite(p.grad).all(), name
 
 
 def test_seed_makes_networks_reproducible_and_keeps_global_rng() -> None:

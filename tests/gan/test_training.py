@@ -12,6 +12,7 @@ import pytest
 import torch
 from scipy import ndimage
 
+from gan.networks import alias_free
 from gan.training import loss as loss_mod
 from gan.training.loop import Trainer, step_seed, train
 from gan.training.loss import (
@@ -223,6 +224,31 @@ def test_one_step_updates_everything_and_stays_finite(data):
         torch.testing.assert_close(a.detach(), b)
     assert tr.step_idx == 1 and tr.cur_nimg == 2
     assert not any(p.requires_grad for p in tr.G_ema.parameters())
+
+
+@pytest.mark.parametrize(
+    ("config", "half_layers"), [("t", False), ("r", False), ("baseline", False), ("t", True)]
+)
+def test_mixed_precision_steps_run_and_track_fp32(data, config, half_layers, monkeypatch):
+    # The GPU trains under bfloat16 autocast, with float16 in G's layers flagged use_fp16; on
+    # the CPU the same autocast (fp16=True) and, patched on, the same float16 layers run the same
+    # code: every loss and the R1 penalty finite and within rounding of float32.
+    # (Found this way: the mapping's float32 w_avg update used to fail on a bf16 w.)
+    if half_layers:
+        monkeypatch.setattr(alias_free, "half_precision_allowed", lambda device: True)
+    runs = {}
+    for fp16 in (False, True):
+        tr = Trainer(_opts(config=config, augment_p=0.5, r1_interval=2, fp16=fp16), dataset=data)
+        assert tr.fp16 is fp16
+        runs[fp16] = [tr.step() for _ in range(3)]
+        assert tr.G.mapping.w_avg.dtype == torch.float32
+    for exact, mixed in zip(runs[False], runs[True], strict=True):
+        assert set(exact) == set(mixed)
+        for k in ("loss_G", "loss_D", "loss_R1"):
+            if k in exact:
+                assert math.isfinite(mixed[k]), k
+                assert mixed[k] == pytest.approx(exact[k], rel=0.1, abs=1e-3), k
+    assert runs[True][0]["loss_R1"] > 0
 
 
 def test_r1_applied_exactly_when_due(data):
