@@ -101,3 +101,31 @@ def test_best_variant_rule(gpu_ops):
         "base"
     )
     assert best([]) is None
+
+
+def test_aot_kernels_compiles_every_kernel_of_a_training_step(tmp_path):
+    # benchmarks/aot_kernels.py: every Triton kernel config T's generator and the discriminator
+    # launch in a bf16-autocast training step (forward, backward, R1's double backward) compiles
+    # for sm_90 with this Triton and fits an H100's shared memory. No GPU needed.
+    pytest.importorskip("triton")
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    env["OUT"] = str(tmp_path)
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "aot_kernels.py"),
+         "--nets", "t", "d", "--res", "32", "--modes", "autocast"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    import json
+
+    doc = json.loads((tmp_path / "aot_kernels.json").read_text())
+    kernels = doc["kernels"]
+    assert doc["run_failures"] == []
+    kinds = {(k["kind"], k["MODE"]) for k in kernels}
+    assert {("fused", 0), ("fused", 1), ("single", None)} <= kinds
+    assert {k["dtype"] for k in kernels} == {"bfloat16"}
+    for k in kernels:
+        res = k["res"]
+        assert "error" not in res, res
+        assert 0 < res["regs"] <= 255 and res["smem"] <= 232448, (k, res)
+    assert {"t32/autocast", "d32/autocast"} <= {w for k in kernels for w in k["where"]}

@@ -380,6 +380,33 @@ def test_invalid_arguments_raise():
         T.filtered_lrelu(x, f, f, None, 2, 2, (3, 3, 3, 3), fp32_precision="fp64")
 
 
+def test_multi_term_plans_keep_blocks_small_on_the_gpu():
+    # Config R's radial fd (3-5 separable terms): on the GPU the planner keeps the intermediate
+    # block <= 64 and the multi-term stage's source/output block <= 32 (sm_90 compiles spill
+    # 0.35-1.6 KiB per thread otherwise); with one term or in the interpreter nothing changes,
+    # and blocks that allow no such plan still get one.
+    from gan.ops._triton import _plan
+
+    def plan(ranks, interpreted=False, blocks=_plan.BLOCKS):
+        # Forward of an up2/down2 12-tap layer at 148 px, and its backward (stages swapped).
+        fwd = _plan.plan_two_stage(2, (12, 12), 2, (12, 12), ranks, (148, 148), 4, blocks,
+                                   interpreted, 2)  # fmt: skip
+        bwd = _plan.plan_two_stage(2, (12, 12), 2, (12, 12), ranks[::-1], (150, 150), 1, blocks,
+                                   interpreted, 2)  # fmt: skip
+        return fwd, bwd
+
+    one_fwd, one_bwd = plan((1, 1))
+    assert one_fwd.bm == 128 and one_bwd.bm == 128  # the single-term plans are unrestricted
+    fwd, bwd = plan((1, 4))
+    assert fwd.bm <= 64 and fwd.bo <= 32
+    assert bwd.bm <= 64 and bwd.bi <= 32
+    assert fwd.tov_h > 0 and bwd.tov_h > 0
+    interp_fwd, _ = plan((1, 4), interpreted=True)
+    assert interp_fwd.bm > 64 or interp_fwd.bo > 32  # the interpreter's plans are not limited
+    forced_fwd, _ = plan((1, 4), blocks=(64, 128))  # no output block <= 32 to choose
+    assert forced_fwd is not None and forced_fwd.bo == 64
+
+
 def test_launch_retries_with_smaller_shared_memory_budget():
     # The planner's shared-memory model is an estimate: a kernel that does not fit is planned
     # again under a halved budget instead of failing the call.

@@ -190,13 +190,38 @@ def plan_two_stage(
     it; ``blocks``: candidate block sizes; ``elem_bytes``: size of a dot operand element, so that
     all operands fit ``smem_budget`` bytes; ``extra_w``: intermediate samples the W tile must
     hold beyond its span (the ``VMASK`` variant shifts the tile start by up to 3 to a mask byte
-    boundary). None if nothing fits."""
+    boundary). None if nothing fits.
+
+    Several separable terms in a stage (a full 2D filter: config R's radial ``fd``) keep more
+    live per program, so on the GPU those plans use intermediate blocks of at most 64 and, on
+    the side of the multi-term stage, source or output blocks of at most 32 (sm_90 AOT counts,
+    benchmarks/gpu_ops_NOTES.md pass 4: 0.35-1.6 KiB of spills per thread otherwise in the
+    fp16/bf16 backward), unless ``blocks`` leaves no such plan."""
+    if max(ranks) > 1 and not interpreted:
+        lean = _plan_two_stage(
+            s1, t1, s2, t2, ranks, out_hw, align_w, blocks, interpreted, elem_bytes,
+            smem_budget, extra_w, True,
+        )  # fmt: skip
+        if lean is not None:
+            return lean
+    return _plan_two_stage(
+        s1, t1, s2, t2, ranks, out_hw, align_w, blocks, interpreted, elem_bytes, smem_budget,
+        extra_w, False,
+    )  # fmt: skip
+
+
+def _plan_two_stage(
+    s1, t1, s2, t2, ranks, out_hw, align_w, blocks, interpreted, elem_bytes, smem_budget,
+    extra_w, multi_term_limits,
+) -> Plan | None:  # fmt: skip
     best, best_cost = None, math.inf
     r1, r2 = ranks
     for bi in blocks:
         for bm in blocks:
             for bo in blocks:
                 if max(bm * bm, bi * bm, bm * bo, bi * bi) > _MAX_TILE_ELEMS:
+                    continue
+                if multi_term_limits and (bm > 64 or (r1 > 1 and bi > 32) or (r2 > 1 and bo > 32)):
                     continue
                 operands = bi * bi + 3 * bi * bm + bm * bm + 3 * bm * bo
                 if not interpreted and operands * elem_bytes > smem_budget:
