@@ -77,6 +77,9 @@ LAYERS = [
     ("L11 276->276 up2", 181, 276, 276, 2, 2, False),
     ("L12 276->276 up2", 128, 276, 276, 2, 2, False),
     ("R 52->52 up2 radial", 512, 52, 52, 2, 2, True),
+    # Config R's radial (jinc) fd at the size of L8 (the op only; config R's 1x1 convs would
+    # make the input 148 instead of 150).
+    ("R 148->148 up2 radial", 512, 148, 148, 2, 2, True),
 ]
 QUICK = {"L1 36->36 up2", "L6 84->148 up4", "L8 148->148 up2", "L12 276->276 up2"}
 
@@ -668,7 +671,9 @@ COMPARE_VARIANTS = [
 """In priority order: the budget cuts the tail. The first is the reference of the errors.
 Ordered by the sm_90 compiles with the device's Triton 3.6 (gpu_ops_NOTES.md, pass 4): first
 the variants without spills, b64_r168 (3 programs per SM) and slab16_b64 (2) ahead."""
-COMPARE_SHAPES = ["L6 84->148 up4", "L8 148->148 up2", "L12 276->276 up2"]
+COMPARE_SHAPES = ["L6 84->148 up4", "L8 148->148 up2", "L12 276->276 up2", "R 148->148 up2 radial"]
+"""The three §6 shapes and one config-R layer (radial fd: 3-5 separable terms), whose kernels
+the variants change differently (gpu_ops_NOTES.md, pass 4); the ranking sums all four."""
 # fp32 after all fp16 cases: (layer, variant, fp32_precision).
 COMPARE_FP32 = [
     ("L12 276->276 up2", "base", "tf32x3"),
