@@ -4,7 +4,7 @@
     python benchmarks/aot_kernels.py --res 256 --modes mixed autocast
     bash benchmarks/aot_device_triton.sh             # the same with the device's Triton (3.6)
 
-A device session is short (REFERENCE: 15 minutes a task, drawn by chance), so a kernel that fails
+A lent GPU is rare and short (a few sessions get one, for 15 minutes), so a kernel that fails
 to compile there, or needs more shared memory than an H100/H200 block can have, costs a whole
 session. This script finds that beforehand. It runs each network's forward and backward (R1's
 double backward included for D) on the CPU with the Triton path forced and the two kernels

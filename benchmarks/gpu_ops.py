@@ -658,6 +658,8 @@ def _table(res):
 COMPARE_VARIANTS = [
     "base",
     "vmask",
+    "slab16w_b64",
+    "slab16w_b64_r128",
     "b64_r168",
     "slab16_b64",
     "lean_b64",
@@ -670,7 +672,7 @@ COMPARE_VARIANTS = [
 ]
 """In priority order: the budget cuts the tail. The first is the reference of the errors.
 Ordered by the sm_90 compiles with the device's Triton 3.6 (gpu_ops_NOTES.md, pass 4): first
-the variants without spills, b64_r168 (3 programs per SM) and slab16_b64 (2) ahead."""
+the variants without spills and with the most programs per SM (the source-window slabs: 3-4)."""
 COMPARE_SHAPES = ["L6 84->148 up4", "L8 148->148 up2", "L12 276->276 up2", "R 148->148 up2 radial"]
 """The three §6 shapes and one config-R layer (radial fd: 3-5 separable terms), whose kernels
 the variants change differently (gpu_ops_NOTES.md, pass 4); the ranking sums all four."""

@@ -202,6 +202,9 @@ KERNEL_VARIANTS = [
     # with the byte-aligned and the gather mask paths.
     {"variant": "slab16_b64", "blocks": (64,)},
     {"variant": "slab16_b64", "blocks": (64,), "vmask": False},
+    # + per-slab source windows (both mask paths).
+    {"variant": "slab16w_b64", "blocks": (64,)},
+    {"variant": "slab16w_b64", "blocks": (64,), "vmask": False},
 ]
 VARIANT_CASES = [FLRELU_CASES[i] for i in (1, 2, 4)]
 VARIANT_WIDTHS = [23, 9, 9]
@@ -219,11 +222,12 @@ def test_filtered_lrelu_variants_match_brute_force(
 
 
 @pytest.mark.parametrize("vmask", [True, False])
-def test_slab_variant_multi_tile(vmask):
+@pytest.mark.parametrize("slab_variant", ["slab16_b64", "slab16w_b64"])
+def test_slab_variant_multi_tile(vmask, slab_variant):
     # Row slabs with several 64-block tiles along W (input width 40): every tile's slabs write
     # their own mask bytes and add their own rows to the output.
     case = FLRELU_CASES[1][:9] + ((64,),)
-    variant = {"variant": "slab16_b64", "vmask": vmask}
+    variant = {"variant": slab_variant, "vmask": vmask}
     _check_flrelu(*case, variant, 40)
 
 
@@ -313,6 +317,7 @@ def test_mask_bits_match_intermediate_sign_and_clamp(blocks):
         (torch.bfloat16, 1.5e-2, 1e-1, None),
         (torch.float16, 3e-3, 3e-2, {"variant": "lean_reload"}),
         (torch.float16, 3e-3, 3e-2, {"variant": "slab16_b64", "blocks": (64,)}),
+        (torch.float16, 3e-3, 3e-2, {"variant": "slab16w_b64", "blocks": (64,)}),
     ],
 )
 def test_half_precision(dtype, fwd_tol, grad_tol, variant):

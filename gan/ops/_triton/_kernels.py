@@ -139,6 +139,7 @@ def _fused_kernel(
     LEAN: tl.constexpr = False,
     RELOAD: tl.constexpr = False,
     SB: tl.constexpr = 0,
+    WIN: tl.constexpr = 0,
 ):
     # One program: one tile position, PPB consecutive planes (the tile matrices depend on the
     # tile position only, so they are loaded once and reused for every plane).
@@ -154,6 +155,9 @@ def _fused_kernel(
     #   instead of being kept live across the loop.
     # SB > 0 (row slabs): the intermediate tile is processed in slabs of SB rows, so that no
     #   [BM, BM] value is ever live (see ``_slab_chain``); the full-tile code below is skipped.
+    # WIN > 0 (with SB > 0): each slab loads only the WIN source rows it needs (a window of
+    #   the plane, from L1/L2) instead of slicing the whole [BI, BI] source tile, which then
+    #   never exists: stage 1's y product shrinks from BI·BI·SB to BI·WIN·SB MACs per slab.
     pid = tl.program_id(0)
     n_tiles = TILES_H * TILES_W
     tile = pid % n_tiles
@@ -253,10 +257,15 @@ def _fused_kernel(
             p1x = p1x0
             q2x = q2x0
         plane64 = tl.cast(plane, tl.int64)
-        if LEAN:
+        bias_val = 0.0
+        if HAS_BIAS:
+            bias_val = tl.load(bias_ptr + plane % C).to(tl.float32)
+        if WIN > 0:
+            src = 0  # each slab loads its own source window
+        elif LEAN:
             src = tl.load(src_ptr + plane64 * SH * SW + soffs).to(tl.float32)
             if HAS_BIAS:
-                src = src + tl.load(bias_ptr + plane % C).to(tl.float32)
+                src = src + bias_val
             # The bias goes on real samples only, before the zero insertion.
             src = tl.where(iny[:, None], tl.where(inx[None, :], src, 0.0), 0.0)
         else:
@@ -264,8 +273,9 @@ def _fused_kernel(
             src = src.to(tl.float32)
             if HAS_BIAS:
                 # The bias goes on real samples only, before the zero insertion.
-                src = tl.where(smask, src + tl.load(bias_ptr + plane % C).to(tl.float32), 0.0)
-        src = src.to(DOT_DTYPE)
+                src = tl.where(smask, src + bias_val, 0.0)
+        if WIN == 0:
+            src = src.to(DOT_DTYPE)
 
         if SB > 0:
             out = _slab_chain(
@@ -273,7 +283,8 @@ def _fused_kernel(
                 h2x_ptr, scale1, scale2, phy, phx, dx, r0y, r0x, ty, tx, TILES_H, TILES_W, MH, MW,
                 MROW, gain, slope, clamp, ai, am, ao, need_x, S1, S2, T1Y, T1X, T2Y, T2X, REV1,
                 REV2, R1, R2, BI, BM, BO, TOV_H, TOV_W, MODE, HAS_CLAMP, STORE_MASK, VMASK,
-                DOT_DTYPE, PREC, SB,
+                DOT_DTYPE, PREC, SB, src_ptr + plane64 * SH * SW, bias_val, j0y, jx, inx, SH,
+                SW, HAS_BIAS, WIN,
             )  # fmt: skip
         else:
             # Stage 1: mid = Σ_k P1y_k · src · P1x_k on the fine grid.
@@ -405,6 +416,15 @@ def _slab_chain(
     DOT_DTYPE: tl.constexpr,
     PREC: tl.constexpr,
     SB: tl.constexpr,
+    src_plane,
+    bias_val,
+    j0y,
+    jx,
+    inx,
+    SH,
+    SW,
+    HAS_BIAS: tl.constexpr,
+    WIN: tl.constexpr,
 ):
     # One plane of the fused chain, the intermediate tile taken SB rows at a time: stage 1 for
     # the slab's rows, the epilogue, and the slab's contribution to stage 2, accumulated. The
@@ -418,6 +438,11 @@ def _slab_chain(
     #   uᵀ = srcᵀ · P1y[s]ᵀ,  midᵀ = P1x · uᵀ,  wᵀ = Q2x · actᵀ,  out += Q2y[:, s] · (wᵀ)ᵀ;
     # the transposes of the tile matrices and of the source are views of the shared-memory
     # operands. Slabs that start past the last intermediate row the tile needs are skipped.
+    # WIN > 0: instead of ``src`` (then unused), slab s loads srcᵀ rows [lo_s, lo_s + WIN) of
+    # the plane, lo_s = ceil((s·SB − phy) / S1) the first tile-local source row with a nonzero
+    # tap for the slab's rows, and P1y[s] is gathered for those rows only (its phase moved by
+    # lo_s·S1). Rows past the tile's own source block only reach intermediate rows the tile
+    # does not need (zeroed below), as in the full-tile order.
     tm_y: tl.constexpr = (TOV_H - 1) * S2 + T2Y
     tm_x = (TOV_W - 1) * S2 + T2X
     ab = tl.arange(0, BM // 4)
@@ -434,18 +459,35 @@ def _slab_chain(
         rx = r0x + am
         mcol = rx >> 2
         mshift = ((rx & 3) * 2)[:, None]
-    srct = tl.trans(src)
+    if WIN == 0:
+        srct = tl.trans(src)
     out = tl.zeros([BO, BO], dtype=tl.float32)
     for s in range((tm_y + SB - 1) // SB):
         sl = s * SB + tl.arange(0, SB)
         ry = r0y + sl
+        if WIN > 0:
+            # 0 <= phy < S1, so the numerator is non-negative: floor == truncation.
+            lo = (s * SB - phy + S1 - 1) // S1
+            aw = tl.arange(0, WIN)
+            jyw = j0y + lo + aw
+            wmask = inx[:, None] & ((jyw >= 0) & (jyw < SH))[None, :]
+            srct = tl.load(src_plane + jx[:, None] + jyw[None, :] * SW, mask=wmask, other=0.0)
+            srct = srct.to(tl.float32)
+            if HAS_BIAS:
+                srct = tl.where(wmask, srct + bias_val, 0.0)
+            srct = srct.to(DOT_DTYPE)
+            rows = aw
+            phw = phy + lo * S1
+        else:
+            rows = ai
+            phw = phy
         # Stage 1 for the slab rows, transposed: midᵀ = Σ_k P1x_k · (srcᵀ · P1y_k[s]ᵀ).
-        p1yt = _tile_matrix(h1y_ptr, T1Y, REV1, scale1, sl, ai, 1, S1, phy, True, DOT_DTYPE)
+        p1yt = _tile_matrix(h1y_ptr, T1Y, REV1, scale1, sl, rows, 1, S1, phw, True, DOT_DTYPE)
         ut = tl.dot(srct, p1yt, input_precision=PREC)
         midt = tl.dot(tl.trans(p1x), ut.to(DOT_DTYPE), input_precision=PREC)
         for k in tl.static_range(1, R1):
             p1yk = _tile_matrix(
-                h1y_ptr + k * T1Y, T1Y, REV1, scale1, sl, ai, 1, S1, phy, True, DOT_DTYPE
+                h1y_ptr + k * T1Y, T1Y, REV1, scale1, sl, rows, 1, S1, phw, True, DOT_DTYPE
             )
             p1xk = _tile_matrix(
                 h1x_ptr + k * T1X, T1X, REV1, scale1, am, ai, 1, S1, phx, False, DOT_DTYPE

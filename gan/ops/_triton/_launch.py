@@ -96,6 +96,18 @@ VARIANTS = MappingProxyType(
         "slab16_b64": MappingProxyType(
             {"vmask": True, "slab": 16, "blocks": (16, 32, 64), "num_warps": 4}
         ),
+        # + source windows (pass 4): each slab loads the <= 16 source rows it needs instead of
+        # keeping the [BI, BI] source tile live (stage 1's y product 4x smaller at BI = 64).
+        # sm_90 compile (Triton 3.6), config T kernels: 125-154 registers, no spills, <= 15 KiB
+        # of shared memory: 3-4 programs per SM; with the cap of 128, 4 everywhere (config R's
+        # multi-term kernels then spill 112 B).
+        "slab16w_b64": MappingProxyType(
+            {"vmask": True, "slab": 16, "win": True, "blocks": (16, 32, 64), "num_warps": 4}
+        ),
+        "slab16w_b64_r128": MappingProxyType(
+            {"vmask": True, "slab": 16, "win": True, "blocks": (16, 32, 64), "num_warps": 4}
+            | {"maxnreg": 128}
+        ),
     }
 )
 """Kernel variants (named sets of ``_tune`` keys), all computing the same result; see
@@ -111,7 +123,7 @@ that time the whole generator or training step with a variant other than the def
 
 _TUNE_KEYS = frozenset(
     {"variant", "blocks", "num_warps", "num_warps_fwd", "num_warps_bwd", "num_stages", "maxnreg"}
-    | {"vmask", "lean", "reload", "slab"}
+    | {"vmask", "lean", "reload", "slab", "win"}
 )
 
 
@@ -259,6 +271,14 @@ def fused(
         # the full-tile code (and the same compiled kernel as the variants without slabs).
         return slab if 4 * slab <= plan.bm else 0
 
+    def win(plan):
+        # Source rows one slab needs: at most floor((SB + T1 − 2) / S1) + 1 (a power of two,
+        # >= 16 for tl.dot); 0 (the whole source tile) unless asked for and slabbing.
+        if not (tune.get("win") and sb(plan)):
+            return 0
+        rows = (sb(plan) + t1[0] - 2) // s1 + 1
+        return max(16, 1 << (rows - 1).bit_length())
+
     warps = tune.get("num_warps_fwd" if mode == 0 else "num_warps_bwd") or tune.get("num_warps")
     mh, mw = mid_hw
     if mask is None:
@@ -299,7 +319,7 @@ def fused(
             STORE_MASK=store_mask, HAS_DSUM=dsum is not None,
             DOT_DTYPE=dot_dtype,
             PREC=fp32_precision if src.dtype == torch.float32 else "tf32",
-            VMASK=vmask, LEAN=lean, RELOAD=reload, SB=sb(plan),
+            VMASK=vmask, LEAN=lean, RELOAD=reload, SB=sb(plan), WIN=win(plan),
             num_warps=warps or plan.num_warps,
             num_stages=_tuned(tune, "num_stages", 1),
             **_extra_options(tune),
