@@ -660,6 +660,7 @@ COMPARE_VARIANTS = [
     "vmask",
     "slab16w_b64",
     "slab16w_b64_r128",
+    "slab16w_w4",
     "b64_r168",
     "slab16_b64",
     "lean_b64",

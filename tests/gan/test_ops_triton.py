@@ -205,6 +205,7 @@ KERNEL_VARIANTS = [
     # + per-slab source windows (both mask paths).
     {"variant": "slab16w_b64", "blocks": (64,)},
     {"variant": "slab16w_b64", "blocks": (64,), "vmask": False},
+    {"variant": "slab16w_w4", "blocks": (128,)},  # 8 slabs of a 128-block
 ]
 VARIANT_CASES = [FLRELU_CASES[i] for i in (1, 2, 4)]
 VARIANT_WIDTHS = [23, 9, 9]

@@ -108,6 +108,10 @@ VARIANTS = MappingProxyType(
             {"vmask": True, "slab": 16, "win": True, "blocks": (16, 32, 64), "num_warps": 4}
             | {"maxnreg": 128}
         ),
+        # The same with the planner's blocks (128 where it prefers them) and 4 warps: larger
+        # tiles (L6 backward 24 x 23 outputs instead of 11 x 10) at 2 programs per SM
+        # (194-245 registers, no spills).
+        "slab16w_w4": MappingProxyType({"vmask": True, "slab": 16, "win": True, "num_warps": 4}),
     }
 )
 """Kernel variants (named sets of ``_tune`` keys), all computing the same result; see
