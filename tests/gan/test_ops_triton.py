@@ -206,6 +206,7 @@ KERNEL_VARIANTS = [
     {"variant": "slab16w_b64", "blocks": (64,)},
     {"variant": "slab16w_b64", "blocks": (64,), "vmask": False},
     {"variant": "slab16w_w4", "blocks": (128,)},  # 8 slabs of a 128-block
+    {"variant": "slab16w_b64_p2", "blocks": (64,)},  # tl.range(num_stages=2) slab loop
 ]
 VARIANT_CASES = [FLRELU_CASES[i] for i in (1, 2, 4)]
 VARIANT_WIDTHS = [23, 9, 9]
@@ -411,6 +412,31 @@ def test_multi_term_plans_keep_blocks_small_on_the_gpu():
     assert interp_fwd.bm > 64 or interp_fwd.bo > 32  # the interpreter's plans are not limited
     forced_fwd, _ = plan((1, 4), blocks=(64, 128))  # no output block <= 32 to choose
     assert forced_fwd is not None and forced_fwd.bo == 64
+
+
+@pytest.mark.parametrize("variant", [None, {"variant": "slab16w_b64"}])
+def test_gpu_plans_of_multi_term_filters_match_brute_force(monkeypatch, variant):
+    # The plans the GPU gets for a full 2D fd (the multi-term rule above applies only outside
+    # the interpreter), run in the interpreter: same result as the float64 truth.
+    if DEVICE == "cuda":
+        pytest.skip("on a GPU the GPU plans are what every other test runs")
+    from gan.ops._triton import _launch, _plan
+
+    planned = []
+    real = _plan.plan_two_stage
+
+    def spy(*args):
+        plan = real(*args)
+        interpreted = args[8] if len(args) > 8 else False  # (s1, t1, s2, t2, ranks, …)
+        planned.append((args[4], interpreted, plan))
+        return plan
+
+    monkeypatch.setattr(_launch, "INTERPRETED", False)  # plans as on the GPU
+    monkeypatch.setattr(T, "_interpreted", lambda: True)  # CPU tensors still accepted
+    monkeypatch.setattr(_plan, "plan_two_stage", spy)
+    _check_flrelu(2, 2, 12, 12, (12, 11, 10, 13), True, 0.9, False, True, None, variant, 40)
+    multi = [p for ranks, interp, p in planned if max(ranks) > 1 and not interp and p]
+    assert multi and all(p.bm <= 64 for p in multi)
 
 
 def test_launch_retries_with_smaller_shared_memory_budget():

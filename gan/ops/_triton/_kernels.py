@@ -140,6 +140,7 @@ def _fused_kernel(
     RELOAD: tl.constexpr = False,
     SB: tl.constexpr = 0,
     WIN: tl.constexpr = 0,
+    SST: tl.constexpr = 1,
 ):
     # One program: one tile position, PPB consecutive planes (the tile matrices depend on the
     # tile position only, so they are loaded once and reused for every plane).
@@ -158,6 +159,7 @@ def _fused_kernel(
     # WIN > 0 (with SB > 0): each slab loads only the WIN source rows it needs (a window of
     #   the plane, from L1/L2) instead of slicing the whole [BI, BI] source tile, which then
     #   never exists: stage 1's y product shrinks from BI·BI·SB to BI·WIN·SB MACs per slab.
+    # SST (with SB > 0): software-pipeline stages of the slab loop (1: none).
     pid = tl.program_id(0)
     n_tiles = TILES_H * TILES_W
     tile = pid % n_tiles
@@ -284,7 +286,7 @@ def _fused_kernel(
                 MROW, gain, slope, clamp, ai, am, ao, need_x, S1, S2, T1Y, T1X, T2Y, T2X, REV1,
                 REV2, R1, R2, BI, BM, BO, TOV_H, TOV_W, MODE, HAS_CLAMP, STORE_MASK, VMASK,
                 DOT_DTYPE, PREC, SB, src_ptr + plane64 * SH * SW, bias_val, j0y, jx, inx, SH,
-                SW, HAS_BIAS, WIN,
+                SW, HAS_BIAS, WIN, SST,
             )  # fmt: skip
         else:
             # Stage 1: mid = Σ_k P1y_k · src · P1x_k on the fine grid.
@@ -425,6 +427,7 @@ def _slab_chain(
     SW,
     HAS_BIAS: tl.constexpr,
     WIN: tl.constexpr,
+    SST: tl.constexpr,
 ):
     # One plane of the fused chain, the intermediate tile taken SB rows at a time: stage 1 for
     # the slab's rows, the epilogue, and the slab's contribution to stage 2, accumulated. The
@@ -462,7 +465,7 @@ def _slab_chain(
     if WIN == 0:
         srct = tl.trans(src)
     out = tl.zeros([BO, BO], dtype=tl.float32)
-    for s in range((tm_y + SB - 1) // SB):
+    for s in tl.range(0, (tm_y + SB - 1) // SB, num_stages=SST):
         sl = s * SB + tl.arange(0, SB)
         ry = r0y + sl
         if WIN > 0:
