@@ -207,6 +207,7 @@ KERNEL_VARIANTS = [
     {"variant": "slab16w_b64", "blocks": (64,), "vmask": False},
     {"variant": "slab16w_w4", "blocks": (128,)},  # 8 slabs of a 128-block
     {"variant": "slab16w_b64_p2", "blocks": (64,)},  # tl.range(num_stages=2) slab loop
+    {"variant": "slab16w_b64_p2f", "blocks": (64,)},  # + plane and slab loops flattened
 ]
 VARIANT_CASES = [FLRELU_CASES[i] for i in (1, 2, 4)]
 VARIANT_WIDTHS = [23, 9, 9]

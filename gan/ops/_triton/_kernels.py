@@ -141,6 +141,7 @@ def _fused_kernel(
     SB: tl.constexpr = 0,
     WIN: tl.constexpr = 0,
     SST: tl.constexpr = 1,
+    FLAT: tl.constexpr = False,
 ):
     # One program: one tile position, PPB consecutive planes (the tile matrices depend on the
     # tile position only, so they are loaded once and reused for every plane).
@@ -159,7 +160,8 @@ def _fused_kernel(
     # WIN > 0 (with SB > 0): each slab loads only the WIN source rows it needs (a window of
     #   the plane, from L1/L2) instead of slicing the whole [BI, BI] source tile, which then
     #   never exists: stage 1's y product shrinks from BI·BI·SB to BI·WIN·SB MACs per slab.
-    # SST (with SB > 0): software-pipeline stages of the slab loop (1: none).
+    # SST (with SB > 0): software-pipeline stages of the slab loop (1: none). FLAT: the plane
+    #   loop and the loops inside it flattened into one (tl.range(flatten=True)).
     pid = tl.program_id(0)
     n_tiles = TILES_H * TILES_W
     tile = pid % n_tiles
@@ -244,7 +246,7 @@ def _fused_kernel(
     doffs = oy[:, None] * DW + ox[None, :]
 
     p_end = tl.minimum(group * PPB + PPB, PLANES)
-    for plane in range(group * PPB, p_end):
+    for plane in tl.range(group * PPB, p_end, flatten=FLAT):
         if RELOAD:
             if SB == 0:
                 p1y = _tile_matrix(h1y_ptr, T1Y, REV1, scale1, am, ai, 1, S1, phy, False, DOT_DTYPE)

@@ -119,6 +119,12 @@ VARIANTS = MappingProxyType(
             {"vmask": True, "slab": 16, "win": True, "blocks": (16, 32, 64), "num_warps": 4}
             | {"slab_stages": 2}
         ),
+        # + the plane and slab loops flattened into one (tl.range(flatten=True)), so that the
+        # pipeline also runs across plane boundaries: config-T kernels 128-152 registers.
+        "slab16w_b64_p2f": MappingProxyType(
+            {"vmask": True, "slab": 16, "win": True, "blocks": (16, 32, 64), "num_warps": 4}
+            | {"slab_stages": 2, "flat": True}
+        ),
     }
 )
 """Kernel variants (named sets of ``_tune`` keys), all computing the same result; see
@@ -134,7 +140,7 @@ that time the whole generator or training step with a variant other than the def
 
 _TUNE_KEYS = frozenset(
     {"variant", "blocks", "num_warps", "num_warps_fwd", "num_warps_bwd", "num_stages", "maxnreg"}
-    | {"vmask", "lean", "reload", "slab", "win", "slab_stages"}
+    | {"vmask", "lean", "reload", "slab", "win", "slab_stages", "flat"}
 )
 
 
@@ -331,7 +337,7 @@ def fused(
             DOT_DTYPE=dot_dtype,
             PREC=fp32_precision if src.dtype == torch.float32 else "tf32",
             VMASK=vmask, LEAN=lean, RELOAD=reload, SB=sb(plan), WIN=win(plan),
-            SST=int(tune.get("slab_stages") or 1),
+            SST=int(tune.get("slab_stages") or 1), FLAT=bool(tune.get("flat")),
             num_warps=warps or plan.num_warps,
             num_stages=_tuned(tune, "num_stages", 1),
             **_extra_options(tune),
