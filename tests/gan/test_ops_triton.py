@@ -208,6 +208,7 @@ KERNEL_VARIANTS = [
     {"variant": "slab16w_w4", "blocks": (128,)},  # 8 slabs of a 128-block
     {"variant": "slab16w_b64_p2", "blocks": (64,)},  # tl.range(num_stages=2) slab loop
     {"variant": "slab16w_b64_p2f", "blocks": (64,)},  # + plane and slab loops flattened
+    {"variant": "slab16w_mix", "blocks_bwd": (32,)},  # per-direction blocks
 ]
 VARIANT_CASES = [FLRELU_CASES[i] for i in (1, 2, 4)]
 VARIANT_WIDTHS = [23, 9, 9]
@@ -438,6 +439,31 @@ def test_gpu_plans_of_multi_term_filters_match_brute_force(monkeypatch, variant)
     _check_flrelu(2, 2, 12, 12, (12, 11, 10, 13), True, 0.9, False, True, None, variant, 40)
     multi = [p for ranks, interp, p in planned if max(ranks) > 1 and not interp and p]
     assert multi and all(p.bm <= 64 for p in multi)
+
+
+def test_per_direction_blocks(monkeypatch):
+    # _tune's blocks_fwd / blocks_bwd reach the forward's and the backward's planner.
+    from gan.ops._triton import _plan
+
+    seen = []
+    real = _plan.plan_two_stage
+
+    def spy(*args):
+        if (
+            len(args) > 7
+        ):  # the launcher's calls: (s1, t1, s2, t2, ranks, out_hw, align_w, blocks, …)
+            seen.append(tuple(args[7]))
+        return real(*args)
+
+    monkeypatch.setattr(_plan, "plan_two_stage", spy)
+    gen = torch.Generator().manual_seed(4)
+    x = torch.randn(1, 2, 12, 12, generator=gen).to(DEVICE).requires_grad_()
+    f = _filter(gen, 12).to(DEVICE)
+    tune = {"blocks_fwd": (16, 32), "blocks_bwd": (64,)}
+    y = T.filtered_lrelu(x, f, f, None, 2, 2, (10, 10, 10, 10), _tune=tune)
+    n_fwd = len(seen)
+    y.sum().backward()
+    assert set(seen[:n_fwd]) == {(16, 32)} and set(seen[n_fwd:]) == {(64,)}
 
 
 def test_launch_retries_with_smaller_shared_memory_budget():

@@ -112,6 +112,12 @@ VARIANTS = MappingProxyType(
         # tiles (L6 backward 24 x 23 outputs instead of 11 x 10) at 2 programs per SM
         # (194-245 registers, no spills).
         "slab16w_w4": MappingProxyType({"vmask": True, "slab": 16, "win": True, "num_warps": 4}),
+        # Per direction: slab16w_b64's forward, slab16w_w4's backward (128-blocks allowed: the
+        # up4 layer's backward tiles grow from 11 x 10 to 24 x 23 outputs). Same kernels as
+        # those two, so in a comparison after them it costs no compilation.
+        "slab16w_mix": MappingProxyType(
+            {"vmask": True, "slab": 16, "win": True, "num_warps": 4, "blocks_fwd": (16, 32, 64)}
+        ),
         # The slab loop software-pipelined over 2 stages (Triton's pipeliner double-buffers the
         # next slab's source window and tap loads): config-T kernels 146-188 registers, no
         # spills, +3 KiB of shared memory: more overlap inside a program, fewer programs per SM.
@@ -140,7 +146,7 @@ that time the whole generator or training step with a variant other than the def
 
 _TUNE_KEYS = frozenset(
     {"variant", "blocks", "num_warps", "num_warps_fwd", "num_warps_bwd", "num_stages", "maxnreg"}
-    | {"vmask", "lean", "reload", "slab", "win", "slab_stages", "flat"}
+    | {"vmask", "lean", "reload", "slab", "win", "slab_stages", "flat", "blocks_fwd", "blocks_bwd"}
 )
 
 
@@ -276,7 +282,9 @@ def fused(
     t2 = (h2[0].shape[1], h2[1].shape[1])
     r1, r2 = h1[0].shape[0], h2[0].shape[0]
     tune = resolve_tune(tune)
-    blocks = _tuned(tune, "blocks", _plan.BLOCKS)
+    blocks = tune.get("blocks_fwd" if mode == 0 else "blocks_bwd")
+    if blocks is None:
+        blocks = _tuned(tune, "blocks", _plan.BLOCKS)
     # VMASK moves the backward's intermediate W tile start down by up to 3 samples.
     vmask = mode == 1 and mask is not None and bool(tune.get("vmask"))
     lean = bool(tune.get("lean"))
