@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import sys
@@ -911,7 +912,30 @@ def _compare_table(res):
         log("\n## fp16 f+b summed over the shapes every listed variant finished (ms):")
         for k, v in sorted(full.items(), key=lambda kv: kv[1]):
             log(f"  {k:16s} {v:7.2f}")
+    for line in per_direction_best(res["rows"]):
+        log(line)
     log(f"\ntotal {res.get('total_s', 0):.0f} s")
+
+
+def per_direction_best(rows: list[dict]) -> list[str]:
+    """The fastest variant per fp16 shape for the forward and for the backward alone
+    (``f+b − fwd``), among rows within tolerance: where they differ, a variant with
+    per-direction blocks (``blocks_fwd``/``blocks_bwd``) may beat every listed one."""
+    fwd: dict[str, tuple[float, str]] = {}
+    bwd: dict[str, tuple[float, str]] = {}
+    for r in rows:
+        if r.get("dtype") != "float16" or "fwdbwd_ms" not in r or not r.get("ok", True):
+            continue
+        case, v = r["case"], r["variant"]
+        fwd[case] = min(fwd.get(case, (math.inf, "")), (r["fwd_ms"], v))
+        bwd[case] = min(bwd.get(case, (math.inf, "")), (r["fwdbwd_ms"] - r["fwd_ms"], v))
+    if not fwd:
+        return []
+    out = ["\n## fastest per direction (fp16 ms; bwd = f+b − fwd):"]
+    for case in fwd:
+        (tf, vf), (tb, vb) = fwd[case], bwd[case]
+        out.append(f"  {case:22s} fwd {tf:6.2f} {vf:18s} bwd {tb:6.2f} {vb}")
+    return out
 
 
 # ---------------------------------------------------------------------------------------------

@@ -103,6 +103,21 @@ def test_best_variant_rule(gpu_ops):
     assert best([]) is None
 
 
+def test_per_direction_best(gpu_ops):
+    rows = [
+        {"case": "L6", "dtype": "float16", "variant": "a", "fwd_ms": 2.0, "fwdbwd_ms": 9.0},
+        {"case": "L6", "dtype": "float16", "variant": "b", "fwd_ms": 3.0, "fwdbwd_ms": 6.0},
+        {"case": "L6", "dtype": "float16", "variant": "c", "fwd_ms": 1.0, "fwdbwd_ms": 2.0,
+         "ok": False},  # outside tolerance: never the fastest
+        {"case": "L6", "dtype": "float32", "variant": "d", "fwd_ms": 0.1, "fwdbwd_ms": 0.2},
+    ]  # fmt: skip
+    lines = gpu_ops.per_direction_best(rows)
+    assert len(lines) == 2
+    fields = lines[1].split()
+    assert fields[:5] == ["L6", "fwd", "2.00", "a", "bwd"] and fields[5:] == ["3.00", "b"]
+    assert gpu_ops.per_direction_best([]) == []
+
+
 def test_aot_kernels_compiles_every_kernel_of_a_training_step(tmp_path):
     # benchmarks/aot_kernels.py: every Triton kernel config T's generator and the discriminator
     # launch in a bf16-autocast training step (forward, backward, R1's double backward) compiles
