@@ -235,6 +235,15 @@ def test_slab_variant_multi_tile(vmask, slab_variant):
     _check_flrelu(*case, variant, 40)
 
 
+@pytest.mark.parametrize("case", [1, 2, 4])
+@pytest.mark.parametrize("slab_variant", ["slab16w_b64", "slab16w_mix"])
+def test_window_slabs_on_a_grid_of_tiles(case, slab_variant):
+    # Source windows start at a row that depends on the tile's phase along y: several tiles in
+    # both directions (40 x 38 input, 64-blocks), up2, up4 and a 2D fd.
+    args = FLRELU_CASES[case][:9] + ((64,),)
+    _check_flrelu(*args, {"variant": slab_variant}, 38, 40)
+
+
 def _bwd_tile_starts(up, down, tu, td, padding, blocks, size_w):
     # The backward's intermediate W tile starts o0·up + p0 − Tu + 1 (the mask coordinate) for
     # the vmask plan, recomputed here from the geometry of REFERENCE §4.
@@ -259,9 +268,11 @@ def test_variant_cases_cover_unaligned_backward_tiles():
     assert sum(any(r % 4 for r in s) for s in starts) >= 2
 
 
-def _check_flrelu(up, down, tu, td, padding, bias, clamp, flip, fd2d, blocks, variant, width=9):
+def _check_flrelu(
+    up, down, tu, td, padding, bias, clamp, flip, fd2d, blocks, variant, width=9, height=11
+):
     gen = torch.Generator().manual_seed(up * 1000 + down * 100 + tu + td)
-    x = torch.randn(1, 3, 11, width, generator=gen)
+    x = torch.randn(1, 3, height, width, generator=gen)
     fu = _filter(gen, tu)
     fd = _filter(gen, td, fd2d)
     b = torch.randn(3, generator=gen) if bias else None
