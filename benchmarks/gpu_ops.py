@@ -663,6 +663,7 @@ COMPARE_VARIANTS = [
     "slab16w_b64_r128",
     "slab16w_w4",
     "slab16w_mix",
+    "slab16w_mix_r168",
     "slab16w_b64_p2f",
     "slab16w_b64_p2",
     "b64_r168",

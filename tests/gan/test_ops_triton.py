@@ -477,6 +477,18 @@ def test_per_direction_blocks(monkeypatch):
     assert set(seen[:n_fwd]) == {(16, 32)} and set(seen[n_fwd:]) == {(64,)}
 
 
+def test_per_direction_register_caps():
+    from gan.ops._triton import _launch
+
+    tune = _launch.resolve_tune({"variant": "slab16w_mix_r168"})
+    assert _launch._extra_options(tune, "fwd") == {}
+    assert _launch._extra_options(tune, "bwd") == {"maxnreg": 168}
+    both = _launch.resolve_tune({"maxnreg": 128, "maxnreg_fwd": 96})
+    assert _launch._extra_options(both, "fwd") == {"maxnreg": 96}
+    assert _launch._extra_options(both, "bwd") == {"maxnreg": 128}
+    assert _launch._extra_options(both) == {"maxnreg": 128}  # no direction: maxnreg alone
+
+
 def test_launch_retries_with_smaller_shared_memory_budget():
     # The planner's shared-memory model is an estimate: a kernel that does not fit is planned
     # again under a halved budget instead of failing the call.

@@ -118,6 +118,12 @@ VARIANTS = MappingProxyType(
         "slab16w_mix": MappingProxyType(
             {"vmask": True, "slab": 16, "win": True, "num_warps": 4, "blocks_fwd": (16, 32, 64)}
         ),
+        # + a cap of 168 registers on the backward: its up4-layer kernel (128-blocks) then fits
+        # 3 programs per SM without spills (157 registers); the up2 ones spill 144 B.
+        "slab16w_mix_r168": MappingProxyType(
+            {"vmask": True, "slab": 16, "win": True, "num_warps": 4, "blocks_fwd": (16, 32, 64)}
+            | {"maxnreg_bwd": 168}
+        ),
         # The slab loop software-pipelined over 2 stages (Triton's pipeliner double-buffers the
         # next slab's source window and tap loads): config-T kernels 146-188 registers, no
         # spills, +3 KiB of shared memory: more overlap inside a program, fewer programs per SM.
@@ -147,6 +153,7 @@ that time the whole generator or training step with a variant other than the def
 _TUNE_KEYS = frozenset(
     {"variant", "blocks", "num_warps", "num_warps_fwd", "num_warps_bwd", "num_stages", "maxnreg"}
     | {"vmask", "lean", "reload", "slab", "win", "slab_stages", "flat", "blocks_fwd", "blocks_bwd"}
+    | {"maxnreg_fwd", "maxnreg_bwd"}
 )
 
 
@@ -170,9 +177,13 @@ def resolve_tune(tune: dict | None) -> dict:
     return out
 
 
-def _extra_options(tune: dict) -> dict:
-    # Compile options passed only when set (the interpreter ignores them).
-    return {} if tune.get("maxnreg") is None else {"maxnreg": int(tune["maxnreg"])}
+def _extra_options(tune: dict, direction: str | None = None) -> dict:
+    # Compile options passed only when set (the interpreter ignores them); ``maxnreg_fwd`` /
+    # ``maxnreg_bwd`` override ``maxnreg`` for the fused kernel's two directions.
+    cap = tune.get(f"maxnreg_{direction}") if direction else None
+    if cap is None:
+        cap = tune.get("maxnreg")
+    return {} if cap is None else {"maxnreg": int(cap)}
 
 
 def _tuned(tune: dict, key: str, default):
@@ -348,7 +359,7 @@ def fused(
             SST=int(tune.get("slab_stages") or 1), FLAT=bool(tune.get("flat")),
             num_warps=warps or plan.num_warps,
             num_stages=_tuned(tune, "num_stages", 1),
-            **_extra_options(tune),
+            **_extra_options(tune, "fwd" if mode == 0 else "bwd"),
         )  # fmt: skip
         return dst
 
