@@ -659,11 +659,12 @@ def _table(res):
 COMPARE_VARIANTS = [
     "base",
     "vmask",
+    "slab16w_s4",
     "slab16w_b64",
+    "slab16w_mix_r168",
     "slab16w_b64_r128",
     "slab16w_w4",
     "slab16w_mix",
-    "slab16w_mix_r168",
     "slab16w_b64_p2f",
     "slab16w_b64_p2",
     "b64_r168",

@@ -209,6 +209,7 @@ KERNEL_VARIANTS = [
     {"variant": "slab16w_b64_p2", "blocks": (64,)},  # tl.range(num_stages=2) slab loop
     {"variant": "slab16w_b64_p2f", "blocks": (64,)},  # + plane and slab loops flattened
     {"variant": "slab16w_mix", "blocks_bwd": (32,)},  # per-direction blocks
+    {"variant": "slab16w_s4"},  # 128-blocks only where stage 2 decimates by 4
 ]
 VARIANT_CASES = [FLRELU_CASES[i] for i in (1, 2, 4)]
 VARIANT_WIDTHS = [23, 9, 9]
@@ -487,6 +488,35 @@ def test_per_direction_register_caps():
     assert _launch._extra_options(both, "fwd") == {"maxnreg": 96}
     assert _launch._extra_options(both, "bwd") == {"maxnreg": 128}
     assert _launch._extra_options(both) == {"maxnreg": 128}  # no direction: maxnreg alone
+
+
+def test_wide_s4_widens_only_decimation_by_4(monkeypatch):
+    # slab16w_s4: the backward of an up4 layer (stage 2 decimates by 4) may use 128-blocks and
+    # then runs with a 168-register cap; every other kernel keeps slab16w_b64's settings
+    # (fp16: the 128-block plans of fp32 do not fit the shared memory).
+    from gan.ops._triton import _launch
+
+    launches = []
+
+    class Capture:
+        def __getitem__(self, grid):
+            return lambda *a, **kw: launches.append(kw)
+
+    monkeypatch.setattr(_launch, "INTERPRETED", False)  # the GPU's plans
+    monkeypatch.setattr(T, "_interpreted", lambda: True)
+    monkeypatch.setattr(_launch, "_fused_kernel", Capture())
+    gen = torch.Generator().manual_seed(2)
+    for up in (4, 2):
+        f_up, f_dn = _filter(gen, 6 * up).to(DEVICE), _filter(gen, 12).to(DEVICE)
+        x = torch.zeros(1, 4, 86, 86, device=DEVICE, dtype=torch.float16, requires_grad=True)
+        y = T.filtered_lrelu(x, f_up, f_dn, None, up, 2, (20, 20, 20, 20),
+                             _tune={"variant": "slab16w_s4"})  # fmt: skip
+        y.sum().backward()
+    fwd4, bwd4, fwd2, bwd2 = launches
+    assert bwd4["S2"] == 4 and bwd4["BM"] == 128 and bwd4.get("maxnreg") == 168
+    for kw in (fwd4, fwd2, bwd2):
+        assert kw["BM"] <= 64 and "maxnreg" not in kw
+    assert all(kw["SB"] == 16 and kw["WIN"] >= 16 for kw in launches)
 
 
 def test_launch_retries_with_smaller_shared_memory_budget():

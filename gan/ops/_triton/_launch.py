@@ -124,6 +124,13 @@ VARIANTS = MappingProxyType(
             {"vmask": True, "slab": 16, "win": True, "num_warps": 4, "blocks_fwd": (16, 32, 64)}
             | {"maxnreg_bwd": 168}
         ),
+        # slab16w_b64 everywhere except where stage 2 decimates by 4 (the up4 layers'
+        # backward): there 128-blocks capped at 168 registers, as in slab16w_mix_r168. Every
+        # kernel is one of those two variants', so after them it compiles nothing.
+        "slab16w_s4": MappingProxyType(
+            {"vmask": True, "slab": 16, "win": True, "blocks": (16, 32, 64), "num_warps": 4}
+            | {"wide_s4": True}
+        ),
         # The slab loop software-pipelined over 2 stages (Triton's pipeliner double-buffers the
         # next slab's source window and tap loads): config-T kernels 146-188 registers, no
         # spills, +3 KiB of shared memory: more overlap inside a program, fewer programs per SM.
@@ -153,7 +160,7 @@ that time the whole generator or training step with a variant other than the def
 _TUNE_KEYS = frozenset(
     {"variant", "blocks", "num_warps", "num_warps_fwd", "num_warps_bwd", "num_stages", "maxnreg"}
     | {"vmask", "lean", "reload", "slab", "win", "slab_stages", "flat", "blocks_fwd", "blocks_bwd"}
-    | {"maxnreg_fwd", "maxnreg_bwd"}
+    | {"maxnreg_fwd", "maxnreg_bwd", "wide_s4"}
 )
 
 
@@ -296,6 +303,14 @@ def fused(
     blocks = tune.get("blocks_fwd" if mode == 0 else "blocks_bwd")
     if blocks is None:
         blocks = _tuned(tune, "blocks", _plan.BLOCKS)
+    extra = _extra_options(tune, "fwd" if mode == 0 else "bwd")
+    wide = bool(tune.get("wide_s4")) and s2 == 4
+    if wide:
+        # Stage 2 decimates by 4 (the backward of an up4 layer): its output tile is a quarter
+        # of the intermediate block per axis, so 64-blocks leave ~11 x 10 outputs per tile;
+        # 128-blocks with 168 registers compile without spills (sm_90, pass 4). (A multi-term
+        # stage 1 keeps its <= 64 blocks, see _plan, and then no cap.)
+        blocks = tuple(sorted(set(blocks) | {128}))
     # VMASK moves the backward's intermediate W tile start down by up to 3 samples.
     vmask = mode == 1 and mask is not None and bool(tune.get("vmask"))
     lean = bool(tune.get("lean"))
@@ -359,7 +374,7 @@ def fused(
             SST=int(tune.get("slab_stages") or 1), FLAT=bool(tune.get("flat")),
             num_warps=warps or plan.num_warps,
             num_stages=_tuned(tune, "num_stages", 1),
-            **_extra_options(tune, "fwd" if mode == 0 else "bwd"),
+            **({"maxnreg": 168} if wide and plan.bm > 64 else extra),
         )  # fmt: skip
         return dst
 
