@@ -126,7 +126,7 @@ VARIANTS = MappingProxyType(
         ),
         # slab16w_b64 everywhere except where stage 2 decimates by 4 (the up4 layers'
         # backward): there 128-blocks capped at 168 registers, as in slab16w_mix_r168. Every
-        # kernel is one of those two variants', so after them it compiles nothing.
+        # kernel is one of those two variants' (whichever of the three runs first compiles).
         "slab16w_s4": MappingProxyType(
             {"vmask": True, "slab": 16, "win": True, "blocks": (16, 32, 64), "num_warps": 4}
             | {"wide_s4": True}
