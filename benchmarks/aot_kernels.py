@@ -112,6 +112,16 @@ def _triton_on_cpu(book: dict, where: list[str]):
             os.environ["ALIASFREE_OPS_IMPL"] = saved[4]
 
 
+def programs_per_sm(regs: int, warps: int, smem: int) -> int:
+    """Resident programs per sm_90 SM: 64 K registers (allocated per warp in units of 256,
+    i.e. per thread rounded up to 8), 64 warps, 228 KiB of shared memory with 1 KiB reserved
+    per program, at most 32 programs."""
+    by_regs = 65536 // (-(-regs // 8) * 8 * 32 * warps)
+    by_warps = 64 // warps
+    by_smem = (228 * 1024) // (smem + 1024)
+    return max(0, min(by_regs, by_warps, by_smem, 32))
+
+
 def _run_network(net: str, res: int, mode: str) -> None:
     from gan.networks import alias_free
     from gan.networks.presets import build_discriminator, build_generator
@@ -178,10 +188,13 @@ def main(argv=None) -> int:
     print(f"\ntriton {triton.__version__}, sm_90, variant {variant}; {len(rows)} distinct kernels")
     for r in rows:
         res = r["res"]
+        if "regs" in res:
+            res["programs_per_sm"] = programs_per_sm(res["regs"], res["warps"], res["smem"])
         consts = {k: v for k, v in r.items() if k not in ("kind", "dtype", "res", "where")}
         summary = (f"regs {res.get('regs')} stack {res.get('stack')} smem {res.get('smem')} "
                    f"BI/BM/BO {res.get('BI')}/{res.get('BM')}/{res.get('BO')} "
-                   f"warps {res.get('warps')}") if "error" not in res else res["error"]  # fmt: skip
+                   f"warps {res.get('warps')} progs/SM {res.get('programs_per_sm')}"
+                   ) if "error" not in res else res["error"]  # fmt: skip
         print(f"{r['kind']:6s} {r['dtype']:8s} {json.dumps(consts):60s} {summary}  "
               f"[{', '.join(r['where'][:4])}{' …' if len(r['where']) > 4 else ''}]")  # fmt: skip
     errors = [r for r in rows if "error" in r["res"]]
@@ -192,6 +205,15 @@ def main(argv=None) -> int:
           f"{len(failures)} network runs failed; {time.perf_counter() - t0:.0f} s")  # fmt: skip
     for f in failures:
         print("  run failed:", f)
+    occupancy: dict[str, dict[int, int]] = {}
+    for r in rows:
+        p = r["res"].get("programs_per_sm")
+        if p is not None:
+            hist = occupancy.setdefault(r["dtype"], {})
+            hist[p] = hist.get(p, 0) + 1
+    for dtype, hist in sorted(occupancy.items()):
+        counts = ", ".join(f"{n} at {p}" for p, n in sorted(hist.items()))
+        print(f"{dtype}: kernels by programs per SM: {counts}")
     write_out_json(
         "aot_kernels.json",
         {

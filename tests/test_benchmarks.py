@@ -143,4 +143,21 @@ def test_aot_kernels_compiles_every_kernel_of_a_training_step(tmp_path):
         res = k["res"]
         assert "error" not in res, res
         assert 0 < res["regs"] <= 255 and res["smem"] <= 232448, (k, res)
+        assert res["programs_per_sm"] >= 1, (k, res)
     assert {"t32/autocast", "d32/autocast"} <= {w for k in kernels for w in k["where"]}
+
+
+def test_programs_per_sm():
+    spec = importlib.util.spec_from_file_location("aot", ROOT / "benchmarks" / "aot_kernels.py")
+    aot = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        spec.loader.exec_module(aot)
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    # Registers bind (per thread rounded up to 8, 64 K per SM), then warps, then shared memory.
+    assert aot.programs_per_sm(255, 8, 81920) == 1
+    assert aot.programs_per_sm(125, 4, 11264) == 4  # 128 x 128 threads = 16 K registers
+    assert aot.programs_per_sm(150, 4, 15360) == 3  # 152 x 128 = 19 K
+    assert aot.programs_per_sm(64, 4, 0) == 8 and aot.programs_per_sm(32, 1, 0) == 32
+    assert aot.programs_per_sm(64, 4, 100 * 1024) == 2  # shared memory binds
