@@ -73,6 +73,16 @@ def _tile_matrix(
 
 
 @triton.jit
+def _load_source(ptrs, inside, bias_val, HAS_BIAS: tl.constexpr, DOT_DTYPE: tl.constexpr):
+    # Source samples as dot operands: outside the plane the zero padding, and the bias added to
+    # real samples only (before the zero insertion, as the op is defined).
+    src = tl.load(ptrs, mask=inside, other=0.0).to(tl.float32)
+    if HAS_BIAS:
+        src = tl.where(inside, src + bias_val, 0.0)
+    return src.to(DOT_DTYPE)
+
+
+@triton.jit
 def _separable(src, py, px, acc, DOT_DTYPE: tl.constexpr, PREC: tl.constexpr):
     # acc + py · src · px, both products on tensor cores with fp32 accumulation.
     t = tl.dot(src, px, input_precision=PREC)
@@ -272,14 +282,10 @@ def _fused_kernel(
                 src = src + bias_val
             # The bias goes on real samples only, before the zero insertion.
             src = tl.where(iny[:, None], tl.where(inx[None, :], src, 0.0), 0.0)
-        else:
-            src = tl.load(src_ptr + plane64 * SH * SW + soffs, mask=smask, other=0.0)
-            src = src.to(tl.float32)
-            if HAS_BIAS:
-                # The bias goes on real samples only, before the zero insertion.
-                src = tl.where(smask, src + bias_val, 0.0)
-        if WIN == 0:
             src = src.to(DOT_DTYPE)
+        else:
+            src = _load_source(src_ptr + plane64 * SH * SW + soffs, smask, bias_val, HAS_BIAS,
+                               DOT_DTYPE)  # fmt: skip
 
         if SB > 0:
             out = _slab_chain(
@@ -476,11 +482,8 @@ def _slab_chain(
             aw = tl.arange(0, WIN)
             jyw = j0y + lo + aw
             wmask = inx[:, None] & ((jyw >= 0) & (jyw < SH))[None, :]
-            srct = tl.load(src_plane + jx[:, None] + jyw[None, :] * SW, mask=wmask, other=0.0)
-            srct = srct.to(tl.float32)
-            if HAS_BIAS:
-                srct = tl.where(wmask, srct + bias_val, 0.0)
-            srct = srct.to(DOT_DTYPE)
+            srct = _load_source(src_plane + jx[:, None] + jyw[None, :] * SW, wmask, bias_val,
+                                HAS_BIAS, DOT_DTYPE)  # fmt: skip
             rows = aw
             phw = phy + lo * S1
         else:
