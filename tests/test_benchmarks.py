@@ -67,9 +67,9 @@ def test_session_without_a_winner_keeps_the_default_and_respects_the_budget(tmp_
     assert log.count("skipped") == 4
 
 
-@pytest.fixture(scope="module")
-def gpu_ops():
-    spec = importlib.util.spec_from_file_location("gpu_ops", ROOT / "benchmarks" / "gpu_ops.py")
+def _load_script(name: str):
+    """A benchmarks/ script as a module (they import their sibling ``_out``)."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     sys.path.insert(0, str(ROOT / "benchmarks"))
     try:
@@ -77,6 +77,11 @@ def gpu_ops():
     finally:
         sys.path.remove(str(ROOT / "benchmarks"))
     return module
+
+
+@pytest.fixture(scope="module")
+def gpu_ops():
+    return _load_script("gpu_ops")
 
 
 def _row(variant, ms, dtype="float16", **kw):
@@ -148,13 +153,7 @@ def test_aot_kernels_compiles_every_kernel_of_a_training_step(tmp_path):
 
 
 def test_programs_per_sm():
-    spec = importlib.util.spec_from_file_location("aot", ROOT / "benchmarks" / "aot_kernels.py")
-    aot = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        spec.loader.exec_module(aot)
-    finally:
-        sys.path.remove(str(ROOT / "benchmarks"))
+    aot = _load_script("aot_kernels")
     # Registers bind (per thread rounded up to 8, 64 K per SM), then warps, then shared memory.
     assert aot.programs_per_sm(255, 8, 81920) == 1
     assert aot.programs_per_sm(125, 4, 11264) == 4  # 128 x 128 threads = 16 K registers
