@@ -53,7 +53,7 @@ def _resources(fn, args, kw) -> dict:
     return _aot_resources(fn, args, kw)
 
 
-class _Stand_in:
+class _StandIn:
     """Replaces ``_launch._fused_kernel`` / ``_single_kernel``: ``kernel[grid](*args, **kw)``
     compiles (once per specialisation) and records instead of launching."""
 
@@ -98,8 +98,8 @@ def _triton_on_cpu(book: dict, where: list[str]):
              _launch._single_kernel, os.environ.get("ALIASFREE_OPS_IMPL"))  # fmt: skip
     params._interpret_mode = lambda: True
     backend._interpreted = lambda: True
-    _launch._fused_kernel = _Stand_in(saved[2], "fused", book, where)
-    _launch._single_kernel = _Stand_in(saved[3], "single", book, where)
+    _launch._fused_kernel = _StandIn(saved[2], "fused", book, where)
+    _launch._single_kernel = _StandIn(saved[3], "single", book, where)
     os.environ["ALIASFREE_OPS_IMPL"] = "triton"
     try:
         yield
