@@ -170,7 +170,7 @@ class Trainer:
                 reduce=(lambda t: reduce_sum(t, env)) if env.is_distributed else None,
             )
         # Default: on with CUDA only. Asked for explicitly it also runs on the CPU (bf16 autocast
-        # is slow there, but it is how the CPU test suite exercises the mixed-precision path).
+        # gains nothing there, but it is how the CPU tests exercise the mixed-precision path).
         self.fp16 = self.device.type == "cuda" if opts.fp16 is None else bool(opts.fp16)
         amp_device = self.device.type
         autocast = (lambda: torch.autocast(amp_device, dtype=torch.bfloat16)) if self.fp16 else None

@@ -147,7 +147,7 @@ class TrainOptions:
     device : {"auto", "cpu", "cuda"}
     fp16 : bool, optional
         Mixed precision (bfloat16 autocast); None: on when the device is CUDA. True also works
-        on the CPU (slow there; it is how the tests exercise the mixed-precision path).
+        on the CPU (no faster there; it is how the tests exercise the mixed-precision path).
     """
 
     config: str = "t"
