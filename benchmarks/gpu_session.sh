@@ -15,16 +15,25 @@
 #      autocast, Triton ops, snapshot with metrics; tiny config T, 0.2 kimg)
 # Stages 2–4 run with ALIASFREE_TRITON_VARIANT set to the variant stage 1 ranked first (when it
 # found one within tolerance), so the generator and training figures use the best kernels.
-# Each stage's log goes to $OUT/<stage>.log and its JSON to $OUT (see each script's docstring).
-# Afterwards: copy the figures into benchmarks/RESULTS.md and, if stage 1 picked a variant other
+# Each stage's log (<stage>.log) and JSON (see each script's docstring) go to a work folder that
+# is packed into $OUT/results.tgz after every stage (checkpoints left out): the device tool
+# brings back at most 8 files from $OUT, and a run stopped half-way still returns what it had.
+# $OUT/session.log is the summary. Read them with `tar xzf results.tgz`. Afterwards: copy the figures into benchmarks/RESULTS.md and, if stage 1 picked a variant other
 # than the default, set DEFAULT_VARIANT in gan/ops/_triton/_launch.py.
 set -u
-OUT=${OUT:?set OUT to a folder for the logs and JSON}
-mkdir -p "$OUT"
+FINAL=${OUT:?set OUT to a folder for the logs and JSON}
+mkdir -p "$FINAL"
+OUT=$(mktemp -d "${TMPDIR:-/tmp}/gpu_session.XXXXXX")
 export OUT PYTHONPATH="${PYTHONPATH:+$PYTHONPATH:}$(pwd)" PYTHONUNBUFFERED=1
 PY=${PYTHON:-python3}
 BUDGET=${SESSION_BUDGET_S:-520}
 T0=$(date +%s)
+
+pack() {  # everything so far into $FINAL/results.tgz, atomically; the summary beside it
+    tar czf "$FINAL/.results.tgz" --exclude='*.safetensors' -C "$OUT" . &&
+        mv -f "$FINAL/.results.tgz" "$FINAL/results.tgz"
+    cp -f "$OUT/session.log" "$FINAL/session.log"
+}
 
 left() { echo $((BUDGET - ($(date +%s) - T0))); }
 
@@ -43,6 +52,7 @@ stage() {  # stage NAME MIN_SECONDS MAX_SECONDS COMMAND...
     timeout --kill-after=5 "$max" "$@" >"$OUT/$name.log" 2>&1
     echo "== $name: exit $? after $(($(date +%s) - T0)) s" | tee -a "$OUT/session.log"
     tail -n 25 "$OUT/$name.log"
+    pack
 }
 
 {
@@ -71,3 +81,4 @@ mv -f "$OUT/gpu_generator.json" "$OUT/gpu_generator_1024.json" 2>/dev/null
 stage train_cli 60 120 "$PY" -m aliasfree train --device cuda --kimg 0.2 --snap-kimg 0.2 \
     --out "$OUT/train_cli_run"
 echo "== done after $(($(date +%s) - T0)) s" | tee -a "$OUT/session.log"
+pack

@@ -6,6 +6,7 @@ import importlib.util
 import os
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,8 @@ case "$*" in
   *--compare*) [ -n "${FAKE_BEST:-}" ] && echo "$FAKE_BEST" > "$OUT/best_variant.txt"
                [ -n "${FAKE_SLEEP:-}" ] && sleep "$FAKE_SLEEP" ;;
   *gpu_generator.py*) echo '{}' > "$OUT/gpu_generator.json" ;;
+  *aliasfree*) mkdir -p "$OUT/train_cli_run" && echo png > "$OUT/train_cli_run/samples.png" &&
+               echo weights > "$OUT/train_cli_run/generator.safetensors" ;;
 esac
 exit 0
 """
@@ -38,7 +41,11 @@ def _session(tmp_path: Path, **env: str) -> list[str]:
         capture_output=True,
         timeout=120,
     )
-    return (out / "calls.txt").read_text().splitlines()
+    # The device tool brings back at most 8 files from $OUT: the script leaves two there.
+    assert sorted(p.name for p in out.iterdir()) == ["results.tgz", "session.log"]
+    with tarfile.open(out / "results.tgz") as tar:
+        tar.extractall(tmp_path / "results", filter="data")
+    return (tmp_path / "results" / "calls.txt").read_text().splitlines()
 
 
 def test_session_runs_every_stage_in_order_with_the_best_variant(tmp_path):
@@ -54,8 +61,10 @@ def test_session_runs_every_stage_in_order_with_the_best_variant(tmp_path):
     assert calls[1].endswith("variant=default")
     assert all(c.endswith("variant=vmask") for c in calls[2:])
     assert "t:256:16 r:256:16" in calls[2] and "t:1024:4 r:1024:4" in calls[4]
-    out = tmp_path / "out"
-    assert (out / "gpu_generator_256.json").exists() and (out / "gpu_generator_1024.json").exists()
+    res = tmp_path / "results"
+    assert (res / "gpu_generator_256.json").exists() and (res / "gpu_generator_1024.json").exists()
+    assert (res / "train_cli_run" / "samples.png").exists()
+    assert not (res / "train_cli_run" / "generator.safetensors").exists()  # size: left out
 
 
 def test_session_without_a_winner_keeps_the_default_and_respects_the_budget(tmp_path):
