@@ -381,7 +381,8 @@ class FiguresOfMerit:
         The measured transition band, in Kaiser's sense (ripple ``delta`` in both bands): with
         ``delta = 10^(-stopband_attenuation_db / 20)``, from the last frequency below ``f_6db``
         where the gain is still ``>= 1 - delta`` to the first frequency where it falls to
-        ``delta``. For a Kaiser design it is close to the designed ``width``.
+        ``delta``. For a Kaiser design it is close to the designed ``width``. NaN when the
+        attenuation is at most 6.02 dB (``delta >= 1/2``: the two levels cross over).
     passband_edge, stopband_edge : float
         The edges used for ripple and attenuation.
     angle_deg : float or None
@@ -595,7 +596,9 @@ def figures_of_merit(
 
     f6 = _first_crossing(gain, f, g, 0.5)
     f3 = _first_crossing(gain, f, g, 1.0 / math.sqrt(2.0))
-    if math.isnan(atten) or math.isnan(f6):
+    if math.isnan(atten) or math.isnan(f6) or atten <= 20.0 * math.log10(2.0):
+        # At most 6.02 dB, delta >= 1/2: the pass level 1 - delta is at or under the stop level
+        # delta and the band is undefined (it came out negative).
         transition = math.nan
     else:
         delta = 10.0 ** (-atten / 20.0)

@@ -375,3 +375,13 @@ def test_figures_of_merit_ripple_includes_the_passband_edge():
     _, H = ss.freqz(h, 1, worN=np.linspace(0.0, fom.passband_edge, 200001), fs=64.0)
     want = np.max(np.abs(20 * np.log10(np.abs(H))))
     assert fom.passband_ripple_db == pytest.approx(want, rel=1e-6)
+
+
+@pytest.mark.parametrize(("numtaps", "cutoff", "width"), [(2, 0.5, 0.2), (3, 0.2, 0.1)])
+def test_figures_of_merit_transition_band_undefined_below_6db_attenuation(numtaps, cutoff, width):
+    # With less than 6.02 dB of attenuation the Kaiser ripple delta exceeds 1/2, the pass and
+    # stop levels 1 - delta and delta swap, and the "transition band" came out negative.
+    fom = figures_of_merit(firwin_lowpass(numtaps, cutoff, width=width), cutoff, width=width)
+    assert fom.stopband_attenuation_db < 20 * math.log10(2)
+    assert math.isnan(fom.transition_band)
+    assert fom.to_dict()["transition_band"] is None
