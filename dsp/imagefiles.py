@@ -159,10 +159,11 @@ def load_images(
     (top-left corner at ``((h − H)//2, (w − W)//2)``) to a common ``H × W``:
 
     - ``size=None``: the smallest height and the smallest width among the loaded images (no
-      image is skipped for its size);
+      image is skipped for its size); every image is held at full size until all are read;
     - ``size`` given: exactly that size; images smaller than it in either dimension are skipped
-      (reason ``"smaller than ..."``). Images are never resized (resampling would change the
-      spectrum being measured).
+      (reason ``"smaller than ..."``). Each image is cropped as soon as it is decoded, so the
+      memory needed is about that of the result. Images are never resized (resampling would
+      change the spectrum being measured).
 
     Parameters
     ----------
@@ -209,7 +210,9 @@ def load_images(
                 (name, f"smaller than {want[0]}x{want[1]}: {arr.shape[0]}x{arr.shape[1]}")
             )
             continue
-        decoded.append(arr)
+        # With an explicit size, crop now: keeping every full-size image until the end needs
+        # memory for all of them (tens of GB for a folder of photos).
+        decoded.append(arr if want is None else _centre_crop(arr, *want).copy())
     if not decoded:
         if skipped:
             detail = f"; {len(skipped)} skipped, first: {skipped[0][0]}: {skipped[0][1]}"

@@ -381,7 +381,8 @@ class FiguresOfMerit:
         The measured transition band, in Kaiser's sense (ripple ``delta`` in both bands): with
         ``delta = 10^(-stopband_attenuation_db / 20)``, from the last frequency below ``f_6db``
         where the gain is still ``>= 1 - delta`` to the first frequency where it falls to
-        ``delta``. For a Kaiser design it is close to the designed ``width``.
+        ``delta``. For a Kaiser design it is close to the designed ``width``. NaN when the
+        attenuation is at most 6.02 dB (``delta >= 1/2``: the two levels cross over).
     passband_edge, stopband_edge : float
         The edges used for ripple and attenuation.
     angle_deg : float or None
@@ -493,8 +494,9 @@ def figures_of_merit(
     """Measure a low-pass filter: ripple, attenuation, -6/-3 dB points, transition band.
 
     The gain ``|H(f)| / |H(0)|`` is sampled (exact DTFT) on ``n_freqs`` points of
-    ``[0, fs / 2]``; crossings are refined by root finding and the stopband maximum by bounded
-    maximisation on the exact response. For a 2D filter (or to measure a 1D filter as the
+    ``[0, fs / 2]``; crossings are refined by root finding, and the stopband maximum and the
+    largest passband deviation (band edges included) by bounded maximisation on the exact
+    response. For a 2D filter (or to measure a 1D filter as the
     separable ``outer(h, h)``, pass a 2D array) the response is taken along the ray at
     ``angle_deg`` from the x axis, ``f`` being the radial frequency (still up to ``fs / 2``);
     the 0 and 45 degree slices bracket a separable filter's anisotropy.
@@ -574,8 +576,15 @@ def figures_of_merit(
     else:
         g = gain(f)
 
-    in_pass = f <= passband
-    ripple = float(np.max(np.abs(20.0 * np.log10(np.maximum(g[in_pass], 1e-300)))))
+    def deviation_db(x: np.ndarray) -> np.ndarray:
+        return np.abs(20.0 * np.log10(np.maximum(x, 1e-300)))
+
+    # The closed band [0, passband]: the edge itself is evaluated (a Kaiser design's largest
+    # deviation is often right there) and the grid's peaks are refined, as in the stopband.
+    in_pass = f < passband
+    fp_band = np.concatenate((f[in_pass], [passband]))
+    gp = np.concatenate((g[in_pass], gain(fp_band[-1:])))
+    ripple = _refined_max(lambda x: deviation_db(gain(x)), fp_band, deviation_db(gp))
 
     in_stop = f >= stopband
     if stopband < fs / 2 and np.count_nonzero(in_stop) >= 1:
@@ -587,7 +596,9 @@ def figures_of_merit(
 
     f6 = _first_crossing(gain, f, g, 0.5)
     f3 = _first_crossing(gain, f, g, 1.0 / math.sqrt(2.0))
-    if math.isnan(atten) or math.isnan(f6):
+    if math.isnan(atten) or math.isnan(f6) or atten <= 20.0 * math.log10(2.0):
+        # At most 6.02 dB, delta >= 1/2: the pass level 1 - delta is at or under the stop level
+        # delta and the band is undefined (it came out negative).
         transition = math.nan
     else:
         delta = 10.0 ** (-atten / 20.0)

@@ -43,6 +43,12 @@ def _check_marks(marks: Sequence[float] | float | None) -> list[float]:
     return [check_real("marks", m, low=0.0, low_inclusive=False) for m in values]
 
 
+def _check_unit(unit: object) -> str:
+    if not isinstance(unit, str) or not unit.strip():
+        raise ValueError(f"unit must be a non-empty string, got {unit!r}")
+    return unit
+
+
 def plot_power_spectrum(
     fy: object,
     fx: object,
@@ -51,6 +57,7 @@ def plot_power_spectrum(
     marks: Sequence[float] | float | None = (0.25,),
     band: str = "both",
     floor_db: float = -80.0,
+    unit: str = "cycles/sample",
     title: str | None = None,
     ax=None,
 ):
@@ -69,6 +76,10 @@ def plot_power_spectrum(
         Outline the square ``|fx|, |fy| < mark``, the disc ``|f| < mark``, or both.
     floor_db : float
         Lowest level drawn (negative).
+    unit : str
+        Unit of ``fy`` and ``fx`` for the axis labels: the default matches
+        ``power_spectrum(fs=1)``; with another ``fs`` the axes are in the units of ``fs``
+        (e.g. ``"cycles per image width"``).
     ax : matplotlib Axes, optional
         Draw into this axes instead of a new figure.
     """
@@ -81,6 +92,7 @@ def plot_power_spectrum(
         raise ValueError(f"band must be 'square', 'disc' or 'both', got {band!r}")
     floor_db = check_real("floor_db", floor_db, high=0.0, high_inclusive=False)
     radii = _check_marks(marks)
+    unit = _check_unit(unit)
     oy, ox = np.argsort(fy), np.argsort(fx)
     fy, fx, p = fy[oy], fx[ox], p[np.ix_(oy, ox)]
     dy = (fy[-1] - fy[0]) / max(fy.size - 1, 1) if fy.size > 1 else 1.0
@@ -116,8 +128,8 @@ def plot_power_spectrum(
     ax.set_xlim(extent[0], extent[1])
     ax.set_ylim(extent[2], extent[3])
     ax.set_aspect("equal")
-    ax.set_xlabel("f_x (cycles/sample)")
-    ax.set_ylabel("f_y (cycles/sample)")
+    ax.set_xlabel(f"f_x ({unit})")
+    ax.set_ylabel(f"f_y ({unit})")
     ax.set_title(title or "Average power spectrum")
     return fig
 
@@ -129,6 +141,7 @@ def plot_spectrum_slices(
     *,
     marks: Sequence[float] | float | None = (0.25,),
     floor_db: float = -120.0,
+    unit: str = "cycles/sample",
     title: str | None = None,
     ax=None,
 ):
@@ -136,10 +149,12 @@ def plot_spectrum_slices(
 
     Slices as in ``dsp.spectrum.spectrum_slices``; ``marks`` are vertical lines (e.g. the half
     band ``0.25`` cycles/sample). A spectrum that is isotropic gives overlapping curves.
+    ``unit`` names the unit of ``fy``/``fx`` on the axis label (see :func:`plot_power_spectrum`).
     """
     p = as_finite_array("P", P, ndim=2)
     floor_db = check_real("floor_db", floor_db, high=0.0, high_inclusive=False)
     radii = _check_marks(marks)
+    unit = _check_unit(unit)
     f0, p0, f45, p45 = spectrum_slices(p, fy, fx)
     ref = float(max(p0.max(), p45.max()))
     d0, d45 = _db(p0, ref, floor_db), _db(p45, ref, floor_db)
@@ -151,7 +166,7 @@ def plot_spectrum_slices(
     ax.set_xlim(0.0, max(float(f0[-1]), float(f45[-1])))
     # Zoom to the data: the floor only matters when the spectrum actually reaches it.
     ax.set_ylim(max(floor_db, float(min(d0.min(), d45.min())) - 5.0), 5.0)
-    ax.set_xlabel("radial frequency (cycles/sample)")
+    ax.set_xlabel(f"radial frequency ({unit})")
     ax.set_ylabel("power (dB re max)")
     ax.grid(True, alpha=0.3)
     ax.legend(loc="lower left", fontsize="small")

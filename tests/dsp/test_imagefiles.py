@@ -180,3 +180,25 @@ def test_load_errors(tmp_path, image_dir):
         load_images(root, size=(4, 4, 4))
     with pytest.raises(ValueError, match="size"):
         load_images(root, size=0)
+
+
+def test_explicit_size_crops_each_image_as_it_is_decoded(tmp_path):
+    # With --size the full-size decoded images were all kept until the end and cropped only
+    # then: 500 photos of 12 Mpixel at --size 256 needed ~48 GB instead of ~260 MB.
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    for i in range(8):
+        pixels = rng.integers(0, 256, (400, 400), dtype=np.uint8)
+        Image.fromarray(pixels).save(tmp_path / f"{i}.png")
+    full = 400 * 400 * 8  # one decoded float64 image
+    tracemalloc.start()
+    try:
+        images, skipped = load_images(tmp_path, size=16)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert images.shape == (8, 1, 16, 16) and not skipped
+    assert peak < 4 * full
+    want = np.asarray(Image.open(tmp_path / "3.png"), dtype=np.float64)[192:208, 192:208] / 255
+    np.testing.assert_array_equal(images[3, 0], want)

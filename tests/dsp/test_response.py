@@ -358,3 +358,30 @@ def test_figures_of_merit_of_a_long_filter_match_scipy():
     np.testing.assert_allclose(np.abs(H), [0.5, 1 / math.sqrt(2)], atol=1e-9)
     assert abs(fom.f_6db - fc) < 0.05 * width
     assert fom.stopband_attenuation_db > 60.0
+
+
+def test_figures_of_merit_ripple_includes_the_passband_edge():
+    # The ripple of a Kaiser design peaks at the passband edge itself, which the dense grid
+    # missed (0.1302 dB reported against 0.1414 dB at f = 0.24): the edge must be evaluated.
+    h = firwin_lowpass(101, 0.25, width=0.02, fs=1.0)
+    fom = figures_of_merit(h, 0.25, width=0.02, fs=1.0)
+    assert fom.passband_edge == pytest.approx(0.24)
+    _, H = ss.freqz(h, 1, worN=np.linspace(0.0, 0.24, 200001), fs=1.0)
+    want = np.max(np.abs(20 * np.log10(np.abs(H))))
+    assert fom.passband_ripple_db == pytest.approx(want, rel=1e-6)
+    # An interior ripple peak is refined, not read off the grid.
+    h = firwin_lowpass(64, 8.0, width=4.0, fs=64.0)
+    fom = figures_of_merit(h, 8.0, width=4.0, fs=64.0)
+    _, H = ss.freqz(h, 1, worN=np.linspace(0.0, fom.passband_edge, 200001), fs=64.0)
+    want = np.max(np.abs(20 * np.log10(np.abs(H))))
+    assert fom.passband_ripple_db == pytest.approx(want, rel=1e-6)
+
+
+@pytest.mark.parametrize(("numtaps", "cutoff", "width"), [(2, 0.5, 0.2), (3, 0.2, 0.1)])
+def test_figures_of_merit_transition_band_undefined_below_6db_attenuation(numtaps, cutoff, width):
+    # With less than 6.02 dB of attenuation the Kaiser ripple delta exceeds 1/2, the pass and
+    # stop levels 1 - delta and delta swap, and the "transition band" came out negative.
+    fom = figures_of_merit(firwin_lowpass(numtaps, cutoff, width=width), cutoff, width=width)
+    assert fom.stopband_attenuation_db < 20 * math.log10(2)
+    assert math.isnan(fom.transition_band)
+    assert fom.to_dict()["transition_band"] is None

@@ -226,3 +226,27 @@ def test_plots_draw_the_spectrum_in_db(tmp_path, rng):
         plot_power_spectrum(fy, fx, p, marks=-0.1)
     with pytest.raises(ValueError, match="shape"):
         plot_power_spectrum(fy[:-1], fx, p)
+
+
+def test_plots_label_the_frequency_unit_of_the_axes(rng):
+    # power_spectrum(fs=...) gives axes in the units of fs, but both plots always said
+    # "cycles/sample": the unit label must follow the axes the caller passes.
+    import matplotlib.pyplot as plt
+
+    from dsp.plots.spectrum import plot_power_spectrum, plot_spectrum_slices
+
+    fy, fx, p = power_spectrum(rng.standard_normal((2, 16, 16)))
+    for plot in (plot_power_spectrum, plot_spectrum_slices):
+        fig = plot(fy, fx, p)
+        assert "(cycles/sample)" in fig.axes[0].get_xlabel()
+        plt.close(fig)
+    fy, fx, p = power_spectrum(rng.standard_normal((2, 16, 16)), fs=64.0)
+    fig = plot_power_spectrum(fy, fx, p, marks=16.0, unit="cycles per image width")
+    assert fig.axes[0].get_xlabel() == "f_x (cycles per image width)"
+    assert fig.axes[0].get_ylabel() == "f_y (cycles per image width)"
+    plt.close(fig)
+    fig = plot_spectrum_slices(fy, fx, p, marks=16.0, unit="cycles per image width")
+    assert fig.axes[0].get_xlabel() == "radial frequency (cycles per image width)"
+    plt.close(fig)
+    with pytest.raises(ValueError, match="unit"):
+        plot_power_spectrum(fy, fx, p, unit="")
