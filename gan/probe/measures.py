@@ -7,6 +7,7 @@ afterwards, its parameters and buffers are not touched).
 
 from __future__ import annotations
 
+import copy
 import math
 import sys
 from collections.abc import Sequence
@@ -71,7 +72,8 @@ def stride1_equivalent(
     """The layer's stride-1 equivalent output and its stride, or ``None`` if the layer does not
     lower the rate.
 
-    - ``Conv2d`` with stride > 1: the same weights, padding, dilation and groups at stride 1;
+    - ``Conv2d`` with stride > 1: the module's own ``forward`` at stride 1 (same weights,
+      padding, dilation and groups; a subclass's weight transform included);
     - ``MaxPool2d``/``AvgPool2d`` with stride > 1: the same pooling at stride 1;
     - ``AdaptiveAvgPool2d``/``AdaptiveMaxPool2d`` with an output ``k`` times smaller (integer
       ``k``): a ``k × k`` pooling at stride 1 with circular wrap, so the map keeps its size and
@@ -90,15 +92,12 @@ def stride1_equivalent(
     s = 1
     if isinstance(mod, nn.Conv2d) and max(mod.stride) > 1:
         s = max(mod.stride)
-        if isinstance(mod.padding, str):
-            pad: object = 0
-        else:
-            pad = mod.padding
-        xin = x
-        if mod.padding_mode != "zeros":
-            xin = F.pad(x, mod._reversed_padding_repeated_twice, mode=mod.padding_mode)
-            pad = 0
-        y = F.conv2d(xin, mod.weight, mod.bias, 1, pad, mod.dilation, mod.groups)
+        # The module's own forward on a shallow copy (same parameters) set to stride 1, so a
+        # subclass that transforms its weights (weight standardisation, fake quantisation)
+        # keeps doing so; the model's module is not touched.
+        stride1 = copy.copy(mod)
+        stride1.stride = (1, 1)
+        y = stride1.forward(x)
     elif isinstance(mod, nn.MaxPool2d | nn.AvgPool2d):
         stride = mod.stride if mod.stride is not None else mod.kernel_size
         if max(_pair(stride)) > 1:

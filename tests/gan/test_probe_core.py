@@ -7,8 +7,10 @@ import math
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
+from dsp.aliasing import out_of_band_energy
 from gan.probe import PSNR_CAP_DB, equivariance_key, probe_model
 from gan.probe.measures import equivariance_psnr, shift_maps
 
@@ -344,3 +346,35 @@ def test_dead_relu_maps_are_left_out_of_the_nonlinearity_spread():
     frac = nonlinearity_fraction(x, torch.nn.ReLU(), oversample=4)
     assert np.isfinite(frac[0, 0]) and 0 < frac[0, 0] < 1
     assert np.isnan(frac[0, 1])
+
+
+# ------------------------------------------------------------------------------ user models
+class _StdConv2d(nn.Conv2d):
+    """Weight-standardised convolution (as in BiT / timm ``StdConv2d``): its forward transforms
+    the weights, so the stride-1 equivalent must run the module's own forward."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        w = self.weight
+        w = (w - w.mean(dim=(1, 2, 3), keepdim=True)) / w.std(dim=(1, 2, 3), keepdim=True)
+        return self._conv_forward(x, w, self.bias)
+
+
+def test_conv2d_subclass_is_measured_with_its_own_forward(rng):
+    torch.manual_seed(0)
+    conv = _StdConv2d(2, 3, 3, stride=2, padding=1).double()
+    with torch.no_grad():
+        conv.weight.add_(1.0)  # raw weights: a low-pass; standardised ones: zero-mean
+    x = torch.from_numpy(rng.standard_normal((2, 2, 16, 16)))
+    rep = probe_model(conv, x, measures=("downsampling",))
+    stride1 = F.conv2d(
+        x,
+        (conv.weight - conv.weight.mean((1, 2, 3), keepdim=True))
+        / conv.weight.std((1, 2, 3), keepdim=True),
+        conv.bias,
+        1,
+        1,
+    )
+    truth = out_of_band_energy(stride1.detach().numpy(), 2, band="square")
+    got = rep.rows[0].measures["out_of_band"]
+    assert got.mean == pytest.approx(float(np.mean(truth)), rel=1e-9)
+    assert conv.stride == (2, 2)
