@@ -108,12 +108,20 @@ def discover_layers(
     Raises
     ------
     ValueError
-        If a named module does not exist, or ``layers`` matches no candidate (the message lists
-        the candidates).
+        If a named module does not exist, ``layers`` matches no candidate (the message lists
+        the candidates), or the model is or holds a TorchScript module (which cannot be hooked).
     """
     if not isinstance(model, nn.Module):
         raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     named = dict(model.named_modules())
+    for name, mod in named.items():
+        if isinstance(mod, torch.jit.ScriptModule):
+            where = f"the model's submodule {name!r}" if name else "the model"
+            raise ValueError(
+                f"{where} is a TorchScript module ({type(mod).__name__}, from torch.jit.script "
+                "or torch.jit.trace): forward hooks cannot be attached to it (scripting refuses "
+                "them, tracing never calls them); pass the eager nn.Module instead"
+            )
     user_down = _check_names("downsampling_layers", downsampling_layers, named)
     user_nl = _check_names("nonlinearities", nonlinearities, named)
     if layers is not None:

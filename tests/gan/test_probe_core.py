@@ -378,3 +378,16 @@ def test_conv2d_subclass_is_measured_with_its_own_forward(rng):
     got = rep.rows[0].measures["out_of_band"]
     assert got.mean == pytest.approx(float(np.mean(truth)), rel=1e-9)
     assert conv.stride == (2, 2)
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit:DeprecationWarning")
+def test_torchscript_models_are_refused_clearly():
+    net = nn.Sequential(nn.Conv2d(1, 2, 3, stride=2, padding=1), nn.ReLU())
+    x = torch.zeros(1, 1, 8, 8)
+    for scripted in (torch.jit.script(net), torch.jit.trace(net, x)):
+        with pytest.raises(ValueError, match=r"model .*TorchScript.*eager"):
+            probe_model(scripted, x)
+    inner = nn.Sequential(nn.Conv2d(1, 1, 1), torch.jit.script(nn.ReLU()))
+    with pytest.raises(ValueError, match=r"'1' .*TorchScript"):
+        probe_model(inner, x)
+    assert not any(m._forward_hooks or m._forward_pre_hooks for m in inner[:1].modules())
