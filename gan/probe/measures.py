@@ -344,6 +344,14 @@ def _np(t: torch.Tensor) -> np.ndarray:
     return t.detach().to(device="cpu", dtype=torch.float64, copy=True).numpy()
 
 
+def _layer_output(info: LayerInfo, out: object) -> object:
+    """The feature map in a layer's output: the pooled map of a max pooling that also returns
+    its indices (``return_indices=True``), else the output itself."""
+    if isinstance(info.module, nn.MaxPool2d | nn.AdaptiveMaxPool2d) and isinstance(out, tuple):
+        return out[0] if out else out
+    return out
+
+
 @dataclass
 class _Prober:
     """Runs the passes for one batch chunk at a time and accumulates per-row values."""
@@ -376,6 +384,7 @@ class _Prober:
             self._nl_inputs[key] = _np(args[0])
 
     def on_output(self, key: str, info: LayerInfo, args: tuple, out: object) -> None:
+        out = _layer_output(info, out)
         if not isinstance(out, torch.Tensor) or out.ndim != 4:
             self._nl_inputs.pop(key, None)
             return
@@ -445,7 +454,12 @@ class _Prober:
             self.log(f"{span}: shift {t:g}")
             xs = torch.from_numpy(shift_maps(xnp, t, t, circular=self.circular))
             xs = xs.to(device=xb.device, dtype=xb.dtype)
-            run_hooked(model, xs, self.infos, lambda k, _i, _a, o, _t=t: self.on_shifted(k, o, _t))
+            run_hooked(
+                model,
+                xs,
+                self.infos,
+                lambda k, i, _a, o, _t=t: self.on_shifted(k, _layer_output(i, o), _t),
+            )
         self._stored.clear()
 
 

@@ -391,3 +391,22 @@ def test_torchscript_models_are_refused_clearly():
     with pytest.raises(ValueError, match=r"'1' .*TorchScript"):
         probe_model(inner, x)
     assert not any(m._forward_hooks or m._forward_pre_hooks for m in inner[:1].modules())
+
+
+def test_max_pool_returning_indices_is_measured(rng):
+    class SegNetPool(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.pool = nn.MaxPool2d(2, return_indices=True)
+            self.unpool = nn.MaxUnpool2d(2)
+
+        def forward(self, x):
+            y, idx = self.pool(x)
+            return self.unpool(y, idx)
+
+    x = torch.from_numpy(rng.standard_normal((2, 2, 16, 16)))
+    rep = probe_model(SegNetPool(), x, shifts=(1.0,))
+    plain = probe_model(nn.MaxPool2d(2), x, shifts=(1.0,)).rows[0]
+    row = rep.row("pool")
+    assert row.out_shape == (2, 8, 8) and row.rate == 0.5
+    assert row.measures == plain.measures
