@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 
 import numpy as np
@@ -410,3 +411,30 @@ def test_max_pool_returning_indices_is_measured(rng):
     row = rep.row("pool")
     assert row.out_shape == (2, 8, 8) and row.rate == 0.5
     assert row.measures == plain.measures
+
+
+def test_parametrized_convs_are_layers_and_their_weights_are_not(rng):
+    """spectral_norm / weight_norm put the weight's parametrization modules under the conv: the
+    conv stays the measured layer (with its parametrized weight); the weight is no feature map."""
+    from torch.nn.utils.parametrizations import spectral_norm, weight_norm
+
+    torch.manual_seed(0)
+    plain = nn.Sequential(nn.Conv2d(2, 3, 3, 2, 1), nn.LeakyReLU(0.2), nn.ConvTranspose2d(3, 2, 1))
+    param = copy.deepcopy(plain)
+    spectral_norm(param[0])
+    weight_norm(param[2])
+    with torch.no_grad():
+        plain[0].weight.copy_(param[0].weight)
+        plain[2].weight.copy_(param[2].weight)
+    x = torch.from_numpy(rng.standard_normal((2, 2, 16, 16))).float()
+    got = probe_model(param, x, shifts=(1.0,))
+    want = probe_model(plain, x, shifts=(1.0,))
+    assert [(r.name, r.type) for r in got.rows] == [
+        ("0", "ParametrizedConv2d"),
+        ("1", "LeakyReLU"),
+        ("2", "ParametrizedConvTranspose2d"),
+    ]
+    for a, b in zip(got.rows, want.rows, strict=True):
+        assert a.measures.keys() == b.measures.keys()
+        for k in a.measures:
+            assert a.measures[k].mean == pytest.approx(b.measures[k].mean, rel=1e-4, abs=1e-6)
