@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
+from torch.nn.utils.parametrize import is_parametrized
 
 __all__ = [
     "RATE_LOWERING_TYPES",
@@ -99,8 +100,11 @@ def discover_layers(
 ) -> list[LayerInfo]:
     """The modules ``probe_model`` hooks, in registration order.
 
-    Candidates are the leaf modules (no children) plus the modules named in
-    ``downsampling_layers`` and ``nonlinearities`` (which may have children); ``layers``, a list
+    Candidates are the leaf modules (no children), the modules of ``RATE_LOWERING_TYPES`` and
+    ``NONLINEARITY_TYPES``, plus the modules named in ``downsampling_layers`` and
+    ``nonlinearities`` (which may have children); a layer's internals are left out (the weight
+    parametrizations of ``spectral_norm``/``weight_norm``, which do not count as children
+    either, and modules inside a module of a known type); ``layers``, a list
     of ``fnmatch`` patterns on module names, keeps only the candidates whose name, or the name of
     one of their parents (``"layer1"`` for ``"layer1.0.conv1"``), matches a pattern. Which
     candidates produce 4D outputs is only known once the model has run.
@@ -108,12 +112,20 @@ def discover_layers(
     Raises
     ------
     ValueError
-        If a named module does not exist, or ``layers`` matches no candidate (the message lists
-        the candidates).
+        If a named module does not exist, ``layers`` matches no candidate (the message lists
+        the candidates), or the model is or holds a TorchScript module (which cannot be hooked).
     """
     if not isinstance(model, nn.Module):
         raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     named = dict(model.named_modules())
+    for name, mod in named.items():
+        if isinstance(mod, torch.jit.ScriptModule):
+            where = f"the model's submodule {name!r}" if name else "the model"
+            raise ValueError(
+                f"{where} is a TorchScript module ({type(mod).__name__}, from torch.jit.script "
+                "or torch.jit.trace): forward hooks cannot be attached to it (scripting refuses "
+                "them, tracing never calls them); pass the eager nn.Module instead"
+            )
     user_down = _check_names("downsampling_layers", downsampling_layers, named)
     user_nl = _check_names("nonlinearities", nonlinearities, named)
     if layers is not None:
@@ -123,10 +135,13 @@ def discover_layers(
         for p in layers:
             if not isinstance(p, str):
                 raise ValueError(f"layers must hold fnmatch patterns (str), got {p!r}")
+    internal = _internal_modules(named)
     infos = []
     for name, mod in named.items():
-        leaf = next(iter(mod.children()), None) is None
-        if not (leaf or name in user_down or name in user_nl):
+        leaf = all(_child_name(name, c) in internal for c, _ in mod.named_children())
+        if name in user_down or name in user_nl:
+            pass
+        elif name in internal or not (leaf or isinstance(mod, _KNOWN_TYPES)):
             continue
         infos.append(
             LayerInfo(
@@ -145,6 +160,31 @@ def discover_layers(
             )
         infos = kept
     return infos
+
+
+_KNOWN_TYPES = RATE_LOWERING_TYPES + NONLINEARITY_TYPES
+
+
+def _child_name(parent: str, child: str) -> str:
+    return f"{parent}.{child}" if parent else child
+
+
+def _internal_modules(named: dict[str, nn.Module]) -> set[str]:
+    """Names of modules that are a layer's internals, not layers: the weight parametrizations
+    of ``torch.nn.utils.parametrize`` (``spectral_norm``, ``weight_norm``: their output is a
+    weight, not a feature map) and everything below a module of a known type (such as the
+    fake-quantisation observers of a quantisation-aware ``Conv2d``)."""
+    owners = {n for n, m in named.items() if isinstance(m, _KNOWN_TYPES)}
+    containers = {
+        _child_name(n, "parametrizations") for n, m in named.items() if is_parametrized(m)
+    }
+    out = set()
+    for name in named:
+        parts = name.split(".") if name else []
+        ancestors = {".".join(parts[:i]) for i in range(len(parts))}
+        if name in containers or ancestors & (owners | containers):
+            out.add(name)
+    return out
 
 
 def _matches(name: str, pattern: str) -> bool:

@@ -65,13 +65,46 @@ def _ratio_factor(n_in: int, n_out: int) -> int:
     return max(1, int(round(n_in / max(n_out, 1))))
 
 
+def _conv_stride1(mod: nn.Conv2d, x: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    """The stride-1 output of a strided ``Conv2d`` with input ``x`` and (strided) output ``out``.
+
+    The module's own ``forward`` on a shallow copy set to stride 1 (the model's module is not
+    touched), so a subclass that transforms its weights (weight standardisation, fake
+    quantisation, parametrizations) keeps doing so, provided that sampling it at the stride
+    gives back ``out`` (to the precision of ``out``'s dtype). Otherwise (a subclass whose
+    forward does not read ``stride``) ``F.conv2d`` with the module's weight, bias, padding,
+    dilation and groups at stride 1.
+    """
+    # Copied by hand: copy.copy refuses parametrized modules.
+    stride1 = type(mod).__new__(type(mod))
+    stride1.__dict__.update(mod.__dict__)
+    stride1.stride = (1, 1)
+    try:
+        y = stride1.forward(x)
+    except Exception:  # a subclass that cannot run at stride 1: use the plain convolution
+        y = None
+    if isinstance(y, torch.Tensor) and y.ndim == 4:
+        dec = y[..., :: mod.stride[0], :: mod.stride[1]]
+        if dec.shape == out.shape:
+            tol = math.sqrt(torch.finfo(out.dtype).eps) * float(out.abs().max())
+            if float((dec - out).abs().max()) <= tol:
+                return y
+    pad: object = 0 if isinstance(mod.padding, str) else mod.padding
+    xin = x
+    if mod.padding_mode != "zeros":
+        xin = F.pad(x, mod._reversed_padding_repeated_twice, mode=mod.padding_mode)
+        pad = 0
+    return F.conv2d(xin, mod.weight, mod.bias, 1, pad, mod.dilation, mod.groups)
+
+
 def stride1_equivalent(
     info: LayerInfo, x: torch.Tensor, out: torch.Tensor
 ) -> tuple[torch.Tensor, int] | None:
     """The layer's stride-1 equivalent output and its stride, or ``None`` if the layer does not
     lower the rate.
 
-    - ``Conv2d`` with stride > 1: the same weights, padding, dilation and groups at stride 1;
+    - ``Conv2d`` with stride > 1: the same weights, padding, dilation and groups at stride 1,
+      through the module's own ``forward`` where it honours the stride (``_conv_stride1``);
     - ``MaxPool2d``/``AvgPool2d`` with stride > 1: the same pooling at stride 1;
     - ``AdaptiveAvgPool2d``/``AdaptiveMaxPool2d`` with an output ``k`` times smaller (integer
       ``k``): a ``k × k`` pooling at stride 1 with circular wrap, so the map keeps its size and
@@ -90,15 +123,7 @@ def stride1_equivalent(
     s = 1
     if isinstance(mod, nn.Conv2d) and max(mod.stride) > 1:
         s = max(mod.stride)
-        if isinstance(mod.padding, str):
-            pad: object = 0
-        else:
-            pad = mod.padding
-        xin = x
-        if mod.padding_mode != "zeros":
-            xin = F.pad(x, mod._reversed_padding_repeated_twice, mode=mod.padding_mode)
-            pad = 0
-        y = F.conv2d(xin, mod.weight, mod.bias, 1, pad, mod.dilation, mod.groups)
+        y = _conv_stride1(mod, x, out)
     elif isinstance(mod, nn.MaxPool2d | nn.AvgPool2d):
         stride = mod.stride if mod.stride is not None else mod.kernel_size
         if max(_pair(stride)) > 1:
@@ -345,6 +370,14 @@ def _np(t: torch.Tensor) -> np.ndarray:
     return t.detach().to(device="cpu", dtype=torch.float64, copy=True).numpy()
 
 
+def _layer_output(info: LayerInfo, out: object) -> object:
+    """The feature map in a layer's output: the pooled map of a max pooling that also returns
+    its indices (``return_indices=True``), else the output itself."""
+    if isinstance(info.module, nn.MaxPool2d | nn.AdaptiveMaxPool2d) and isinstance(out, tuple):
+        return out[0] if out else out
+    return out
+
+
 @dataclass
 class _Prober:
     """Runs the passes for one batch chunk at a time and accumulates per-row values."""
@@ -377,6 +410,7 @@ class _Prober:
             self._nl_inputs[key] = _np(args[0])
 
     def on_output(self, key: str, info: LayerInfo, args: tuple, out: object) -> None:
+        out = _layer_output(info, out)
         if not isinstance(out, torch.Tensor) or out.ndim != 4:
             self._nl_inputs.pop(key, None)
             return
@@ -446,7 +480,12 @@ class _Prober:
             self.log(f"{span}: shift {t:g}")
             xs = torch.from_numpy(shift_maps(xnp, t, t, circular=self.circular))
             xs = xs.to(device=xb.device, dtype=xb.dtype)
-            run_hooked(model, xs, self.infos, lambda k, _i, _a, o, _t=t: self.on_shifted(k, o, _t))
+            run_hooked(
+                model,
+                xs,
+                self.infos,
+                lambda k, i, _a, o, _t=t: self.on_shifted(k, _layer_output(i, o), _t),
+            )
         self._stored.clear()
 
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import copy
 import math
 
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
+from dsp.aliasing import out_of_band_energy
 from gan.probe import PSNR_CAP_DB, equivariance_key, probe_model
 from gan.probe.measures import equivariance_psnr, shift_maps
 
@@ -344,3 +347,94 @@ def test_dead_relu_maps_are_left_out_of_the_nonlinearity_spread():
     frac = nonlinearity_fraction(x, torch.nn.ReLU(), oversample=4)
     assert np.isfinite(frac[0, 0]) and 0 < frac[0, 0] < 1
     assert np.isnan(frac[0, 1])
+
+
+# ------------------------------------------------------------------------------ user models
+class _StdConv2d(nn.Conv2d):
+    """Weight-standardised convolution (as in BiT / timm ``StdConv2d``): its forward transforms
+    the weights, so the stride-1 equivalent must run the module's own forward."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        w = self.weight
+        w = (w - w.mean(dim=(1, 2, 3), keepdim=True)) / w.std(dim=(1, 2, 3), keepdim=True)
+        return self._conv_forward(x, w, self.bias)
+
+
+def test_conv2d_subclass_is_measured_with_its_own_forward(rng):
+    torch.manual_seed(0)
+    conv = _StdConv2d(2, 3, 3, stride=2, padding=1).double()
+    with torch.no_grad():
+        conv.weight.add_(1.0)  # raw weights: a low-pass; standardised ones: zero-mean
+    x = torch.from_numpy(rng.standard_normal((2, 2, 16, 16)))
+    rep = probe_model(conv, x, measures=("downsampling",))
+    stride1 = F.conv2d(
+        x,
+        (conv.weight - conv.weight.mean((1, 2, 3), keepdim=True))
+        / conv.weight.std((1, 2, 3), keepdim=True),
+        conv.bias,
+        1,
+        1,
+    )
+    truth = out_of_band_energy(stride1.detach().numpy(), 2, band="square")
+    got = rep.rows[0].measures["out_of_band"]
+    assert got.mean == pytest.approx(float(np.mean(truth)), rel=1e-9)
+    assert conv.stride == (2, 2)
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit:DeprecationWarning")
+def test_torchscript_models_are_refused_clearly():
+    net = nn.Sequential(nn.Conv2d(1, 2, 3, stride=2, padding=1), nn.ReLU())
+    x = torch.zeros(1, 1, 8, 8)
+    for scripted in (torch.jit.script(net), torch.jit.trace(net, x)):
+        with pytest.raises(ValueError, match=r"model .*TorchScript.*eager"):
+            probe_model(scripted, x)
+    inner = nn.Sequential(nn.Conv2d(1, 1, 1), torch.jit.script(nn.ReLU()))
+    with pytest.raises(ValueError, match=r"'1' .*TorchScript"):
+        probe_model(inner, x)
+    assert not any(m._forward_hooks or m._forward_pre_hooks for m in inner[:1].modules())
+
+
+def test_max_pool_returning_indices_is_measured(rng):
+    class SegNetPool(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.pool = nn.MaxPool2d(2, return_indices=True)
+            self.unpool = nn.MaxUnpool2d(2)
+
+        def forward(self, x):
+            y, idx = self.pool(x)
+            return self.unpool(y, idx)
+
+    x = torch.from_numpy(rng.standard_normal((2, 2, 16, 16)))
+    rep = probe_model(SegNetPool(), x, shifts=(1.0,))
+    plain = probe_model(nn.MaxPool2d(2), x, shifts=(1.0,)).rows[0]
+    row = rep.row("pool")
+    assert row.out_shape == (2, 8, 8) and row.rate == 0.5
+    assert row.measures == plain.measures
+
+
+def test_parametrized_convs_are_layers_and_their_weights_are_not(rng):
+    """spectral_norm / weight_norm put the weight's parametrization modules under the conv: the
+    conv stays the measured layer (with its parametrized weight); the weight is no feature map."""
+    from torch.nn.utils.parametrizations import spectral_norm, weight_norm
+
+    torch.manual_seed(0)
+    plain = nn.Sequential(nn.Conv2d(2, 3, 3, 2, 1), nn.LeakyReLU(0.2), nn.ConvTranspose2d(3, 2, 1))
+    param = copy.deepcopy(plain)
+    spectral_norm(param[0])
+    weight_norm(param[2])
+    with torch.no_grad():
+        plain[0].weight.copy_(param[0].weight)
+        plain[2].weight.copy_(param[2].weight)
+    x = torch.from_numpy(rng.standard_normal((2, 2, 16, 16))).float()
+    got = probe_model(param, x, shifts=(1.0,))
+    want = probe_model(plain, x, shifts=(1.0,))
+    assert [(r.name, r.type) for r in got.rows] == [
+        ("0", "ParametrizedConv2d"),
+        ("1", "LeakyReLU"),
+        ("2", "ParametrizedConvTranspose2d"),
+    ]
+    for a, b in zip(got.rows, want.rows, strict=True):
+        assert a.measures.keys() == b.measures.keys()
+        for k in a.measures:
+            assert a.measures[k].mean == pytest.approx(b.measures[k].mean, rel=1e-4, abs=1e-6)
