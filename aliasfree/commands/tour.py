@@ -8,6 +8,7 @@ plots and JSON. Needs no data and no torch.
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 DEFAULT_OUT = Path("aliasfree-out") / "tour"
@@ -58,6 +59,14 @@ def _filter_rows(sched) -> list[dict]:
                 continue
             h = layer.up_filter() if kind == "up" else layer.down_filter()
             fom = figures_of_merit(h, cutoff=cutoff, width=2 * half, fs=layer.tmp_rate)
+            extra = {}
+            if radial:
+                # The jinc-Kaiser design (separable window) is often weakest along the
+                # diagonal (up to 16 dB under its 0 degree figure): report both directions.
+                fom45 = figures_of_merit(
+                    h, cutoff=cutoff, width=2 * half, fs=layer.tmp_rate, angle_deg=45.0
+                )
+                extra["stopband_attenuation_db_45deg"] = fom45.stopband_attenuation_db
             rows[key] = {
                 "kind": kind,
                 "layers": [layer.idx],
@@ -67,25 +76,33 @@ def _filter_rows(sched) -> list[dict]:
                 "half_width": half,
                 "fs": layer.tmp_rate,
                 **fom.to_dict(),
+                **extra,
             }
     return list(rows.values())
+
+
+def _worst_attenuation(row: dict) -> float:
+    """The smallest stopband attenuation of a filter row over the directions measured."""
+    return min(row["stopband_attenuation_db"], row.get("stopband_attenuation_db_45deg", math.inf))
 
 
 def _print_filters(config: str, rows: list[dict]) -> None:
     print(f"\nFilters of config {config.upper()} (frequencies in cycles per unit length)")
     head = (
         f"{'kind':>4} {'layers':>14} {'taps':>4} {'radial':>6} {'fs':>6} {'cutoff':>8} "
-        f"{'-6dB at':>8} {'stop at':>8} {'atten dB':>8} {'ripple dB':>9}"
+        f"{'-6dB at':>8} {'stop at':>8} {'atten dB':>8} {'at 45°':>6} {'ripple dB':>9}"
     )
     print(head)
     print("-" * len(head))
     for r in rows:
         layers = ",".join(str(i) for i in r["layers"])
+        a45 = r.get("stopband_attenuation_db_45deg")
+        at45 = "-" if a45 is None else f"{a45:.1f}"
         print(
             f"{r['kind']:>4} {layers:>14} {r['numtaps']:>4} {str(r['radial']):>6} "
             f"{r['fs']:>6g} {r['cutoff']:>8.3f} {r['f_6db']:>8.3f} "
             f"{r['cutoff'] + r['half_width']:>8.3f} {r['stopband_attenuation_db']:>8.1f} "
-            f"{r['passband_ripple_db']:>9.4f}"
+            f"{at45:>6} {r['passband_ripple_db']:>9.4f}"
         )
 
 
@@ -114,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
         written.append(write_json_atomic(out / f"filters_{config}.json", rows))
         summary["configs"][config] = {
             "num_layers": len(sched.layers),
-            "worst_stopband_attenuation_db": min(r["stopband_attenuation_db"] for r in rows),
+            "worst_stopband_attenuation_db": min(_worst_attenuation(r) for r in rows),
             "num_distinct_filters": len(rows),
         }
         if not args.no_plots:
