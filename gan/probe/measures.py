@@ -205,7 +205,16 @@ def _module_fn(module: nn.Module):
         t = torch.from_numpy(a).to(device=device, dtype=dtype, copy=copy)[:, None]
         with torch.no_grad():
             # forward(), not __call__: the probe's own hooks are attached to this module.
-            y = module.forward(t)
+            try:
+                y = module.forward(t)
+            except RuntimeError as e:
+                raise ValueError(
+                    f"the nonlinearity measure applies each module map by map, as [k, 1, H, W]; "
+                    f"{type(module).__name__} failed on that ({e}). Only pointwise modules whose "
+                    "parameters are shared by all channels can be measured (not, e.g., "
+                    "PReLU(num_parameters=C)): leave it out of nonlinearities, or pass "
+                    "measures without 'nonlinearity'"
+                ) from e
         return y.to(torch.float64).cpu().numpy().reshape(a.shape)
 
     return fn

@@ -349,6 +349,17 @@ def test_dead_relu_maps_are_left_out_of_the_nonlinearity_spread():
     assert np.isnan(frac[0, 1])
 
 
+def test_per_channel_user_nonlinearity_gets_an_error_naming_the_argument():
+    model = nn.Sequential(nn.Conv2d(1, 3, 3, padding=1), nn.PReLU(3)).double()
+    x = torch.from_numpy(np.random.default_rng(0).standard_normal((1, 1, 16, 16)))
+    with pytest.raises(ValueError, match="nonlinearities.*PReLU|PReLU.*nonlinearities"):
+        probe_model(model, x, measures=("nonlinearity",), nonlinearities=["1"])
+    # A PReLU with one shared parameter is pointwise and is measured.
+    model[1] = nn.PReLU(1).double()
+    rep = probe_model(model, x, measures=("nonlinearity",), nonlinearities=["1"])
+    assert any(r.name == "1" for r in rep.rows)
+
+
 # ------------------------------------------------------------------------------ user models
 class _StdConv2d(nn.Conv2d):
     """Weight-standardised convolution (as in BiT / timm ``StdConv2d``): its forward transforms
