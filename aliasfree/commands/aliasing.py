@@ -340,4 +340,7 @@ def _plots(report, out: Path) -> list[Path]:
         fig = plot_worst_spectra(report, worst, k=4)
         written.append(save_figure(fig, out / "worst_spectra.png"))
         plt.close(fig)
+    else:
+        # A plot left by an earlier run in the same folder would pass for this report's.
+        (out / "worst_spectra.png").unlink(missing_ok=True)
     return written

@@ -43,6 +43,14 @@ def test_report_files_match_the_library(tmp_path, capsys):
         want = probe_model(model, x, shifts=(1.0, 0.5)).to_dict()
     assert doc["rows"] == json.loads(json.dumps(want["rows"]))
     Image.open(out / "depth.png").verify()
+    # Plots of a report without spectra (as read back from JSON) in the same folder leave no
+    # stale spectra plot behind.
+    from aliasfree.commands.aliasing import _plots
+    from gan.probe import ProbeReport
+
+    written = _plots(ProbeReport.from_dict(doc), out)
+    assert written == [out / "depth.png"]
+    assert not (out / "worst_spectra.png").exists()
 
 
 def test_measures_layers_and_images_folder(tmp_path, capsys):
