@@ -126,6 +126,8 @@ def freqz(
     """
     h = as_finite_array("h", h, ndim=1)
     fs = _check_fs(fs)
+    if isinstance(worN, np.ndarray) and worN.ndim == 0 and worN.dtype.kind in "iu":
+        worN = int(worN)  # a 0-d integer array is a count, as in scipy.signal.freqz
     if isinstance(worN, (int, np.integer)) and not isinstance(worN, bool):
         n_freq = check_int("worN", worN, minimum=1)
         period = n_freq if whole else 2 * n_freq

@@ -63,6 +63,15 @@ def test_freqz_array_of_frequencies_equals_scipy(rng):
     np.testing.assert_allclose(H, H_ref, atol=1e-12)
 
 
+def test_freqz_zero_d_integer_array_is_a_count_as_in_scipy(rng):
+    h = rng.standard_normal(9)
+    f, H = freqz(h, np.array(64), fs=10.0)
+    f_ref, H_ref = ss.freqz(h, 1, worN=np.array(64), fs=10.0)
+    assert f.shape == (64,)
+    np.testing.assert_allclose(f, f_ref, atol=1e-12)
+    np.testing.assert_allclose(H, H_ref, atol=1e-12)
+
+
 def test_dtft_centered_is_real_for_symmetric_taps():
     h = firwin_lowpass(12, 16.0, width=20.0, fs=64.0)
     f = np.linspace(-32.0, 32.0, 101)
