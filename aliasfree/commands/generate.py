@@ -15,6 +15,7 @@ PRESET_NAMES = ("t", "r", "baseline", "t-tiny", "r-tiny", "baseline-tiny")
 DEFAULT_PRESET = "t-tiny"
 DEFAULT_OUT = Path("aliasfree-out") / "grid.png"
 PSI_LIMIT = 10.0
+_MAX_SEEDS = 4096
 
 
 def add_model_args(p: argparse.ArgumentParser) -> None:
@@ -106,17 +107,21 @@ def parse_seeds(text: str) -> list[int]:
                 lo, hi = int(a), int(b)
                 if hi < lo:
                     raise ValueError
+                if len(seeds) + hi - lo + 1 > _MAX_SEEDS:  # before a range fills the memory
+                    raise OverflowError
                 seeds.extend(range(lo, hi + 1))
             else:
                 seeds.append(int(part))
+        except OverflowError:
+            raise ValueError(f"--seeds {text!r} gives more than {_MAX_SEEDS} seeds") from None
         except ValueError:
             raise ValueError(
                 f"--seeds must be integers or ranges like 0-7, comma separated, got {text!r}"
             ) from None
     if any(s < 0 for s in seeds):
         raise ValueError(f"--seeds must be >= 0, got {text!r}")
-    if len(seeds) > 4096:
-        raise ValueError(f"--seeds gives {len(seeds)} seeds, at most 4096")
+    if len(seeds) > _MAX_SEEDS:
+        raise ValueError(f"--seeds gives {len(seeds)} seeds, at most {_MAX_SEEDS}")
     return seeds
 
 

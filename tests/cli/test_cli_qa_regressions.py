@@ -210,3 +210,15 @@ def test_resume_reports_training_flags_it_ignores(tmp_path):
     with pytest.warns(UserWarning, match="skipping"):
         with pytest.raises(ValueError, match="none is complete and readable"):
             train_cmd.run(_parse([*common, "--resume", "latest"]))
+
+
+def test_seed_ranges_are_bounded_before_they_are_expanded():
+    # "0-99999999999999" (a typo away from "0-99") built the whole list before the 4096 check:
+    # gigabytes of memory, then a kill.
+    from aliasfree.commands.generate import parse_seeds
+
+    for text in ("0-99999999999999", "0-4095,9"):
+        with pytest.raises(ValueError, match="4096"):
+            parse_seeds(text)
+    assert parse_seeds("0-4095") == list(range(4096))
+    assert parse_seeds("1,3,5") == [1, 3, 5]
