@@ -200,8 +200,6 @@ def _labels(G, class_idx: int | None, n: int):
     """
     import torch
 
-    from dsp._checks import check_int
-
     c_dim = int(getattr(G, "c_dim", 0) or 0)
     if not c_dim:
         if class_idx is not None:
@@ -210,8 +208,12 @@ def _labels(G, class_idx: int | None, n: int):
     if class_idx is None:
         idx = torch.arange(n) % c_dim
     else:
-        k = check_int("--class", class_idx, minimum=0, maximum=c_dim - 1)
-        idx = torch.full((n,), k)
+        if not 0 <= class_idx < c_dim:
+            raise ValueError(
+                f"--class must be in 0..{c_dim - 1} (the generator has {c_dim} classes), "
+                f"got {class_idx}"
+            )
+        idx = torch.full((n,), int(class_idx))
     return torch.nn.functional.one_hot(idx, c_dim).float()
 
 
