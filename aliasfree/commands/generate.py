@@ -15,6 +15,7 @@ PRESET_NAMES = ("t", "r", "baseline", "t-tiny", "r-tiny", "baseline-tiny")
 DEFAULT_PRESET = "t-tiny"
 DEFAULT_OUT = Path("aliasfree-out") / "grid.png"
 PSI_LIMIT = 10.0
+_MAX_SEEDS = 4096
 
 
 def add_model_args(p: argparse.ArgumentParser) -> None:
@@ -106,17 +107,21 @@ def parse_seeds(text: str) -> list[int]:
                 lo, hi = int(a), int(b)
                 if hi < lo:
                     raise ValueError
+                if len(seeds) + hi - lo + 1 > _MAX_SEEDS:  # before a range fills the memory
+                    raise OverflowError
                 seeds.extend(range(lo, hi + 1))
             else:
                 seeds.append(int(part))
+        except OverflowError:
+            raise ValueError(f"--seeds {text!r} gives more than {_MAX_SEEDS} seeds") from None
         except ValueError:
             raise ValueError(
                 f"--seeds must be integers or ranges like 0-7, comma separated, got {text!r}"
             ) from None
     if any(s < 0 for s in seeds):
         raise ValueError(f"--seeds must be >= 0, got {text!r}")
-    if len(seeds) > 4096:
-        raise ValueError(f"--seeds gives {len(seeds)} seeds, at most 4096")
+    if len(seeds) > _MAX_SEEDS:
+        raise ValueError(f"--seeds gives {len(seeds)} seeds, at most {_MAX_SEEDS}")
     return seeds
 
 
@@ -166,6 +171,15 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "as displayed (row 0 at the top, like np.rot90); applied before the translation "
         "(default 0)",
     )
+    p.add_argument(
+        "--class",
+        dest="class_idx",
+        type=int,
+        default=None,
+        metavar="K",
+        help="class of every image, 0..C-1, for a generator trained with --labels on C classes "
+        "(default: image i gets class i mod C, as in the run's sample grids)",
+    )
     p.add_argument("--cols", type=int, default=None, help="grid columns (default ~sqrt(#seeds))")
     p.add_argument("--batch", type=int, default=8, help="images per forward pass (default 8)")
     p.add_argument(
@@ -175,13 +189,41 @@ def add_parser(sub) -> argparse.ArgumentParser:
     return p
 
 
+def _labels(G, class_idx: int | None, n: int):
+    """One-hot labels ``[n, c_dim]`` for a conditional ``G`` (``class_idx``, or image ``i`` gets
+    class ``i mod c_dim``), ``None`` for an unconditional one.
+
+    Raises
+    ------
+    ValueError
+        ``class_idx`` outside ``0..c_dim-1``, or given for an unconditional generator.
+    """
+    import torch
+
+    c_dim = int(getattr(G, "c_dim", 0) or 0)
+    if not c_dim:
+        if class_idx is not None:
+            raise ValueError("--class: this generator is unconditional (trained without --labels)")
+        return None
+    if class_idx is None:
+        idx = torch.arange(n) % c_dim
+    else:
+        if not 0 <= class_idx < c_dim:
+            raise ValueError(
+                f"--class must be in 0..{c_dim - 1} (the generator has {c_dim} classes), "
+                f"got {class_idx}"
+            )
+        idx = torch.full((n,), int(class_idx))
+    return torch.nn.functional.one_hot(idx, c_dim).float()
+
+
 def run(args: argparse.Namespace) -> int:
     import math
 
     import torch
 
     from dsp._checks import check_int, check_real
-    from gan.metrics.video import image_grid, latents_from_seeds, save_image, zero_labels
+    from gan.metrics.video import image_grid, latents_from_seeds, save_image
     from gan.networks import transform as tf
 
     seeds = parse_seeds(args.seeds)
@@ -193,13 +235,14 @@ def run(args: argparse.Namespace) -> int:
     psi = check_real("--psi", args.psi)
     G = load_model(args)
     dev = torch.device(args.device)
+    labels = _labels(G, args.class_idx, len(seeds))
     A = tf.compose(tf.translate(tx, ty), tf.rotate(angle)).to(dev)
     z = latents_from_seeds(seeds, G.z_dim)
     imgs = []
     with torch.no_grad():
         for start in range(0, len(seeds), batch):
             zb = z[start : start + batch].to(dev)
-            c = zero_labels(G, zb.shape[0], dev)
+            c = None if labels is None else labels[start : start + batch].to(dev)
             imgs.append(G(zb, c, psi=psi, transform=A, noise_mode="const").float().cpu())
     grid = image_grid(torch.cat(imgs), args.cols)
     path = save_image(grid, args.out)

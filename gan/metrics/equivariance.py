@@ -532,8 +532,9 @@ def measure(
                 k = int(mask.sum()) * x2.shape[0] * x2.shape[1]
             if k == 0:
                 raise ValueError(
-                    f"no valid pixels left after the transform: {x2.shape[-1]} samples is too "
-                    "small for the reference resampler's margins"
+                    f"{metric}: no valid pixels left after the transform: {x2.shape[-1]} "
+                    "samples is too small for the reference resampler's margins (measure a "
+                    "larger map, or leave this metric out)"
                 )
             err_sum += e
             ref_sum += s

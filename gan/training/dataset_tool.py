@@ -77,9 +77,10 @@ def decode_image(
 ) -> np.ndarray:
     """Decode image bytes to ``uint8 [H, W, C]`` (``C`` = 1 for ``mode="L"``, 3 for ``"RGB"``).
 
-    Alpha is dropped; palette, CMYK and bilevel images are converted by Pillow; 16-bit and 32-bit
-    integer greyscale is scaled by ``255 / 65535`` (Pillow's own conversion would clip it). With
-    ``as_float`` the result is float64 in ``[0, 255]`` units and keeps 16-bit precision.
+    The EXIF orientation tag is applied (photos stored sideways come out upright, as viewers
+    show them). Alpha is dropped; palette, CMYK and bilevel images are converted by Pillow; 16-bit
+    and 32-bit integer greyscale is scaled by ``255 / 65535`` (Pillow's own conversion would clip
+    it). With ``as_float`` the result is float64 in ``[0, 255]`` units and keeps 16-bit precision.
 
     Raises
     ------
@@ -88,11 +89,12 @@ def decode_image(
     """
     if mode not in ("L", "RGB"):
         raise ValueError(f"mode must be 'L' or 'RGB', got {mode!r}")
-    from PIL import Image
+    from PIL import Image, ImageOps
 
     try:
-        with Image.open(io.BytesIO(data)) as img:
-            img.load()
+        with Image.open(io.BytesIO(data)) as opened:
+            opened.load()
+            img = ImageOps.exif_transpose(opened)
             check_integer_samples(img.mode)
             if img.mode.startswith("I"):
                 arr = np.clip(np.asarray(img, dtype=np.float64) * (255.0 / 65535.0), 0, 255)
@@ -332,6 +334,23 @@ def _other_files(src: Path) -> list[str]:
     )
 
 
+def _links_not_read(src: Path) -> list[tuple[str, str]]:
+    """``(name, reason)`` for links under a folder ``src`` that the image search passes over:
+    links whose target is missing, and links to folders (not followed, to avoid loops)."""
+    if not src.is_dir():
+        return []
+    out = []
+    for f in src.rglob("*"):
+        rel = f.relative_to(src)
+        if not f.is_symlink() or any(p.startswith(".") for p in rel.parts):
+            continue
+        if not f.exists():
+            out.append((rel.as_posix(), "broken link (its target does not exist)"))
+        elif f.is_dir():
+            out.append((rel.as_posix(), "link to a folder (not followed; give its target)"))
+    return sorted(out)
+
+
 # --------------------------------------------------------------------------------------------
 # The tool
 # --------------------------------------------------------------------------------------------
@@ -447,7 +466,7 @@ def make_dataset(
 
     skipped: list[tuple[str, str]] = [
         (n, "not an image file (extension)") for n in _other_files(src)
-    ]
+    ] + _links_not_read(src)
     records: list[tuple[str, str, int | None]] = []  # (new name, source name, class)
     dest = prepare_output(dest)
     fd, tmp = mkstemp_output(dest, suffix=".tmp")

@@ -363,6 +363,24 @@ def _truncate_jsonl(path: Path, step: int) -> None:
     write_text_atomic(path, "".join(k + "\n" for k in keep))
 
 
+def _remove_stale_logs(run_dir: Path, log_path: Path, metrics_path: Path) -> list[str]:
+    """Delete the logs (and the snapshot grids they name) that an earlier run without a
+    checkpoint left in ``run_dir``, so that a fresh run does not append to them; returns the
+    names of the files removed."""
+    removed = []
+    for rec in _read_jsonl(metrics_path):
+        grid = rec.get("grid") if isinstance(rec, dict) else None
+        if isinstance(grid, str) and grid == Path(grid).name and grid.startswith("samples-kimg"):
+            if (run_dir / grid).is_file():
+                (run_dir / grid).unlink()
+                removed.append(grid)
+    for path in (log_path, metrics_path):
+        if path.is_file():
+            path.unlink()
+            removed.append(path.name)
+    return removed
+
+
 def _append_jsonl(path: Path, record: dict[str, Any]) -> None:
     # One write of one complete line, flushed: a kill leaves at most one cut last line.
     # Non-finite floats become null so that every line is strict JSON.
@@ -626,6 +644,12 @@ def train(
             _truncate_jsonl(log_path, trainer.step_idx)
             _truncate_jsonl(metrics_path, trainer.step_idx)
         else:
+            stale = _remove_stale_logs(run_dir, log_path, metrics_path)
+            if stale:
+                say(
+                    f"note: {run_dir} held {', '.join(stale)} of an earlier run that left no "
+                    "checkpoint; this run starts them afresh"
+                )
             _save_reals(trainer, run_dir / "reals.png")
         tb = _tensorboard(run_dir)
         if any(m in o.metrics for m in METRIC_KEYS) and extractor is None:
@@ -644,6 +668,8 @@ def train(
     last_stats: dict[str, float] = {}
     last_metrics: dict[str, Any] = {}
     last_ckpt: Path | None = None
+    if resume_path is not None and Path(resume_path).parent.resolve() == run_dir.resolve():
+        last_ckpt = Path(resume_path)  # a resume with nothing left to train adds no snapshot
     fid_cache: dict[str, Any] = {}
     sec_per_kimg = float("nan")
     next_snap = (math.floor(trainer.cur_nimg / snap_nimg) + 1) * snap_nimg
@@ -671,6 +697,50 @@ def train(
         last_metrics = mets
         barrier(env)
 
+    def tick() -> None:
+        """Log (and print) the mean statistics of the steps since the last tick."""
+        nonlocal acc, t_tick, nimg_tick, last_stats, sec_per_kimg
+        now = time.monotonic()
+        means = reduce_mean({k: float(np.mean(v)) for k, v in acc.items()}, env)
+        means["r1_steps"] = float(sum(acc.get("r1_applied", [])))
+        means.pop("r1_applied", None)
+        if "loss_R1" not in acc:
+            means["loss_R1"] = None
+        acc = {}
+        dk = (trainer.cur_nimg - nimg_tick) / 1000
+        sec_per_kimg = (now - t_tick) / dk if dk > 0 else float("nan")
+        t_tick, nimg_tick = now, trainer.cur_nimg
+        kimg = trainer.cur_nimg / 1000
+        if total_nimg is not None:
+            eta = (total_nimg - trainer.cur_nimg) / 1000 * sec_per_kimg
+            total = f"/{total_nimg / 1000:.2f}"
+        else:
+            eta = o.minutes * 60 - (now - t_start)
+            total = ""
+        last_stats = means
+        if main:
+            rec = {
+                "step": trainer.step_idx,
+                "kimg": kimg,
+                "time_s": now - t_start,
+                "sec_per_kimg": sec_per_kimg,
+                **means,
+            }
+            _append_jsonl(log_path, rec)
+            if tb is not None:
+                for k, v in means.items():
+                    if v is not None:
+                        tb.add_scalar(f"train/{k}", v, trainer.cur_nimg)
+            if progress:
+                r1 = means.get("loss_R1")
+                say(
+                    f"kimg {kimg:.2f}{total}  step {trainer.step_idx}  "
+                    f"s/kimg {sec_per_kimg:.1f}  eta {_fmt_time(eta)}  "
+                    f"G {means['loss_G']:.3f}  D {means['loss_D']:.3f}  "
+                    f"R1 {'-' if r1 is None else f'{r1:.4f}'}  "
+                    f"p {means['augment_p']:.3f}  blur {means['blur_sigma']:.2f}"
+                )
+
     stop = _GracefulStop(say)
     try:
         stop.install()
@@ -691,49 +761,12 @@ def train(
             for k, v in stats.items():
                 acc.setdefault(k, []).append(v)
             if trainer.step_idx % tick_steps == 0:
-                now = time.monotonic()
-                means = reduce_mean({k: float(np.mean(v)) for k, v in acc.items()}, env)
-                means["r1_steps"] = float(sum(acc.get("r1_applied", [])))
-                means.pop("r1_applied", None)
-                if "loss_R1" not in acc:
-                    means["loss_R1"] = None
-                acc = {}
-                dk = (trainer.cur_nimg - nimg_tick) / 1000
-                sec_per_kimg = (now - t_tick) / dk if dk > 0 else float("nan")
-                t_tick, nimg_tick = now, trainer.cur_nimg
-                kimg = trainer.cur_nimg / 1000
-                if total_nimg is not None:
-                    eta = (total_nimg - trainer.cur_nimg) / 1000 * sec_per_kimg
-                    total = f"/{total_nimg / 1000:.2f}"
-                else:
-                    eta = o.minutes * 60 - (now - t_start)
-                    total = ""
-                last_stats = means
-                if main:
-                    rec = {
-                        "step": trainer.step_idx,
-                        "kimg": kimg,
-                        "time_s": now - t_start,
-                        "sec_per_kimg": sec_per_kimg,
-                        **means,
-                    }
-                    _append_jsonl(log_path, rec)
-                    if tb is not None:
-                        for k, v in means.items():
-                            if v is not None:
-                                tb.add_scalar(f"train/{k}", v, trainer.cur_nimg)
-                    if progress:
-                        r1 = means.get("loss_R1")
-                        say(
-                            f"kimg {kimg:.2f}{total}  step {trainer.step_idx}  "
-                            f"s/kimg {sec_per_kimg:.1f}  eta {_fmt_time(eta)}  "
-                            f"G {means['loss_G']:.3f}  D {means['loss_D']:.3f}  "
-                            f"R1 {'-' if r1 is None else f'{r1:.4f}'}  "
-                            f"p {means['augment_p']:.3f}  blur {means['blur_sigma']:.2f}"
-                        )
+                tick()
             if trainer.cur_nimg >= next_snap:
                 next_snap = (math.floor(trainer.cur_nimg / snap_nimg) + 1) * snap_nimg
                 snapshot()
+        if acc:  # the steps after the last full tick
+            tick()
         if last_ckpt is None or _ckpt_step(last_ckpt) != trainer.step_idx:
             snapshot()
         if main:

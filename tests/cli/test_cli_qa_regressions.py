@@ -210,3 +210,46 @@ def test_resume_reports_training_flags_it_ignores(tmp_path):
     with pytest.warns(UserWarning, match="skipping"):
         with pytest.raises(ValueError, match="none is complete and readable"):
             train_cmd.run(_parse([*common, "--resume", "latest"]))
+
+
+def test_seed_ranges_are_bounded_before_they_are_expanded():
+    # "0-99999999999999" (a typo away from "0-99") built the whole list before the 4096 check:
+    # gigabytes of memory, then a kill.
+    from aliasfree.commands.generate import parse_seeds
+
+    for text in ("0-99999999999999", "0-4095,9"):
+        with pytest.raises(ValueError, match="4096"):
+            parse_seeds(text)
+    assert parse_seeds("0-4095") == list(range(4096))
+    assert parse_seeds("1,3,5") == [1, 3, 5]
+
+
+def test_generate_conditions_a_labelled_generator_on_real_classes(tmp_path, capsys):
+    # A generator trained with --labels was fed the all-zero condition, a class it never saw
+    # (the run's own sample grids use one-hot labels), and no flag could choose a class.
+    from gan.metrics.video import image_grid, latents_from_seeds
+
+    G = build_generator("t-tiny", res=16, seed=3, c_dim=3).eval()
+    save_generator(G, tmp_path / "generator")
+    ckpt = str(tmp_path / "generator")
+    z = latents_from_seeds([0, 1, 2, 3], G.z_dim)
+
+    def expected(classes: list[int]) -> np.ndarray:
+        c = torch.nn.functional.one_hot(torch.tensor(classes), 3).float()
+        with torch.no_grad():
+            return image_grid(G(z, c, noise_mode="const"))
+
+    def made(*extra: str) -> np.ndarray:
+        out = tmp_path / "g.png"
+        argv = ["generate", "--checkpoint", ckpt, "--seeds", "0-3", "--out", str(out), *extra]
+        assert cli.main(argv) == 0
+        return np.asarray(Image.open(out))
+
+    assert np.array_equal(made(), expected([0, 1, 2, 0]))
+    assert np.array_equal(made("--class", "2"), expected([2, 2, 2, 2]))
+    capsys.readouterr()
+    assert cli.main(["generate", "--checkpoint", ckpt, "--class", "3"]) == 2
+    assert "--class must be in 0..2" in capsys.readouterr().err
+    plain = ["generate", "--res", "16", "--class", "0", "--out", str(tmp_path / "u.png")]
+    assert cli.main(plain) == 2
+    assert "unconditional" in capsys.readouterr().err

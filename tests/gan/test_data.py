@@ -15,7 +15,12 @@ from PIL import Image
 
 from gan.training.builtin import builtin_images
 from gan.training.data import ImageDataset
-from gan.training.dataset_tool import check_resolution, resize_bandlimited, resize_matrix
+from gan.training.dataset_tool import (
+    check_resolution,
+    make_dataset,
+    resize_bandlimited,
+    resize_matrix,
+)
 
 # ---- band-limited resize --------------------------------------------------------------------
 
@@ -330,3 +335,32 @@ def test_tiff_images_are_read_and_float_tiffs_refused_by_name(tmp_path):
     (src / "c.tif").unlink()
     direct = ImageDataset(src)  # a folder of TIFFs trains without conversion, too
     assert len(direct) == 2 and direct.res == 16
+
+
+def test_dataset_reports_dangling_links_and_applies_exif_orientation(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    # A phone photo stored sideways with an EXIF orientation tag (6: turn 90° clockwise to
+    # display): left half black, right half white as stored, so top black, bottom white shown.
+    stored = np.zeros((32, 64, 3), np.uint8)
+    stored[:, 32:] = 255
+    im = Image.fromarray(stored)
+    exif = im.getexif()
+    exif[0x0112] = 6
+    im.save(src / "photo.jpg", exif=exif, quality=95)
+    # A link whose target is gone, and a linked folder (not followed), were left out of the
+    # report without a word.
+    (src / "gone.png").symlink_to(tmp_path / "missing.png")
+    (tmp_path / "elsewhere").mkdir()
+    Image.fromarray(stored).save(tmp_path / "elsewhere" / "x.png")
+    (src / "more").symlink_to(tmp_path / "elsewhere")
+    report = make_dataset(src, tmp_path / "out.zip", res=16, mode="pad")
+    assert report.written == 1
+    assert [name for name, _ in report.skipped] == ["gone.png", "more"]
+    assert "broken link" in report.skipped[0][1] and "folder" in report.skipped[1][1]
+    with zipfile.ZipFile(tmp_path / "out.zip") as zf:
+        img = np.asarray(Image.open(zf.open("img00000000.png")).convert("L"), dtype=float)
+    # Padded to 64x64 as displayed (32 wide, 64 tall): the columns 4..11 hold the picture,
+    # dark at the top and bright at the bottom.
+    mid = img[:, 6:10]
+    assert mid[:6].mean() < 60 and mid[-6:].mean() > 200

@@ -100,3 +100,13 @@ def test_labels_for_an_unconditional_generator_are_an_error(G):
         G(z, torch.ones(2, 3))
     with torch.no_grad():  # None and an empty label tensor are both "no labels"
         assert torch.equal(G(z, None), G(z, torch.zeros(2, 0)))
+
+
+def test_eqr_on_a_too_small_image_names_the_metric(G):
+    # 16 px is a valid training resolution, but at angles near 45° EQ-R's margins leave no
+    # pixel (documented); the error, which `aliasfree equivariance` shows with its default
+    # metrics on a 16 px checkpoint, did not say which metric. Seed 0, 2 latents: such an angle.
+    from gan.metrics.equivariance import measure
+
+    with pytest.raises(ValueError, match="^eqr: no valid pixels.*leave this metric out"):
+        measure(G, "eqr", 2)
