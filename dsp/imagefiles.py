@@ -1,9 +1,9 @@
 """Reading a folder or a zip archive of images into a float64 ``[N, C, H, W]`` batch (Pillow).
 
-Supported files: PNG, JPEG, WebP, BMP and TIFF, recognised by extension (case-insensitive). Hidden files
-and folders (names starting with ``.``) and ``__MACOSX`` resource folders inside archives are
-ignored. Files that cannot be decoded are skipped and reported with the reason, so one bad file
-never stops a run.
+Supported files: PNG, JPEG, WebP, BMP and TIFF, recognised by extension (case-insensitive).
+Hidden files and folders (names starting with ``.``) and ``__MACOSX`` resource folders inside
+archives are ignored. Files that cannot be decoded are skipped and reported with the reason, so
+one bad file never stops a run.
 """
 
 from __future__ import annotations
