@@ -106,15 +106,18 @@ def check_integer_samples(pil_mode: str) -> None:
 
 def _decode(data: bytes, mode: str) -> np.ndarray:
     """Decode one image to ``[H, W, C]`` float64 in ``[0, 1]``."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image, ImageOps, UnidentifiedImageError
 
     try:
         opened = Image.open(io.BytesIO(data))
     except UnidentifiedImageError:
         # Pillow's own message names an in-memory buffer address, useless in a report.
         raise ValueError("not a recognised image (corrupt or not PNG/JPEG/WebP/BMP/TIFF)") from None
-    with opened as img:
-        img.load()
+    with opened as raw:
+        raw.load()
+        # Photos stored sideways carry an EXIF orientation; their spectrum is that of the
+        # picture as viewers show it (axes swapped otherwise).
+        img = ImageOps.exif_transpose(raw)
         check_integer_samples(img.mode)
         if img.mode.startswith("I;16") or img.mode == "I":
             # 16-bit greyscale: Pillow's convert("L") would clip at 255 instead of scaling.

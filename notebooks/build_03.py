@@ -131,7 +131,7 @@ Everything a run produces is in one folder, and `README.txt` in it explains each
   half-life, learning rates...). A resumed run reads its optimisation settings from the
   checkpoint, so it continues the same run even if the command line changed.
 - `log.jsonl`: one JSON line per progress tick; `metrics.jsonl`: one per snapshot.
-- `reals.png` and `samples-kimgXXXX.XX.png`: training images, and the EMA generator's images of
+- `reals.png` and `samples-kimgXXXX.XXX.png`: training images, and the EMA generator's images of
   the **same fixed latents** at every snapshot, so that flipping through them in order shows
   the generator learning.
 - `checkpoint-XXXXXXXX.safetensors` + `.json`: the whole training state (G, D, the EMA,

@@ -154,6 +154,15 @@ def _metrics(text: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
+def _data_source(data: object) -> str:
+    """``--data`` as stored in the run's options: a built-in set by name, a path made absolute,
+    so that ``--resume`` works from any working directory."""
+    text = str(data)
+    if text == "builtin" or text.startswith("builtin:"):
+        return text
+    return str(Path(text).expanduser().absolute())
+
+
 def options_from_args(args: argparse.Namespace):
     """The :class:`gan.training.options.TrainOptions` of parsed arguments."""
     from gan.training.options import TrainOptions
@@ -161,7 +170,7 @@ def options_from_args(args: argparse.Namespace):
     return TrainOptions(
         config=args.config,
         size=args.size,
-        data=str(args.data),
+        data=_data_source(args.data),
         res=args.res,
         batch=args.batch,
         kimg=args.kimg,

@@ -679,7 +679,7 @@ def train(
         kimg = trainer.cur_nimg / 1000
         mets = _metrics(trainer, extractor, fid_cache) if main else {}
         if main:
-            grid = run_dir / f"samples-kimg{kimg:07.2f}.png"
+            grid = run_dir / f"samples-kimg{kimg:08.3f}.png"
             _save_grid(trainer, grid, grid_z, grid_c)
             last_ckpt = trainer.save(run_dir)
             rec = {"step": trainer.step_idx, "kimg": kimg, **mets, "grid": grid.name}

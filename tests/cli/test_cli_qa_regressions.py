@@ -253,3 +253,11 @@ def test_generate_conditions_a_labelled_generator_on_real_classes(tmp_path, caps
     plain = ["generate", "--res", "16", "--class", "0", "--out", str(tmp_path / "u.png")]
     assert cli.main(plain) == 2
     assert "unconditional" in capsys.readouterr().err
+
+
+def test_data_path_is_stored_absolute_so_resume_works_from_anywhere(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    opts = train_cmd.options_from_args(_parse(["--data", "imgs/faces.zip"]))
+    assert opts.data == str(tmp_path / "imgs" / "faces.zip")
+    assert train_cmd.options_from_args(_parse(["--data", "builtin:lfw"])).data == "builtin:lfw"
+    assert train_cmd.options_from_args(_parse([])).data == "builtin"

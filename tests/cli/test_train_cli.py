@@ -62,7 +62,7 @@ def test_tiny_run_writes_the_expected_files(tmp_path, capsys):
     ]:
         assert f in names, f
     grids = sorted(n for n in names if n.startswith("samples-kimg"))
-    assert grids == ["samples-kimg0000.01.png"]
+    assert grids == ["samples-kimg0000.008.png"]
     # 16 latents of 32 px, pad 1, enlarged 4x by pixel replication for viewing.
     assert Image.open(out / grids[0]).size == (4 * (4 * 32 + 3), 4 * (4 * 32 + 3))
     # progress.png's row is the grid's first row of tiles, cut out exactly.

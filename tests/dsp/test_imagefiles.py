@@ -202,3 +202,15 @@ def test_explicit_size_crops_each_image_as_it_is_decoded(tmp_path):
     assert peak < 4 * full
     want = np.asarray(Image.open(tmp_path / "3.png"), dtype=np.float64)[192:208, 192:208] / 255
     np.testing.assert_array_equal(images[3, 0], want)
+
+
+def test_exif_orientation_is_applied(tmp_path):
+    # A photo stored sideways with orientation 6 ("rotate 90° clockwise to view"): its pixels
+    # come out as a viewer shows them, so the spectrum's axes are the picture's.
+    a = _gray(6, 10, 3)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(a).save(tmp_path / "sideways.png", exif=exif)
+    images, skipped = load_images(tmp_path, mode="L")
+    assert skipped == []
+    np.testing.assert_array_equal(images[0, 0], np.rot90(a, -1) / 255.0)
