@@ -18,7 +18,13 @@ import numpy as np
 
 from dsp._checks import check_int
 
-__all__ = ["IMAGE_EXTENSIONS", "check_integer_samples", "iter_image_files", "load_images"]
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "UnsupportedSamples",
+    "check_integer_samples",
+    "iter_image_files",
+    "load_images",
+]
 
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"})
 
@@ -93,12 +99,17 @@ def iter_image_files(path: str | os.PathLike) -> Iterator[tuple[str, Callable[[]
     )
 
 
+class UnsupportedSamples(ValueError):
+    """An image that decodes but whose samples cannot be scaled to ``[0, 1]`` (floating point)."""
+
+
 def check_integer_samples(pil_mode: str) -> None:
-    """Raise ``ValueError`` for a floating-point image (Pillow mode ``"F"``, e.g. a 32-bit float
-    TIFF): such images have no agreed white level, so they are refused rather than scaled by a
-    guess. 8- and 16-bit images (and 32-bit integer ones, read as 16-bit) pass."""
+    """Raise ``UnsupportedSamples`` (a ``ValueError``) for a floating-point image (Pillow mode
+    ``"F"``, e.g. a 32-bit float TIFF): such images have no agreed white level, so they are
+    refused rather than scaled by a guess. 8- and 16-bit images (and 32-bit integer ones, read
+    as 16-bit) pass."""
     if pil_mode == "F":
-        raise ValueError(
+        raise UnsupportedSamples(
             "32-bit floating-point image: no white level to scale by; convert it to 8 or 16 "
             "bits per sample"
         )

@@ -31,7 +31,12 @@ import numpy as np
 
 from dsp._checks import as_finite_array, check_int
 from dsp._io import mkstemp_output, prepare_output
-from dsp.imagefiles import IMAGE_EXTENSIONS, check_integer_samples, iter_image_files
+from dsp.imagefiles import (
+    IMAGE_EXTENSIONS,
+    UnsupportedSamples,
+    check_integer_samples,
+    iter_image_files,
+)
 from dsp.interpolation import fractional_shift, resample_rational
 
 __all__ = [
@@ -69,6 +74,8 @@ def describe_error(exc: BaseException) -> str:
 
     if isinstance(exc, UnidentifiedImageError):
         return "not a recognised image (corrupt, or not PNG/JPEG/WebP/BMP/TIFF)"
+    if isinstance(exc, UnsupportedSamples):
+        return str(exc)  # it decoded fine: not "corrupt"
     return f"corrupt or truncated ({type(exc).__name__}: {exc})"
 
 
