@@ -383,3 +383,60 @@ def test_two_process_gloo_run_keeps_ranks_identical(tmp_path):
     assert len(b0) == len(b1) == 2 and not set(b0) & set(b1)
     ckpts = sorted(p.name for p in (tmp_path / "run").glob("checkpoint-*.json"))
     assert ckpts == ["checkpoint-00000003.json"]
+
+
+# ------------------------------------------------------------------ run-folder logs (QA)
+def _run_opts(out, **kw) -> TrainOptions:
+    """A baseline run at 16 px into ``out``, its snapshot only at the end."""
+    base = dict(config="baseline", res=RES, batch=2, metrics=(), snap_kimg=1000.0)
+    base.update(grid_size=4, device="cpu", out=str(out), **kw)
+    return TrainOptions(**base)
+
+
+def _jsonl(path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def test_steps_after_the_last_tick_are_logged(tmp_path):
+    # A run shorter than one tick wrote no log.jsonl at all (README.txt lists it, losses.png was
+    # empty), and every run dropped the statistics of its steps after the last full tick.
+    out = tmp_path / "run"
+    train(_run_opts(out, tick_kimg=0.006), progress=False, dataset=TinyData(n=4), max_steps=2)
+    assert [r["step"] for r in _jsonl(out / "log.jsonl")] == [2]
+    train(
+        _run_opts(out, tick_kimg=0.006, resume="latest"),
+        progress=False,
+        dataset=TinyData(n=4),
+        max_steps=7,
+    )
+    assert [r["step"] for r in _jsonl(out / "log.jsonl")] == [2, 3, 6, 7]
+
+
+def test_resume_with_nothing_left_to_train_adds_no_snapshot(tmp_path):
+    # Each such --resume latest appended a duplicate metrics.jsonl record (and progress.png row)
+    # and rewrote the checkpoint of the same step.
+    out = tmp_path / "run"
+    train(_run_opts(out, kimg=0.004), progress=False, dataset=TinyData(n=4))
+    before = _jsonl(out / "metrics.jsonl")
+    again = train(
+        _run_opts(out, kimg=0.004, resume="latest"), progress=False, dataset=TinyData(n=4)
+    )
+    assert again["step"] == 2 and again["checkpoint"].endswith("checkpoint-00000002.json")
+    assert _jsonl(out / "metrics.jsonl") == before
+
+
+def test_fresh_run_does_not_append_to_an_earlier_runs_logs(tmp_path):
+    # A folder whose earlier run left logs but no checkpoint (killed before its first snapshot,
+    # or checkpoints deleted): a new run appended its records to the old ones, so log.jsonl,
+    # metrics.jsonl, losses.png and progress.png mixed two runs.
+    out = tmp_path / "run"
+    train(_run_opts(out, tick_kimg=0.002), progress=False, dataset=TinyData(n=4), max_steps=3)
+    old_grid = _jsonl(out / "metrics.jsonl")[0]["grid"]
+    for f in out.glob("checkpoint-*"):
+        f.unlink()
+    notes: list[str] = []
+    train(_run_opts(out, tick_kimg=0.002), dataset=TinyData(n=4), max_steps=1, log=notes.append)
+    assert [r["step"] for r in _jsonl(out / "log.jsonl")] == [1]
+    assert [r["step"] for r in _jsonl(out / "metrics.jsonl")] == [1]
+    assert not (out / old_grid).exists()
+    assert any("earlier run" in n for n in notes)
