@@ -104,7 +104,9 @@ def as_filter(name: str, f: object, device: torch.device, dtype: torch.dtype) ->
             raise ValueError(f"{name} must be a 1D or 2D array of taps, got {f!r}") from exc
         if arr.dtype.kind not in "iuf":
             raise ValueError(f"{name} must hold real numbers, got dtype {arr.dtype}")
-        t = torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float64))
+        # ascontiguousarray returns at least rank 1: keep the shape so that a scalar is
+        # rejected below, as a 0-d tensor is.
+        t = torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float64).reshape(arr.shape))
     if t.ndim not in (1, 2):
         raise ValueError(
             f"{name} must have rank 1 (separable) or 2 (full 2D), got shape {list(t.shape)}"

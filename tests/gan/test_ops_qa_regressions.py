@@ -1,0 +1,21 @@
+"""Regressions found by adversarial QA of ``gan.ops`` (REFERENCE §4)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from gan.ops import filtered_lrelu, upfirdn2d
+
+X = torch.ones(1, 2, 4, 4)
+
+
+@pytest.mark.parametrize("f", [2.0, 3, np.float64(2.0), np.array(2.0)])
+@pytest.mark.parametrize("op", ["upfirdn2d", "filtered_lrelu"])
+def test_scalar_filters_are_rejected_like_scalar_tensors(f, op):
+    # A Python or numpy scalar was silently taken as the one-tap filter [f] (a gain of f²),
+    # while a 0-d tensor, to_filter_tensor and dsp.resample reject rank 0.
+    call = {"upfirdn2d": lambda: upfirdn2d(X, f), "filtered_lrelu": lambda: filtered_lrelu(X, f)}
+    with pytest.raises(ValueError, match=r"must have rank 1 \(separable\) or 2 .* got shape \[\]"):
+        call[op]()
