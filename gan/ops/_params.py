@@ -61,15 +61,20 @@ class FallbackWarning(UserWarning):
 # Tensors and filters
 
 
+# The dtypes both backends compute in (float8 and other floating dtypes have no convolutions).
+_X_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+
+
 def check_input(x: object) -> torch.Tensor:
-    """``x`` must be a floating-point ``torch.Tensor`` of shape ``[N, C, H, W]``, C, H, W >= 1."""
+    """``x`` must be a ``torch.Tensor`` of shape ``[N, C, H, W]``, C, H, W >= 1, of dtype
+    float16, bfloat16, float32 or float64."""
     if not isinstance(x, torch.Tensor):
         raise ValueError(f"x must be a torch.Tensor of shape [N, C, H, W], got {type(x).__name__}")
     if x.ndim != 4:
         raise ValueError(f"x must have rank 4 [N, C, H, W], got shape {list(x.shape)}")
-    if not x.is_floating_point():
+    if x.dtype not in _X_DTYPES:
         raise ValueError(
-            f"x must have a floating-point dtype (float16, bfloat16, float32, float64), "
+            f"x must have a floating-point dtype: float16, bfloat16, float32 or float64, "
             f"got {x.dtype}"
         )
     if min(x.shape[1:]) < 1:

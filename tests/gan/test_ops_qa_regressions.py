@@ -19,3 +19,18 @@ def test_scalar_filters_are_rejected_like_scalar_tensors(f, op):
     call = {"upfirdn2d": lambda: upfirdn2d(X, f), "filtered_lrelu": lambda: filtered_lrelu(X, f)}
     with pytest.raises(ValueError, match=r"must have rank 1 \(separable\) or 2 .* got shape \[\]"):
         call[op]()
+
+
+@pytest.mark.parametrize("dtype", [torch.float8_e4m3fn, torch.float8_e5m2])
+def test_unsupported_floating_dtypes_are_a_value_error(dtype):
+    # float8 passed the "floating-point" check and failed deep inside with
+    # NotImplementedError: "mul_cpu_reduced_float" not implemented for 'Float8_e4m3fn'.
+    x = X.to(dtype)
+    with pytest.raises(
+        ValueError, match="dtype: float16, bfloat16, float32 or float64, got torch.float8"
+    ):
+        upfirdn2d(x, [1.0, 1.0])
+    with pytest.raises(
+        ValueError, match="dtype: float16, bfloat16, float32 or float64, got torch.float8"
+    ):
+        filtered_lrelu(x)
