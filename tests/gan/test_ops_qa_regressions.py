@@ -34,3 +34,26 @@ def test_unsupported_floating_dtypes_are_a_value_error(dtype):
         ValueError, match="dtype: float16, bfloat16, float32 or float64, got torch.float8"
     ):
         filtered_lrelu(x)
+
+
+def test_torch_func_grad_through_the_reference_path(torch_gen):
+    # The reference path's autograd.Functions (phase interleave, fused leaky ReLU + clamp) had
+    # no setup_context, so torch.func.grad / vjp / jacrev raised "In order to use an
+    # autograd.Function with functorch transforms ... it must override the setup_context
+    # staticmethod".
+    x = torch.randn(1, 2, 6, 5, generator=torch_gen, dtype=torch.float64)
+    b = torch.randn(2, generator=torch_gen, dtype=torch.float64)
+    f = torch.randn(4, generator=torch_gen, dtype=torch.float64)
+
+    def loss(x, b):
+        y = filtered_lrelu(x, f, f, b, up=2, down=2, padding=3, clamp=0.5, impl="ref")
+        return y.square().sum() + upfirdn2d(x, f, up=3, down=2, padding=2, impl="ref").sum()
+
+    xa, ba = x.clone().requires_grad_(), b.clone().requires_grad_()
+    want = torch.autograd.grad(loss(xa, ba), (xa, ba))
+    got = torch.func.grad(loss, argnums=(0, 1))(x, b)
+    for g, w in zip(got, want, strict=True):
+        torch.testing.assert_close(g, w, rtol=1e-12, atol=1e-12)
+    # Second order (R1-style) through the transforms as well.
+    r1 = torch.func.grad(lambda x: torch.func.grad(loss)(x, b).square().sum())(x)
+    assert r1.shape == x.shape and torch.isfinite(r1).all()
