@@ -61,15 +61,20 @@ class FallbackWarning(UserWarning):
 # Tensors and filters
 
 
+# The dtypes both backends compute in (float8 and other floating dtypes have no convolutions).
+_X_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+
+
 def check_input(x: object) -> torch.Tensor:
-    """``x`` must be a floating-point ``torch.Tensor`` of shape ``[N, C, H, W]``, C, H, W >= 1."""
+    """``x`` must be a ``torch.Tensor`` of shape ``[N, C, H, W]``, C, H, W >= 1, of dtype
+    float16, bfloat16, float32 or float64."""
     if not isinstance(x, torch.Tensor):
         raise ValueError(f"x must be a torch.Tensor of shape [N, C, H, W], got {type(x).__name__}")
     if x.ndim != 4:
         raise ValueError(f"x must have rank 4 [N, C, H, W], got shape {list(x.shape)}")
-    if not x.is_floating_point():
+    if x.dtype not in _X_DTYPES:
         raise ValueError(
-            f"x must have a floating-point dtype (float16, bfloat16, float32, float64), "
+            f"x must have a floating-point dtype: float16, bfloat16, float32 or float64, "
             f"got {x.dtype}"
         )
     if min(x.shape[1:]) < 1:
@@ -104,7 +109,9 @@ def as_filter(name: str, f: object, device: torch.device, dtype: torch.dtype) ->
             raise ValueError(f"{name} must be a 1D or 2D array of taps, got {f!r}") from exc
         if arr.dtype.kind not in "iuf":
             raise ValueError(f"{name} must hold real numbers, got dtype {arr.dtype}")
-        t = torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float64))
+        # ascontiguousarray returns at least rank 1: keep the shape so that a scalar is
+        # rejected below, as a 0-d tensor is.
+        t = torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float64).reshape(arr.shape))
     if t.ndim not in (1, 2):
         raise ValueError(
             f"{name} must have rank 1 (separable) or 2 (full 2D), got shape {list(t.shape)}"

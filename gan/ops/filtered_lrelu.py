@@ -42,7 +42,7 @@ def filtered_lrelu(
     Parameters
     ----------
     x : Tensor
-        ``[N, C, H, W]``, floating point, any device.
+        ``[N, C, H, W]``, float16, bfloat16, float32 or float64, any device.
     fu, fd : Tensor, array-like or None
         Up and down filters, rank 1 (separable) or 2 (``[taps_h, taps_w]``); None = ``[1]``.
         Not differentiated on the Triton path.

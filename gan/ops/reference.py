@@ -2,10 +2,12 @@
 
 Runs on any device and floating dtype; gradients come from torch's autograd (every step is a
 differentiable torch op, or a small ``autograd.Function`` whose backward is itself made of
-differentiable torch ops, so double backward works). The functions take the NORMALISED
-arguments built by ``gan.ops._params`` (same names and order as the Triton backend), so call
-them through ``gan.ops.upfirdn2d`` / ``gan.ops.filtered_lrelu`` unless the arguments are
-already normalised. The result has the memory layout of ``x`` (NCHW or channels-last).
+differentiable torch ops, so double backward works). ``torch.func.grad`` / ``vjp`` / ``jacrev``
+work too; ``vmap`` and forward-mode AD (``jvp``) do not (channels-last layout queries, no
+``jvp`` rules). The functions take the NORMALISED arguments built by ``gan.ops._params``
+(same names and order as the Triton backend), so call them through ``gan.ops.upfirdn2d`` /
+``gan.ops.filtered_lrelu`` unless the arguments are already normalised. The result has the
+memory layout of ``x`` (NCHW or channels-last).
 
 How the chain maps to torch ops, per axis of length ``n`` with factor ``up``, filter of ``K``
 taps and padding ``(p0, p1)`` on the upsampled grid (``L = n·up + p0 + p1 − K + 1`` samples
@@ -130,14 +132,20 @@ class _Interleave(torch.autograd.Function):
     One copy each way, in the phases' memory layout: channels-last phases are stacked as
     ``[N, H, W, C]`` so the copy moves whole channel vectors, and the result stays channels-last;
     the backward splits the gradient into dense phases the same way (differentiable ops, so a
-    double backward works).
+    double backward works). ``forward`` and ``setup_context`` are separate, as ``torch.func``
+    transforms require.
     """
 
     @staticmethod
-    def forward(ctx, dim: int, *phases: torch.Tensor) -> torch.Tensor:
+    def forward(dim: int, *phases: torch.Tensor) -> torch.Tensor:
         nhwc = phases[0].is_contiguous(memory_format=torch.channels_last)
-        ctx.dim, ctx.u, ctx.nhwc = dim, len(phases), nhwc
         return _stack_phases(phases, dim, nhwc)
+
+    @staticmethod
+    def setup_context(ctx, inputs: tuple, output: torch.Tensor) -> None:
+        dim, *phases = inputs
+        ctx.dim, ctx.u = dim, len(phases)
+        ctx.nhwc = phases[0].is_contiguous(memory_format=torch.channels_last)
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
@@ -346,15 +354,18 @@ class _LeakyReluClamp(torch.autograd.Function):
     With a positive slope ``y`` has the sign of ``v`` and ``|y| < clamp`` exactly where the clamp
     passes the gradient (ties at ``±clamp`` aside), so ``y`` alone gives the derivative
     ``1`` (``y > 0``), ``slope`` (``y ≤ 0``) or ``0`` (``|y| ≥ clamp``). The backward is built from
-    differentiable ops, so a double backward works (its second derivative is 0).
+    differentiable ops, so a double backward works (its second derivative is 0). ``forward`` and
+    ``setup_context`` are separate, as ``torch.func`` transforms require.
     """
 
     @staticmethod
-    def forward(ctx, v: torch.Tensor, slope: float, clamp: float) -> torch.Tensor:
-        y = F.leaky_relu(v, slope).clamp_(-clamp, clamp)
-        ctx.slope, ctx.clamp = slope, clamp
-        ctx.save_for_backward(y)
-        return y
+    def forward(v: torch.Tensor, slope: float, clamp: float) -> torch.Tensor:
+        return F.leaky_relu(v, slope).clamp_(-clamp, clamp)
+
+    @staticmethod
+    def setup_context(ctx, inputs: tuple, output: torch.Tensor) -> None:
+        _, ctx.slope, ctx.clamp = inputs
+        ctx.save_for_backward(output)
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None, None]:

@@ -31,7 +31,7 @@ def upfirdn2d(
     Parameters
     ----------
     x : Tensor
-        ``[N, C, H, W]``, floating point, any device.
+        ``[N, C, H, W]``, float16, bfloat16, float32 or float64, any device.
     f : Tensor, array-like or None
         Filter taps: rank 1 = separable (applied along width, then height), rank 2 =
         ``[taps_h, taps_w]`` full 2D kernel; None = the one-tap filter ``[1]``. Filter taps are

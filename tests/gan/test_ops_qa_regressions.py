@@ -1,0 +1,59 @@
+"""Regressions found by adversarial QA of ``gan.ops`` (REFERENCE §4)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from gan.ops import filtered_lrelu, upfirdn2d
+
+X = torch.ones(1, 2, 4, 4)
+
+
+@pytest.mark.parametrize("f", [2.0, 3, np.float64(2.0), np.array(2.0)])
+@pytest.mark.parametrize("op", ["upfirdn2d", "filtered_lrelu"])
+def test_scalar_filters_are_rejected_like_scalar_tensors(f, op):
+    # A Python or numpy scalar was silently taken as the one-tap filter [f] (a gain of f²),
+    # while a 0-d tensor, to_filter_tensor and dsp.resample reject rank 0.
+    call = {"upfirdn2d": lambda: upfirdn2d(X, f), "filtered_lrelu": lambda: filtered_lrelu(X, f)}
+    with pytest.raises(ValueError, match=r"must have rank 1 \(separable\) or 2 .* got shape \[\]"):
+        call[op]()
+
+
+@pytest.mark.parametrize("dtype", [torch.float8_e4m3fn, torch.float8_e5m2])
+def test_unsupported_floating_dtypes_are_a_value_error(dtype):
+    # float8 passed the "floating-point" check and failed deep inside with
+    # NotImplementedError: "mul_cpu_reduced_float" not implemented for 'Float8_e4m3fn'.
+    x = X.to(dtype)
+    with pytest.raises(
+        ValueError, match="dtype: float16, bfloat16, float32 or float64, got torch.float8"
+    ):
+        upfirdn2d(x, [1.0, 1.0])
+    with pytest.raises(
+        ValueError, match="dtype: float16, bfloat16, float32 or float64, got torch.float8"
+    ):
+        filtered_lrelu(x)
+
+
+def test_torch_func_grad_through_the_reference_path(torch_gen):
+    # The reference path's autograd.Functions (phase interleave, fused leaky ReLU + clamp) had
+    # no setup_context, so torch.func.grad / vjp / jacrev raised "In order to use an
+    # autograd.Function with functorch transforms ... it must override the setup_context
+    # staticmethod".
+    x = torch.randn(1, 2, 6, 5, generator=torch_gen, dtype=torch.float64)
+    b = torch.randn(2, generator=torch_gen, dtype=torch.float64)
+    f = torch.randn(4, generator=torch_gen, dtype=torch.float64)
+
+    def loss(x, b):
+        y = filtered_lrelu(x, f, f, b, up=2, down=2, padding=3, clamp=0.5, impl="ref")
+        return y.square().sum() + upfirdn2d(x, f, up=3, down=2, padding=2, impl="ref").sum()
+
+    xa, ba = x.clone().requires_grad_(), b.clone().requires_grad_()
+    want = torch.autograd.grad(loss(xa, ba), (xa, ba))
+    got = torch.func.grad(loss, argnums=(0, 1))(x, b)
+    for g, w in zip(got, want, strict=True):
+        torch.testing.assert_close(g, w, rtol=1e-12, atol=1e-12)
+    # Second order (R1-style) through the transforms as well.
+    r1 = torch.func.grad(lambda x: torch.func.grad(loss)(x, b).square().sum())(x)
+    assert r1.shape == x.shape and torch.isfinite(r1).all()
