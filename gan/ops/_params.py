@@ -374,6 +374,8 @@ def select_backend(
         raise ValueError(f"impl='triton' cannot run {op}: {reason}")
     message = f"gan.ops.{op}: using the reference implementation because {reason}"
     if message not in _WARNED:
-        _WARNED.add(message)
+        # Warn first: under warnings.simplefilter("error") the warning raises, and every later
+        # call must raise too rather than fall back silently.
         warnings.warn(message, FallbackWarning, stacklevel=3)
+        _WARNED.add(message)
     return None
