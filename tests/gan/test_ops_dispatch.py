@@ -110,7 +110,6 @@ def test_unsupported_falls_back_with_one_warning_per_reason(fake, fake_cuda):
     assert fake.calls == []
 
 
-
 def test_fallback_warning_turned_into_an_error_raises_every_time(fake, fake_cuda):
     fake.reason = lambda op, x, up, down, f, fd: f"up={up} is not supported"
     with warnings.catch_warnings():
@@ -118,6 +117,7 @@ def test_fallback_warning_turned_into_an_error_raises_every_time(fake, fake_cuda
         for _ in range(2):  # the second call must not fall back silently
             with pytest.raises(FallbackWarning, match="up=3"):
                 upfirdn2d(X, F1, up=3, padding=1)
+
 
 def test_forced_triton_on_unsupported_raises(fake, fake_cuda):
     fake.reason = "2D filters are not supported"
