@@ -445,6 +445,9 @@ class AliasFreeGenerator(nn.Module):
         self.z_dim = check_int("z_dim", z_dim, minimum=0)
         self.c_dim = check_int("c_dim", c_dim, minimum=0)
         self.w_dim = check_int("w_dim", w_dim, minimum=1)
+        # Checked under their own names: the mapping's "num_layers" would point at the schedule.
+        mapping_layers = check_int("mapping_layers", mapping_layers, minimum=1)
+        check_real("mapping_lr_multiplier", mapping_lr_multiplier, low=0.0, low_inclusive=False)
         self.res = schedule.res
         self.img_channels = schedule.img_channels
         self.config = schedule.config

@@ -308,6 +308,9 @@ def test_seed_makes_networks_reproducible_and_keeps_global_rng() -> None:
         ({"margin": -1}, "margin"),
         ({"first_cutoff": 40.0, "res": 64}, "first_cutoff"),
         ({"bogus": 1}, "bogus"),
+        # The mapping's own argument names, not the schedule's num_layers.
+        ({"mapping_layers": 0}, "mapping_layers"),
+        ({"mapping_lr_multiplier": 0.0}, "mapping_lr_multiplier"),
     ],
 )
 def test_invalid_configs_raise(kwargs: dict, match: str) -> None:
