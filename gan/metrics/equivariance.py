@@ -15,7 +15,10 @@ float64 over all samples::
 
 For a feature map (``layer=...``) the MSE is divided by the mean square of ``y2`` over the same
 mask, i.e. the PSNR the map would have if it were rescaled to unit RMS, so that layers of
-different magnitude compare (``20·log10(2) ≈ 6.02`` dB is then "error as large as the signal").
+different magnitude compare (``20·log10(2) ≈ 6.02`` dB is then "error as large as the signal"),
+and the mask keeps only the samples on the image, ``[-0.5, 0.5]²``: a map's margin (REFERENCE
+§3) is corrupted by zero padding by design and cropped before the image, so it is compared
+nowhere (the reference resamplers still read it).
 Identical images give ``+inf``.
 """
 
@@ -399,6 +402,21 @@ def _pick(out, layer: str | None, rate: float | None) -> tuple[torch.Tensor, flo
     return x, float(x.shape[-1]) if rate is None else rate
 
 
+def _image_mask(size: int, rate: float, device) -> torch.Tensor:
+    """``[size, size]`` bool: True at the samples of a feature map that lie on the image.
+
+    A map of ``size`` samples at ``rate`` samples per unit, centred on the image centre, has
+    sample ``j`` at ``(j + 0.5 − size/2) / rate`` (:mod:`gan.networks.alias_free`); True where
+    both coordinates are in ``[-0.5, 0.5]``. The rest is the schedule's ``margin`` (REFERENCE
+    §3): scratch space where the zero padding beyond the map's edge corrupts the signal by
+    design, cropped away before the image, so it is no part of the valid region that REFERENCE
+    §5 compares (it would dominate the error). The margin still feeds the reference resamplers.
+    """
+    pos = torch.arange(size, device=device, dtype=torch.float64) + 0.5 - size / 2
+    inside = pos.abs() <= rate / 2 + 1e-9
+    return inside[:, None] & inside[None, :]
+
+
 def _make_device(device) -> torch.device:
     if device is None:
         return torch.device("cpu")
@@ -444,7 +462,8 @@ def measure(
     num_samples : int
         Number of latents, ``>= 1``.
     layer : str, optional
-        Name of a feature map instead of the output image (MSE normalised by its mean square).
+        Name of a feature map instead of the output image (MSE normalised by its mean square,
+        compared only on the samples inside the image, ``[-0.5, 0.5]²``, not on the margin).
     max_shift : float
         Largest translation per axis in image widths, in ``(0, 0.5]`` (the paper: 1/8).
     max_angle : float
@@ -526,6 +545,8 @@ def measure(
                     ref, m1 = rotate_bandlimited(x1, angle)
                     x2, m2 = bandlimit(x2)
                     mask = m1 & m2
+                if want_features:
+                    mask = mask & _image_mask(x2.shape[-1], r, dev)
                 m = mask.to(torch.float64)
                 e = float(((x2 - ref).square() * m).sum())
                 s = float((x2.square() * m).sum())

@@ -28,7 +28,7 @@ from dsp._checks import check_int, check_real
 from dsp.schedule import LayerSpec, Schedule, layer_schedule
 from gan.ops import filtered_lrelu, to_filter_tensor
 
-from .layers import FullyConnected, MappingNetwork, modulated_conv2d
+from .layers import FullyConnected, MappingNetwork, compute_dtype, modulated_conv2d
 
 __all__ = ["SynthesisInput", "SynthesisLayer", "SynthesisNetwork", "AliasFreeGenerator"]
 
@@ -129,9 +129,10 @@ class SynthesisInput(nn.Module):
     ) -> torch.Tensor:
         """The per-sample map ``M_w A⁻¹`` from image points to feature coordinates ``[N, 3, 3]``."""
         n = w.shape[0]
-        t = self.affine(w.to(torch.float32))
+        dtype = compute_dtype(self.weight)
+        t = self.affine(w.to(dtype))
         t = t / t[:, :2].norm(dim=1, keepdim=True)
-        eye = torch.eye(3, device=w.device, dtype=torch.float32).expand(n, 3, 3)
+        eye = torch.eye(3, device=w.device, dtype=dtype).expand(n, 3, 3)
         m_r = eye.clone()
         m_r[:, 0, 0], m_r[:, 0, 1] = t[:, 0], -t[:, 1]
         m_r[:, 1, 0], m_r[:, 1, 1] = t[:, 1], t[:, 0]
@@ -140,11 +141,12 @@ class SynthesisInput(nn.Module):
         m = m_r @ m_t
         a = check_transform(transform, n, w.device)
         if a is not None:
-            m = m @ torch.linalg.inv(a).to(torch.float32)
+            m = m @ torch.linalg.inv(a).to(dtype)
         return m
 
     def forward(self, w: torch.Tensor, transform: torch.Tensor | None = None) -> torch.Tensor:
-        """``w [N, w_dim]`` → features ``[N, channels, size, size]`` (float32)."""
+        """``w [N, w_dim]`` → features ``[N, channels, size, size]`` (float32; float64 for a
+        float64 module)."""
         m = self.coordinate_transforms(w, transform)
         # f · (L p + t) = (f L) · p + f · t
         freqs = self.freqs.unsqueeze(0) @ m[:, :2, :2]  # [N, C, 2]
@@ -218,23 +220,25 @@ class SynthesisLayer(nn.Module):
         self, x: torch.Tensor, w: torch.Tensor, update_emas: bool = False, force_fp32: bool = False
     ) -> torch.Tensor:
         """``x [N, in_channels, in_size, in_size]``, ``w [N, w_dim]`` → ``[N, out_channels,
-        out_size, out_size]`` (float16 in fp16 layers, else float32)."""
+        out_size, out_size]`` (float16 in fp16 layers, else float32; float64 for a float64
+        module)."""
         want = (x.shape[0], self.in_channels, self.in_size, self.in_size)
         if x.ndim != 4 or tuple(x.shape) != want:
             raise ValueError(f"{self.name}: x must have shape {list(want)}, got {list(x.shape)}")
         if update_emas:
             with torch.no_grad():
                 beta = self.magnitude_ema_beta ** x.shape[0]
-                mag = x.detach().to(torch.float32).square().mean()
+                mag = x.detach().to(self.magnitude_ema.dtype).square().mean()
                 self.magnitude_ema.copy_(mag.lerp(self.magnitude_ema, beta))
         input_gain = self.magnitude_ema.rsqrt()
 
-        styles = self.affine(w.to(torch.float32))
+        full = compute_dtype(self.weight)
+        styles = self.affine(w.to(full))
         if self.is_torgb:
             styles = styles * (1 / math.sqrt(self.in_channels * self.conv_kernel**2))
 
         fp16 = self.use_fp16 and not force_fp32 and half_precision_allowed(x.device)
-        dtype = torch.float16 if fp16 else torch.float32
+        dtype = torch.float16 if fp16 else full
         x = modulated_conv2d(
             x.to(dtype),
             self.weight,
@@ -269,7 +273,8 @@ class SynthesisNetwork(nn.Module):
     """ws → image through the Fourier input, ``N`` synthesis layers and ToRGB (REFERENCE §3).
 
     ``ws[:, 0]`` drives the input, ``ws[:, 1 + idx]`` layer ``idx`` (so ``num_ws = N + 2``).
-    The image is ToRGB's output times ``output_scale`` (0.25), in float32.
+    The image is ToRGB's output times ``output_scale`` (0.25), in float32 (float64 for a
+    float64 module, e.g. after ``.double()``).
 
     Attributes
     ----------
@@ -320,13 +325,16 @@ class SynthesisNetwork(nn.Module):
         update_emas: bool = False,
         force_fp32: bool = False,
     ) -> torch.Tensor | tuple[torch.Tensor, OrderedDict[str, torch.Tensor]]:
-        """Image ``[N, img_channels, res, res]`` (float32), plus the feature dict if asked.
+        """Image ``[N, img_channels, res, res]`` (float32; float64 for a float64 module), plus
+        the feature dict if asked.
 
         ``features`` maps each synthesis layer's ``LayerSpec.name`` (in order, ToRGB
-        excluded) to its float32 output: the samples of schedule entry ``idx`` on its grid.
+        excluded) to its output in the image's dtype: the samples of schedule entry ``idx`` on
+        its grid.
         """
         _check_noise_mode(noise_mode)
-        ws = _check_ws(ws, self.num_ws, self.w_dim).to(torch.float32)
+        dtype = compute_dtype(self.input.weight)
+        ws = _check_ws(ws, self.num_ws, self.w_dim).to(dtype)
         if not torch.isfinite(ws).all():
             raise ValueError("ws must be finite (no NaN or infinity)")
         x = self.input(ws[:, 0], transform)
@@ -334,8 +342,8 @@ class SynthesisNetwork(nn.Module):
         for idx, layer in enumerate(self.layers):
             x = layer(x, ws[:, idx + 1], update_emas=update_emas, force_fp32=force_fp32)
             if return_features and not layer.is_torgb:
-                features[layer.name] = x.to(torch.float32)
-        img = (x.to(torch.float32) * self.output_scale).contiguous()
+                features[layer.name] = x.to(dtype)
+        img = (x.to(dtype) * self.output_scale).contiguous()
         return (img, features) if return_features else img
 
 
@@ -344,7 +352,7 @@ class AliasFreeGenerator(nn.Module):
 
     ``G(z, c=None, *, psi=1.0, transform=None, return_features=False, noise_mode="const",
     truncation_cutoff=None, update_emas=False)`` → image ``[N, img_channels, res, res]``
-    (float32) or ``(image, features)``.
+    (float32; float64 after ``.double()``, e.g. for gradient checks) or ``(image, features)``.
 
     Parameters
     ----------
@@ -437,6 +445,9 @@ class AliasFreeGenerator(nn.Module):
         self.z_dim = check_int("z_dim", z_dim, minimum=0)
         self.c_dim = check_int("c_dim", c_dim, minimum=0)
         self.w_dim = check_int("w_dim", w_dim, minimum=1)
+        # Checked under their own names: the mapping's "num_layers" would point at the schedule.
+        mapping_layers = check_int("mapping_layers", mapping_layers, minimum=1)
+        check_real("mapping_lr_multiplier", mapping_lr_multiplier, low=0.0, low_inclusive=False)
         self.res = schedule.res
         self.img_channels = schedule.img_channels
         self.config = schedule.config

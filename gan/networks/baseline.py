@@ -335,6 +335,9 @@ class BaselineGenerator(nn.Module):
         fourier_cutoff: float = 2.0,
     ) -> None:
         super().__init__()
+        # Checked under their own names (the mapping network calls them num_layers, ...).
+        num_mapping_layers = check_int("num_mapping_layers", num_mapping_layers, minimum=1)
+        check_real("mapping_lr_multiplier", mapping_lr_multiplier, low=0.0, low_inclusive=False)
         self.synthesis = BaselineSynthesis(
             w_dim=w_dim,
             res=res,

@@ -37,6 +37,12 @@ def _check_activation(activation: object) -> str:
     return str(activation)
 
 
+def compute_dtype(t: torch.Tensor) -> torch.dtype:
+    """float64 for a float64 tensor (a module turned ``.double()``: gradient checks, float64
+    references), else float32, the networks' working precision (REFERENCE §3)."""
+    return torch.float64 if t.dtype == torch.float64 else torch.float32
+
+
 def normalize_2nd_moment(x: torch.Tensor, dim: int = 1, eps: float = 1e-8) -> torch.Tensor:
     """``x / sqrt(mean(x², dim) + eps)``: unit mean square along ``dim`` (StyleGAN's z norm)."""
     return x * (x.square().mean(dim=dim, keepdim=True) + eps).rsqrt()
@@ -189,15 +195,16 @@ class MappingNetwork(nn.Module):
         truncation_cutoff: int | None = None,
         update_emas: bool = False,
     ) -> torch.Tensor:
-        """Return ws ``[N, num_ws, w_dim]`` (float32)."""
+        """Return ws ``[N, num_ws, w_dim]`` (float32; float64 for a float64 module)."""
         psi = check_real("psi", psi)
+        dtype = compute_dtype(self.w_avg)
         parts = []
         n = None
         if self.z_dim > 0:
             if not isinstance(z, torch.Tensor) or z.ndim != 2 or z.shape[1] != self.z_dim:
                 got = list(z.shape) if isinstance(z, torch.Tensor) else type(z).__name__
                 raise ValueError(f"z must be a tensor of shape [N, {self.z_dim}], got {got}")
-            parts.append(normalize_2nd_moment(z.to(torch.float32)))
+            parts.append(normalize_2nd_moment(z.to(dtype)))
             n = z.shape[0]
         if self.c_dim > 0:
             if not isinstance(c, torch.Tensor) or c.ndim != 2 or c.shape[1] != self.c_dim:
@@ -205,7 +212,7 @@ class MappingNetwork(nn.Module):
                 raise ValueError(f"c must be a tensor of shape [N, {self.c_dim}], got {got}")
             if n is not None and c.shape[0] != n:
                 raise ValueError(f"c must have {n} rows like z, got {c.shape[0]}")
-            parts.append(normalize_2nd_moment(self.embed(c.to(torch.float32))))
+            parts.append(normalize_2nd_moment(self.embed(c.to(dtype))))
         elif c is not None and (not isinstance(c, torch.Tensor) or c.numel() > 0):
             # Labels given to an unconditional network are almost surely a mistake (wrong
             # checkpoint, forgotten --labels): silently ignoring them would hide it.
@@ -256,8 +263,8 @@ def modulated_conv2d(
     (a cross-correlation, as ``torch.nn.functional.conv2d``). When demodulating, ``weight`` and
     ``styles`` are first normalised to unit RMS (per output channel, resp. per sample), which the
     demodulation cancels mathematically but keeps fp16 in range. Runs as one grouped
-    convolution (groups = N); the modulated weights are formed in float32 and cast to
-    ``x.dtype``.
+    convolution (groups = N); the modulated weights are formed in float32 (float64 for a
+    float64 ``x``) and cast to ``x.dtype``.
 
     Parameters
     ----------
@@ -291,8 +298,9 @@ def modulated_conv2d(
         raise ValueError(f"styles must be a tensor of shape [{n}, {in_ch}], got {_shape(styles)}")
     padding = check_int("padding", padding, minimum=0)
 
-    w = weight.to(torch.float32).unsqueeze(0)  # [1, O, I, k, k]
-    s = styles.to(torch.float32)
+    wdt = compute_dtype(x)
+    w = weight.to(wdt).unsqueeze(0)  # [1, O, I, k, k]
+    s = styles.to(wdt)
     if demodulate:
         w = w * w.square().mean(dim=[2, 3, 4], keepdim=True).rsqrt()
         # Per sample, so that no sample's output depends on the rest of the batch.
@@ -301,7 +309,7 @@ def modulated_conv2d(
     if demodulate:
         w = w * (w.square().sum(dim=[2, 3, 4], keepdim=True) + 1e-8).rsqrt()
     if input_gain is not None:
-        g = torch.as_tensor(input_gain, dtype=torch.float32, device=w.device)
+        g = torch.as_tensor(input_gain, dtype=wdt, device=w.device)
         if g.ndim == 0:
             g = g.expand(in_ch)
         if g.ndim == 1:

@@ -176,6 +176,12 @@ def test_invalid_config(kwargs):
         _tiny(**{"res": 16, **kwargs})
 
 
+@pytest.mark.parametrize("name", ["num_mapping_layers", "mapping_lr_multiplier"])
+def test_invalid_mapping_arguments_are_named(name):
+    with pytest.raises(ValueError, match=name):
+        _tiny(**{"res": 16, name: 0})
+
+
 def test_invalid_call_arguments():
     G = _tiny(16)
     z = _z()
