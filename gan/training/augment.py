@@ -225,8 +225,10 @@ class AugmentPipe(nn.Module):
     Parameters
     ----------
     xflip, rotate90, xint, scale, rotate, aniso, xfrac, brightness, contrast, saturation, hue
-        Non-negative probability weights (0 disables a transform). ``aniso`` and ``xfrac`` are
-        off by default, as in ADA's "bgc" pipeline.
+        Non-negative probability weights (0 disables a transform). All default to 1: ADA's
+        "bgc" pipeline (Karras et al. 2020, ``augpipe_specs["bgc"]`` of the reference
+        implementation, used by StyleGAN3), which enables anisotropic scaling and fractional
+        translation too; its luma flip is left out (see the module docstring).
     xint_max : float
         Largest integer translation, fraction of the image size, in ``[0, 0.5]``.
     scale_std, aniso_std : float
@@ -260,8 +262,8 @@ class AugmentPipe(nn.Module):
         scale_std: float = 0.2,
         rotate_max: float = 1.0,
         *,
-        aniso: float = 0,
-        xfrac: float = 0,
+        aniso: float = 1,
+        xfrac: float = 1,
         aniso_std: float = 0.2,
         xfrac_std: float = 0.125,
         brightness_std: float = 0.2,

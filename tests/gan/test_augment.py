@@ -55,6 +55,16 @@ def test_default_buffer_is_saved_with_state():
     assert float(other.p) == pytest.approx(0.3)
 
 
+def test_default_weights_are_adas_bgc_pipeline():
+    # ADA's "bgc" pipeline (Karras et al. 2020, the one StyleGAN3 trains with) enables every
+    # blit, geometric and colour transform with weight 1, anisotropic scaling and fractional
+    # translation included (luma flip is the one deliberately left out, see the module
+    # docstring). The defaults had aniso = xfrac = 0 while claiming to follow "bgc".
+    pipe = AugmentPipe()
+    assert pipe.weights == {t: 1.0 for t in TRANSFORMS}
+    assert AugmentPipe(aniso=0, xfrac=0).weights["aniso"] == 0.0  # still switchable
+
+
 # -- pixel blitting: exact permutations ------------------------------------------------------
 
 
