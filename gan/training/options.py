@@ -228,7 +228,14 @@ class TrainOptions:
         check_real("eps", self.eps, low=0.0, low_inclusive=False)
         check_int("r1_interval", self.r1_interval, minimum=1)
         check_real("augment_p", self.augment_p, low=0.0, high=1.0)
-        check_real("ada_target", self.ada_target, low=0.0, high=1.0)
+        check_real(  # as AdaController: r_t <= 1, so a target of 1 could only lower p
+            "ada_target",
+            self.ada_target,
+            low=0.0,
+            high=1.0,
+            low_inclusive=False,
+            high_inclusive=False,
+        )
         check_int("ada_interval", self.ada_interval, minimum=1)
         if self.ada_kimg is not None:
             check_real("ada_kimg", self.ada_kimg, low=0.0, low_inclusive=False)

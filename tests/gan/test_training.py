@@ -113,6 +113,15 @@ def test_options_roundtrip_and_validation():
         TrainOptions.from_dict({"bogus": 1})
 
 
+@pytest.mark.parametrize("target", [0.0, 1.0])
+def test_options_reject_an_ada_target_the_controller_cannot_reach(target):
+    # AdaController requires a target in (0, 1) (r_t = E[sign D(real)] <= 1, so with a target
+    # of 1 p could only ever fall). The options accepted [0, 1], so such a run failed only when
+    # the Trainer was built, with an error naming "target" rather than the option.
+    with pytest.raises(ValueError, match="ada_target"):
+        TrainOptions(ada_target=target)
+
+
 # ---- loss building blocks -------------------------------------------------------------------
 
 
