@@ -309,9 +309,12 @@ def run(args: argparse.Namespace) -> int:
         torch.set_num_threads(threads)
     from gan.training.loop import train
 
-    for note in _ignored_on_resume(args, opts):
-        print(note, file=sys.stderr, flush=True)
+    if os.environ.get("RANK", "0") == "0":  # under torchrun, rank 0 speaks for all
+        for note in _ignored_on_resume(args, opts):
+            print(note, file=sys.stderr, flush=True)
     result = train(opts, progress=args.progress)
+    if not result["trainer"].env.is_main:
+        return 0
     out = Path(result["run_dir"])
     print(
         f"trained {result['kimg']:.3g} kimg ({result['step']} steps); run directory {out}: "

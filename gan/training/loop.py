@@ -578,7 +578,13 @@ def train(
         (last tick's mean statistics), ``metrics`` (last snapshot's), ``sec_per_kimg`` (last
         tick's) and ``trainer`` (the :class:`Trainer`, for inspection).
     """
-    from .checkpoint import list_checkpoints, read_checkpoint_info, resolve_resume
+    from .checkpoint import (
+        _stem,
+        checkpoint_paths,
+        list_checkpoints,
+        read_checkpoint_info,
+        resolve_resume,
+    )
     from .distributed import barrier, cleanup, init_distributed, reduce_mean, reduce_sum
 
     if not isinstance(opts, TrainOptions):
@@ -625,10 +631,11 @@ def train(
     main = env.is_main
     if resume_path is not None:
         trainer.load(resume_path)
-        say(
-            f"resumed from {resume_path} at step {trainer.step_idx} "
-            f"({trainer.cur_nimg / 1000:.2f} kimg)"
-        )
+        if main:
+            say(
+                f"resumed from {resume_path} at step {trainer.step_idx} "
+                f"({trainer.cur_nimg / 1000:.2f} kimg)"
+            )
     log_path, metrics_path = run_dir / "log.jsonl", run_dir / "metrics.jsonl"
     tb = None
     if main:
@@ -694,6 +701,10 @@ def train(
                 if k in o.metrics and v is not None
             )
             say(f"snapshot kimg {kimg:.2f}: {grid.name}, {last_ckpt.name}  {shown}")
+        else:
+            # The checkpoint rank 0 writes: every rank must agree on whether the run's end
+            # still needs a snapshot, or one would wait alone in its barrier.
+            last_ckpt = checkpoint_paths(_stem(run_dir, trainer.step_idx))[1]
         last_metrics = mets
         barrier(env)
 
