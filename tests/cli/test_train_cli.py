@@ -168,6 +168,16 @@ def test_default_threads_follow_the_idle_cpus():
     assert idle is None or 0.0 <= idle <= (os.cpu_count() or 1) + 1e-9
 
 
+def test_torchrun_processes_share_the_idle_cpus():
+    from aliasfree.commands.train import default_threads
+
+    # Two processes on two idle CPUs: one thread each, not two each (measured 15x slower).
+    assert default_threads(2, 2.0, processes=2) == 1
+    assert default_threads(8, 8.0, processes=2) == 4
+    assert default_threads(8, None, processes=3) == 2
+    assert default_threads(2, 0.3, processes=4) == 1  # never fewer than one
+
+
 @pytest.mark.slow  # torchrun starts two fresh Python processes that import torch: ~15 s
 def test_torchrun_two_processes_end_cleanly_and_report_once(tmp_path):
     import subprocess
@@ -188,6 +198,9 @@ def test_torchrun_two_processes_end_cleanly_and_report_once(tmp_path):
     assert proc.stdout.count("trained 0.008 kimg (2 steps)") == 1, proc.stdout
     assert "checkpoint-00000002.json" in proc.stdout
     assert proc.stderr.count("kimg 0.01/0.01  step 2") == 1, proc.stderr
+    [note] = [line for line in proc.stderr.splitlines() if line.startswith("torch threads:")]
+    threads = int(note.split()[2])
+    assert "shared by 2 processes" in note and 2 * threads <= max(2, os.cpu_count() or 1)
     assert sorted(p.name for p in out.glob("checkpoint-*.json")) == [
         "checkpoint-00000001.json",
         "checkpoint-00000002.json",
