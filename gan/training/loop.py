@@ -636,6 +636,18 @@ def train(
                 f"resumed from {resume_path} at step {trainer.step_idx} "
                 f"({trainer.cur_nimg / 1000:.2f} kimg)"
             )
+    if env.is_distributed:
+        # Every rank must continue from the same checkpoint, or their weights, optimizers and
+        # counters part ways and the collectives stop matching (a crash or a hang).
+        step = float(trainer.step_idx)
+        seen = reduce_mean({"step": step, "step_sq": step * step}, env)
+        if seen["step_sq"] != seen["step"] ** 2:
+            where = f"from {resume_path}" if resume_path is not None else "from scratch"
+            raise ValueError(
+                f"--resume: the processes start at different steps (rank {env.rank}: step "
+                f"{trainer.step_idx}, {where}); --out must be one folder that every node "
+                "sees (shared storage), holding the run's checkpoints"
+            )
     log_path, metrics_path = run_dir / "log.jsonl", run_dir / "metrics.jsonl"
     tb = None
     if main:
