@@ -270,17 +270,26 @@ def _idle_cpus(interval: float = 0.3) -> float | None:
     return (os.cpu_count() or 1) * (b[0] - a[0]) / (b[1] - a[1])
 
 
-def default_threads(available: int, idle: float | None) -> int:
+def default_threads(available: int, idle: float | None, processes: int = 1) -> int:
     """torch threads for CPU training: the CPUs that are idle now, at least 1.
 
     Measured on 2 cores (issue 5, benchmarks/RESULTS.md): on an idle machine 2 threads run a
     tiny training step 1.4–1.6× faster than 1; when another process keeps a core busy, a second
     thread waits on it and the step gets 2–10× slower. So count a CPU only when it is mostly
     idle (``idle`` rounded down after adding 0.25), and use every CPU when idleness is unknown.
+    Under torchrun the ``processes`` training on this machine (``LOCAL_WORLD_SIZE``) measure
+    the same idle CPUs at once, so they share them: each gets its part, at least 1.
     """
-    if idle is None:
-        return available
-    return max(1, min(available, int(idle + 0.25)))
+    cpus = available if idle is None else min(available, int(idle + 0.25))
+    return max(1, cpus // max(1, processes))
+
+
+def _local_processes() -> int:
+    """Training processes on this machine: torchrun's ``LOCAL_WORLD_SIZE``, else 1."""
+    try:
+        return max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
+    except ValueError:
+        return 1
 
 
 def run(args: argparse.Namespace) -> int:
@@ -298,20 +307,27 @@ def run(args: argparse.Namespace) -> int:
     elif on_cpu:
         available = _available_cpus()
         idle = _idle_cpus()
-        threads = default_threads(available, idle)
+        procs = _local_processes()
+        threads = default_threads(available, idle, procs)
         seen = "unknown" if idle is None else f"{idle:.1f}"
-        print(
-            f"torch threads: {threads} ({seen} of {available} CPUs idle; --threads overrides)",
-            file=sys.stderr,
-            flush=True,
-        )
+        shared = f", shared by {procs} processes" if procs > 1 else ""
+        if os.environ.get("LOCAL_RANK", "0") == "0":
+            print(
+                f"torch threads: {threads} ({seen} of {available} CPUs idle{shared}; "
+                "--threads overrides)",
+                file=sys.stderr,
+                flush=True,
+            )
     if threads is not None:
         torch.set_num_threads(threads)
     from gan.training.loop import train
 
-    for note in _ignored_on_resume(args, opts):
-        print(note, file=sys.stderr, flush=True)
+    if os.environ.get("RANK", "0") == "0":  # under torchrun, rank 0 speaks for all
+        for note in _ignored_on_resume(args, opts):
+            print(note, file=sys.stderr, flush=True)
     result = train(opts, progress=args.progress)
+    if not result["trainer"].env.is_main:
+        return 0
     out = Path(result["run_dir"])
     print(
         f"trained {result['kimg']:.3g} kimg ({result['step']} steps); run directory {out}: "

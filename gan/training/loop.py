@@ -578,7 +578,13 @@ def train(
         (last tick's mean statistics), ``metrics`` (last snapshot's), ``sec_per_kimg`` (last
         tick's) and ``trainer`` (the :class:`Trainer`, for inspection).
     """
-    from .checkpoint import list_checkpoints, read_checkpoint_info, resolve_resume
+    from .checkpoint import (
+        _stem,
+        checkpoint_paths,
+        list_checkpoints,
+        read_checkpoint_info,
+        resolve_resume,
+    )
     from .distributed import barrier, cleanup, init_distributed, reduce_mean, reduce_sum
 
     if not isinstance(opts, TrainOptions):
@@ -625,10 +631,23 @@ def train(
     main = env.is_main
     if resume_path is not None:
         trainer.load(resume_path)
-        say(
-            f"resumed from {resume_path} at step {trainer.step_idx} "
-            f"({trainer.cur_nimg / 1000:.2f} kimg)"
-        )
+        if main:
+            say(
+                f"resumed from {resume_path} at step {trainer.step_idx} "
+                f"({trainer.cur_nimg / 1000:.2f} kimg)"
+            )
+    if env.is_distributed:
+        # Every rank must continue from the same checkpoint, or their weights, optimizers and
+        # counters part ways and the collectives stop matching (a crash or a hang).
+        step = float(trainer.step_idx)
+        seen = reduce_mean({"step": step, "step_sq": step * step}, env)
+        if seen["step_sq"] != seen["step"] ** 2:
+            where = f"from {resume_path}" if resume_path is not None else "from scratch"
+            raise ValueError(
+                f"--resume: the processes start at different steps (rank {env.rank}: step "
+                f"{trainer.step_idx}, {where}); --out must be one folder that every node "
+                "sees (shared storage), holding the run's checkpoints"
+            )
     log_path, metrics_path = run_dir / "log.jsonl", run_dir / "metrics.jsonl"
     tb = None
     if main:
@@ -694,6 +713,10 @@ def train(
                 if k in o.metrics and v is not None
             )
             say(f"snapshot kimg {kimg:.2f}: {grid.name}, {last_ckpt.name}  {shown}")
+        else:
+            # The checkpoint rank 0 writes: every rank must agree on whether the run's end
+            # still needs a snapshot, or one would wait alone in its barrier.
+            last_ckpt = checkpoint_paths(_stem(run_dir, trainer.step_idx))[1]
         last_metrics = mets
         barrier(env)
 

@@ -166,3 +166,57 @@ def test_default_threads_follow_the_idle_cpus():
     assert default_threads(3, None) == 3
     idle = _idle_cpus(0.05)
     assert idle is None or 0.0 <= idle <= (os.cpu_count() or 1) + 1e-9
+
+
+def test_torchrun_processes_share_the_idle_cpus():
+    from aliasfree.commands.train import default_threads
+
+    # Two processes on two idle CPUs: one thread each, not two each (measured 15x slower).
+    assert default_threads(2, 2.0, processes=2) == 1
+    assert default_threads(8, 8.0, processes=2) == 4
+    assert default_threads(8, None, processes=3) == 2
+    assert default_threads(2, 0.3, processes=4) == 1  # never fewer than one
+
+
+@pytest.mark.slow  # torchrun starts two fresh Python processes that import torch: ~15 s
+def test_torchrun_two_processes_end_cleanly_and_report_once(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+    cmd += ["-m", "aliasfree", "train", "--config", "baseline", "--res", "16", "--batch", "4"]
+    # 2 steps with a snapshot after each: the run's last step is a snapshot step.
+    cmd += ["--kimg", "0.008", "--snap-kimg", "0.004", "--tick-kimg", "0.004"]
+    cmd += ["--metrics", "none", "--out", str(out)]
+    env = dict(os.environ, PYTHONPATH=str(repo), OMP_NUM_THREADS="1")
+    env.pop("LOCAL_WORLD_SIZE", None)
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.count("trained 0.008 kimg (2 steps)") == 1, proc.stdout
+    assert "checkpoint-00000002.json" in proc.stdout
+    assert proc.stderr.count("kimg 0.01/0.01  step 2") == 1, proc.stderr
+    [note] = [line for line in proc.stderr.splitlines() if line.startswith("torch threads:")]
+    threads = int(note.split()[2])
+    assert "shared by 2 processes" in note and 2 * threads <= max(2, os.cpu_count() or 1)
+    assert sorted(p.name for p in out.glob("checkpoint-*.json")) == [
+        "checkpoint-00000001.json",
+        "checkpoint-00000002.json",
+    ]
+    steps = [json.loads(line)["step"] for line in (out / "log.jsonl").open()]
+    assert steps == [1, 2]
+    # Resumed under torchrun: the messages come once, from rank 0.
+    cmd[cmd.index("0.008")] = "0.012"
+    proc = subprocess.run(
+        [*cmd, "--resume", "latest", "--gamma", "0.5"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.count("trained 0.012 kimg (3 steps)") == 1, proc.stdout
+    assert proc.stderr.count("resumed from") == 1, proc.stderr
+    assert proc.stderr.count("note: --gamma 0.5 is ignored") == 1, proc.stderr
