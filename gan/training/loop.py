@@ -817,29 +817,34 @@ def train(
 
 
 class _GracefulStop:
-    """First Ctrl-C (SIGINT): finish the current step, write the final snapshot and checkpoint,
-    and return normally; a second one interrupts at once. Only in the main thread (signal
-    handlers cannot be set elsewhere)."""
+    """First Ctrl-C (SIGINT) or SIGTERM (a scheduler's preemption, ``docker stop``, torchrun
+    passing its own SIGTERM on): finish the current step, write the final snapshot and
+    checkpoint, and return normally; a second signal interrupts at once. Only in the main thread
+    (signal handlers cannot be set elsewhere)."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self, say: Callable[[str], None]) -> None:
         self.say = say
         self.requested = False
-        self._old = None
+        self._old: dict[int, object] = {}
 
     def _handler(self, signum, frame) -> None:
         if self.requested:
             raise KeyboardInterrupt
         self.requested = True
-        self.say("stopping after this step (Ctrl-C again to abort without a checkpoint)")
+        name = signal.Signals(signum).name
+        self.say(f"{name}: stopping after this step (send it again to abort without a checkpoint)")
 
     def install(self) -> None:
         if threading.current_thread() is threading.main_thread():
-            self._old = signal.signal(signal.SIGINT, self._handler)
+            for sig in self.SIGNALS:
+                self._old[sig] = signal.signal(sig, self._handler)
 
     def uninstall(self) -> None:
-        if self._old is not None:
-            signal.signal(signal.SIGINT, self._old)
-            self._old = None
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+        self._old = {}
 
 
 def _ckpt_step(path: Path) -> int:

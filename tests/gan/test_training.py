@@ -355,6 +355,27 @@ def test_stop_resume_equals_uninterrupted(tmp_path, data):
         train(_opts(tmp_path / "b"), progress=False, dataset=data, max_steps=1)
 
 
+def test_sigterm_stops_gracefully_with_a_checkpoint(tmp_path, data):
+    # A scheduler's preemption (SLURM, docker stop, torchrun passing its SIGTERM on) gets the
+    # same clean stop as Ctrl-C: the step finishes and a loadable checkpoint is written.
+    before = signal.getsignal(signal.SIGTERM)
+
+    def sigterm_at_step_1(line: str) -> None:
+        if line.startswith("kimg") and " step 1 " in line:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    lines: list[str] = []
+
+    def log(line: str) -> None:
+        lines.append(line)
+        sigterm_at_step_1(line)
+
+    part = train(_opts(tmp_path / "c"), dataset=data, log=log, max_steps=4)
+    assert part["step"] == 1 and part["checkpoint"].endswith("checkpoint-00000001.json")
+    assert any(line.startswith("SIGTERM: stopping after this step") for line in lines)
+    assert signal.getsignal(signal.SIGTERM) == before  # the handler is uninstalled
+
+
 def _dist_worker(rank: int, world: int, port: int, tmp: str) -> None:
     import os
 
