@@ -1,11 +1,13 @@
 """Multi-process training through ``torch.distributed`` (torchrun; NCCL on GPUs, gloo on CPUs).
 
-The training loop runs one process per device. Every process builds the same networks, gets
-its own disjoint share of the dataset (:func:`shard_indices`), computes gradients on its share
-and averages them with :func:`average_gradients` before each optimizer step, so the optimizer
-sees the gradient of the mean loss over the global batch and the parameters stay identical on
-every rank. Statistics (losses, ADA's sign of D(real)) are averaged with :func:`reduce_mean`;
-only the main rank (``env.is_main``) writes checkpoints, images and logs.
+The training loop runs one process per device. Every process builds the same networks, takes
+its own disjoint slice of each step's global batch (the data order of
+:class:`gan.training.loop.Trainer`; :func:`shard_indices` deals a whole epoch the same way for
+loops of one's own), computes gradients on its share and averages them with
+:func:`average_gradients` before each optimizer step, so the optimizer sees the gradient of the
+mean loss over the global batch and the parameters stay identical on every rank. Statistics
+(losses, ADA's sign of D(real)) are averaged with :func:`reduce_mean`; only the main rank
+(``env.is_main``) writes checkpoints, images and logs.
 
 Without torchrun (no ``WORLD_SIZE`` in the environment, or ``WORLD_SIZE=1``) every function
 here is a no-op on a single-process :class:`DistEnv`, so the loop needs no special cases.
