@@ -712,7 +712,7 @@ def train(
                 for k, v in mets.items()
                 if k in o.metrics and v is not None
             )
-            say(f"snapshot kimg {kimg:.2f}: {grid.name}, {last_ckpt.name}  {shown}")
+            say(f"snapshot kimg {kimg:.3f}: {grid.name}, {last_ckpt.name}  {shown}")
         else:
             # The checkpoint rank 0 writes: every rank must agree on whether the run's end
             # still needs a snapshot, or one would wait alone in its barrier.
