@@ -249,7 +249,8 @@ fig, axes = plt.subplots(2, 2, figsize=(12, 7.5), layout="constrained")
 for i, (idx, ax) in enumerate(zip(picks, axes.flat)):
     ly = sched_t.layers[idx]
     plot_response_1d(filters[2 * i:2 * i + 2], fs=ly.tmp_rate, labels=labels[2 * i:2 * i + 2],
-                     cutoff=ly.out_cutoff, stopband=ly.out_stopband, floor_db=-100.0, ax=ax,
+                     cutoff=ly.out_cutoff, stopband=ly.out_cutoff + ly.out_half_width,
+                     floor_db=-100.0, ax=ax,
                      title=f"config T, layer L{idx}: up {ly.up}, down {ly.down} (markers: down)")
 show(fig)
 display(md_table(["layer", "filter", "fs = tmp", "taps", "cutoff", "stopband", "measured −6 dB",
@@ -268,17 +269,17 @@ marks a stopband at or beyond `fs/2`, where no attenuation can be measured.
 
 ### The radial (jinc) filter and isotropy
 
-A separable filter's 2D response is `H(f_x)·H(f_y)`: along the diagonal the passband droops and the
-stopband starts later than along the axes. The jinc design of config R (REFERENCE §2) has nearly
-the same response in every direction. Here the config-R down filter with the highest cutoff
-relative to its rate (where the separable design is least isotropic) against the separable Kaiser
-filter of the same specification.
+A separable filter's 2D response is `H(f_x)·H(f_y)`: along the diagonal the passband reaches
+further and the stopband starts later than along the axes. The jinc design of config R
+(REFERENCE §2) has nearly the same response in every direction. Here the config-R down filter
+with the highest cutoff relative to its rate (where the separable design is least isotropic)
+against the separable Kaiser filter of the same specification.
 """)
 
 code(r"""
 from dsp.filters import design_lowpass
 from dsp.plots.response import plot_response_2d, plot_response_slices
-from dsp.response import angular_deviation
+from dsp.response import angular_deviation, dtft2
 
 ly = max((l for l in sched_r.layers if l.down_radial), key=lambda l: l.out_cutoff / l.tmp_rate)
 fc, fh, fs = ly.out_cutoff, ly.out_half_width, ly.tmp_rate
@@ -292,6 +293,10 @@ for col, (h, name) in enumerate(((h_sep, "separable Kaiser"), (h_jinc, "radial j
     plot_response_slices(h, fs, angles=(0.0, 45.0), cutoff=fc, stopband=fc + fh, ax=axes[1, col],
                          title=f"{name}: 0° and 45° slices", floor_db=-100.0)
 show(fig)
+# The separable design reaches further along the diagonal, at the cutoff and at the stopband.
+d = np.cos(np.pi / 4)
+for f0 in (fc, fc + fh):
+    assert abs(dtft2(h_sep, f0 * d, f0 * d, fs)) > abs(dtft2(h_sep, f0, 0.0, fs))
 
 radii = np.linspace(0, fs / 2, 65 if FAST else 129)
 fig, ax = plt.subplots(figsize=(7, 3.6))

@@ -270,8 +270,8 @@ for ax, (n, g) in zip(axes, gens.items(), strict=True):
         ax.semilogy(f, prof + 1e-20, label=k)
     ax.set_title(n)
     ax.set_xlabel("frequency [cycles/sample]")
+    ax.legend(fontsize=6)  # each generator names its maps differently
 axes[0].set_ylabel("power")
-axes[-1].legend(fontsize=6)
 show(fig)
 """)
 

@@ -1,4 +1,4 @@
-"""``aliasfree tour``: the main job on built-in defaults.
+"""``aliasfree tour``: a tour of the DSP core on built-in defaults.
 
 Designs the paper's layer schedule and filters (configs T and R), prints their figures of merit,
 measures the aliasing of a plain ReLU against the filtered nonlinearity (paper Fig. 2), and writes
@@ -19,7 +19,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "tour",
         help="design the paper's filters and layer schedule; write plots and figures of merit",
         description=(
-            "The main job on built-in defaults: the layer schedule of configs T and R "
+            "A tour of the DSP core on built-in defaults: the layer schedule of configs T and R "
             "(REFERENCE §3), every layer's Kaiser and jinc filters with their figures of merit, "
             "and the aliasing of a plain ReLU against the filtered nonlinearity (paper Fig. 2). "
             "Writes PNG plots and JSON files into --out."

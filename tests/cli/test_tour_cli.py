@@ -1,4 +1,4 @@
-"""The main job: ``aliasfree tour`` runs end to end on built-in defaults."""
+"""``aliasfree tour`` runs end to end on built-in defaults."""
 
 import json
 
