@@ -49,8 +49,6 @@ __all__ = [
 ]
 
 MEASURES = ("downsampling", "nonlinearity", "equivariance")
-# Maps whose output energy is below this fraction of the layer's mean map energy are 'dead'.
-_DEAD_MAP_RELATIVE_ENERGY = 1e-6
 _INT_TOL = 1e-9
 
 
@@ -221,20 +219,24 @@ def _module_fn(module: nn.Module):
 
 
 def nonlinearity_fraction(x: np.ndarray, module: nn.Module, oversample: int) -> np.ndarray:
-    """Per-map aliased fraction ``[N, C]`` of the pointwise ``module`` applied to ``x``.
+    """Aliased energy ``[N, C]`` of the pointwise ``module`` applied to ``x``, per map, as a
+    fraction of the layer's mean map energy for that input.
 
-    ``dsp.aliasing.nonlinearity_aliasing(x, fn, m=oversample)``: ``fn`` at the input rate against
-    ``fn`` at ``oversample`` times the rate followed by an ideal low-pass (REFERENCE §7).
+    ``dsp.aliasing.nonlinearity_aliasing(x, fn, m=oversample)`` gives each map's aliased energy
+    ``E[n, c] = ‖y_s − y_ref‖²``: ``fn`` at the input rate against ``fn`` at ``oversample``
+    times the rate followed by an ideal low-pass (REFERENCE §7). The value is
+    ``E[n, c] / mean_c ‖y_s[n, c]‖²``, so its mean over the channels is the fraction of the
+    layer's output energy that is aliased, ``Σ_c E / Σ_c ‖y_s‖²``. Normalising each map by its
+    own energy instead would let nearly dead maps (a ReLU channel that is almost all negative:
+    tiny, spiky output) reach thousands of percent and swamp the layer's figure. NaN for an
+    input whose output is zero in every channel.
     """
     fn = _module_fn(module)
     res = nonlinearity_aliasing(x, fn, m=oversample)
-    frac = np.array(res.per_channel_fraction, dtype=np.float64)
-    # A map the nonlinearity (nearly) zeroes, such as a dead ReLU channel, has a ratio of two
-    # vanishing energies: it says nothing about aliasing and would swamp the spread, so it is
-    # left out (NaN, which Stat ignores).
-    energy = np.sum(np.square(fn(x)), axis=(-2, -1))
-    floor = _DEAD_MAP_RELATIVE_ENERGY * float(np.mean(energy))
-    frac[energy <= floor] = np.nan
+    aliased = np.asarray(res.per_channel_energy, dtype=np.float64).reshape(x.shape[:2])
+    mean_energy = np.mean(np.sum(np.square(fn(x)), axis=(-2, -1)), axis=1, keepdims=True)
+    frac = np.full_like(aliased, np.nan)
+    np.divide(aliased, mean_energy, out=frac, where=mean_energy > 0)
     return frac
 
 
@@ -527,8 +529,10 @@ def probe_model(
        ``|f_x|, |f_y| < 1/(2s)`` cycles/sample) and the fold classification energy fractions
        (``downsampling_aliasing``);
     2. ``"nonlinearity"`` on ReLU, LeakyReLU, GELU, SiLU, Tanh, ELU, Softplus, Hardswish and
-       ``nonlinearities``: the aliased fraction of the module applied to its input at rate 1
-       against rate ``oversample`` plus an ideal low-pass (``nonlinearity_fraction``);
+       ``nonlinearities``: the aliased energy of the module applied to its input at rate 1
+       against rate ``oversample`` plus an ideal low-pass, per map, relative to the layer's
+       mean map energy, so that the mean over maps is the aliased fraction of the layer's
+       output energy (``nonlinearity_fraction``);
     3. ``"equivariance"`` on every hooked layer: the model is run on the input shifted by ``t``
        input pixels along both axes for each ``t`` in ``shifts`` (integer: roll; fractional:
        band-limited FFT shift; ``circular=False``: zero fill instead of wrap) and each layer's

@@ -334,19 +334,27 @@ def test_global_pool_does_not_alias_and_progress_is_reported(rng, capsys):
     assert "probe: inputs 0..1: base pass" in err
 
 
-def test_dead_relu_maps_are_left_out_of_the_nonlinearity_spread():
+def test_nonlinearity_mean_is_the_aliased_fraction_of_the_layer_energy():
+    from dsp.aliasing import nonlinearity_aliasing
     from gan.probe.measures import nonlinearity_fraction
 
     n = 32
     t = np.arange(n) / n
     tone = np.cos(2 * np.pi * 5 * t)[None, :] * np.cos(2 * np.pi * 3 * t)[:, None]
     live = tone
-    # Entirely negative: the ReLU zeroes it, and a 0/0 ratio must not enter the spread.
-    dead = -2.0 + 1e-10 * tone
-    x = np.stack([live, dead])[None]  # [1, 2, H, W]
+    # Almost all negative: the ReLU leaves a tiny, spiky output whose own aliased fraction is
+    # large (in real networks up to thousands of percent); it must not swamp the layer figure.
+    nearly_dead = -0.99 + tone
+    x = np.stack([live, nearly_dead])[None]  # [1, 2, H, W]
+    relu = lambda a: np.maximum(a, 0.0)  # noqa: E731
+    assert nonlinearity_aliasing(x[:, 1:], relu, m=4).fraction > 0.5  # the old per-map value
     frac = nonlinearity_fraction(x, torch.nn.ReLU(), oversample=4)
-    assert np.isfinite(frac[0, 0]) and 0 < frac[0, 0] < 1
-    assert np.isnan(frac[0, 1])
+    whole = nonlinearity_aliasing(x, relu, m=4)  # Σ aliased / Σ output energy, both maps
+    np.testing.assert_allclose(frac.mean(), whole.fraction, rtol=1e-9)
+    assert frac[0, 1] < 0.1 * frac[0, 0]
+    # An input whose output is zero everywhere says nothing: NaN, which Stat ignores.
+    dead = nonlinearity_fraction(-np.ones((1, 2, n, n)), torch.nn.ReLU(), oversample=4)
+    assert np.isnan(dead).all()
 
 
 def test_per_channel_user_nonlinearity_gets_an_error_naming_the_argument():
