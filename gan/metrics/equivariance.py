@@ -488,7 +488,9 @@ def measure(
     ValueError
         Bad arguments, an unknown layer, or a batch whose mask is empty (EQ-R needs maps of
         roughly 24 samples or more: the rotation reference loses up to ``3·√2 + 3.5`` samples
-        at each border; 16 px images fail at angles near 45°).
+        at each border; 16 px images fail at angles near 45°), or ``"eqt"`` on a feature map
+        so coarse that ``max_shift`` is at most half a sample of it (every whole-sample shift
+        would round to 0: a 4-sample map at the default 1/8).
     """
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
@@ -524,6 +526,15 @@ def measure(
             with torch.no_grad():
                 out1 = G(z, c, transform=eye, **kw)
                 x1, r = _pick(out1, layer, rate)
+                if metric == "eqt" and want_features and max_shift * r <= 0.5:
+                    # |t·rate| < 1/2 for every draw: each shift rounds to 0 and the map would
+                    # be compared with itself (+inf dB, nothing measured), as happens to the
+                    # 4-sample maps of a generator at the default max_shift.
+                    raise ValueError(
+                        f"eqt: max_shift ({max_shift:g} image widths) is at most half a sample "
+                        f"of this {r:g}-samples-per-width map, so every whole-sample shift "
+                        "rounds to 0; measure eqt_frac here, or raise max_shift"
+                    )
                 if metric == "eqr":
                     # Negated so that each seed turns the content the same way as before the
                     # counter-clockwise convention: recorded EQ-R values stay reproducible.

@@ -365,6 +365,15 @@ def test_per_layer_equivariance():
         eq_t(G, 2, layer="nope")
 
 
+def test_eqt_refuses_a_map_too_coarse_for_any_whole_sample_shift():
+    # At most half a sample of shift: every draw rounds to 0, the map was compared with itself
+    # and EQ-T read +inf (a 4-sample layer at the default max_shift of 1/8 did).
+    G = WaveGenerator()
+    with pytest.raises(ValueError, match="eqt: max_shift.*rounds to 0.*eqt_frac"):
+        eq_t(G, 2, batch=2, layer="L0_fine", max_shift=0.5 / G.res)
+    assert math.isfinite(eq_t_frac(G, 2, batch=2, layer="L0_fine", max_shift=0.5 / G.res).psnr_db)
+
+
 class _JunkMargin(WaveGenerator):
     """One exactly equivariant map, "L0_wide": res + 40 samples at rate res (a 20-sample margin
     each side), whose outer 4 samples are noise stuck to the grid, as zero padding leaves the
