@@ -158,8 +158,9 @@ Left: training images (`reals.png`). Then the EMA generator's grid at each snaps
 starts as a copy of the untrained G, whose output is a faint, smooth pattern. In the 2-kimg run
 of the full mode the pattern gains contrast from snapshot to snapshot and turns into light and
 dark blobs at about the scale of a face's parts, different for every latent. A longer run
-(`aliasfree train`, 2 idle cores, ≈ 32 s/kimg) draws a common head outline by about 9 kimg and
-eyes and mouths by about 20 kimg (≈ 11 minutes). The alias-free generator has no fixed pixel
+(`aliasfree train`, 2 cores, 32–35 s/kimg) sharpens them into curved strokes that most latents
+share by about 8 kimg and is still drawing strokes, not faces, at 18 kimg (≈ 11 minutes,
+measured 2026-11-27): the CPU-sized networks need far longer than that for faces. The alias-free generator has no fixed pixel
 grid to glue details to, so even its early images are smooth rather than blocky.
 """)
 
