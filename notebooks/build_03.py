@@ -159,8 +159,9 @@ starts as a copy of the untrained G, whose output is a faint, smooth pattern. In
 of the full mode the pattern gains contrast from snapshot to snapshot and turns into light and
 dark blobs at about the scale of a face's parts, different for every latent. A longer run
 (`aliasfree train`, 2 cores, 32–35 s/kimg) sharpens them into curved strokes that most latents
-share by about 8 kimg and is still drawing strokes, not faces, at 18 kimg (≈ 11 minutes,
-measured 2026-11-27): the CPU-sized networks need far longer than that for faces. The alias-free generator has no fixed pixel
+share by about 8 kimg, still strokes at 18 kimg, and draws face outlines, eyes and mouths by
+about 30 kimg (≈ 19 minutes; measured 2026-11-27), with a shared stroke pattern still overlaid
+at 47 kimg. The alias-free generator has no fixed pixel
 grid to glue details to, so even its early images are smooth rather than blocky.
 """)
 
