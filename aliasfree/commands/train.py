@@ -284,14 +284,6 @@ def default_threads(available: int, idle: float | None, processes: int = 1) -> i
     return max(1, cpus // max(1, processes))
 
 
-def _local_processes() -> int:
-    """Training processes on this machine: torchrun's ``LOCAL_WORLD_SIZE``, else 1."""
-    try:
-        return max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
-    except ValueError:
-        return 1
-
-
 def run(args: argparse.Namespace) -> int:
     from dsp._io import check_output_dir
 
@@ -299,6 +291,9 @@ def run(args: argparse.Namespace) -> int:
     check_output_dir(opts.out)  # before the data and networks load, not after
     import torch
 
+    from gan.training.distributed import launch_ranks
+
+    rank, local_rank, procs = launch_ranks()  # under torchrun, rank 0 speaks for all
     threads = args.threads
     on_cpu = opts.device == "cpu" or (opts.device == "auto" and not torch.cuda.is_available())
     if threads is not None:
@@ -307,11 +302,10 @@ def run(args: argparse.Namespace) -> int:
     elif on_cpu:
         available = _available_cpus()
         idle = _idle_cpus()
-        procs = _local_processes()
         threads = default_threads(available, idle, procs)
         seen = "unknown" if idle is None else f"{idle:.1f}"
         shared = f", shared by {procs} processes" if procs > 1 else ""
-        if os.environ.get("LOCAL_RANK", "0") == "0":
+        if local_rank == 0:
             print(
                 f"torch threads: {threads} ({seen} of {available} CPUs idle{shared}; "
                 "--threads overrides)",
@@ -322,7 +316,7 @@ def run(args: argparse.Namespace) -> int:
         torch.set_num_threads(threads)
     from gan.training.loop import train
 
-    if os.environ.get("RANK", "0") == "0":  # under torchrun, rank 0 speaks for all
+    if rank == 0:
         for note in _ignored_on_resume(args, opts):
             print(note, file=sys.stderr, flush=True)
     result = train(opts, progress=args.progress)

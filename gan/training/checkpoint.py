@@ -56,6 +56,7 @@ __all__ = [
     "list_checkpoints",
     "find_latest",
     "resolve_resume",
+    "checkpoint_at",
     "checkpoint_paths",
     "CheckpointError",
 ]
@@ -93,8 +94,9 @@ def _step_of(json_path: Path) -> int:
     return int(m.group(1)) if m else -1
 
 
-def _stem(run_dir: Path, step: int) -> Path:
-    return run_dir / f"{_PREFIX}{step:08d}"
+def checkpoint_at(run_dir: str | os.PathLike, step: int) -> Path:
+    """The commit (``.json``) path of the checkpoint of ``step`` in ``run_dir``, written or not."""
+    return checkpoint_paths(Path(run_dir) / f"{_PREFIX}{step:08d}")[1]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -352,7 +354,7 @@ def save_training_state(
     data = st_save(tensors, metadata={"format": FORMAT, "version": str(VERSION)})
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    tensor_path, json_path = checkpoint_paths(_stem(run_dir, step))
+    tensor_path, json_path = checkpoint_paths(checkpoint_at(run_dir, step))
     commit = {
         "format": FORMAT,
         "version": VERSION,

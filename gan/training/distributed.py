@@ -32,6 +32,7 @@ from dsp._checks import check_int, check_real
 __all__ = [
     "DistEnv",
     "init_distributed",
+    "launch_ranks",
     "average_gradients",
     "broadcast_module",
     "reduce_mean",
@@ -87,6 +88,19 @@ def _env_int(name: str, default: int | None = None) -> int:
         return int(raw)
     except ValueError:
         raise ValueError(f"environment variable {name} must be an integer, got {raw!r}") from None
+
+
+def launch_ranks() -> tuple[int, int, int]:
+    """``(rank, local_rank, local_world_size)`` that torchrun gave this process, read from the
+    environment before any process group exists (``(0, 0, 1)`` without torchrun), so that a
+    command can print once per run or per machine before :func:`init_distributed`.
+
+    Raises
+    ------
+    ValueError
+        A variable that is set but not an integer.
+    """
+    return _env_int("RANK", 0), _env_int("LOCAL_RANK", 0), max(1, _env_int("LOCAL_WORLD_SIZE", 1))
 
 
 def _resolve_device(device: str | torch.device, local_rank: int) -> torch.device:

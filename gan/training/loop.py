@@ -578,13 +578,7 @@ def train(
         (last tick's mean statistics), ``metrics`` (last snapshot's), ``sec_per_kimg`` (last
         tick's) and ``trainer`` (the :class:`Trainer`, for inspection).
     """
-    from .checkpoint import (
-        _stem,
-        checkpoint_paths,
-        list_checkpoints,
-        read_checkpoint_info,
-        resolve_resume,
-    )
+    from .checkpoint import checkpoint_at, list_checkpoints, read_checkpoint_info, resolve_resume
     from .distributed import barrier, cleanup, init_distributed, reduce_mean, reduce_sum
 
     if not isinstance(opts, TrainOptions):
@@ -716,7 +710,7 @@ def train(
         else:
             # The checkpoint rank 0 writes: every rank must agree on whether the run's end
             # still needs a snapshot, or one would wait alone in its barrier.
-            last_ckpt = checkpoint_paths(_stem(run_dir, trainer.step_idx))[1]
+            last_ckpt = checkpoint_at(run_dir, trainer.step_idx)
         last_metrics = mets
         barrier(env)
 
