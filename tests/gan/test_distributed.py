@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -103,19 +101,12 @@ _WORKER = textwrap.dedent(
 )
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def test_two_process_gloo_training(tmp_path: Path) -> None:
+def test_two_process_gloo_training(tmp_path: Path, free_port: int, run_processes) -> None:
     script = tmp_path / "worker.py"
     script.write_text(_WORKER)
     out, run_dir = tmp_path / "out", tmp_path / "run"
     out.mkdir()
-    port = _free_port()
-    procs = []
+    commands = []
     for rank in range(WORLD):
         env = dict(
             os.environ,
@@ -125,29 +116,12 @@ def test_two_process_gloo_training(tmp_path: Path) -> None:
             WORLD_SIZE=str(WORLD),
             LOCAL_WORLD_SIZE=str(WORLD),
             MASTER_ADDR="127.0.0.1",
-            MASTER_PORT=str(port),
+            MASTER_PORT=str(free_port),
             OMP_NUM_THREADS="1",
         )
-        procs.append(
-            subprocess.Popen(
-                [sys.executable, str(script), str(out), str(run_dir)],
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-            )
-        )
-    logs = []
-    try:
-        for p in procs:
-            logs.append(p.communicate(timeout=120)[0])
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-    for p, log in zip(procs, logs, strict=True):
-        assert p.returncode == 0, log
+        commands.append(([sys.executable, str(script), str(out), str(run_dir)], env))
+    for returncode, log in run_processes(commands, timeout=120):
+        assert returncode == 0, log
 
     states = [load_file(str(out / f"rank{r}.safetensors")) for r in range(WORLD)]
     infos = [json.loads((out / f"rank{r}.json").read_text()) for r in range(WORLD)]

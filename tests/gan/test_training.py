@@ -484,41 +484,23 @@ train(_opts(out=sys.argv[1], resume="latest"), progress=False, dataset=TinyData(
 
 
 @pytest.mark.slow  # two fresh Python processes import torch: ~10 s
-def test_ranks_that_resume_from_different_checkpoints_are_refused(tmp_path):
+def test_ranks_that_resume_from_different_checkpoints_are_refused(
+    tmp_path, free_port, run_processes
+):
     # Multi-node with node-local --out folders: rank 0 finds the checkpoint, rank 1 none.
-    import socket
-    import subprocess
     import sys
     from pathlib import Path
 
     train(_opts(out=str(tmp_path / "node0")), progress=False, dataset=TinyData(), max_steps=1)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     here = Path(__file__).resolve().parent
-    procs = []
+    commands = []
     for rank in range(2):
         env = dict(os.environ, RANK=str(rank), WORLD_SIZE="2", LOCAL_RANK=str(rank))
-        env.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), OMP_NUM_THREADS="1")
+        env.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(free_port), OMP_NUM_THREADS="1")
         env["PYTHONPATH"] = str(here.parents[1])
         out = str(tmp_path / f"node{rank}")
-        procs.append(
-            subprocess.Popen(
-                [sys.executable, "-c", _RESUME_WORKER, out, str(here)],
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-            )
-        )
-    try:
-        logs = [p.communicate(timeout=120)[0] for p in procs]
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-    for p, log in zip(procs, logs, strict=True):
-        assert p.returncode != 0
+        commands.append(([sys.executable, "-c", _RESUME_WORKER, out, str(here)], env))
+    for returncode, log in run_processes(commands, timeout=120):
+        assert returncode != 0
         assert "processes start at different steps" in log and "--out must be" in log, log
     assert not (tmp_path / "node1").exists()  # rank 1 wrote nothing
