@@ -27,7 +27,10 @@ latents over time, the loss curves, the equivariance metrics at each snapshot, t
 The recipe is the paper's (REFERENCE §6): non-saturating logistic loss, lazy R1 every 16 steps
 with γ scaled to the resolution, Adam β = (0, 0.99), an exponential moving average (EMA) of G's
 weights whose images are the ones shown, and adaptive discriminator augmentation (ADA), which
-matters here because 100 images are far too few for a discriminator not to memorise them.
+matters here because 100 images are far too few for a discriminator not to memorise them. One
+addition for the tiny networks: D sees its inputs blurred (σ = 2 px at 32 px, fading to 0 over
+40 kimg), the paper's remedy for config R applied to T as well, because without it this
+32-channel config T answers D with thin curved strokes that most latents share.
 
 Three minutes of CPU training (2 kimg, one core) give smooth light and dark blobs, not faces
 yet: the point is to see every part of a run work and to learn to read its output. The test
@@ -112,7 +115,7 @@ md(r"""
 **kimg** (thousands of real images shown to the discriminator so far, the unit of training
 length in the GAN literature), **s/kimg** (wall seconds per kimg), the ETA, the mean losses of
 the tick (G, D, and the R1 penalty on the steps where it ran), ADA's augmentation probability
-**p** and the blur σ of D's inputs (config R only; 0 here). Every snapshot it writes an image
+**p** and the blur σ of D's inputs (`blur_sigma`, 2 px fading out). Every snapshot it writes an image
 grid, computes the metrics and a checkpoint.
 """)
 
@@ -158,10 +161,11 @@ Left: training images (`reals.png`). Then the EMA generator's grid at each snaps
 starts as a copy of the untrained G, whose output is a faint, smooth pattern. In the 2-kimg run
 of the full mode the pattern gains contrast from snapshot to snapshot and turns into light and
 dark blobs at about the scale of a face's parts, different for every latent. A longer run
-(`aliasfree train`, 2 cores, 32–35 s/kimg) sharpens them into curved strokes that most latents
-share by about 8 kimg, still strokes at 18 kimg, and draws face outlines, eyes and mouths by
-about 30 kimg (≈ 19 minutes; measured 2026-11-27), with a shared stroke pattern still overlaid
-at 47 kimg. The alias-free generator has no fixed pixel
+(`aliasfree train`, 2 cores, 32–39 s/kimg) gives blurry, varied faces (eye band, mouth, head
+outline) by about 8 kimg and faces with eyes, nose and mouth by about 17 kimg, while D's input
+blur fades (measured 2026-11-27; without the blur these tiny networks drew thin curved strokes
+that most latents share until about 30 kimg); at 32 kimg, the longest run measured, the faces
+are still varied and free of strokes. The alias-free generator has no fixed pixel
 grid to glue details to, so even its early images are smooth rather than blocky.
 """)
 

@@ -22,8 +22,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
         help="train an alias-free GAN (config T/R) or the baseline; resume with --resume latest",
         description=(
             "Train a generator and discriminator with the non-saturating logistic loss, lazy R1, "
-            "a G EMA, adaptive augmentation and (config R) a fading blur of D's inputs, as in "
-            "the alias-free GAN paper. The run directory gets a progress log (log.jsonl), "
+            "a G EMA, adaptive augmentation and (config R; tiny networks T and R) a fading "
+            "blur of D's inputs, as in the alias-free GAN paper. The run directory gets a "
+            "progress log (log.jsonl), "
             "sample grids of fixed latents at every snapshot, metrics (metrics.jsonl), "
             "checkpoints, the final generator, a loss plot and a README.txt explaining them. "
             "Ctrl-C stops cleanly after the current step with a checkpoint; --resume latest "
@@ -98,10 +99,14 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "--blur-sigma",
         type=float,
         default=None,
-        help="config R: initial σ (px) of D's input blur (10; tiny: 10·res/256)",
+        help="initial σ (px) of D's input blur, any config (config R 10, T and baseline 0; "
+        "tiny: T and R res/16)",
     )
     p.add_argument(
-        "--blur-fade-kimg", type=float, default=None, help="kimg of the blur fade (batch·200/32)"
+        "--blur-fade-kimg",
+        type=float,
+        default=None,
+        help="kimg of the blur fade (batch·200/32; tiny: 40)",
     )
     p.add_argument("--xflip", action="store_true", help="add mirrored copies of the images")
     p.add_argument("--labels", action="store_true", help="condition on dataset.json labels")

@@ -85,7 +85,17 @@ def test_options_resolve_reference_hyperparameters():
     assert o.minutes == 5.0  # neither kimg nor minutes: the 5-minute default
     assert o.ada_kimg == 500.0 and TrainOptions().resolved(32).ada_kimg == 10.0
     assert TrainOptions(config="baseline").resolved(64).g_lr == 0.002
-    assert TrainOptions(config="t").resolved(64).blur_sigma == 0.0  # blur only for config R
+    # The paper blurs D's inputs for config R only; the tiny size blurs them for T and R
+    # (σ = res/16 px over 40 kimg), never for the baseline unless asked.
+    assert TrainOptions(config="t", size="paper").resolved(256).blur_sigma == 0.0
+    assert TrainOptions(config="baseline", size="paper").resolved(256).blur_sigma == 0.0
+    for config in ("t", "r"):
+        o = TrainOptions(config=config).resolved(64)
+        assert o.blur_sigma == 4.0 and o.blur_fade_kimg == 40.0
+        assert TrainOptions(config=config).resolved(32).blur_sigma == 2.0
+    assert TrainOptions(config="baseline").resolved(64).blur_sigma == 0.0
+    explicit = TrainOptions(config="baseline", blur_sigma=1.5, blur_fade_kimg=3.0).resolved(64)
+    assert (explicit.blur_sigma, explicit.blur_fade_kimg) == (1.5, 3.0)
     for res, gamma in [(128, 0.5), (256, 2.0), (512, 8.0), (1024, 32.0)]:
         assert default_r1_gamma(res) == pytest.approx(gamma)
 
@@ -298,8 +308,12 @@ def test_config_r_blurs_d_inputs_and_fades(data, monkeypatch):
         # Every D input is blurred with the step's σ: G phase 1, D phase 2, R1 (even steps) 1.
         assert seen == [st["blur_sigma"]] * (4 if st["r1_applied"] else 3)
     assert sig == pytest.approx([2.0, 1.0, 0.0])
-    tr_t = Trainer(_opts(config="t", augment="noaug", blur_sigma=2.0), dataset=data)
-    assert tr_t.opts.blur_sigma == 0.0 and tr_t.blur_sigma() == 0.0
+    # An explicit σ applies to any config (it was silently dropped for T and the baseline).
+    tr_b = Trainer(_opts(augment="noaug", blur_sigma=2.0, blur_fade_kimg=1.0), dataset=data)
+    seen.clear()
+    st = tr_b.step()
+    assert st["blur_sigma"] == 2.0 and seen[0] == 2.0
+    assert Trainer(_opts(augment="noaug"), dataset=data).blur_sigma() == 0.0
 
 
 def test_data_order_is_a_function_of_seed_and_step(data):
