@@ -366,6 +366,9 @@ class NonlinearityAliasing:
         ``Σ‖y_s − y_ref‖²``, the absolute aliased energy (sum of squares over all samples).
     per_channel_fraction, per_channel_energy : numpy.ndarray
         The same per signal, shape ``x.shape[:-ndim]`` (``()`` for a single signal).
+    per_channel_output_energy : numpy.ndarray
+        ``‖y_s‖²`` per signal, same shape: the output energy the fractions are relative to, for
+        callers that normalise differently (e.g. by a layer's mean map energy).
     m : int
         The oversampling factor used for the reference.
     """
@@ -374,6 +377,7 @@ class NonlinearityAliasing:
     energy: float
     per_channel_fraction: np.ndarray
     per_channel_energy: np.ndarray
+    per_channel_output_energy: np.ndarray
     m: int
 
 
@@ -473,5 +477,6 @@ def nonlinearity_aliasing(
         energy=energy,
         per_channel_fraction=per_frac.reshape(lead),
         per_channel_energy=diff_e.reshape(lead),
+        per_channel_output_energy=tot_e.reshape(lead),
         m=m,
     )

@@ -234,7 +234,8 @@ def nonlinearity_fraction(x: np.ndarray, module: nn.Module, oversample: int) -> 
     fn = _module_fn(module)
     res = nonlinearity_aliasing(x, fn, m=oversample)
     aliased = np.asarray(res.per_channel_energy, dtype=np.float64).reshape(x.shape[:2])
-    mean_energy = np.mean(np.sum(np.square(fn(x)), axis=(-2, -1)), axis=1, keepdims=True)
+    output = np.asarray(res.per_channel_output_energy, dtype=np.float64).reshape(x.shape[:2])
+    mean_energy = np.mean(output, axis=1, keepdims=True)
     frac = np.full_like(aliased, np.nan)
     np.divide(aliased, mean_energy, out=frac, where=mean_energy > 0)
     return frac

@@ -425,6 +425,7 @@ def test_nonlinearity_reference_equals_scipy_resample_pipeline(shape, m, rng):
     tot = np.sum(relu(x) ** 2, axis=(-2, -1))
     r = nonlinearity_aliasing(x, relu, m)
     np.testing.assert_allclose(r.per_channel_energy, diff, rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(r.per_channel_output_energy, tot, rtol=1e-12)
     assert r.fraction == pytest.approx(diff.sum() / tot.sum(), rel=1e-10)
 
 
@@ -437,6 +438,7 @@ def test_nonlinearity_per_channel():
     assert r.per_channel_fraction.shape == (3, 1)
     np.testing.assert_allclose(r.per_channel_fraction[:, 0], [0, 1 / 3, 0], atol=1e-12)
     np.testing.assert_allclose(r.per_channel_energy[:, 0], [0, 16 / 8, 0], atol=1e-12)
+    np.testing.assert_allclose(r.per_channel_output_energy[:, 0], [6, 6, 0], atol=1e-12)
     # Total: aliased 2 over total energy (16·3/8 for each tone).
     assert r.fraction == pytest.approx(2 / 12, rel=1e-12)
 
