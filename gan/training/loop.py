@@ -6,7 +6,9 @@ is a function of ``(seed, s, rank)`` only: the data order is an endless stream o
 ``numpy.random.default_rng([seed, epoch]).permutation(N)`` and step ``s`` takes stream items
 ``[s·batch, (s+1)·batch)`` (rank ``r`` its slice of them), while the latents and augmentation
 come from a CPU generator seeded from ``(seed, s, rank)``. A run stopped after ``N`` steps and
-resumed from its checkpoint therefore takes the same steps as an uninterrupted one. A first
+resumed from its checkpoint with the same number of processes therefore takes the same steps as
+an uninterrupted one (checkpoints record the process count; a resume with another count is
+valid but not bit-exact, and says so). A first
 Ctrl-C stops the run cleanly after the current step, with a final snapshot and checkpoint.
 
 The run directory holds (see ``README.txt`` written there):
@@ -307,6 +309,7 @@ class Trainer:
             "step": self.step_idx,
             "cur_nimg": self.cur_nimg,
             "ada": self.ada.state_dict() if self.ada is not None else None,
+            "world_size": self.env.world_size,
         }
 
     def save(self, run_dir: str | os.PathLike, *, extra: dict | None = None) -> Path:
@@ -624,12 +627,20 @@ def train(
     o = trainer.opts
     main = env.is_main
     if resume_path is not None:
-        trainer.load(resume_path)
+        extra = trainer.load(resume_path)
         if main:
             say(
                 f"resumed from {resume_path} at step {trainer.step_idx} "
                 f"({trainer.cur_nimg / 1000:.2f} kimg)"
             )
+            saved_world = extra.get("world_size")  # absent in checkpoints before 2026-11-28
+            if saved_world is not None and saved_world != env.world_size:
+                say(
+                    f"note: the checkpoint was written by {saved_world} process(es), this run "
+                    f"has {env.world_size}: training continues with the same global batch, but "
+                    "data order and latents differ from an uninterrupted run, so it is not a "
+                    "bit-exact continuation"
+                )
     if env.is_distributed:
         # Every rank must continue from the same checkpoint, or their weights, optimizers and
         # counters part ways and the collectives stop matching (a crash or a hang).

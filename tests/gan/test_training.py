@@ -427,6 +427,26 @@ def test_two_process_gloo_run_keeps_ranks_identical(tmp_path):
     assert len(b0) == len(b1) == 2 and not set(b0) & set(b1)
     ckpts = sorted(p.name for p in (tmp_path / "run").glob("checkpoint-*.json"))
     assert ckpts == ["checkpoint-00000003.json"]
+    # The process count is recorded; a resume with another count says it is not bit-exact.
+    commit = json.loads((tmp_path / "run" / ckpts[0]).read_text(encoding="utf-8"))
+    assert commit["extra"]["world_size"] == 2
+    said: list[str] = []
+    out = train(
+        _opts(
+            config="baseline",
+            batch=4,
+            r1_interval=2,
+            augment_p=0.3,
+            out=f"{tmp_path}/run",
+            resume="latest",
+        ),
+        progress=False,
+        dataset=TinyData(),
+        max_steps=4,
+        log=said.append,
+    )
+    assert out["step"] == 4
+    assert any("written by 2 process(es), this run has 1" in s for s in said), said
 
 
 # ------------------------------------------------------------------ run-folder logs (QA)
