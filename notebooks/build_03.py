@@ -164,8 +164,9 @@ dark blobs at about the scale of a face's parts, different for every latent. A l
 (`aliasfree train`, 2 cores, 32–39 s/kimg) gives blurry, varied faces (eye band, mouth, head
 outline) by about 8 kimg and faces with eyes, nose and mouth by about 17 kimg, while D's input
 blur fades (measured 2026-11-27; without the blur these tiny networks drew thin curved strokes
-that most latents share until about 30 kimg); at 32 kimg, the longest run measured, the faces
-are still varied and free of strokes. The alias-free generator has no fixed pixel
+that most latents share until about 30 kimg); at 32 and 40 kimg the faces are still varied and
+free of strokes, and after the blur has ended a shared overlay of straight bars slowly grows
+over them (45–48 kimg, measured 2026-11-28): the limit of 32 channels. The alias-free generator has no fixed pixel
 grid to glue details to, so even its early images are smooth rather than blocky.
 """)
 
