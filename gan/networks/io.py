@@ -126,9 +126,10 @@ def load_generator(
     Raises
     ------
     ValueError
-        Missing files, a config of another format/version or unknown kind, or weights that do
-        not match the rebuilt network.
+        Missing files, a config of another format/version or unknown kind, an unreadable
+        (e.g. truncated) weights file, or weights that do not match the rebuilt network.
     """
+    from safetensors import SafetensorError
     from safetensors.torch import load_file
 
     if Path(path).is_dir():
@@ -158,7 +159,11 @@ def load_generator(
         raise ValueError(f"no generator weights at {weights_path}")
 
     G = cls(**kwargs)
-    state = load_file(str(weights_path))
+    try:
+        state = load_file(str(weights_path))
+    except (SafetensorError, OSError) as exc:
+        # A truncated or overwritten file: say which file, not a deserializer's traceback.
+        raise ValueError(f"{weights_path} is not a readable safetensors file: {exc}") from exc
     try:
         G.load_state_dict(state, strict=True)
     except RuntimeError as exc:

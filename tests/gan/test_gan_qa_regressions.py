@@ -110,3 +110,16 @@ def test_eqr_on_a_too_small_image_names_the_metric(G):
 
     with pytest.raises(ValueError, match="^eqr: no valid pixels.*leave this metric out"):
         measure(G, "eqr", 2)
+
+
+def test_truncated_generator_weights_get_a_clear_error(G, tmp_path):
+    # A truncated generator.safetensors raised safetensors' own SafetensorError ("invalid
+    # header length") through every command that loads a generator.
+    w, _ = save_generator(G, tmp_path / "run" / "generator")
+    data = w.read_bytes()
+    w.write_bytes(data[:1000])
+    with pytest.raises(ValueError, match="generator.safetensors is not a readable safetensors"):
+        load_generator(tmp_path / "run")
+    w.write_bytes(b"")
+    with pytest.raises(ValueError, match="not a readable safetensors"):
+        load_generator(tmp_path / "run")
