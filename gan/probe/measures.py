@@ -308,7 +308,10 @@ def equivariance_psnr(
     that map is all zero; 1 when the whole output is), peak 1. ``mse`` is accumulated in float64
     over the compared region: the whole map for ``circular``, else the interior without
     ``ceil(|d|) + size//8`` samples at each border of each axis. Zero error gives
-    ``PSNR_CAP_DB``; values are capped there; an empty region gives ``NaN``.
+    ``PSNR_CAP_DB``; values are capped there; an empty region gives ``NaN``. A map that is zero
+    everywhere in both runs (a dead ReLU channel) gives ``NaN`` too: it carries no information,
+    and counted at the cap it would dominate a layer's mean of dB values (the report's
+    statistics leave ``NaN`` out).
     """
     ref = np.asarray(ref, dtype=np.float64)
     shifted = np.asarray(shifted, dtype=np.float64)
@@ -323,7 +326,9 @@ def equivariance_psnr(
     ms = np.where(ms > 0, ms, np.broadcast_to(np.where(ms_sample > 0, ms_sample, 1.0), ms.shape))
     with np.errstate(divide="ignore"):
         db = 10.0 * np.log10(ms / np.maximum(mse, 0.0))
-    return np.minimum(np.where(mse > 0, db, PSNR_CAP_DB), PSNR_CAP_DB)
+    db = np.minimum(np.where(mse > 0, db, PSNR_CAP_DB), PSNR_CAP_DB)
+    dead = ~np.any(ref != 0, axis=(-2, -1)) & ~np.any(shifted != 0, axis=(-2, -1))
+    return np.where(dead, np.nan, db)
 
 
 # ------------------------------------------------------------------------------ the probe

@@ -9,7 +9,8 @@ Measure keys (``LayerRow.measures``):
 - ``"nonlinearity"``: aliased fraction of a pointwise nonlinearity's output energy;
 - ``"equivariance_<shift>"`` (e.g. ``"equivariance_1"``, ``"equivariance_0.5"``; see
   ``equivariance_key``): PSNR in dB of the layer's output under an input shift of ``shift``
-  pixels, feature maps normalised by their RMS, capped at ``PSNR_CAP_DB``.
+  pixels, feature maps normalised by their RMS, capped at ``PSNR_CAP_DB``; maps that are zero
+  in both runs (dead channels) are left out.
 
 Each measure is a ``Stat``: mean, standard deviation, minimum and maximum over all (input,
 channel) values of that layer. Stats are computed with exactly rounded sums of the sorted values,

@@ -162,6 +162,28 @@ def test_equivariance_psnr_formula(rng):
     assert np.all(equivariance_psnr(ref, shift_maps(ref, 2, 3), 2, 3) == PSNR_CAP_DB)
 
 
+def test_dead_maps_are_left_out_of_the_equivariance_statistics(rng):
+    # Dead ReLU channels (zero in both runs) counted at the 200 dB cap: a ResNet layer read
+    # 11.6 ± 34.6 dB with max 200 while its live channels were all near 10 dB.
+    ref = rng.standard_normal((2, 4, 8, 8))
+    ref[:, 1:3] = 0.0
+    shifted = shift_maps(ref, 1.0, 0.0) + 0.1 * rng.standard_normal(ref.shape) * (ref != 0)
+    got = equivariance_psnr(ref, shifted, 1.0, 0.0)
+    assert np.all(np.isnan(got[:, 1:3])) and np.all(np.isfinite(got[:, [0, 3]]))
+    assert np.all(got[:, [0, 3]] < 30)
+    # A map that is zero in one run only is a real error, not a dead map.
+    shifted[0, 1, 2, 2] = 1.0
+    assert np.isfinite(equivariance_psnr(ref, shifted, 1.0, 0.0)[0, 1])
+    x = torch.from_numpy(rng.standard_normal((2, 2, 16, 16)))
+    conv = nn.Conv2d(2, 4, 3, padding=1, padding_mode="circular").double()
+    with torch.no_grad():
+        conv.bias[:2] = -1e6  # two channels always negative: dead after the ReLU
+    r = probe_model(nn.Sequential(conv, nn.ReLU()), x, measures=("equivariance",), shifts=(0.5,))
+    st = r.row("1").measures[equivariance_key(0.5)]
+    # Only the live channels: the ReLU's sub-pixel error keeps every value well below the cap.
+    assert math.isfinite(st.mean) and st.max < 100.0
+
+
 def test_shift_maps_matches_roll_and_zero_fill(rng):
     x = rng.standard_normal((1, 2, 6, 10))
     np.testing.assert_array_equal(shift_maps(x, 2, -3), np.roll(x, (2, -3), axis=(-2, -1)))
