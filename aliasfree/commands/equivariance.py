@@ -49,8 +49,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
         default=None,
         help="also measure these feature maps (comma-separated layer names, or 'all'); names "
         "are L<index>_<size>_<channels>, e.g. L3_52_32 for the -tiny presets at 64 px; an "
-        "unknown name's error lists the generator's layers (`aliasfree schedule --res R` "
-        "prints the paper presets' ones; add --num-layers 8 --channel-base 2048 "
+        "unknown name's error lists the generator's layers (`aliasfree schedule --res R "
+        "--config C` prints the paper presets' ones; add --num-layers 8 --channel-base 2048 "
         "--channel-max 32 for the -tiny ones)",
     )
     p.add_argument("--seed", type=int, default=0, help="seed of latents and transforms (default 0)")
