@@ -47,8 +47,11 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument(
         "--layers",
         default=None,
-        help="also measure these feature maps (comma-separated layer names, or 'all'); "
-        "names as in `aliasfree schedule`, e.g. L3_52_32",
+        help="also measure these feature maps (comma-separated layer names, or 'all'); names "
+        "are L<index>_<size>_<channels>, e.g. L3_52_32 for the -tiny presets at 64 px; an "
+        "unknown name's error lists the generator's layers (`aliasfree schedule --res R "
+        "--config C` prints the paper presets' ones; add --num-layers 8 --channel-base 2048 "
+        "--channel-max 32 for the -tiny ones)",
     )
     p.add_argument("--seed", type=int, default=0, help="seed of latents and transforms (default 0)")
     p.add_argument(
@@ -93,13 +96,19 @@ def _layer_names(G, text: str | None) -> list[str]:
     if text is None:
         return []
     specs = getattr(getattr(G, "synthesis", None), "layer_specs", None)
+    known = None if specs is None else [s.name for s in specs if not s.is_torgb]
+    if not text.strip(" ,"):
+        # An empty list would quietly measure the image only, as if --layers were not given.
+        listed = "" if known is None else f"; this generator has {known}"
+        raise ValueError(
+            f"--layers must name layers (comma-separated) or 'all', got {text!r}{listed}"
+        )
     if text.strip() == "all":
         if specs is None:
             raise ValueError("--layers all needs a generator with a layer schedule (alias-free)")
-        return [s.name for s in specs if not s.is_torgb]
+        return known
     names = [n.strip() for n in text.split(",") if n.strip()]
-    if specs is not None:
-        known = [s.name for s in specs if not s.is_torgb]
+    if known is not None:
         bad = [n for n in names if n not in known]
         if bad:
             raise ValueError(f"--layers: unknown layer(s) {bad}; this generator has {known}")
@@ -139,6 +148,15 @@ def run(args: argparse.Namespace) -> int:
     )
     G = load_model(args)
     layers = _layer_names(G, args.layers)
+    if "eqt" in metrics and args.max_shift * G.res <= 0.5:
+        # EQ-T rounds the shift to whole pixels: below half a pixel every draw rounds to 0 and
+        # the image is compared with itself (+inf dB, nothing measured). measure() allows it
+        # (a test of its identity case); from the command line it is a mistake.
+        raise ValueError(
+            f"--max-shift must be > {0.5 / G.res:g} image widths (half a pixel at {G.res} px) "
+            f"for eqt, whose shifts are whole pixels; got {args.max_shift:g} (measure "
+            "eqt_frac for sub-pixel shifts)"
+        )
     progress = sys.stderr.isatty() if args.progress is None else args.progress
     results = []
     for target in [None, *layers]:

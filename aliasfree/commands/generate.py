@@ -15,6 +15,7 @@ PRESET_NAMES = ("t", "r", "baseline", "t-tiny", "r-tiny", "baseline-tiny")
 DEFAULT_PRESET = "t-tiny"
 DEFAULT_OUT = Path("aliasfree-out") / "grid.png"
 PSI_LIMIT = 10.0
+ROTATE_LIMIT = 360.0
 _MAX_SEEDS = 4096
 
 
@@ -45,9 +46,9 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--init-seed",
         type=int,
-        default=0,
+        default=None,
         help="seed of the fresh initialisation with --preset (default 0): equal seeds give "
-        "equal networks",
+        "equal networks; not with --checkpoint",
     )
     p.add_argument(
         "--psi",
@@ -78,14 +79,20 @@ def load_model(args: argparse.Namespace):
     if args.checkpoint is not None:
         if args.res is not None:
             raise ValueError("--res applies to --preset only (a checkpoint has its resolution)")
+        if args.init_seed is not None:
+            raise ValueError("--init-seed applies to --preset only (a checkpoint has its weights)")
         from gan.networks.io import load_generator
 
-        G = load_generator(args.checkpoint, device=args.device)
+        try:
+            G = load_generator(args.checkpoint, device=args.device)
+        except ValueError as exc:
+            raise ValueError(f"--checkpoint: {exc}") from None
     else:
         from gan.networks.presets import build_generator
 
         preset = args.preset or DEFAULT_PRESET
-        G = build_generator(preset, res=args.res, seed=args.init_seed)
+        seed = 0 if args.init_seed is None else args.init_seed
+        G = build_generator(preset, res=args.res, seed=seed)
     return G.eval().to(args.device)
 
 
@@ -167,9 +174,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "--rotate",
         type=float,
         default=0.0,
-        help="input-transform rotation in degrees; positive turns the content counter-clockwise "
-        "as displayed (row 0 at the top, like np.rot90); applied before the translation "
-        "(default 0)",
+        help="input-transform rotation in degrees, in [-360, 360]; positive turns the content "
+        "counter-clockwise as displayed (row 0 at the top, like np.rot90); applied before the "
+        "translation (default 0)",
     )
     p.add_argument(
         "--class",
@@ -183,7 +190,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--cols", type=int, default=None, help="grid columns (default ~sqrt(#seeds))")
     p.add_argument("--batch", type=int, default=8, help="images per forward pass (default 8)")
     p.add_argument(
-        "--out", type=Path, default=DEFAULT_OUT, help=f"output PNG (default {DEFAULT_OUT})"
+        "--out",
+        type=Path,
+        default=DEFAULT_OUT,
+        help=f"output PNG, ending in .png (default {DEFAULT_OUT})",
     )
     p.set_defaults(command="generate")
     return p
@@ -226,11 +236,16 @@ def run(args: argparse.Namespace) -> int:
     from gan.metrics.video import image_grid, latents_from_seeds, save_image
     from gan.networks import transform as tf
 
+    if Path(args.out).suffix.lower() != ".png":
+        # The help and the other commands promise a PNG; a JPEG's loss would blur the very
+        # aliasing artefacts the grids are for.
+        raise ValueError(f"--out must end in .png (a PNG grid is written), got {str(args.out)!r}")
     seeds = parse_seeds(args.seeds)
     tx, ty = parse_pair("--translate", args.translate)
     check_real("--translate", tx, low=-1.0, high=1.0)
     check_real("--translate", ty, low=-1.0, high=1.0)
-    angle = math.radians(check_real("--rotate", args.rotate))
+    # As `video`: a full turn covers every angle, and huge ones lose all precision in sin/cos.
+    angle = math.radians(check_real("--rotate", args.rotate, low=-ROTATE_LIMIT, high=ROTATE_LIMIT))
     batch = check_int("--batch", args.batch, minimum=1)
     psi = check_real("--psi", args.psi)
     G = load_model(args)

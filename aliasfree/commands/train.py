@@ -143,8 +143,42 @@ def add_parser(sub) -> argparse.ArgumentParser:
         default=True,
         help="print a progress line every tick (default on)",
     )
-    p.set_defaults(command="train")
+    for action in p._actions:
+        if action.dest in _FIELD_OF_DEST:
+            action.__class__ = _recording(type(action))
+    p.set_defaults(command="train", given=frozenset())
     return p
+
+
+# Flag destinations of the options a resumed run takes from its checkpoint
+# (``gan.training.options.TRAINING_FIELDS``), mapped to those fields.
+_FIELD_OF_DEST = {
+    **{
+        d: d
+        for d in (
+            "config", "size", "data", "res", "batch", "xflip", "max_images", "g_lr", "d_lr",
+            "r1_interval", "ema_kimg", "blur_sigma", "blur_fade_kimg", "augment", "augment_p",
+            "ada_target", "ada_kimg", "seed", "init_seed",
+        )
+    },
+    "labels": "use_labels",
+    "gamma": "r1_gamma",
+}  # fmt: skip
+
+
+def _recording(base: type) -> type:
+    """``base`` (an argparse action class) that also adds its ``dest`` to ``namespace.given``.
+
+    A resume must report every such flag the user typed whose value the checkpoint overrides,
+    also one equal to the CLI default (``--config t`` on a config R run); comparing the parsed
+    value with the default cannot tell those apart.
+    """
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        base.__call__(self, parser, namespace, values, option_string)
+        namespace.given = frozenset(getattr(namespace, "given", ())) | {self.dest}
+
+    return type(f"Recording{base.__name__}", (base,), {"__call__": __call__})
 
 
 def _metrics(text: str) -> tuple[str, ...]:
@@ -215,10 +249,23 @@ def _ignored_on_resume(args: argparse.Namespace, opts) -> list[str]:
 
     A resumed run keeps the checkpoint's optimisation options (``TRAINING_FIELDS``) so that it
     continues exactly; a flag that asks for something else would otherwise be dropped silently.
-    Only flags that differ from their defaults are reported.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Parsed ``train`` arguments; ``args.given`` names the flags typed on the command line.
+        Without it (a namespace built by hand) every flag that differs from its default counts
+        as given.
+    opts : TrainOptions
+        :func:`options_from_args` of ``args``.
+
+    Returns
+    -------
+    list of str
+        One note per given flag whose value differs from the checkpoint's.
     """
     from gan.training.checkpoint import read_checkpoint_info, resolve_resume
-    from gan.training.options import TRAINING_FIELDS, TrainOptions
+    from gan.training.options import TrainOptions
 
     if not opts.resume:
         return []
@@ -226,17 +273,19 @@ def _ignored_on_resume(args: argparse.Namespace, opts) -> list[str]:
     if path is None:
         return []
     saved = TrainOptions.from_dict(read_checkpoint_info(path)["extra"]["options"])
-    holder = argparse.ArgumentParser().add_subparsers()
-    defaults = options_from_args(add_parser(holder).parse_args([]))
-    flags = {"use_labels": "--labels", "r1_gamma": "--gamma"}
+    given = getattr(args, "given", None)
+    if given is None:
+        holder = argparse.ArgumentParser().add_subparsers()
+        defaults = options_from_args(add_parser(holder).parse_args([]))
+        given = {d for d, f in _FIELD_OF_DEST.items() if getattr(opts, f) != getattr(defaults, f)}
     notes = []
-    for field in TRAINING_FIELDS:
-        given = getattr(opts, field)
-        if given != getattr(defaults, field) and given != getattr(saved, field):
-            flag = flags.get(field, "--" + field.replace("_", "-"))
+    for dest, field in _FIELD_OF_DEST.items():
+        value = getattr(opts, field)
+        if dest in given and value != getattr(saved, field):
             notes.append(
-                f"note: {flag} {given} is ignored: the resumed run keeps the checkpoint's "
-                f"{getattr(saved, field)} (start a new run with another --out to change it)"
+                f"note: --{dest.replace('_', '-')} {value} is ignored: the resumed run keeps "
+                f"the checkpoint's {getattr(saved, field)} (start a new run with another --out "
+                "to change it)"
             )
     return notes
 

@@ -31,6 +31,8 @@ __all__ = ["save_generator", "load_generator", "generator_paths"]
 
 FORMAT = "aliasfree-generator"
 VERSION = 1
+# gan.training.checkpoint.FORMAT, spelled out: the networks package does not import training.
+_TRAINING_FORMAT = "aliasfree-training-state"
 
 
 def generator_paths(path: str | os.PathLike) -> tuple[Path, Path]:
@@ -141,11 +143,28 @@ def load_generator(
         path = Path(path) / "generator"
     _, config_path = generator_paths(path)
     if not config_path.is_file():
-        raise ValueError(f"no generator config at {config_path}")
+        # An image, a zip, ...: "no generator config at x.png.json" would mislead.
+        if Path(path).is_file() and Path(path).suffix not in (".json", ".safetensors"):
+            raise ValueError(
+                f"{str(path)!r} is not a generator: pass one written by save_generator (its "
+                "stem, .json or .safetensors file) or a finished training run folder"
+            )
+        raise ValueError(
+            f"no generator config at {config_path} (a generator is a .json config beside its "
+            ".safetensors weights: pass either file, their stem, or a training run folder)"
+        )
     try:
         config = json.loads(config_path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise ValueError(f"{config_path} is not valid JSON: {exc}") from exc
+    if isinstance(config, dict) and config.get("format") == _TRAINING_FORMAT:
+        # It holds G_ema's weights, but not the generator's constructor arguments (c_dim
+        # comes from the dataset): the run's generator.json is the loadable form.
+        raise ValueError(
+            f"{config_path} is a training checkpoint, not a generator: pass its run folder "
+            f"{str(config_path.parent)!r} or the generator.json there (written when the run "
+            "ends or is stopped)"
+        )
     if not isinstance(config, dict) or config.get("format") != FORMAT:
         raise ValueError(f"{config_path} is not an {FORMAT} config")
     if config.get("version") != VERSION:

@@ -631,8 +631,15 @@ def train(
         if main:
             say(
                 f"resumed from {resume_path} at step {trainer.step_idx} "
-                f"({trainer.cur_nimg / 1000:.2f} kimg)"
+                f"({trainer.cur_nimg / 1000:.3f} kimg)"
             )
+            if o.kimg is not None and trainer.cur_nimg >= o.kimg * 1000:
+                # The loop would stop before its first step and report the checkpoint's
+                # length as if this session had trained it.
+                say(
+                    f"note: the checkpoint is already at {trainer.cur_nimg / 1000:.3f} kimg "
+                    f">= --kimg {o.kimg:g}: nothing to train (raise --kimg to continue)"
+                )
             saved_world = extra.get("world_size")  # absent in checkpoints before 2026-11-28
             if saved_world is not None and saved_world != env.world_size:
                 say(

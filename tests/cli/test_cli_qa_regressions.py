@@ -23,7 +23,9 @@ FILTER = ["filter", "--numtaps", "8", "--cutoff", "16", "--width", "20", "--fs",
 
 @pytest.fixture(autouse=True)
 def _registered(monkeypatch):
-    for name in ("filter", "tour", "schedule", "generate", "video", "aliasing"):
+    for name in (
+        "filter", "tour", "schedule", "generate", "video", "aliasing", "equivariance", "sticking"
+    ):  # fmt: skip
         monkeypatch.setitem(cli.COMMANDS, name, name)
 
 
@@ -129,13 +131,16 @@ def test_generate_from_a_run_folder(tmp_path, capsys):
     assert "without generator.json" in capsys.readouterr().err
 
 
-def test_generate_image_suffixes(tmp_path, capsys):
+def test_generate_writes_png_files_only(tmp_path, capsys):
+    # The help says "output PNG", yet g.jpg got a (lossy) JPEG and "noext" a PNG without suffix.
     common = ["generate", "--res", "16", "--seeds", "0"]
-    assert cli.main([*common, "--out", str(tmp_path / "g.tif")]) == 0
-    assert Image.open(tmp_path / "g.tif").format == "TIFF"
-    assert cli.main([*common, "--out", str(tmp_path / "g.xyz")]) == 2
-    assert "unknown image suffix '.xyz'" in capsys.readouterr().err
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["g.tif"]
+    assert cli.main([*common, "--out", str(tmp_path / "g.PNG")]) == 0
+    assert Image.open(tmp_path / "g.PNG").format == "PNG"
+    for name in ("g.jpg", "g.tif", "noext"):
+        assert cli.main([*common, "--out", str(tmp_path / name)]) == 2
+        err = capsys.readouterr().err
+        assert "--out must end in .png" in err and name in err and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["g.PNG"]
 
 
 def test_generate_psi_range_and_column_count(tmp_path, capsys):
@@ -261,3 +266,136 @@ def test_data_path_is_stored_absolute_so_resume_works_from_anywhere(tmp_path, mo
     assert opts.data == str(tmp_path / "imgs" / "faces.zip")
     assert train_cmd.options_from_args(_parse(["--data", "builtin:lfw"])).data == "builtin:lfw"
     assert train_cmd.options_from_args(_parse([])).data == "builtin"
+
+
+def _tiny_baseline_run(tmp_path) -> list[str]:
+    """Train 1 step of a 16 px baseline into ``tmp_path/run``; its common arguments."""
+    rng = np.random.default_rng(0)
+    data = tmp_path / "imgs"
+    data.mkdir()
+    for i in range(4):
+        Image.fromarray(rng.integers(0, 256, (16, 16, 3), np.uint8)).save(data / f"{i}.png")
+    common = ["--config", "baseline", "--data", str(data), "--batch", "2", "--threads", "1"]
+    common += ["--out", str(tmp_path / "run"), "--metrics", "none", "--kimg", "0.002"]
+    n = torch.get_num_threads()
+    try:
+        assert train_cmd.run(_parse(common)) == 0
+    finally:
+        torch.set_num_threads(n)
+    return common
+
+
+def test_resume_reports_given_flags_equal_to_the_defaults_and_a_reached_kimg(tmp_path, capsys):
+    from gan.training.options import TRAINING_FIELDS
+
+    # Every option a resume takes from the checkpoint and that has a flag is tracked.
+    flagless = {"betas", "eps", "ema_rampup", "ada_interval"}
+    assert set(train_cmd._FIELD_OF_DEST.values()) == set(TRAINING_FIELDS) - flagless
+    common = _tiny_baseline_run(tmp_path)
+    resume = [*common, "--resume", "latest"]
+
+    def notes(*extra: str) -> list[str]:
+        args = _parse([*resume, *extra])
+        return train_cmd._ignored_on_resume(args, train_cmd.options_from_args(args))
+
+    # --config t is the CLI default, so it went unreported although the run stays a baseline.
+    (note,) = notes("--config", "t")
+    assert "--config t is ignored" in note and "baseline" in note
+    assert notes("--seed", "0", "--augment", "ada") == []  # given, but as in the checkpoint
+    assert [n.split(" is ")[0] for n in notes("--xflip", "--seed", "5")] == [
+        "note: --xflip True",
+        "note: --seed 5",
+    ]
+
+    # A --kimg the checkpoint already reached trained nothing, silently.
+    capsys.readouterr()
+    n = torch.get_num_threads()
+    try:
+        assert train_cmd.run(_parse([*resume, "--kimg", "0.001"])) == 0
+    finally:
+        torch.set_num_threads(n)
+    err = capsys.readouterr().err
+    assert "step 1 (0.002 kimg)" in err  # was rounded to 0.00
+    assert "already at 0.002 kimg >= --kimg 0.001: nothing to train" in err
+
+
+def _training_checkpoint(folder) -> tuple:
+    """A training checkpoint's file pair (only its format matters to load_generator)."""
+    folder.mkdir()
+    ckpt = folder / "checkpoint-00000013.json"
+    ckpt.write_text('{"format": "aliasfree-training-state", "version": 1}')
+    (folder / "checkpoint-00000013.safetensors").write_bytes(b"")
+    return ckpt, folder / "checkpoint-00000013.safetensors"
+
+
+def test_generate_explains_training_checkpoints_and_other_files(tmp_path, capsys):
+    out = str(tmp_path / "g.png")
+    for ckpt in _training_checkpoint(tmp_path / "run"):
+        assert cli.main(["generate", "--checkpoint", str(ckpt), "--out", out]) == 2
+        err = capsys.readouterr().err
+        assert "--checkpoint:" in err and "is a training checkpoint, not a generator" in err
+        assert "run folder" in err and "generator.json" in err
+    image = tmp_path / "rgb.png"
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(image)
+    assert cli.main(["generate", "--checkpoint", str(image), "--out", out]) == 2
+    err = capsys.readouterr().err
+    assert f"'{image}' is not a generator" in err and "rgb.png.json" not in err
+    assert not (tmp_path / "g.png").exists()
+
+
+@pytest.mark.parametrize("command", ["generate", "equivariance", "sticking", "video"])
+def test_init_seed_with_a_checkpoint_is_an_error_like_res(command, tmp_path, capsys):
+    # --res with --checkpoint was refused while --init-seed was silently ignored.
+    save_generator(build_generator("t-tiny", res=16, seed=3), tmp_path / "generator")
+    out = tmp_path / {"video": "v.gif", "equivariance": "e.json"}.get(command, "g.png")
+    argv = [command, "--checkpoint", str(tmp_path), "--init-seed", "3", "--out", str(out)]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert "--init-seed applies to --preset only" in err and "Traceback" not in err
+
+
+def test_equivariance_refuses_empty_layers_and_sub_pixel_eqt_shifts(capsys):
+    common = ["equivariance", "--res", "16", "--num", "1", "--batch", "1"]
+    for text in ("", " , "):
+        assert cli.main([*common, "--layers", text, "--metrics", "eqt_frac"]) == 2
+        err = capsys.readouterr().err
+        assert "--layers must name layers" in err and "L0_36_32" in err
+    # 0.001 image widths is 0.016 px at 16 px: every EQ-T shift rounded to 0 (+inf dB).
+    assert cli.main([*common, "--max-shift", "0.001"]) == 2
+    err = capsys.readouterr().err
+    assert "--max-shift must be > 0.03125" in err and "16 px" in err
+    assert cli.main([*common, "--max-shift", "0.001", "--metrics", "eqt_frac"]) == 0
+    assert cli.main([*common, "--max-shift", "0.04", "--metrics", "eqt"]) == 0
+
+
+def test_equivariance_layer_help_names_a_schedule_that_matches_the_tiny_presets(tmp_path):
+    # The help said "names as in `aliasfree schedule`", whose defaults are the paper's capacity
+    # (L3_36_512 at 64 px); the tiny presets' layers are e.g. L3_52_32.
+    import json
+    import re
+
+    from aliasfree.commands import equivariance
+
+    parser = argparse.ArgumentParser(prog="aliasfree")
+    equivariance.add_parser(parser.add_subparsers())
+    (help_text,) = [
+        a.help for p in parser._subparsers._group_actions[0].choices.values()
+        for a in p._actions if a.dest == "layers"
+    ]  # fmt: skip
+    extra = re.search(r"add (--num-layers [^)]*) for the -tiny", help_text).group(1).split()
+    out = tmp_path / "s"
+    argv = ["schedule", "--res", "64", *extra, "--no-plots", "--out", str(out)]
+    assert cli.main(argv) == 0
+    names = [lay["name"] for lay in json.loads((out / "schedule.json").read_text())["layers"]]
+    for preset in ("t-tiny", "r-tiny"):
+        G = build_generator(preset, res=64)
+        assert names == [s.name for s in G.synthesis.layer_specs]
+    assert "L3_52_32" in names and "L3_52_32" in help_text
+
+
+def test_generate_rotate_is_bounded_like_video(tmp_path, capsys):
+    out = tmp_path / "g.png"
+    for angle in ("1e20", "361", "-360.5"):
+        assert cli.main(["generate", "--res", "16", "--rotate", angle, "--out", str(out)]) == 2
+        assert "--rotate must be in [-360, 360]" in capsys.readouterr().err
+    assert not out.exists()
