@@ -635,7 +635,8 @@ def figures_of_merit(
     if stopband < fs / 2 and np.count_nonzero(in_stop) >= 1:
         fs_band = np.concatenate(([stopband], f[in_stop]))
         peak = _refined_max(gain, fs_band, np.concatenate((gain(fs_band[:1]), g[in_stop])))
-        atten = -20.0 * math.log10(max(peak, 1e-300))
+        # 0.0 - x, not -x: a flat response (peak 1) gives 0 dB, not -0.
+        atten = 0.0 - 20.0 * math.log10(max(peak, 1e-300))
     else:
         atten = math.nan
 

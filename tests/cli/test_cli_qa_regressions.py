@@ -261,3 +261,27 @@ def test_data_path_is_stored_absolute_so_resume_works_from_anywhere(tmp_path, mo
     assert opts.data == str(tmp_path / "imgs" / "faces.zip")
     assert train_cmd.options_from_args(_parse(["--data", "builtin:lfw"])).data == "builtin:lfw"
     assert train_cmd.options_from_args(_parse([])).data == "builtin"
+
+
+def test_filter_warns_when_the_stopband_edge_is_above_nyquist(tmp_path, capsys):
+    # cutoff 16 + 200/2 = 116 against fs/2 = 32: Kaiser's 501.5 dB and beta 54.3 were printed
+    # as if meaningful, and the -6 dB point (19.4) missed --cutoff without a word.
+    wide = ["filter", "--numtaps", "12", "--cutoff", "16", "--fs", "64", "--no-plots"]
+    assert cli.main([*wide, "--width", "200", "--out", str(tmp_path / "a")]) == 0
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("aliasfree filter: warning:") and len(err.splitlines()) == 1
+    assert "--cutoff + --width/2 = 116" in err and "fs/2 = 32" in err and "--width <= 32" in err
+    assert cli.main([*wide, "--half-width", "20", "--out", str(tmp_path / "b")]) == 0
+    assert "--cutoff + --half-width = 36" in capsys.readouterr().err
+    assert cli.main([*wide, "--width", "32", "--out", str(tmp_path / "c")]) == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_filter_of_one_tap_prints_zero_not_negative_zero_db(tmp_path, capsys):
+    argv = ["filter", "--numtaps", "1", "--cutoff", "16", "--width", "20", "--fs", "64"]
+    assert cli.main([*argv, "--no-plots", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "-0 " not in out and "-0\n" not in out
+    assert [line.split()[-2:] for line in out.splitlines() if "stopband atten" in line] == [
+        ["0", "dB"]
+    ]

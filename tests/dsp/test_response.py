@@ -445,3 +445,10 @@ def test_figures_of_merit_transition_band_undefined_below_6db_attenuation(numtap
     assert fom.stopband_attenuation_db < 20 * math.log10(2)
     assert math.isnan(fom.transition_band)
     assert fom.to_dict()["transition_band"] is None
+
+
+def test_flat_response_has_zero_not_negative_zero_attenuation():
+    # -20 log10(1) is -0.0, which JSON and the filter table printed as "-0".
+    fom = figures_of_merit(np.ones(1), 16.0, width=20.0, fs=64.0)
+    assert fom.stopband_attenuation_db == 0.0
+    assert math.copysign(1.0, fom.stopband_attenuation_db) == 1.0
