@@ -23,7 +23,7 @@ FILTER = ["filter", "--numtaps", "8", "--cutoff", "16", "--width", "20", "--fs",
 
 @pytest.fixture(autouse=True)
 def _registered(monkeypatch):
-    for name in ("filter", "tour", "schedule", "generate", "video", "aliasing"):
+    for name in ("filter", "tour", "schedule", "generate", "video", "aliasing", "spectrum"):
         monkeypatch.setitem(cli.COMMANDS, name, name)
 
 
@@ -285,3 +285,42 @@ def test_filter_of_one_tap_prints_zero_not_negative_zero_db(tmp_path, capsys):
     assert [line.split()[-2:] for line in out.splitlines() if "stopband atten" in line] == [
         ["0", "dB"]
     ]
+
+
+def _noise_images(folder, sizes):
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for name, (h, w) in sizes.items():
+        Image.fromarray(rng.integers(0, 256, (h, w), dtype=np.uint8)).save(folder / name)
+    return folder
+
+
+def test_spectrum_skips_a_tiny_image_instead_of_shrinking_every_image(tmp_path, capsys):
+    # One 1x1 PNG made the default crop 1x1: 0 % out of band and total power 0, silently.
+    folder = _noise_images(
+        tmp_path / "imgs", {"a.png": (32, 32), "b.png": (32, 40), "t.png": (1, 1)}
+    )
+    assert cli.main(["spectrum", str(folder), "--out", str(tmp_path / "o")]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("2 images (greyscale, 32x32)")
+    assert "t.png: smaller than the minimum 16x16: 1x1" in out
+    assert "note: larger images cropped to 32x32, the size of a.png;" in out
+    assert cli.main(["spectrum", str(folder), "--size", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == "aliasfree spectrum: error: --size must be >= 16, got 1"
+
+
+def test_spectrum_of_no_power_reports_an_undefined_fraction(tmp_path, capsys):
+    import json
+
+    folder = tmp_path / "black"
+    folder.mkdir()
+    for i in range(2):
+        Image.fromarray(np.zeros((16, 16), dtype=np.uint8)).save(folder / f"{i}.png")
+    out = tmp_path / "o"
+    assert cli.main(["spectrum", str(folder), "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "square undefined (no power), disc undefined (no power)" in text and "%" not in text
+    doc = json.loads((out / "summary.json").read_text())
+    assert doc["total_power"] == 0.0 and doc["size_from"] is None
+    assert doc["out_of_band_fraction"]["2"] == {"cutoff": 0.25, "square": None, "disc": None}
