@@ -23,7 +23,16 @@ FILTER = ["filter", "--numtaps", "8", "--cutoff", "16", "--width", "20", "--fs",
 
 @pytest.fixture(autouse=True)
 def _registered(monkeypatch):
-    for name in ("filter", "tour", "schedule", "generate", "video", "aliasing", "spectrum"):
+    for name in (
+        "filter",
+        "tour",
+        "schedule",
+        "generate",
+        "video",
+        "aliasing",
+        "spectrum",
+        "dataset",
+    ):
         monkeypatch.setitem(cli.COMMANDS, name, name)
 
 
@@ -324,3 +333,42 @@ def test_spectrum_of_no_power_reports_an_undefined_fraction(tmp_path, capsys):
     doc = json.loads((out / "summary.json").read_text())
     assert doc["total_power"] == 0.0 and doc["size_from"] is None
     assert doc["out_of_band_fraction"]["2"] == {"cutoff": 0.25, "square": None, "disc": None}
+
+
+def test_dataset_reports_labels_that_name_no_file(tmp_path, capsys):
+    import json
+    import zipfile
+
+    from gan.training.dataset_tool import make_dataset
+
+    # ["nonexist.png", 2] was dropped silently; the count said "1 images".
+    src = _noise_images(tmp_path / "src", {"a.png": (20, 20)})
+    labels = tmp_path / "labels.json"
+    names = ["a.png", "gone1.png", "gone2.png", "gone3.png", "gone4.png", "gone5.png", "zz.png"]
+    labels.write_text(json.dumps({"labels": [[n, 1] for n in names]}))
+    dest = tmp_path / "x.zip"
+    argv = ["dataset", str(src), str(dest), "--res", "16", "--labels", str(labels)]
+    assert cli.main(argv) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith(f"wrote {dest}: 1 image, 16x16 greyscale")
+    assert lines[1] == (
+        f"6 label(s) name no image file under {src}: gone1.png, gone2.png, gone3.png, "
+        "gone4.png, gone5.png, ... (1 more in dataset.json)"
+    )
+    with zipfile.ZipFile(dest) as zf:
+        meta = json.loads(zf.read("dataset.json"))
+    assert meta["labels_without_image"] == names[1:]
+    # Labels of files that exist but were not reached (--max-images) are not orphans.
+    _noise_images(src, {"b.png": (20, 20)})
+    labels.write_text(json.dumps({"labels": [["a.png", 0], ["b.png", 1]]}))
+    report = make_dataset(src, dest, res=16, labels=labels, max_images=1)
+    assert report.written == 1 and report.labels_without_image == []
+
+
+def test_dataset_help_says_how_the_colour_is_chosen_by_default(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["dataset", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "without --gray or --rgb: greyscale if every image is stored as greyscale, else RGB" in (
+        help_text
+    )
