@@ -6,6 +6,8 @@ signal, so a map whose opposite edges do not match shows spurious power along th
 
 - ``out_of_band_energy``: fraction of a map's power outside the alias-free band of a stride-``s``
   decimation (the square ``|fx|, |fy| < 1/(2s)`` or the disc ``|f| < 1/(2s)``, cycles/sample).
+- ``out_of_band_fraction``: the same fraction for an average power spectrum (``NaN`` when it
+  holds no power).
 - ``fold_classification``: Ribeiro & Schön's fold analysis of which input frequencies land on each
   output frequency of the decimated map.
 - ``nonlinearity_aliasing``: the energy a pointwise nonlinearity folds back when applied at the
@@ -32,6 +34,7 @@ __all__ = [
     "power_spectrum",
     "alias_free_band",
     "out_of_band_energy",
+    "out_of_band_fraction",
     "channel_out_of_band_energy",
     "FoldLabel",
     "FoldResult",
@@ -163,6 +166,48 @@ def out_of_band_energy(
     """
     e_out, e_tot = _band_energies(x, factor, band, window, beta)
     return _safe_ratio(e_out, e_tot)
+
+
+def out_of_band_fraction(
+    P: object, factor: int, band: str = "square", *, shift: bool = True
+) -> float:
+    """Fraction of a power spectrum's power outside the alias-free band of a stride-``factor``
+    decimation. See REFERENCE §7.
+
+    ``r = Σ_{k ∉ B} P[k] / Σ_k P[k]`` with ``B = alias_free_band(P.shape, factor, band,
+    shift=shift)`` (cycles/sample; boundary bins outside, DC inside). Dimensionless, in
+    ``[0, 1]``.
+
+    Unlike ``out_of_band_energy``, which gives a silent map ``r = 0`` so that batch averages of
+    feature maps stay finite, a spectrum with no power at all (a constant image with its mean
+    removed, or 1-pixel images) has no defined fraction and gets ``NaN``: reporting 0 % would
+    claim the images are perfectly band-limited.
+
+    Parameters
+    ----------
+    P : array_like
+        ``[H, W]`` non-negative power per bin, e.g. from ``dsp.spectrum.power_spectrum``.
+    factor : int
+        The decimation stride, ``>= 1``.
+    band : {"square", "disc"}
+    shift : bool
+        ``P`` is centred (``fftshift`` order, the ``power_spectrum`` default) if true, in DFT
+        order otherwise.
+
+    Returns
+    -------
+    float
+        ``r``, or ``NaN`` when ``Σ_k P[k] = 0``.
+    """
+    p = as_finite_array("P", P, ndim=2)
+    if np.any(p < 0):
+        raise ValueError("P must be non-negative (a power spectrum)")
+    inside = alias_free_band(p.shape, factor, band, shift=shift)
+    total = float(p.sum())
+    if total == 0.0:
+        return math.nan
+    # Summing the outside bins directly (not 1 − inside) keeps tiny fractions accurate.
+    return float(p[~inside].sum()) / total
 
 
 def channel_out_of_band_energy(

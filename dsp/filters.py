@@ -243,7 +243,9 @@ def design_lowpass(
     cutoff : float
         -6 dB point in the units of ``fs``, in ``(0, fs / 2)``.
     half_width : float
-        Half the transition band, units of ``fs``, positive.
+        Half the transition band, units of ``fs``, positive. A stopband edge
+        ``cutoff + half_width`` above ``fs / 2`` is accepted, but Kaiser's formula then gives a
+        beta far too large (see ``kaiser_atten``) and the -6 dB point drifts above ``cutoff``.
     fs : float
         Sampling rate the filter runs at, positive.
     numtaps : int

@@ -165,15 +165,22 @@ def load_images(
     size: int | tuple[int, int] | None = None,
     mode: str = "L",
     limit: int | None = None,
-) -> tuple[np.ndarray, list[tuple[str, str]]]:
+    *,
+    min_size: int = 1,
+    return_sources: bool = False,
+) -> (
+    tuple[np.ndarray, list[tuple[str, str]]]
+    | tuple[np.ndarray, list[tuple[str, str]], list[tuple[str, tuple[int, int]]]]
+):
     """Load the images under ``path`` as a float64 batch ``[N, C, H, W]`` in ``[0, 1]``.
 
     Files come in the sorted order of ``iter_image_files``. Each image is converted to ``mode``
     (alpha dropped; 16-bit greyscale scaled by ``1/65535``, 8-bit by ``1/255``) and centre-cropped
     (top-left corner at ``((h − H)//2, (w − W)//2)``) to a common ``H × W``:
 
-    - ``size=None``: the smallest height and the smallest width among the loaded images (no
-      image is skipped for its size); every image is held at full size until all are read;
+    - ``size=None``: the smallest height and the smallest width among the loaded images (only
+      images under ``min_size`` are skipped for their size, reason ``"smaller than the minimum
+      ..."``); every image is held at full size until all are read;
     - ``size`` given: exactly that size; images smaller than it in either dimension are skipped
       (reason ``"smaller than ..."``). Each image is cropped as soon as it is decoded, so the
       memory needed is about that of the result. Images are never resized (resampling would
@@ -189,6 +196,11 @@ def load_images(
         Greyscale (``C = 1``) or colour (``C = 3``).
     limit : int, optional
         Stop after this many usable images (``>= 1``); skipped files do not count.
+    min_size : int
+        Smallest height and width an image may have (``>= 1``, default 1); a ``size`` below it
+        is an error. It keeps one tiny file from shrinking every image when ``size=None``.
+    return_sources : bool
+        Also return each used image's name and its size before cropping.
 
     Returns
     -------
@@ -196,6 +208,9 @@ def load_images(
         ``[N, C, H, W]`` float64.
     skipped : list of (str, str)
         ``(name, reason)`` for every file that was not used, in file order.
+    sources : list of (str, (int, int))
+        Only with ``return_sources``: ``(name, (height, width))`` of ``images[i]`` before the
+        crop.
 
     Raises
     ------
@@ -205,10 +220,14 @@ def load_images(
     if mode not in _MODES:
         raise ValueError(f"mode must be 'L' or 'RGB', got {mode!r}")
     want = _parse_size(size)
+    min_size = check_int("min_size", min_size, minimum=1)
+    if want is not None and min(want) < min_size:
+        raise ValueError(f"size must be at least {min_size} on each side, got {want[0]}x{want[1]}")
     if limit is not None:
         limit = check_int("limit", limit, minimum=1)
     decoded: list[np.ndarray] = []
     skipped: list[tuple[str, str]] = []
+    sources: list[tuple[str, tuple[int, int]]] = []
     for name, read in iter_image_files(path):
         if limit is not None and len(decoded) >= limit:
             break
@@ -224,6 +243,16 @@ def load_images(
                 (name, f"smaller than {want[0]}x{want[1]}: {arr.shape[0]}x{arr.shape[1]}")
             )
             continue
+        if min(arr.shape[:2]) < min_size:
+            skipped.append(
+                (
+                    name,
+                    f"smaller than the minimum {min_size}x{min_size}: "
+                    f"{arr.shape[0]}x{arr.shape[1]}",
+                )
+            )
+            continue
+        sources.append((name, (arr.shape[0], arr.shape[1])))
         # With an explicit size, crop now: keeping every full-size image until the end needs
         # memory for all of them (tens of GB for a folder of photos).
         decoded.append(arr if want is None else _centre_crop(arr, *want).copy())
@@ -239,4 +268,4 @@ def load_images(
     out = np.empty((len(decoded), decoded[0].shape[2], h, w))
     for i, arr in enumerate(decoded):
         out[i] = np.moveaxis(_centre_crop(arr, h, w), -1, 0)
-    return out, skipped
+    return (out, skipped, sources) if return_sources else (out, skipped)

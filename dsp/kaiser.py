@@ -24,6 +24,10 @@ def kaiser_atten(numtaps: int, width: float, fs: float = 2.0) -> float:
 
         A = 2.285 * (numtaps - 1) * pi * delta + 7.95,    delta = width / (fs / 2)
 
+    The formula is Kaiser's empirical fit for transition bands inside the Nyquist band; a
+    ``width`` that puts the stopband edge above ``fs / 2`` still gets a number (not an error:
+    the design remains a valid low-pass), but an attenuation no filter of that length reaches.
+
     Parameters
     ----------
     numtaps : int

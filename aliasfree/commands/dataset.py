@@ -12,6 +12,8 @@ from pathlib import Path
 
 # Skipped files listed one per line before the rest is summarised (all are in dataset.json).
 _MAX_LISTED = 20
+# Labels that name no file, given on one line: a few names identify a typo or a stale list.
+_MAX_NAMED = 5
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -41,10 +43,19 @@ def add_parser(sub) -> argparse.ArgumentParser:
     )
     colour = p.add_mutually_exclusive_group()
     colour.add_argument(
-        "--gray", dest="channels", action="store_const", const=1, help="one greyscale channel"
+        "--gray",
+        dest="channels",
+        action="store_const",
+        const=1,
+        help="one greyscale channel (without --gray or --rgb: greyscale if every image is "
+        "stored as greyscale, else RGB)",
     )
     colour.add_argument(
-        "--rgb", dest="channels", action="store_const", const=3, help="three colour channels"
+        "--rgb",
+        dest="channels",
+        action="store_const",
+        const=3,
+        help="three colour channels (greyscale images are repeated on all three)",
     )
     p.add_argument(
         "--labels",
@@ -76,10 +87,19 @@ def run(args: argparse.Namespace) -> int:
     )  # fmt: skip
     colour = "greyscale" if report.channels == 1 else "RGB"
     labels = f", {report.c_dim} classes" if report.c_dim else ""
+    images = "image" if report.written == 1 else "images"
     print(
-        f"wrote {report.dest}: {report.written} images, {report.res}x{report.res} {colour}, "
+        f"wrote {report.dest}: {report.written} {images}, {report.res}x{report.res} {colour}, "
         f"{report.mode}{labels}"
     )
+    orphans = report.labels_without_image
+    if orphans:
+        first = ", ".join(orphans[:_MAX_NAMED])
+        more = f", ... ({len(orphans) - _MAX_NAMED} more in dataset.json)"
+        print(
+            f"{len(orphans)} label(s) name no image file under {args.src}: {first}"
+            + (more if len(orphans) > _MAX_NAMED else "")
+        )
     if report.skipped:
         print(f"skipped {len(report.skipped)} file(s):")
         for name, reason in report.skipped[:_MAX_LISTED]:

@@ -84,7 +84,30 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def _fmt(value: float | None, unit: str = "") -> str:
-    return "n/a" if value is None else f"{value:.6g}{unit}"
+    # + 0.0 turns a computed -0.0 (e.g. -20 log10(1)) into 0: "-0 dB" reads as a sign error.
+    return "n/a" if value is None else f"{value + 0.0:.6g}{unit}"
+
+
+def _stopband_warning(spec, width_arg: str) -> str | None:
+    """The warning for a stopband edge above Nyquist, or ``None``.
+
+    Kaiser's formula is fitted for a transition band inside ``[0, fs/2]``; beyond it, it asks
+    for an attenuation no window reaches, and the large beta narrows the window until the
+    response no longer crosses -6 dB at the cutoff (19.4 for --cutoff 16 --width 200 --fs 64).
+    The taps are still a valid low-pass and ``dsp.filters`` accepts them, so this warns
+    instead of refusing.
+    """
+    nyquist = spec.fs / 2
+    if spec.numtaps == 1 or spec.stopband <= nyquist:
+        return None
+    widest = 2 * (nyquist - spec.cutoff) if width_arg == "--width" else nyquist - spec.cutoff
+    return (
+        f"aliasfree filter: warning: stopband edge --cutoff + {width_arg}"
+        f"{'/2' if width_arg == '--width' else ''} = {spec.stopband:g} is above fs/2 = "
+        f"{nyquist:g}: Kaiser's formula assumes the transition band lies below fs/2, so the "
+        f"attenuation and beta it gives are not achievable and the -6 dB point can drift from "
+        f"--cutoff (use {width_arg} <= {widest:g} for this cutoff and fs)"
+    )
 
 
 def _table(spec: dict, figures: list[dict]) -> str:
@@ -116,6 +139,7 @@ def _table(spec: dict, figures: list[dict]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     import json
+    import sys
 
     import matplotlib.pyplot as plt
     import numpy as np
@@ -139,6 +163,9 @@ def run(args: argparse.Namespace) -> int:
         numtaps=args.numtaps,
         radial=args.radial,
     )
+    warning = _stopband_warning(spec, "--width" if args.width is not None else "--half-width")
+    if warning:
+        print(warning, file=sys.stderr)
     taps = spec.design()
     atten = kaiser_atten(spec.numtaps, spec.width, spec.fs)
     spec_dict = {

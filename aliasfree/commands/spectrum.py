@@ -14,6 +14,12 @@ DEFAULT_OUT = Path("aliasfree-out") / "spectrum"
 # Decimation factors whose alias-free band the summary reports: 2 is the half band.
 _FACTORS = (2, 4)
 
+# Smallest analysis size. The stride-4 band |f| < 1/8 holds a bin besides DC only for more than
+# 8 samples (8|k| < N), and DC is removed, so below that its fraction is 1 or undefined by
+# construction; 16 is the next power of two and leaves the Hann window a few samples of taper.
+# One 1x1 file used to shrink the whole analysis to 1x1.
+MIN_SIZE = 16
+
 
 def add_parser(sub) -> argparse.ArgumentParser:
     p = sub.add_parser(
@@ -44,8 +50,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
         type=int,
         default=None,
         metavar="N",
-        help="centre-crop every image to N x N pixels, skipping smaller ones (default: crop to "
-        "the smallest height and width among the images; images are never resized)",
+        help=f"centre-crop every image to N x N pixels (N >= {MIN_SIZE}), skipping smaller ones "
+        f"(default: crop to the smallest height and width among the images, skipping any "
+        f"under {MIN_SIZE} pixels and naming the files that set the size; images are never "
+        f"resized)",
     )
     colour = p.add_mutually_exclusive_group()
     colour.add_argument(
@@ -111,12 +119,28 @@ def _save_npz_atomic(path: Path, **arrays) -> Path:
     return path
 
 
+def _percent(fraction: float | None) -> str:
+    # None is a 0/0 fraction (no power at all): no percentage describes it.
+    return "undefined (no power)" if fraction is None else f"{fraction:.2%}"
+
+
 def _summary_text(doc: dict) -> str:
     h, w = doc["size"]
     lines = [
         f"{doc['count']} images ({'greyscale' if doc['mode'] == 'L' else 'RGB'}, {h}x{w}) "
         f"from {doc['path']}; window {doc['window']}",
     ]
+    if doc["size_from"]:
+        src = doc["size_from"]
+        who = (
+            src["height"]
+            if src["height"] == src["width"]
+            else f"{src['height']} (height), {src['width']} (width)"
+        )
+        lines.append(
+            f"note: larger images cropped to {h}x{w}, the size of {who}; "
+            f"pass --size N to skip images under N instead"
+        )
     if doc["skipped"]:
         lines.append(f"skipped {len(doc['skipped'])} file(s):")
         lines += [f"  {s['name']}: {s['reason']}" for s in doc["skipped"]]
@@ -124,7 +148,7 @@ def _summary_text(doc: dict) -> str:
     for key, row in doc["out_of_band_fraction"].items():
         lines.append(
             f"  s = {key} (|f| < {row['cutoff']:g} cycles/sample): "
-            f"square {row['square']:.2%}, disc {row['disc']:.2%}"
+            f"square {_percent(row['square'])}, disc {_percent(row['disc'])}"
         )
     lines.append("wrote " + ", ".join(doc["files"].values()))
     return "\n".join(lines)
@@ -132,26 +156,45 @@ def _summary_text(doc: dict) -> str:
 
 def run(args: argparse.Namespace) -> int:
     import json
+    import math
 
     import matplotlib.pyplot as plt
 
+    from dsp._checks import check_int
     from dsp._io import write_json_atomic
-    from dsp.aliasing import alias_free_band
+    from dsp.aliasing import out_of_band_fraction
     from dsp.imagefiles import load_images
     from dsp.plots._save import save_figure
     from dsp.plots.spectrum import plot_power_spectrum, plot_spectrum_slices
     from dsp.spectrum import power_spectrum
 
+    if args.size is not None:
+        check_int("--size", args.size, minimum=MIN_SIZE)
     window = None if args.window == "none" else args.window
-    images, skipped = load_images(args.path, size=args.size, mode=args.mode, limit=args.limit)
+    images, skipped, sources = load_images(
+        args.path,
+        size=args.size,
+        mode=args.mode,
+        limit=args.limit,
+        min_size=MIN_SIZE,
+        return_sources=True,
+    )
+    height, width = images.shape[2], images.shape[3]
+    size_from = None
+    if args.size is None and any(hw != (height, width) for _, hw in sources):
+        size_from = {
+            "height": next(n for n, hw in sources if hw[0] == height),
+            "width": next(n for n, hw in sources if hw[1] == width),
+        }
     fy, fx, p = power_spectrum(images, window=window, beta=args.beta, detrend="mean")
     total = float(p.sum())
     oob = {}
     for s in _FACTORS:
-        row: dict[str, float] = {"cutoff": 0.5 / s}
+        row: dict[str, float | None] = {"cutoff": 0.5 / s}
         for band in ("square", "disc"):
-            inside = alias_free_band(p.shape, s, band, shift=True)
-            row[band] = float(p[~inside].sum()) / total if total > 0 else 0.0
+            r = out_of_band_fraction(p, s, band)
+            # JSON has no NaN: an undefined fraction is null.
+            row[band] = None if math.isnan(r) else r
         oob[str(s)] = row
 
     out: Path = args.out
@@ -175,7 +218,8 @@ def run(args: argparse.Namespace) -> int:
     doc = {
         "path": str(args.path),
         "count": int(images.shape[0]),
-        "size": [int(images.shape[2]), int(images.shape[3])],
+        "size": [int(height), int(width)],
+        "size_from": size_from,
         "mode": args.mode,
         "channels": int(images.shape[1]),
         "window": args.window,

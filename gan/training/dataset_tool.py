@@ -374,6 +374,8 @@ class DatasetReport:
     mode: str
     c_dim: int
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    labels_without_image: list[str] = field(default_factory=list)
+    """Names in the labels file that match no image file under ``src`` (sorted)."""
 
 
 def _probe_gray(src: Path) -> bool:
@@ -432,7 +434,8 @@ def make_dataset(
         1 = greyscale, 3 = RGB, ``None`` = 1 if every image is greyscale, else 3.
     labels : path-like, optional
         JSON labels file (``{"labels": [[name, class], ...]}``, names relative to ``src``). If
-        not given, a ``dataset.json`` at the top of ``src`` is used when present.
+        not given, a ``dataset.json`` at the top of ``src`` is used when present. Entries
+        naming no image file are reported (``DatasetReport.labels_without_image``).
     allow_upscale : bool
         If false, images whose square side is below ``res`` are skipped instead of enlarged.
     max_images : int, optional
@@ -523,8 +526,14 @@ def make_dataset(
                         f"no usable image in {str(src)!r} ({len(skipped)} skipped{first})"
                     )
                 c_dim = 0
+                orphans: list[str] = []
                 if label_map is not None:
                     c_dim = max(c for _, _, c in records if c is not None) + 1
+                    # A label naming no file is usually a typo or a stale list: said, not
+                    # silently dropped. All image names are listed, so --max-images stopping
+                    # early does not make the labels of unread files look orphaned.
+                    names = {n for n, _ in iter_image_files(src)}
+                    orphans = sorted(n for n in label_map if n not in names)
                 meta = {
                     "labels": ([[n, c] for n, _, c in records] if label_map is not None else None),
                     "resolution": res,
@@ -532,6 +541,7 @@ def make_dataset(
                     "mode": mode,
                     "sources": [[n, s] for n, s, _ in records],
                     "skipped": [[n, r] for n, r in skipped],
+                    "labels_without_image": orphans,
                 }
                 zf.writestr("dataset.json", json.dumps(meta, indent=1) + "\n")
             fh.flush()
@@ -548,4 +558,5 @@ def make_dataset(
         mode=mode,
         c_dim=c_dim,
         skipped=skipped,
+        labels_without_image=orphans,
     )

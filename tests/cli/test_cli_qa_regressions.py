@@ -24,8 +24,17 @@ FILTER = ["filter", "--numtaps", "8", "--cutoff", "16", "--width", "20", "--fs",
 @pytest.fixture(autouse=True)
 def _registered(monkeypatch):
     for name in (
-        "filter", "tour", "schedule", "generate", "video", "aliasing", "equivariance", "sticking"
-    ):  # fmt: skip
+        "filter",
+        "tour",
+        "schedule",
+        "generate",
+        "video",
+        "aliasing",
+        "equivariance",
+        "sticking",
+        "spectrum",
+        "dataset",
+    ):
         monkeypatch.setitem(cli.COMMANDS, name, name)
 
 
@@ -399,3 +408,105 @@ def test_generate_rotate_is_bounded_like_video(tmp_path, capsys):
         assert cli.main(["generate", "--res", "16", "--rotate", angle, "--out", str(out)]) == 2
         assert "--rotate must be in [-360, 360]" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_filter_warns_when_the_stopband_edge_is_above_nyquist(tmp_path, capsys):
+    # cutoff 16 + 200/2 = 116 against fs/2 = 32: Kaiser's 501.5 dB and beta 54.3 were printed
+    # as if meaningful, and the -6 dB point (19.4) missed --cutoff without a word.
+    wide = ["filter", "--numtaps", "12", "--cutoff", "16", "--fs", "64", "--no-plots"]
+    assert cli.main([*wide, "--width", "200", "--out", str(tmp_path / "a")]) == 0
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("aliasfree filter: warning:") and len(err.splitlines()) == 1
+    assert "--cutoff + --width/2 = 116" in err and "fs/2 = 32" in err and "--width <= 32" in err
+    assert cli.main([*wide, "--half-width", "20", "--out", str(tmp_path / "b")]) == 0
+    assert "--cutoff + --half-width = 36" in capsys.readouterr().err
+    assert cli.main([*wide, "--width", "32", "--out", str(tmp_path / "c")]) == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_filter_of_one_tap_prints_zero_not_negative_zero_db(tmp_path, capsys):
+    argv = ["filter", "--numtaps", "1", "--cutoff", "16", "--width", "20", "--fs", "64"]
+    assert cli.main([*argv, "--no-plots", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "-0 " not in out and "-0\n" not in out
+    assert [line.split()[-2:] for line in out.splitlines() if "stopband atten" in line] == [
+        ["0", "dB"]
+    ]
+
+
+def _noise_images(folder, sizes):
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for name, (h, w) in sizes.items():
+        Image.fromarray(rng.integers(0, 256, (h, w), dtype=np.uint8)).save(folder / name)
+    return folder
+
+
+def test_spectrum_skips_a_tiny_image_instead_of_shrinking_every_image(tmp_path, capsys):
+    # One 1x1 PNG made the default crop 1x1: 0 % out of band and total power 0, silently.
+    folder = _noise_images(
+        tmp_path / "imgs", {"a.png": (32, 32), "b.png": (32, 40), "t.png": (1, 1)}
+    )
+    assert cli.main(["spectrum", str(folder), "--out", str(tmp_path / "o")]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("2 images (greyscale, 32x32)")
+    assert "t.png: smaller than the minimum 16x16: 1x1" in out
+    assert "note: larger images cropped to 32x32, the size of a.png;" in out
+    assert cli.main(["spectrum", str(folder), "--size", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == "aliasfree spectrum: error: --size must be >= 16, got 1"
+
+
+def test_spectrum_of_no_power_reports_an_undefined_fraction(tmp_path, capsys):
+    import json
+
+    folder = tmp_path / "black"
+    folder.mkdir()
+    for i in range(2):
+        Image.fromarray(np.zeros((16, 16), dtype=np.uint8)).save(folder / f"{i}.png")
+    out = tmp_path / "o"
+    assert cli.main(["spectrum", str(folder), "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "square undefined (no power), disc undefined (no power)" in text and "%" not in text
+    doc = json.loads((out / "summary.json").read_text())
+    assert doc["total_power"] == 0.0 and doc["size_from"] is None
+    assert doc["out_of_band_fraction"]["2"] == {"cutoff": 0.25, "square": None, "disc": None}
+
+
+def test_dataset_reports_labels_that_name_no_file(tmp_path, capsys):
+    import json
+    import zipfile
+
+    from gan.training.dataset_tool import make_dataset
+
+    # ["nonexist.png", 2] was dropped silently; the count said "1 images".
+    src = _noise_images(tmp_path / "src", {"a.png": (20, 20)})
+    labels = tmp_path / "labels.json"
+    names = ["a.png", "gone1.png", "gone2.png", "gone3.png", "gone4.png", "gone5.png", "zz.png"]
+    labels.write_text(json.dumps({"labels": [[n, 1] for n in names]}))
+    dest = tmp_path / "x.zip"
+    argv = ["dataset", str(src), str(dest), "--res", "16", "--labels", str(labels)]
+    assert cli.main(argv) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith(f"wrote {dest}: 1 image, 16x16 greyscale")
+    assert lines[1] == (
+        f"6 label(s) name no image file under {src}: gone1.png, gone2.png, gone3.png, "
+        "gone4.png, gone5.png, ... (1 more in dataset.json)"
+    )
+    with zipfile.ZipFile(dest) as zf:
+        meta = json.loads(zf.read("dataset.json"))
+    assert meta["labels_without_image"] == names[1:]
+    # Labels of files that exist but were not reached (--max-images) are not orphans.
+    _noise_images(src, {"b.png": (20, 20)})
+    labels.write_text(json.dumps({"labels": [["a.png", 0], ["b.png", 1]]}))
+    report = make_dataset(src, dest, res=16, labels=labels, max_images=1)
+    assert report.written == 1 and report.labels_without_image == []
+
+
+def test_dataset_help_says_how_the_colour_is_chosen_by_default(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["dataset", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "without --gray or --rgb: greyscale if every image is stored as greyscale, else RGB" in (
+        help_text
+    )

@@ -45,7 +45,7 @@ def test_help_and_run_do_not_import_torch(tmp_path, rng):
         f"    rc = cli.main(['dataset', {str(tmp_path / 's')!r}, {str(tmp_path / 'o.zip')!r},\n"
         "                   '--res', '16'])\n"
         "text = out.getvalue()\n"
-        "assert rc == 0 and '--no-upscale' in text and '1 images' in text, text\n"
+        "assert rc == 0 and '--no-upscale' in text and '1 image,' in text, text\n"
         "print('torch' in sys.modules)\n"
     )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

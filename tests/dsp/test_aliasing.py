@@ -15,6 +15,7 @@ from dsp.aliasing import (
     fold_classification,
     nonlinearity_aliasing,
     out_of_band_energy,
+    out_of_band_fraction,
 )
 from dsp.spectrum import spectrum_window
 
@@ -482,3 +483,25 @@ def test_plot_fold_map_draws_labels():
         plot_fold_map(per, channel=2)
     with pytest.raises(ValueError, match="channel"):
         plot_fold_map(res, channel=0)
+
+
+# --------------------------------------------------------------------------- spectrum fraction
+
+
+@pytest.mark.parametrize("band", ["square", "disc"])
+@pytest.mark.parametrize("shift", [False, True])
+def test_out_of_band_fraction_of_a_spectrum_matches_the_per_map_measure(band, shift, rng):
+    x = rng.standard_normal((12, 10))
+    p = np.abs(np.fft.fft2(x)) ** 2
+    want = out_of_band_energy(x, 2, band)[0, 0]
+    got = out_of_band_fraction(np.fft.fftshift(p) if shift else p, 2, band, shift=shift)
+    assert got == pytest.approx(want, rel=1e-12)
+
+
+def test_out_of_band_fraction_of_no_power_is_nan_not_zero():
+    # 0/0: reporting 0 % (the old CLI arithmetic) claimed a 1x1 analysis was band-limited.
+    assert np.isnan(out_of_band_fraction(np.zeros((1, 1)), 2))
+    assert np.isnan(out_of_band_fraction(np.zeros((8, 8)), 4, "disc"))
+    assert out_of_band_fraction(np.eye(1), 2) == 0.0  # DC only: all inside
+    with pytest.raises(ValueError, match="non-negative"):
+        out_of_band_fraction(-np.ones((4, 4)), 2)

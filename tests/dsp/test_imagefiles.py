@@ -120,6 +120,22 @@ def test_load_rgb_and_luma(image_dir):
     np.testing.assert_array_equal(rgb[0], np.moveaxis(dec, -1, 0)[:, 2:14, 2:14] / 255)
 
 
+def test_min_size_skips_tiny_images_instead_of_shrinking_every_crop(image_dir):
+    # One 1x1 file made the default crop (the smallest image) 1x1 for every image.
+    root, arrays = image_dir
+    images, skipped, sources = load_images(root, min_size=9, return_sources=True)
+    reasons = dict(skipped)
+    assert reasons["sub/b.PNG"] == "smaller than the minimum 9x9: 8x9"
+    assert reasons["c.bmp"] == "smaller than the minimum 9x9: 9x8"
+    assert images.shape[2:] == (10, 12)  # a.png is now the smallest
+    assert [name for name, _ in sources] == ["a.png", "d.jpg", "e.webp"]
+    assert sources[0] == ("a.png", (10, 12))
+    with pytest.raises(ValueError, match="size must be at least 9 on each side, got 8x16"):
+        load_images(root, size=(8, 16), min_size=9)
+    with pytest.raises(ValueError, match="min_size must be >= 1"):
+        load_images(root, min_size=0)
+
+
 def test_load_limit_and_explicit_rect_size(image_dir):
     root, _ = image_dir
     images, skipped = load_images(root, limit=2)

@@ -17,6 +17,7 @@ from dsp.response import (
     angular_deviation,
     dtft,
     dtft2,
+    dtft_uniform,
     figures_of_merit,
     freqz,
     freqz2,
@@ -61,6 +62,23 @@ def test_freqz_array_of_frequencies_equals_scipy(rng):
     _, H_ref = ss.freqz(h, 1, worN=f_in, fs=64.0)
     np.testing.assert_array_equal(f, f_in)
     np.testing.assert_allclose(H, H_ref, atol=1e-12)
+
+
+@pytest.mark.parametrize("numtaps, n_freqs", [(1, 2), (7, 5), (40, 33), (1001, 17), (30000, 2048)])
+def test_dtft_uniform_equals_scipy_freqz(rng, numtaps, n_freqs):
+    # Filters longer than the grid's period 2 (n_freqs - 1) exercise the folding.
+    h = rng.standard_normal(numtaps)
+    fs = 6.0
+    f, H = dtft_uniform(h, n_freqs, fs)
+    np.testing.assert_allclose(f, np.linspace(0.0, fs / 2, n_freqs), rtol=0, atol=1e-15)
+    idx = np.unique(np.linspace(0, n_freqs - 1, 7).astype(int))
+    _, H_ref = ss.freqz(h, 1, worN=f[idx], fs=fs)
+    np.testing.assert_allclose(H[idx], H_ref, atol=1e-11 * np.abs(h).sum())
+
+
+def test_dtft_uniform_rejects_a_grid_without_both_ends():
+    with pytest.raises(ValueError, match="n_freqs"):
+        dtft_uniform(np.ones(3), 1)
 
 
 def test_freqz_zero_d_integer_array_is_a_count_as_in_scipy(rng):
@@ -121,6 +139,16 @@ def test_dtft2_arbitrary_points_equals_brute_force(rng):
     Hc = dtft2(h, pts[0], pts[1], fs=5.0, centered=False)
     shift = np.exp(-2j * np.pi * (pts[0] * 2.5 + pts[1] * 1.5) / 5.0)
     np.testing.assert_allclose(Hc, H * shift, atol=1e-12)
+
+
+def test_dtft2_of_1d_taps_is_the_separable_response_on_rays(rng):
+    # Repeated and shared frequencies (a 0 and a 45 degree ray) are evaluated once each.
+    h = rng.standard_normal(7)
+    f = np.linspace(0.0, 2.0, 5)
+    for fx, fy in ((f, np.zeros_like(f)), (f, f), (f, f[::-1])):
+        H = dtft2(h, fx, fy, fs=4.0)
+        want = [_brute_dtft2(np.outer(h, h), a, b, 4.0) for a, b in zip(fx, fy, strict=True)]
+        np.testing.assert_allclose(H, want, atol=1e-12)
 
 
 def test_freqz2_symmetric_filter_is_real():
@@ -357,6 +385,29 @@ def test_plots_draw_the_computed_response():
     plt.close("all")
 
 
+def test_response_plot_of_long_and_2d_filters_matches_independent_responses():
+    # The plot used the direct DTFT sum (numtaps x n_freqs work: 14 s for 10^5 taps); it now
+    # folds the taps into one FFT, which must draw the same curve, for filters far longer than
+    # the grid and for the 0 degree slice of a 2D filter.
+    import matplotlib.pyplot as plt
+
+    from dsp.plots.response import plot_response_1d
+
+    h = firwin_lowpass(5001, 0.3, width=0.01, fs=1.0)
+    fig = plot_response_1d(h, 1.0, n_freqs=65, floor_db=-300.0)
+    f, db = fig.axes[0].lines[0].get_data()
+    np.testing.assert_allclose(f, np.linspace(0.0, 0.5, 65))
+    _, H = ss.freqz(h, 1, worN=f, fs=1.0)
+    np.testing.assert_allclose(10 ** (db / 20), np.maximum(np.abs(H), 1e-15), atol=1e-12)
+    plt.close(fig)
+    j = jinc_lowpass(12, 16.0, 20.0, 64.0)
+    fig = plot_response_1d(j, 64.0, n_freqs=9)
+    f, db = fig.axes[0].lines[0].get_data()
+    want = np.abs([_brute_dtft2(j, fx, 0.0, 64.0) for fx in f])
+    np.testing.assert_allclose(db, 20 * np.log10(np.maximum(want, 1e-7)), atol=1e-9)
+    plt.close(fig)
+
+
 def test_figures_of_merit_of_a_long_filter_match_scipy():
     # 20 001 taps: the dense grid (160 009 points) comes from one real FFT; the figures must
     # still match scipy's response at the reported points.
@@ -394,3 +445,10 @@ def test_figures_of_merit_transition_band_undefined_below_6db_attenuation(numtap
     assert fom.stopband_attenuation_db < 20 * math.log10(2)
     assert math.isnan(fom.transition_band)
     assert fom.to_dict()["transition_band"] is None
+
+
+def test_flat_response_has_zero_not_negative_zero_attenuation():
+    # -20 log10(1) is -0.0, which JSON and the filter table printed as "-0".
+    fom = figures_of_merit(np.ones(1), 16.0, width=20.0, fs=64.0)
+    assert fom.stopband_attenuation_db == 0.0
+    assert math.copysign(1.0, fom.stopband_attenuation_db) == 1.0
