@@ -23,8 +23,11 @@ Fields left ``None`` take the values of REFERENCE §6 once the resolution is kno
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from dsp._checks import check_int, check_real
 
@@ -92,8 +95,10 @@ class TrainOptions:
         Generator: alias-free config T or R, or the StyleGAN2-style baseline.
     size : {"tiny", "paper"}
         Capacity preset: ``"tiny"`` (``t-tiny`` ...: trains on a laptop CPU) or the paper's.
-    data : str
-        ``"builtin"``, ``"builtin:lfw"``, ``"builtin:textures"``, a folder or a ``.zip``.
+    data : str or path-like
+        ``"builtin"``, ``"builtin:lfw"``, ``"builtin:textures"``, a folder or a ``.zip``
+        (path-like values of ``data``, ``out``, ``resume`` and ``fid_extractor`` are stored as
+        ``str``).
     res : int, optional
         Resolution (power of two, 16…1024); None: the dataset's (32 for the built-in data).
     batch : int
@@ -124,7 +129,8 @@ class TrainOptions:
     ada_target, ada_interval, ada_kimg : ADA's target of E[sign D(real)], the number of steps
         between updates of p and the kimg for p to move by 1 (None: 500; ``tiny``: 10).
     xflip : bool
-        Add mirrored copies of the dataset.
+        Add mirrored copies of the dataset (``xflip``, ``use_labels`` and ``fp16`` must be
+        booleans: a string such as ``"no"`` is an error, not a truthy value).
     use_labels : bool
         Condition G and D on the ``dataset.json`` class labels.
     max_images : int, optional
@@ -206,12 +212,44 @@ class TrainOptions:
             if v not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {v!r}")
 
+        def flag(name: str, optional: bool = False) -> None:
+            # Any truthy value would do otherwise: xflip="no" would mirror the data.
+            v = getattr(self, name)
+            if optional and v is None:
+                return
+            if not isinstance(v, bool | np.bool_):
+                allowed = "True, False or None" if optional else "True or False"
+                raise ValueError(f"{name} must be {allowed}, got {v!r}")
+            object.__setattr__(self, name, bool(v))
+
+        def path(name: str, optional: bool) -> None:
+            # A pathlib.Path is a path too; stored as str so that to_dict stays JSON-able.
+            v = getattr(self, name)
+            if isinstance(v, os.PathLike):
+                v = os.fspath(v)
+                object.__setattr__(self, name, v)
+            if optional and v is None:
+                return
+            if not isinstance(v, str) or not (v or optional):  # "" = None for the optional ones
+                what = {
+                    "data": "'builtin' or a path (str or os.PathLike)",
+                    "out": "a directory path (str or os.PathLike)",
+                    "resume": "None, 'latest' or a checkpoint path (str or os.PathLike)",
+                    "fid_extractor": "None or the path of a TorchScript file",
+                }[name]
+                raise ValueError(f"{name} must be {what}, got {v!r}")
+
         choice("config", CONFIGS)
         choice("size", SIZES)
         choice("augment", AUGMENTS)
         choice("device", DEVICES)
-        if not isinstance(self.data, str) or not self.data:
-            raise ValueError(f"data must be 'builtin' or a path, got {self.data!r}")
+        path("data", optional=False)
+        path("out", optional=False)
+        path("resume", optional=True)
+        path("fid_extractor", optional=True)
+        flag("xflip")
+        flag("use_labels")
+        flag("fp16", optional=True)
         if self.res is not None:
             res = check_int("res", self.res, minimum=16, maximum=1024)
             if res & (res - 1):
@@ -229,7 +267,7 @@ class TrainOptions:
                 check_real(name, v, low=0.0, low_inclusive=name in ("r1_gamma", "blur_sigma"))
         if self.ema_rampup is not None:
             check_real("ema_rampup", self.ema_rampup, low=0.0, low_inclusive=False)
-        betas = tuple(self.betas)
+        betas = tuple(self.betas) if isinstance(self.betas, tuple | list) else ()
         if len(betas) != 2:
             raise ValueError(f"betas must be a pair, got {self.betas!r}")
         for b in betas:
@@ -253,7 +291,12 @@ class TrainOptions:
             check_int("max_images", self.max_images, minimum=1)
         check_real("snap_kimg", self.snap_kimg, low=0.0, low_inclusive=False)
         check_real("tick_kimg", self.tick_kimg, low=0.0, low_inclusive=False)
-        metrics = (self.metrics,) if isinstance(self.metrics, str) else tuple(self.metrics)
+        if isinstance(self.metrics, str):
+            metrics = (self.metrics,)
+        elif isinstance(self.metrics, tuple | list):
+            metrics = tuple(self.metrics)
+        else:
+            raise ValueError(f"metrics must be a subset of {METRICS}, got {self.metrics!r}")
         bad = [m for m in metrics if m not in METRICS]
         if bad:
             raise ValueError(f"metrics must be a subset of {METRICS}, got {list(metrics)}")
@@ -264,8 +307,6 @@ class TrainOptions:
         check_int("keep", self.keep, minimum=1)
         check_int("seed", self.seed, minimum=0, maximum=2**31 - 1)
         check_int("init_seed", self.init_seed, minimum=0, maximum=2**31 - 1)
-        if not isinstance(self.out, str) or not self.out:
-            raise ValueError(f"out must be a directory path, got {self.out!r}")
 
     @property
     def preset(self) -> str:
@@ -314,10 +355,9 @@ class TrainOptions:
         if unknown:
             raise ValueError(f"unknown TrainOptions fields: {unknown}")
         kw = dict(d)
-        if "betas" in kw:
-            kw["betas"] = tuple(kw["betas"])
-        if "metrics" in kw:
-            kw["metrics"] = tuple(kw["metrics"])
+        for key in ("betas", "metrics"):
+            if isinstance(kw.get(key), list):  # JSON arrays; anything else is checked as given
+                kw[key] = tuple(kw[key])
         return cls(**kw)
 
     def with_training_fields_of(self, saved: TrainOptions) -> TrainOptions:
