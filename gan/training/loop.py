@@ -101,8 +101,10 @@ class Trainer:
     opts : TrainOptions
         Settings (``None`` hyperparameters are resolved here for the dataset's resolution).
     dataset : Dataset-like, optional
-        ``len``, ``ds[i] -> (uint8 [C, H, W], float32 [c_dim])``, attributes ``res``,
-        ``num_channels``, ``c_dim`` (default: ``ImageDataset(opts.data, ...)``).
+        ``len``, ``ds[i] -> (uint8 [C, H, W], float32 [c_dim])`` (tensors or numpy arrays;
+        ``ValueError`` otherwise), attributes ``res``, ``num_channels``, ``c_dim`` (default:
+        ``ImageDataset(opts.data, ...)``; ``opts.xflip``, ``use_labels`` and ``max_images``
+        apply only to that default).
     env : DistEnv, optional
         From :func:`gan.training.distributed.init_distributed` (default: initialised here).
     """
@@ -126,6 +128,15 @@ class Trainer:
             raise ValueError(f"res={opts.res} but the dataset's images are {dataset.res} px")
         if len(dataset) < 1:
             raise ValueError("the dataset is empty")
+        res = dataset.res
+        if opts.res is None and (
+            isinstance(res, bool) or not isinstance(res, int | np.integer) or not 16 <= res <= 1024
+            or res & (res - 1)
+        ):  # fmt: skip
+            raise ValueError(
+                f"the dataset's res must be a power of two in [16, 1024] (the networks' "
+                f"resolutions), got {res!r}"
+            )
         self.dataset = dataset
         self.opts = opts = opts.resolved(int(dataset.res))
         ws = self.env.world_size
@@ -204,9 +215,39 @@ class Trainer:
             out[sel] = self._perm[pos[sel] % n]
         return out
 
+    def _item(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """``dataset[index]`` checked against the documented item format (a float image in
+        ``[-1, 1]`` or ``[0, 1]`` would otherwise be rescaled as if it were ``0 … 255``)."""
+        item = self.dataset[index]
+        if not isinstance(item, tuple | list) or len(item) != 2:
+            raise ValueError(
+                f"dataset[{index}] must be a pair (image, label), got {type(item).__name__}"
+            )
+        img, label = (torch.as_tensor(v) if isinstance(v, np.ndarray) else v for v in item)
+        ds = self.dataset
+        want = (int(ds.num_channels), int(ds.res), int(ds.res))
+        if not isinstance(img, torch.Tensor) or img.dtype != torch.uint8 or img.shape != want:
+            got = (
+                f"{img.dtype} {list(img.shape)}"
+                if isinstance(img, torch.Tensor)
+                else type(img).__name__
+            )
+            raise ValueError(
+                f"dataset[{index}] image must be a uint8 tensor of shape {list(want)} (0 … 255; "
+                f"the dataset's num_channels and res), got {got}"
+            )
+        c_dim = int(ds.c_dim)
+        if not isinstance(label, torch.Tensor) or label.shape != (c_dim,):
+            got = list(label.shape) if isinstance(label, torch.Tensor) else type(label).__name__
+            raise ValueError(
+                f"dataset[{index}] label must be a tensor of shape [{c_dim}] (the dataset's "
+                f"c_dim), got {got}"
+            )
+        return img, label
+
     def real_batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Reals of step ``step`` as float in ``[-1, 1]`` and their labels (None if c_dim 0)."""
-        items = [self.dataset[int(i)] for i in self.batch_indices(step)]
+        items = [self._item(int(i)) for i in self.batch_indices(step)]
         img = torch.stack([x for x, _ in items]).to(self.device, torch.float32) / 127.5 - 1
         if not self.dataset.c_dim:
             return img, None
@@ -217,7 +258,7 @@ class Trainer:
         if not self.dataset.c_dim:
             return z, None
         idx = torch.randint(0, len(self.dataset), (self.local_batch,), generator=gen)
-        c = torch.stack([self.dataset[int(i)][1] for i in idx]).to(self.device)
+        c = torch.stack([self._item(int(i))[1] for i in idx]).to(self.device, torch.float32)
         return z, c
 
     # ---- one step ----------------------------------------------------------------------------
