@@ -132,7 +132,8 @@ class Discriminator(nn.Module):
     ------
     ValueError
         Invalid arguments; at call time images not ``[N, img_channels, res, res]``, missing or
-        mis-shaped ``c``.
+        mis-shaped ``c``, or labels for an unconditional network (``c_dim = 0``; None and an
+        empty tensor mean no labels).
     """
 
     def __init__(
@@ -187,6 +188,12 @@ class Discriminator(nn.Module):
         if not isinstance(img, torch.Tensor) or img.ndim != 4 or tuple(img.shape[1:]) != want:
             got = list(img.shape) if isinstance(img, torch.Tensor) else type(img).__name__
             raise ValueError(f"img must have shape [N, {', '.join(map(str, want))}], got {got}")
+        if self.mapping is None and c is not None:
+            if not isinstance(c, torch.Tensor) or c.numel() > 0:
+                # As the generators: labels given to an unconditional D were silently ignored.
+                raise ValueError(
+                    "this network is unconditional (c_dim = 0): pass c=None, not labels"
+                )
         # float32 unless the caller asks for float64 (gradient checks).
         x = img if img.dtype == torch.float64 else img.to(torch.float32)
         for block in self.blocks.values():

@@ -12,6 +12,7 @@ The baseline generator and the discriminator are imported only when built.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
@@ -133,6 +134,19 @@ def generator_class(kind: str) -> type[nn.Module]:
     raise ValueError(f"kind must be 'alias_free' or 'baseline', got {kind!r}")
 
 
+def _check_overrides(cls: type[nn.Module], kwargs: Mapping[str, Any]) -> None:
+    """Unknown constructor arguments are a ``ValueError`` naming them (not a ``TypeError``)."""
+    params = inspect.signature(cls.__init__).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return  # the constructor checks its own extra keywords
+    known = [n for n in params if n != "self"]
+    unknown = sorted(set(kwargs) - set(known))
+    if unknown:
+        raise ValueError(
+            f"unknown {cls.__name__} arguments: {', '.join(unknown)} (accepted: {', '.join(known)})"
+        )
+
+
 def build_generator(
     preset: str, *, res: int | None = None, seed: int | None = None, **overrides: Any
 ) -> nn.Module:
@@ -160,6 +174,7 @@ def build_generator(
     name, p = _preset(preset)
     kwargs = {**p["generator"], **overrides, "res": p["res"] if res is None else res}
     cls = generator_class(p["kind"])
+    _check_overrides(cls, kwargs)
     with torch.random.fork_rng(devices=[]):
         if seed is not None:
             torch.manual_seed(check_int("seed", seed, minimum=0))
@@ -183,6 +198,7 @@ def build_discriminator(
     from .discriminator import Discriminator
 
     kwargs = {**p["discriminator"], **overrides, "res": p["res"] if res is None else res}
+    _check_overrides(Discriminator, kwargs)
     with torch.random.fork_rng(devices=[]):
         if seed is not None:
             torch.manual_seed(check_int("seed", seed, minimum=0))
