@@ -122,6 +122,9 @@ def load_generator(
 ) -> nn.Module:
     """Rebuild a generator written by :func:`save_generator` (in eval mode, on ``device``).
 
+    A generator saved in float64 (every floating tensor float64, as after ``G.double()``) is
+    rebuilt in float64; otherwise in float32, as built.
+
     ``path`` may be the stem, the ``.safetensors`` or the ``.json`` file, or a folder holding
     ``generator.json`` (a training run folder: its final generator).
 
@@ -183,6 +186,11 @@ def load_generator(
     except (SafetensorError, OSError) as exc:
         # A truncated or overwritten file: say which file, not a deserializer's traceback.
         raise ValueError(f"{weights_path} is not a readable safetensors file: {exc}") from exc
+    dtypes = {v.dtype for v in state.values() if v.is_floating_point()}
+    if dtypes == {torch.float64}:
+        # Saved from a float64 generator (``G.double()``): loading into the float32 build would
+        # round every weight silently.
+        G = G.double()
     try:
         G.load_state_dict(state, strict=True)
     except RuntimeError as exc:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 
 __all__ = ["identity", "translate", "rotate", "compose"]
@@ -70,8 +71,29 @@ def rotate(angle: float, *, dtype: torch.dtype = torch.float32, device=None) -> 
 
 
 def compose(*mats: torch.Tensor) -> torch.Tensor:
-    """``compose(A, B)`` applies ``B`` first, then ``A`` (matrix product ``A @ B``)."""
-    out = mats[0]
+    """``compose(A, B)`` applies ``B`` first, then ``A`` (matrix product ``A @ B``).
+
+    Takes one or more ``[3, 3]`` (or batched ``[N, 3, 3]``) tensors or numpy arrays; the
+    result has their promoted dtype (float32 with float64 gives float64).
+
+    Raises
+    ------
+    ValueError
+        No matrix, or one that is not a floating-point tensor of shape ``[..., 3, 3]``.
+    """
+    if not mats:
+        raise ValueError("compose needs at least one transform matrix")
+    mats = tuple(torch.from_numpy(m) if isinstance(m, np.ndarray) else m for m in mats)
+    for i, m in enumerate(mats):
+        if not isinstance(m, torch.Tensor) or m.ndim < 2 or tuple(m.shape[-2:]) != (3, 3):
+            got = list(m.shape) if isinstance(m, torch.Tensor) else type(m).__name__
+            raise ValueError(f"transform {i} must be a [3, 3] (or [N, 3, 3]) tensor, got {got}")
+        if not m.is_floating_point():
+            raise ValueError(f"transform {i} must be floating point, got {m.dtype}")
+    dtype = mats[0].dtype
     for m in mats[1:]:
-        out = out @ m
+        dtype = torch.promote_types(dtype, m.dtype)
+    out = mats[0].to(dtype)
+    for m in mats[1:]:
+        out = out @ m.to(dtype)
     return out
