@@ -123,3 +123,131 @@ def test_truncated_generator_weights_get_a_clear_error(G, tmp_path):
     w.write_bytes(b"")
     with pytest.raises(ValueError, match="not a readable safetensors"):
         load_generator(tmp_path / "run")
+
+
+# ---- second QA pass of the Python API ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("xflip", "no"), ("use_labels", 1), ("fp16", "false")]
+)
+def test_train_options_flags_must_be_booleans(field, value):
+    # Any truthy value was stored as is: xflip="no" mirrored the data, fp16="false" turned
+    # mixed precision on.
+    from gan.training.options import TrainOptions
+
+    with pytest.raises(ValueError, match=f"^{field} must be True"):
+        TrainOptions(**{field: value})
+    assert getattr(TrainOptions(**{field: np.bool_(True)}), field) is True
+
+
+def test_train_options_take_path_objects_and_reject_non_sequences(tmp_path):
+    # out=Path(...) was rejected with "out must be a directory path, got PosixPath(...)";
+    # betas=0.9 and metrics=None raised TypeError ("object is not iterable").
+    import json
+
+    from gan.training.options import TrainOptions
+
+    o = TrainOptions(data=tmp_path / "faces.zip", out=tmp_path / "run", resume=tmp_path / "c")
+    assert (o.data, o.out, o.resume) == tuple(str(tmp_path / n) for n in ("faces.zip", "run", "c"))
+    assert TrainOptions.from_dict(json.loads(json.dumps(o.to_dict()))) == o
+    with pytest.raises(ValueError, match="betas must be a pair"):
+        TrainOptions(betas=0.9)
+    with pytest.raises(ValueError, match="metrics must be a subset"):
+        TrainOptions(metrics=None)
+    with pytest.raises(ValueError, match="resume must be None, 'latest' or a checkpoint path"):
+        TrainOptions(resume=3)
+    assert TrainOptions(resume="").resume == ""  # still "no resume", as train() reads it
+
+
+class _TinyDataset:
+    """The Trainer's documented dataset protocol, with the image type as a parameter."""
+
+    res, num_channels, c_dim = 16, 3, 0
+
+    def __init__(self, convert):
+        gen = torch.Generator().manual_seed(0)
+        self.imgs = torch.randint(0, 256, (4, 3, 16, 16), generator=gen, dtype=torch.uint8)
+        self.convert = convert
+
+    def __len__(self):
+        return len(self.imgs)
+
+    def __getitem__(self, i):
+        return self.convert(self.imgs[i]), torch.zeros(0)
+
+
+def test_trainer_checks_the_items_of_a_custom_dataset():
+    # Float images (in [-1, 1] or [0, 1]) were divided by 127.5 as if they were 0…255 (reals
+    # all ≈ -1, D trained on a blank image, no error); numpy images raised TypeError from
+    # torch.stack.
+    from gan.training.loop import Trainer
+    from gan.training.options import TrainOptions
+
+    opts = TrainOptions(config="baseline", batch=2, device="cpu", augment="noaug")
+    want, _ = Trainer(opts, dataset=_TinyDataset(lambda t: t)).real_batch(0)
+    got, _ = Trainer(opts, dataset=_TinyDataset(lambda t: t.numpy())).real_batch(0)
+    assert torch.equal(got, want)
+    floats = Trainer(opts, dataset=_TinyDataset(lambda t: t.float() / 127.5 - 1))
+    with pytest.raises(ValueError, match=r"image must be a uint8 tensor of shape \[3, 16, 16\]"):
+        floats.real_batch(0)
+    ds = _TinyDataset(lambda t: t)
+    ds.res = 32  # attributes that disagree with the images
+    with pytest.raises(ValueError, match=r"shape \[3, 32, 32\] .* got torch.uint8 \[3, 16, 16\]"):
+        Trainer(opts, dataset=ds).real_batch(0)
+    ds.res = 24
+    with pytest.raises(ValueError, match="the dataset's res must be a power of two"):
+        Trainer(opts, dataset=ds)
+
+
+def test_unconditional_discriminator_rejects_labels():
+    # D(img, c) ignored c when c_dim = 0, while the generators raise (see above).
+    from gan.networks.presets import build_discriminator
+
+    D = build_discriminator("t-tiny", res=16, seed=0)
+    img = torch.randn(2, 3, 16, 16)
+    with pytest.raises(ValueError, match="unconditional"):
+        D(img, torch.ones(2, 3))
+    with torch.no_grad():
+        assert torch.equal(D(img), D(img, torch.zeros(2, 0)))
+
+
+@pytest.mark.parametrize("which", ["discriminator", "baseline-generator"])
+def test_unknown_preset_overrides_are_a_value_error(which):
+    # build_discriminator / the baseline raised TypeError ("unexpected keyword argument"),
+    # build_generator's alias-free path a ValueError, as the docstring promises for all.
+    from gan.networks.presets import build_discriminator, build_generator
+
+    with pytest.raises(ValueError, match="unknown .* arguments: chanel_base"):
+        if which == "discriminator":
+            build_discriminator("t-tiny", res=16, chanel_base=64)
+        else:
+            build_generator("baseline-tiny", res=16, chanel_base=64)
+
+
+def test_compose_checks_its_arguments_and_promotes_dtypes():
+    # compose() raised IndexError, float32 with float64 a RuntimeError from matmul.
+    a64 = tf.rotate(0.3, dtype=torch.float64)
+    t32 = tf.translate(0.1, -0.2)
+    want = a64 @ t32.to(torch.float64)
+    got = tf.compose(a64, t32)
+    assert got.dtype == torch.float64 and torch.equal(got, want)
+    assert torch.equal(tf.compose(np.eye(3), a64), a64)
+    with pytest.raises(ValueError, match="at least one"):
+        tf.compose()
+    with pytest.raises(ValueError, match=r"transform 1 must be a \[3, 3\]"):
+        tf.compose(a64, torch.eye(2))
+
+
+def test_float64_generator_round_trips_in_float64(G, tmp_path):
+    # A G.double() was saved in float64 but loaded into the float32 build: every weight was
+    # rounded and the outputs differed.
+    import copy
+
+    G64 = copy.deepcopy(G).double()
+    save_generator(G64, tmp_path / "g64")
+    back = load_generator(tmp_path / "g64")
+    z = torch.randn(2, G.z_dim, dtype=torch.float64)
+    assert next(back.parameters()).dtype == torch.float64
+    with torch.no_grad():
+        assert torch.equal(back(z), G64(z))
