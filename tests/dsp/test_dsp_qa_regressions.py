@@ -201,3 +201,27 @@ def test_absurd_resampling_factors_are_value_errors(call, match):
     # These leaked OverflowError ("Python int too large to convert to C long") from numba.
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_resample_rational_with_large_coprime_factors(rng):
+    # 1000001/1000000 resampled on a fine grid of N·up samples: 64 GB for 64 outputs
+    # (MemoryError). The result is the band-limited interpolant at t_m = m·down/up.
+    from dsp.interpolation import periodic_interpolate, resample_rational
+
+    n = 64
+    x = rng.standard_normal((2, n))
+    for up, down in [(10**6 + 1, 10**6), (2**40 + 1, 2**40)]:
+        # Growing: every bin is kept (the even-N Nyquist bin split), i.e. the Dirichlet
+        # interpolant of the samples.
+        y = resample_rational(x, up, down, axis=-1)
+        t = np.arange(-(-n * up // down)) * (down / up)
+        assert y.shape == (2, t.size) and y.dtype == np.float64
+        for row, out in zip(x, y, strict=True):
+            np.testing.assert_allclose(out, periodic_interpolate(row, t), atol=1e-9)
+    # Shrinking: a tone below the output Nyquist frequency comes out as the tone.
+    tone = np.cos(2 * np.pi * 3 * np.arange(n) / n + 0.4) + 0j
+    up, down = 2**40 - 1, 2**40
+    y = resample_rational(tone, up, down)
+    t = np.arange(-(-n * up // down)) * (down / up)
+    assert y.dtype == np.complex128
+    np.testing.assert_allclose(y, np.cos(2 * np.pi * 3 * t / n + 0.4), atol=1e-12)
