@@ -225,3 +225,29 @@ def test_resample_rational_with_large_coprime_factors(rng):
     t = np.arange(-(-n * up // down)) * (down / up)
     assert y.dtype == np.complex128
     np.testing.assert_allclose(y, np.cos(2 * np.pi * 3 * t / n + 0.4), atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        # numpy's "truth value of an array is ambiguous" named neither argument nor choices.
+        (lambda: firwin_lowpass(11, 0.3, window=np.ones(11)), "window must be one of"),
+        (lambda: firwin_lowpass(11, 0.3, window=["kaiser", 5.0]), "window must be one of"),
+        # "worN must have rank 1, got shape ()" for a float count; a string `whole` was taken.
+        (lambda: response.freqz([1.0, 2.0], 8.0), "worN must be an integer count"),
+        (lambda: response.freqz([1.0, 2.0], True), "worN must be an integer count"),
+        (lambda: response.freqz([1.0, 2.0], 8, whole="yes"), "whole must be a bool"),
+    ],
+)
+def test_filter_design_and_response_arguments_get_clear_errors(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_freqz_counts_and_flags_still_match_scipy():
+    h = np.array([0.25, 0.5, 0.25])
+    for worN, whole in [(np.int32(8), np.bool_(True)), (np.array(5), False), (7, True)]:
+        f, H = response.freqz(h, worN, fs=10.0, whole=whole)
+        f_ref, H_ref = scipy.signal.freqz(h, 1, worN=int(worN), fs=10.0, whole=bool(whole))
+        np.testing.assert_allclose(f, f_ref)
+        np.testing.assert_allclose(H, H_ref, atol=1e-14)
