@@ -53,6 +53,11 @@ def row_plan(n: int, k: int, up: int, down: int, p0: int, nout: int) -> np.ndarr
     g = math.gcd(up, down)
     big_p, big_d = up // g, down // g
     ncls = min(big_p, nout)
+    if nout <= big_p:
+        # Every class holds at most one output, so the input stride D between a class's
+        # outputs is never used: one phase suffices. Without this a huge ``down`` (larger
+        # than the row, which scipy accepts) asked for a D-phase buffer of ``down`` samples.
+        big_d = 1
     plan = np.zeros(_HDR + 4 * ncls, np.int64)
     lo, hi = 0, n - 1
     for c in range(ncls):

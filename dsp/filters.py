@@ -41,6 +41,10 @@ of that size (≈ 200 MB at the limit)."""
 def _window(numtaps: int, window: object) -> np.ndarray:
     """Symmetric window by name: 'hamming', 'hann', 'boxcar' or ('kaiser', beta)."""
     name, beta = window, None
+    if not isinstance(window, (str, tuple)):
+        raise ValueError(
+            f"window must be one of {_WINDOWS} or ('kaiser', beta), got {type(window).__name__}"
+        )
     if isinstance(window, tuple):
         if len(window) != 2 or window[0] != "kaiser":
             raise ValueError(f"window tuple must be ('kaiser', beta), got {window!r}")

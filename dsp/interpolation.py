@@ -62,6 +62,8 @@ __all__ = [
 _CHUNK = 32
 # Elements of the (points x samples) jinc kernel matrix built at once.
 _JINC_BLOCK = 1 << 21
+# Entries of the (bins x outputs) exponential matrix of resample_rational's direct sum (16 MB).
+_DIRECT_BLOCK = 1 << 20
 
 
 # Offsets from a sample point below this are treated as exactly on it: the kernels run with
@@ -704,6 +706,36 @@ def fourier_resample(
     return _fourier_resize(arr, sizes, axes)
 
 
+def _resample_direct(
+    arr: np.ndarray, up: int, down: int, band: int, m_out: int, axis: int
+) -> np.ndarray:
+    """:func:`resample_rational`'s non-closing case as a direct sum over the ``band`` DFT bins.
+
+    ``y[m] = sum_k X[k] / N exp(2 pi i k t_m / N)`` at ``t_m = m down / up``, with ``t_m / N``
+    reduced exactly (integers) as ``((m down) mod (N up)) / (N up)``; an even ``band`` (only
+    when growing an even ``N``) adds the split Nyquist bin as ``X[N/2] / N cos(pi t_m)``. The
+    same values as the fine-grid path, in ``O(band · m_out)`` work and bounded memory.
+    """
+    n = arr.shape[axis]
+    big_l = n * up
+    spec = np.moveaxis(scipy.fft.fft(arr, axis=axis, norm="forward", workers=-1), axis, -1)
+    kmax = (band - 1) // 2
+    k = np.arange(-kmax, kmax + 1)
+    coef = spec[..., k % n]
+    nyquist = spec[..., n // 2 : n // 2 + 1] if band % 2 == 0 else None
+    frac = ((np.arange(m_out, dtype=object) * down) % big_l).astype(np.float64) / big_l
+    out = np.empty(coef.shape[:-1] + (m_out,), dtype=np.complex128)
+    step = max(1, _DIRECT_BLOCK // k.size)
+    for lo in range(0, m_out, step):
+        f = frac[lo : lo + step]
+        block = coef @ np.exp((2j * np.pi) * np.multiply.outer(k, f))
+        if nyquist is not None:
+            block += nyquist * np.cos(np.pi * n * f)
+        out[..., lo : lo + step] = block
+    out = np.moveaxis(out, -1, axis)
+    return np.ascontiguousarray(out if np.iscomplexobj(arr) else out.real)
+
+
 def resample_rational(x: np.ndarray, up: int, down: int, axis: int = -1) -> np.ndarray:
     """Ideal periodic resampling by the rational factor ``up / down``. See REFERENCE §1.
 
@@ -752,6 +784,11 @@ def resample_rational(x: np.ndarray, up: int, down: int, axis: int = -1) -> np.n
         return _fourier_resize(arr, (big_l // down,), (axis,))
     # Keep |k| < L / (2 down): 2 kmax + 1 bins (odd, so no Nyquist bin), all n when growing.
     band = n if up > down else 2 * ((big_l - 1) // (2 * down)) + 1
+    m_out = -(-big_l // down)
+    if band * m_out < big_l:
+        # Large coprime factors (e.g. 1000001 / 1000000): the fine grid of N·up samples would
+        # take gigabytes for a handful of outputs; the direct Fourier sum is cheaper then.
+        return _resample_direct(arr, up, down, band, m_out, axis)
     fine = _fourier_resize(arr, (big_l,), (axis,), (band,))
     index = [slice(None)] * arr.ndim
     index[axis] = slice(None, None, down)

@@ -25,13 +25,30 @@ import numpy as np
 from dsp import _resample_kernels as _k
 from dsp._checks import (
     as_finite_array,
-    check_factor,
     check_int,
     check_real,
     parse_padding,
 )
 
 __all__ = ["upfirdn", "upfirdn2d", "filtered_lrelu", "FilteredLreluResult"]
+
+MAX_INDEX = 2**62
+"""Largest ``up``/``down`` factor and upsampled (padded) length per axis: the kernels index in
+int64. Factors beyond the signal are fine below it (scipy's upfirdn takes them too)."""
+
+
+def _factor(name: str, value: object) -> int:
+    return check_int(name, value, minimum=1, maximum=MAX_INDEX)
+
+
+def _check_span(what: str, n: int, up: int, p0: int, p1: int, taps: int) -> None:
+    span = n * up + abs(p0) + abs(p1) + taps
+    if span >= MAX_INDEX:
+        padded = f" and padded by ({p0}, {p1})" if p0 or p1 else ""
+        raise ValueError(
+            f"the {what} axis ({n} samples) upsampled by up={up}{padded} would be about "
+            f"{span} samples long, more than MAX_INDEX = 2**62; use smaller factors"
+        )
 
 
 def _as_bool(name: str, value: object) -> bool:
@@ -63,7 +80,8 @@ def upfirdn(h: object, x: object, up: int = 1, down: int = 1, axis: int = -1) ->
     x : array_like
         Input signal (real or complex), any rank >= 1; filtered along ``axis``.
     up, down : int
-        Upsampling and downsampling factors, integers >= 1.
+        Upsampling and downsampling factors, integers in ``[1, 2**62]`` (``down`` may exceed the
+        signal: one output sample, as in scipy).
     axis : int
         Axis of ``x`` to filter along.
 
@@ -80,14 +98,15 @@ def upfirdn(h: object, x: object, up: int = 1, down: int = 1, axis: int = -1) ->
     parts, recombined. Unlike scipy, non-finite input raises ``ValueError`` and the result is
     always double precision (scipy keeps float32 input in float32). See REFERENCE §4.
     """
-    up = check_factor("up", up)
-    down = check_factor("down", down)
+    up = _factor("up", up)
+    down = _factor("down", down)
     cplx = np.iscomplexobj(h) or np.iscomplexobj(x)
     dtype = np.complex128 if cplx else np.float64
     h = as_finite_array("h", h, ndim=1, dtype=dtype)
     x = as_finite_array("x", x, min_ndim=1, dtype=dtype)
     axis = check_int("axis", axis, minimum=-x.ndim, maximum=x.ndim - 1) % x.ndim
     n, k = x.shape[axis], h.shape[0]
+    _check_span("filtered", n - 1, up, 0, 0, k)
     nout = ((n - 1) * up + k - 1) // down + 1
     xm = np.moveaxis(x, axis, -1)
     lead = xm.shape[:-1]
@@ -111,6 +130,7 @@ def upfirdn(h: object, x: object, up: int = 1, down: int = 1, axis: int = -1) ->
 
 def _axis_sizes(n: int, up: int, p0: int, p1: int, taps: tuple[int, ...], what: str) -> list[int]:
     """Lengths after upsampling+padding and after each valid convolution in ``taps``."""
+    _check_span(what, n, up, p0, p1, sum(taps))
     length = n * up + p0 + p1
     if length < 1:
         raise ValueError(
@@ -162,7 +182,7 @@ def upfirdn2d(
         1D filter ``[taps]``: separable, applied along W then along H (the 2D kernel is the outer
         product ``f ⊗ f``); or 2D ``[fh, fw]``, applied as is. ``None`` means one tap ``[1]``.
     up, down : int
-        Integer factors >= 1.
+        Integer factors in ``[1, 2**62]``.
     padding : int or sequence
         ``p``, ``[px, py]`` or ``[x_before, x_after, y_before, y_after]`` (x is the width axis),
         in samples of the upsampled grid; negative values crop.
@@ -190,8 +210,8 @@ def upfirdn2d(
     A separable filter runs as two polyphase 1D passes (rows, then columns); a 2D filter as
     polyphase row passes summed over the filter's rows. See REFERENCE §4.
     """
-    up = check_factor("up", up)
-    down = check_factor("down", down)
+    up = _factor("up", up)
+    down = _factor("down", down)
     px0, px1, py0, py1 = parse_padding(padding)
     gain = check_real("gain", gain)
     flip_filter = _as_bool("flip_filter", flip_filter)
@@ -276,7 +296,7 @@ def filtered_lrelu(
     b : array_like, shape ``[C]``, or None
         Per-channel bias (``None``: zero).
     up, down : int
-        Integer factors >= 1.
+        Integer factors in ``[1, 2**62]``.
     padding : int or sequence
         As in :func:`upfirdn2d`, counted on the upsampled grid.
     gain : float
@@ -304,8 +324,8 @@ def filtered_lrelu(
     and down-filtered along W while it sits in cache, so the full upsampled plane is never
     stored. 2D filters run as the composition of :func:`upfirdn2d` calls. See REFERENCE §4.
     """
-    up = check_factor("up", up)
-    down = check_factor("down", down)
+    up = _factor("up", up)
+    down = _factor("down", down)
     px0, px1, py0, py1 = parse_padding(padding)
     gain = check_real("gain", gain)
     slope = check_real("slope", slope)

@@ -1,8 +1,9 @@
 """Frequency responses of 1D and 2D FIR filters and their figures of merit (REFERENCE §2).
 
 Units: ``fs`` is the sampling rate (samples per unit length); every frequency argument and
-result is in the same units (cycles per unit length). ``fs = 2`` makes Nyquist equal 1, as in
-``scipy.signal.freqz``.
+result is in the same units (cycles per unit length). The default ``fs = 2`` makes Nyquist
+equal 1, like ``scipy.signal.freqz(..., fs=2)`` (scipy's own default is ``2 pi``, radians per
+sample).
 
 Phase conventions:
 
@@ -139,6 +140,10 @@ def freqz(
 
     ``H(f) = sum_n h[n] exp(-2 pi i f n / fs)`` (causal phase).
 
+    Two differences from scipy's signature: there is no denominator (the second positional
+    argument is ``worN``, so ``freqz(h, 1)`` asks for one frequency, not ``a = 1``), and ``fs``
+    defaults to 2 (Nyquist = 1) where scipy's default ``2 pi`` gives radians per sample.
+
     Parameters
     ----------
     h : array_like
@@ -161,8 +166,14 @@ def freqz(
     """
     h = as_finite_array("h", h, ndim=1)
     fs = _check_fs(fs)
+    if not isinstance(whole, (bool, np.bool_)):
+        raise ValueError(f"whole must be a bool, got {whole!r}")
     if isinstance(worN, np.ndarray) and worN.ndim == 0 and worN.dtype.kind in "iu":
         worN = int(worN)  # a 0-d integer array is a count, as in scipy.signal.freqz
+    if isinstance(worN, bool) or (np.ndim(worN) == 0 and not isinstance(worN, (int, np.integer))):
+        raise ValueError(
+            f"worN must be an integer count >= 1 or a 1D array of frequencies, got {worN!r}"
+        )
     if isinstance(worN, (int, np.integer)) and not isinstance(worN, bool):
         n_freq = check_int("worN", worN, minimum=1)
         period = n_freq if whole else 2 * n_freq

@@ -8,8 +8,9 @@ import stat
 
 import numpy as np
 import pytest
+import scipy.signal
 
-from dsp import response, spectrum
+from dsp import resample, response, spectrum
 from dsp._checks import as_finite_array
 from dsp._io import (
     check_output_dir,
@@ -155,3 +156,98 @@ def test_absurd_sizes_are_clear_errors_not_memory_errors():
     with pytest.raises(ValueError, match=r"n must be <= 4096"):
         figures.bandlimited_field(10**6, 0.3)
     assert filters.jinc_lowpass(2048 // 64, 0.25, width=0.1, fs=1.0).shape == (32, 32)
+
+
+def test_resampling_factors_beyond_the_signal_work_like_scipy(rng):
+    # A down factor larger than the signal made the polyphase kernels allocate a buffer of
+    # `down` samples: MemoryError, or numba's SystemError, where scipy returns one sample.
+    from dsp.resample import filtered_lrelu, upfirdn, upfirdn2d
+
+    h, x = rng.standard_normal(3), rng.standard_normal(7)
+    for up, down in [(1, 2**40), (3, 2**50), (2**20, 2**21 + 1)]:
+        np.testing.assert_allclose(
+            upfirdn(h, x, up, down), scipy.signal.upfirdn(h, x, up, down), atol=1e-12
+        )
+    # up == down == 2**40: only tap 0 meets an input sample (scipy would allocate 8 TiB).
+    np.testing.assert_allclose(upfirdn(h, x, 2**40, 2**40), h[0] * x, atol=1e-12)
+
+    x4 = rng.standard_normal((2, 3, 5, 6))
+    f = rng.standard_normal(3)
+    # The true StyleGAN-convention result keeps sample [0, 0] of the valid convolution.
+    full = scipy.signal.convolve(x4, np.outer(f, f)[None, None], mode="valid")
+    np.testing.assert_allclose(upfirdn2d(x4, f, down=2**40), full[..., :1, :1], atol=1e-12)
+    y = filtered_lrelu(x4, f, None, down=2**40)
+    np.testing.assert_allclose(y, np.sqrt(2) * np.where(full < 0, 0.2 * full, full)[..., :1, :1])
+    # up == down: output (o, o') reads tap k - 1 on each axis, i.e. f[-1]² · x.
+    np.testing.assert_allclose(upfirdn2d(x4, f, up=2**30, down=2**30), f[-1] ** 2 * x4)
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda: resample.upfirdn([1.0], [1.0], down=2**70), "down"),
+        (lambda: resample.upfirdn([1.0], [1.0, 2.0], up=2**62), "up="),
+        (
+            lambda: resample.upfirdn2d(np.ones((4, 4)), [1.0], padding=[-(2**70), 2**70 + 3, 0, 0]),
+            "padded by",
+        ),
+        (
+            lambda: resample.filtered_lrelu(np.ones((1, 1, 4, 4)), down=2**63),
+            "down must be <=",
+        ),
+    ],
+)
+def test_absurd_resampling_factors_are_value_errors(call, match):
+    # These leaked OverflowError ("Python int too large to convert to C long") from numba.
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_resample_rational_with_large_coprime_factors(rng):
+    # 1000001/1000000 resampled on a fine grid of N·up samples: 64 GB for 64 outputs
+    # (MemoryError). The result is the band-limited interpolant at t_m = m·down/up.
+    from dsp.interpolation import periodic_interpolate, resample_rational
+
+    n = 64
+    x = rng.standard_normal((2, n))
+    for up, down in [(10**6 + 1, 10**6), (2**40 + 1, 2**40)]:
+        # Growing: every bin is kept (the even-N Nyquist bin split), i.e. the Dirichlet
+        # interpolant of the samples.
+        y = resample_rational(x, up, down, axis=-1)
+        t = np.arange(-(-n * up // down)) * (down / up)
+        assert y.shape == (2, t.size) and y.dtype == np.float64
+        for row, out in zip(x, y, strict=True):
+            np.testing.assert_allclose(out, periodic_interpolate(row, t), atol=1e-9)
+    # Shrinking: a tone below the output Nyquist frequency comes out as the tone.
+    tone = np.cos(2 * np.pi * 3 * np.arange(n) / n + 0.4) + 0j
+    up, down = 2**40 - 1, 2**40
+    y = resample_rational(tone, up, down)
+    t = np.arange(-(-n * up // down)) * (down / up)
+    assert y.dtype == np.complex128
+    np.testing.assert_allclose(y, np.cos(2 * np.pi * 3 * t / n + 0.4), atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        # numpy's "truth value of an array is ambiguous" named neither argument nor choices.
+        (lambda: firwin_lowpass(11, 0.3, window=np.ones(11)), "window must be one of"),
+        (lambda: firwin_lowpass(11, 0.3, window=["kaiser", 5.0]), "window must be one of"),
+        # "worN must have rank 1, got shape ()" for a float count; a string `whole` was taken.
+        (lambda: response.freqz([1.0, 2.0], 8.0), "worN must be an integer count"),
+        (lambda: response.freqz([1.0, 2.0], True), "worN must be an integer count"),
+        (lambda: response.freqz([1.0, 2.0], 8, whole="yes"), "whole must be a bool"),
+    ],
+)
+def test_filter_design_and_response_arguments_get_clear_errors(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_freqz_counts_and_flags_still_match_scipy():
+    h = np.array([0.25, 0.5, 0.25])
+    for worN, whole in [(np.int32(8), np.bool_(True)), (np.array(5), False), (7, True)]:
+        f, H = response.freqz(h, worN, fs=10.0, whole=whole)
+        f_ref, H_ref = scipy.signal.freqz(h, 1, worN=int(worN), fs=10.0, whole=bool(whole))
+        np.testing.assert_allclose(f, f_ref)
+        np.testing.assert_allclose(H, H_ref, atol=1e-14)
