@@ -33,6 +33,8 @@ import torch.nn.functional as F
 
 from dsp._checks import check_int, check_real
 
+from ._device import run_device
+
 __all__ = [
     "EquivarianceResult",
     "METRICS",
@@ -417,17 +419,6 @@ def _image_mask(size: int, rate: float, device) -> torch.Tensor:
     return inside[:, None] & inside[None, :]
 
 
-def _make_device(device) -> torch.device:
-    if device is None:
-        return torch.device("cpu")
-    try:
-        return torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise ValueError(
-            f"device must be a torch device such as 'cpu' or 'cuda', got {device!r}"
-        ) from exc
-
-
 def measure(
     G,
     metric: str,
@@ -475,7 +466,7 @@ def measure(
     psi : float
         Truncation passed to ``G``.
     device : str or torch.device, optional
-        Where to run (default CPU); ``G`` is moved there.
+        Where to run (default: the device ``G`` is on); ``G`` is moved there.
     progress : bool
         Show a tqdm progress bar.
 
@@ -502,7 +493,7 @@ def measure(
     psi = check_real("psi", psi)
     if layer is not None and not isinstance(layer, str):
         raise ValueError(f"layer must be a layer name (str) or None, got {layer!r}")
-    dev = _make_device(device)
+    dev = run_device(G, device)
     from tqdm.auto import tqdm
 
     from gan.networks.transform import identity, rotate, translate

@@ -15,16 +15,10 @@ import torch
 
 from dsp._checks import check_int, check_real
 
+from ._device import run_device
 from .video import _one_latent, to_uint8, zero_labels
 
 __all__ = ["average_of_neighbourhood", "slice_over_interpolation", "plot_sticking"]
-
-
-def _device(device) -> torch.device:
-    try:
-        return torch.device("cpu" if device is None else device)
-    except (RuntimeError, TypeError) as exc:
-        raise ValueError(f"device must be a torch device such as 'cpu', got {device!r}") from exc
 
 
 def average_of_neighbourhood(
@@ -53,7 +47,8 @@ def average_of_neighbourhood(
     psi, transform
         Truncation and input transform passed to every call of ``G``.
     batch, seed, device
-        Images per forward pass; seed of ``ε`` (CPU generator); where to run.
+        Images per forward pass; seed of ``ε`` (CPU generator); where to run (default: the
+        device ``G`` is on).
 
     Returns
     -------
@@ -66,7 +61,7 @@ def average_of_neighbourhood(
     psi = check_real("psi", psi)
     batch = check_int("batch", batch, minimum=1)
     seed = check_int("seed", seed, minimum=0)
-    dev = _device(device)
+    dev = run_device(G, device)
     gen = torch.Generator().manual_seed(seed)
     G = G.to(dev)
     total = None
@@ -114,7 +109,7 @@ def slice_over_interpolation(
         raise ValueError(f"space must be 'w' or 'z', got {space!r}")
     res = int(G.res)
     column = res // 2 if column is None else check_int("column", column, minimum=0, maximum=res - 1)
-    dev = _device(device)
+    dev = run_device(G, device)
     G = G.to(dev)
     u = torch.linspace(0.0, 1.0, steps)[:, None]
     cols = []

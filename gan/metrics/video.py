@@ -16,6 +16,8 @@ import torch
 from dsp._checks import check_int, check_real
 from dsp._io import mkstemp_output, prepare_output
 
+from ._device import run_device
+
 __all__ = [
     "latents_from_seeds",
     "to_uint8",
@@ -198,14 +200,14 @@ def transform_video(
         Peak rotation in degrees (positive: counter-clockwise as displayed, like ``np.rot90``).
     fps, psi, scale, device
         Frame rate; truncation; integer nearest-neighbour enlargement of each frame; where to
-        run (default CPU).
+        run (default: the device ``G`` is on).
     """
     scale = check_int("scale", scale, minimum=1, maximum=16)
     psi = check_real("psi", psi)
     check_real("fps", fps, low=0.0, high=100.0, low_inclusive=False)
     _check_gif_path(path)
     z = _one_latent(z, G.z_dim)
-    dev = torch.device("cpu") if device is None else torch.device(device)
+    dev = run_device(G, device)
     mats = video_transforms(frames, translate, rotate)
     G = G.to(dev)
     out = []

@@ -251,3 +251,16 @@ def test_float64_generator_round_trips_in_float64(G, tmp_path):
     assert next(back.parameters()).dtype == torch.float64
     with torch.no_grad():
         assert torch.equal(back(z), G64(z))
+
+
+def test_metrics_run_where_the_model_is_unless_told_otherwise():
+    # With device=None the metrics moved the caller's generator to the CPU (G.to is in place
+    # for modules), so measuring a CUDA model silently relocated it.
+    from gan.metrics._device import run_device
+
+    on_meta = torch.nn.Linear(2, 2, device="meta")
+    assert run_device(on_meta) == torch.device("meta")
+    assert run_device(on_meta, "cpu") == torch.device("cpu")
+    assert run_device(torch.nn.ReLU()) == torch.device("cpu")  # no weights: CPU
+    with pytest.raises(ValueError, match="device must be a torch device"):
+        run_device(on_meta, "gpu0")
