@@ -113,9 +113,14 @@ def check_shape_2d(name: str, shape: object, *, minimum: int = 1) -> tuple[int, 
     return h, w
 
 
+MAX_INDEX = 2**62
+"""Largest resampling factor (and, in ``dsp.resample``, upsampled and padded axis length): the
+numba kernels and torch's convolutions index in int64; beyond it their errors are overflows."""
+
+
 def check_factor(name: str, value: object) -> int:
-    """An integer resampling factor (``up`` or ``down``), at least 1."""
-    return check_int(name, value, minimum=1)
+    """An integer resampling factor (``up``, ``down``, ``stride``), in ``[1, MAX_INDEX]``."""
+    return check_int(name, value, minimum=1, maximum=MAX_INDEX)
 
 
 def check_cutoff(name: str, cutoff: object, fs: float) -> float:

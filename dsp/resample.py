@@ -24,21 +24,15 @@ import numpy as np
 
 from dsp import _resample_kernels as _k
 from dsp._checks import (
+    MAX_INDEX,
     as_finite_array,
+    check_factor,
     check_int,
     check_real,
     parse_padding,
 )
 
 __all__ = ["upfirdn", "upfirdn2d", "filtered_lrelu", "FilteredLreluResult"]
-
-MAX_INDEX = 2**62
-"""Largest ``up``/``down`` factor and upsampled (padded) length per axis: the kernels index in
-int64. Factors beyond the signal are fine below it (scipy's upfirdn takes them too)."""
-
-
-def _factor(name: str, value: object) -> int:
-    return check_int(name, value, minimum=1, maximum=MAX_INDEX)
 
 
 def _check_span(what: str, n: int, up: int, p0: int, p1: int, taps: int) -> None:
@@ -98,8 +92,8 @@ def upfirdn(h: object, x: object, up: int = 1, down: int = 1, axis: int = -1) ->
     parts, recombined. Unlike scipy, non-finite input raises ``ValueError`` and the result is
     always double precision (scipy keeps float32 input in float32). See REFERENCE §4.
     """
-    up = _factor("up", up)
-    down = _factor("down", down)
+    up = check_factor("up", up)
+    down = check_factor("down", down)
     cplx = np.iscomplexobj(h) or np.iscomplexobj(x)
     dtype = np.complex128 if cplx else np.float64
     h = as_finite_array("h", h, ndim=1, dtype=dtype)
@@ -210,8 +204,8 @@ def upfirdn2d(
     A separable filter runs as two polyphase 1D passes (rows, then columns); a 2D filter as
     polyphase row passes summed over the filter's rows. See REFERENCE §4.
     """
-    up = _factor("up", up)
-    down = _factor("down", down)
+    up = check_factor("up", up)
+    down = check_factor("down", down)
     px0, px1, py0, py1 = parse_padding(padding)
     gain = check_real("gain", gain)
     flip_filter = _as_bool("flip_filter", flip_filter)
@@ -324,8 +318,8 @@ def filtered_lrelu(
     and down-filtered along W while it sits in cache, so the full upsampled plane is never
     stored. 2D filters run as the composition of :func:`upfirdn2d` calls. See REFERENCE §4.
     """
-    up = _factor("up", up)
-    down = _factor("down", down)
+    up = check_factor("up", up)
+    down = check_factor("down", down)
     px0, px1, py0, py1 = parse_padding(padding)
     gain = check_real("gain", gain)
     slope = check_real("slope", slope)

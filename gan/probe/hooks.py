@@ -233,7 +233,8 @@ def run_hooked(
     stack: list[tuple[str, nn.Module]] = []
     handles = []
 
-    def track_pre(mod: nn.Module, args: tuple, name: str) -> None:
+    def track_pre(mod: nn.Module, args: tuple, kwargs: dict, name: str) -> None:
+        args = _positional(args, kwargs)
         stack.append((name, mod))
         info = by_module.get(id(mod))
         if info is not None:
@@ -246,7 +247,8 @@ def run_hooked(
                 except Exception as exc:
                     raise _CallbackError() from exc
 
-    def track_post(mod: nn.Module, args: tuple, out: object) -> None:
+    def track_post(mod: nn.Module, args: tuple, kwargs: dict, out: object) -> None:
+        args = _positional(args, kwargs)
         if stack:
             stack.pop()
         info = by_module.get(id(mod))
@@ -259,8 +261,12 @@ def run_hooked(
 
     try:
         for name, mod in model.named_modules():
-            handles.append(mod.register_forward_pre_hook(lambda m, a, _n=name: track_pre(m, a, _n)))
-            handles.append(mod.register_forward_hook(track_post))
+            handles.append(
+                mod.register_forward_pre_hook(
+                    lambda m, a, kw, _n=name: track_pre(m, a, kw, _n), with_kwargs=True
+                )
+            )
+            handles.append(mod.register_forward_hook(track_post, with_kwargs=True))
         try:
             return model(x)
         except _CallbackError as wrapped:
@@ -282,3 +288,13 @@ def run_hooked(
     finally:
         for h in handles:
             h.remove()
+
+
+def _positional(args: tuple, kwargs: dict) -> tuple:
+    """A call's input as positional arguments: ``args``, or, for a module called with its one
+    tensor as a keyword (``self.act(input=x)``), that tensor alone — otherwise such a layer
+    would be measured without an input."""
+    if args or not kwargs:
+        return args
+    tensors = [v for v in kwargs.values() if isinstance(v, torch.Tensor)]
+    return (tensors[0],) if len(tensors) == 1 else args

@@ -57,3 +57,17 @@ def test_torch_func_grad_through_the_reference_path(torch_gen):
     # Second order (R1-style) through the transforms as well.
     r1 = torch.func.grad(lambda x: torch.func.grad(loss)(x, b).square().sum())(x)
     assert r1.shape == x.shape and torch.isfinite(r1).all()
+
+
+@pytest.mark.parametrize("name", ["up", "down"])
+def test_factors_beyond_int64_indexing_are_value_errors(name):
+    # A factor of 2**63 reached torch's conv2d as a TypeError ("Overflow when unpacking long
+    # long"); the cap is the dsp core's (one place for both).
+    from dsp._checks import MAX_INDEX
+
+    x, f = torch.ones(1, 1, 4, 4), torch.ones(2)
+    with pytest.raises(ValueError, match=f"{name} must be <= {MAX_INDEX}"):
+        upfirdn2d(x, f, **{name: 2**63})
+    with pytest.raises(ValueError, match=f"{name} must be <= {MAX_INDEX}"):
+        filtered_lrelu(x, f, f, **{name: 2**63})
+    assert upfirdn2d(x, f, down=2**40).shape == (1, 1, 1, 1)  # large but valid: still works

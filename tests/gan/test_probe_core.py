@@ -479,3 +479,27 @@ def test_parametrized_convs_are_layers_and_their_weights_are_not(rng):
         assert a.measures.keys() == b.measures.keys()
         for k in a.measures:
             assert a.measures[k].mean == pytest.approx(b.measures[k].mean, rel=1e-4, abs=1e-6)
+
+
+def test_layers_called_with_a_keyword_input_are_measured(rng):
+    # A module called as self.act(input=x) reached the hooks with no positional argument, so
+    # it got no nonlinearity measure and an empty input shape, silently.
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv2d(2, 3, 3, padding=1, padding_mode="circular").double()
+            self.act = nn.ReLU()
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.act(input=self.conv(input=x))
+
+    x = torch.from_numpy(rng.standard_normal((2, 2, 16, 16)))
+    net = Net()
+    kw = probe_model(net, x, measures=("nonlinearity",))
+    pos = probe_model(nn.Sequential(net.conv, net.act), x, measures=("nonlinearity",))
+    row = kw.row("act")
+    assert row.in_shape == (3, 16, 16)
+    assert "nonlinearity" in row.measures and math.isfinite(row.measures["nonlinearity"].mean)
+    assert row.measures["nonlinearity"].mean > 0
+    # The same layers called positionally give the same measure.
+    assert row.measures["nonlinearity"] == pos.row("1").measures["nonlinearity"]
