@@ -15,6 +15,7 @@ __all__ = [
     "as_finite_array",
     "check_int",
     "check_real",
+    "check_power_of_two",
     "check_shape_2d",
     "check_factor",
     "check_cutoff",
@@ -97,6 +98,15 @@ def check_real(
         lbr = "[" if (low is not None and low_inclusive) else "("
         hbr = "]" if (high is not None and high_inclusive) else ")"
         raise ValueError(f"{name} must be in {lbr}{lb}, {hb}{hbr}, got {v:g}")
+    return v
+
+
+def check_power_of_two(name: str, value: object, minimum: int, maximum: int) -> int:
+    """Return ``value`` as ``int`` if it is a power of two in ``[minimum, maximum]`` (image
+    resolutions: the networks, the schedule and the dataset tools all double per level)."""
+    v = check_int(name, value, minimum=minimum, maximum=maximum)
+    if v & (v - 1):
+        raise ValueError(f"{name} must be a power of two in [{minimum}, {maximum}], got {v}")
     return v
 
 

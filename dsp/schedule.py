@@ -62,7 +62,7 @@ from typing import Any
 
 import numpy as np
 
-from dsp._checks import check_int, check_real
+from dsp._checks import check_int, check_power_of_two, check_real
 
 __all__ = ["ScheduleEntry", "LayerSpec", "Schedule", "layer_schedule", "CONFIGS"]
 
@@ -340,13 +340,6 @@ def _parse_config(config: object) -> str:
     return config.upper()
 
 
-def _check_res(res: object) -> int:
-    r = check_int("res", res, minimum=_MIN_RES, maximum=_MAX_RES)
-    if r & (r - 1):
-        raise ValueError(f"res must be a power of two in [{_MIN_RES}, {_MAX_RES}], got {r}")
-    return r
-
-
 def layer_schedule(
     res: int,
     config: str = "t",
@@ -411,7 +404,7 @@ def layer_schedule(
     ValueError
         For a bad ``res``, ``config`` or any parameter out of its range.
     """
-    res = _check_res(res)
+    res = check_power_of_two("res", res, _MIN_RES, _MAX_RES)
     cfg = _parse_config(config)
     defaults = CONFIGS[cfg]
     n = check_int("num_layers", num_layers, minimum=2)

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dsp._checks import check_int, check_real
+from dsp._checks import check_int, check_power_of_two, check_real
 from gan.ops import to_filter_tensor
 
 from .alias_free import check_transform
@@ -46,10 +46,7 @@ INPUT_KINDS = ("fourier", "const")
 
 def check_resolution(name: str, res: object, minimum: int = 8, maximum: int = 4096) -> int:
     """A power-of-two resolution in ``[minimum, maximum]``."""
-    r = check_int(name, res, minimum=minimum, maximum=maximum)
-    if r & (r - 1):
-        raise ValueError(f"{name} must be a power of two in [{minimum}, {maximum}], got {r}")
-    return r
+    return check_power_of_two(name, res, minimum, maximum)
 
 
 class FourierInput4(nn.Module):

@@ -29,7 +29,7 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from dsp._checks import as_finite_array, check_int
+from dsp._checks import as_finite_array, check_int, check_power_of_two
 from dsp._io import mkstemp_output, prepare_output
 from dsp.imagefiles import (
     IMAGE_EXTENSIONS,
@@ -62,10 +62,7 @@ _MATRIX_MAX = 1 << 22
 
 def check_resolution(res: object, name: str = "res") -> int:
     """Return ``res`` as an int if it is a power of two in ``[4, 8192]``; else ``ValueError``."""
-    r = check_int(name, res, minimum=4, maximum=8192)
-    if r & (r - 1):
-        raise ValueError(f"{name} must be a power of two (4, 8, ..., 8192), got {r}")
-    return r
+    return check_power_of_two(name, res, 4, 8192)
 
 
 def describe_error(exc: BaseException) -> str:

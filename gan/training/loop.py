@@ -45,6 +45,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from dsp._checks import check_power_of_two
+
 from .loss import GANLoss, blur_sigma_at, ema_beta, lazy_adam_hyperparams, update_ema
 from .options import TrainOptions
 
@@ -128,15 +130,8 @@ class Trainer:
             raise ValueError(f"res={opts.res} but the dataset's images are {dataset.res} px")
         if len(dataset) < 1:
             raise ValueError("the dataset is empty")
-        res = dataset.res
-        if opts.res is None and (
-            isinstance(res, bool) or not isinstance(res, int | np.integer) or not 16 <= res <= 1024
-            or res & (res - 1)
-        ):  # fmt: skip
-            raise ValueError(
-                f"the dataset's res must be a power of two in [16, 1024] (the networks' "
-                f"resolutions), got {res!r}"
-            )
+        if opts.res is None:
+            check_power_of_two("the dataset's res", dataset.res, 16, 1024)
         self.dataset = dataset
         self.opts = opts = opts.resolved(int(dataset.res))
         ws = self.env.world_size

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from dsp._checks import check_int, check_real
+from dsp._checks import check_int, check_power_of_two, check_real
 
 __all__ = ["TrainOptions", "CONFIGS", "SIZES", "METRICS", "TRAINING_FIELDS", "default_r1_gamma"]
 
@@ -251,9 +251,7 @@ class TrainOptions:
         flag("use_labels")
         flag("fp16", optional=True)
         if self.res is not None:
-            res = check_int("res", self.res, minimum=16, maximum=1024)
-            if res & (res - 1):
-                raise ValueError(f"res must be a power of two in [16, 1024], got {res}")
+            check_power_of_two("res", self.res, 16, 1024)
         check_int("batch", self.batch, minimum=1)
         if self.kimg is not None and self.minutes is not None:
             raise ValueError("give at most one of kimg and minutes")
