@@ -105,9 +105,10 @@ def dtft_uniform(h: np.ndarray, n_freqs: int, fs: float = 2.0) -> tuple[np.ndarr
     ``f_k = k · fs / M`` for ``k = 0 .. n_freqs - 1`` with ``M = 2 (n_freqs - 1)``, i.e.
     ``numpy.linspace(0, fs / 2, n_freqs)`` (both ends included), and ``H(f) = sum_n h[n]
     exp(-2 pi i f n / fs)`` (causal phase, as :func:`dtft`). On this grid the exponential has
-    period ``M`` in ``n``, so ``H(f_k)`` is the ``k``-th bin of the length-``M`` real FFT of
-    ``h`` folded modulo ``M`` (``g[m] = sum_{n ≡ m mod M} h[n]``): ``O(numtaps + M log M)``
-    work instead of the ``O(numtaps · n_freqs)`` of the direct sum, for any ``numtaps``.
+    period ``M`` in ``n``, so ``H(f_k)`` is the ``k``-th bin of the length-``M`` FFT of ``h``
+    folded modulo ``M`` (``g[m] = sum_{n ≡ m mod M} h[n]``; :func:`freqz` with ``worN = M``,
+    ``whole=True``): ``O(numtaps + M log M)`` work instead of the ``O(numtaps · n_freqs)`` of
+    the direct sum, for any ``numtaps``.
 
     Parameters
     ----------
@@ -125,12 +126,10 @@ def dtft_uniform(h: np.ndarray, n_freqs: int, fs: float = 2.0) -> tuple[np.ndarr
     H : numpy.ndarray
         ``(n_freqs,)`` complex response at ``f``.
     """
-    h = as_finite_array("h", h, ndim=1)
     n_freqs = check_int("n_freqs", n_freqs, minimum=2)
-    fs = _check_fs(fs)
-    period = 2 * (n_freqs - 1)
-    folded = np.bincount(np.arange(h.size) % period, weights=h, minlength=period)
-    return np.linspace(0.0, fs / 2, n_freqs), sp_fft.rfft(folded)
+    # freqz's whole circle of M points holds this grid (Nyquist included) in its first half.
+    _, H = freqz(h, 2 * (n_freqs - 1), fs, whole=True)
+    return np.linspace(0.0, _check_fs(fs) / 2, n_freqs), H[:n_freqs]
 
 
 def freqz(

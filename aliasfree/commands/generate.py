@@ -15,7 +15,6 @@ PRESET_NAMES = ("t", "r", "baseline", "t-tiny", "r-tiny", "baseline-tiny")
 DEFAULT_PRESET = "t-tiny"
 DEFAULT_OUT = Path("aliasfree-out") / "grid.png"
 PSI_LIMIT = 10.0
-ROTATE_LIMIT = 360.0
 _MAX_SEEDS = 4096
 
 
@@ -233,7 +232,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from dsp._checks import check_int, check_real
-    from gan.metrics.video import image_grid, latents_from_seeds, save_image
+    from gan.metrics.video import MAX_ROTATE_DEG, image_grid, latents_from_seeds, save_image
     from gan.networks import transform as tf
 
     if Path(args.out).suffix.lower() != ".png":
@@ -244,8 +243,9 @@ def run(args: argparse.Namespace) -> int:
     tx, ty = parse_pair("--translate", args.translate)
     check_real("--translate", tx, low=-1.0, high=1.0)
     check_real("--translate", ty, low=-1.0, high=1.0)
-    # As `video`: a full turn covers every angle, and huge ones lose all precision in sin/cos.
-    angle = math.radians(check_real("--rotate", args.rotate, low=-ROTATE_LIMIT, high=ROTATE_LIMIT))
+    angle = math.radians(
+        check_real("--rotate", args.rotate, low=-MAX_ROTATE_DEG, high=MAX_ROTATE_DEG)
+    )
     batch = check_int("--batch", args.batch, minimum=1)
     psi = check_real("--psi", args.psi)
     G = load_model(args)

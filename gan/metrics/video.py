@@ -27,7 +27,12 @@ __all__ = [
     "video_transforms",
     "transform_video",
     "zero_labels",
+    "MAX_ROTATE_DEG",
 ]
+
+MAX_ROTATE_DEG = 360.0
+"""Largest input-transform rotation (degrees) a video or grid takes: a full turn covers every
+angle, and huge angles lose all precision in sin and cos."""
 
 
 def latents_from_seeds(seeds: Sequence[int], z_dim: int) -> torch.Tensor:
@@ -163,7 +168,7 @@ def video_transforms(
     frames = check_int("frames", frames, minimum=1)
     tx = check_real("translate[0]", translate[0], low=-1.0, high=1.0)
     ty = check_real("translate[1]", translate[1], low=-1.0, high=1.0)
-    rot = check_real("rotate", rotate, low=-360.0, high=360.0)
+    rot = check_real("rotate", rotate, low=-MAX_ROTATE_DEG, high=MAX_ROTATE_DEG)
     mats = []
     for k in range(frames):
         s = math.sin(2 * math.pi * k / frames)

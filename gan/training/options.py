@@ -12,8 +12,10 @@ Fields left ``None`` take the values of REFERENCE §6 once the resolution is kno
   over 40 kimg. Measured on the built-in faces (2026-11-27, 2 CPU cores): without it config T's
   32-channel generator answers D's sharp gradients with thin curved strokes shared by most
   samples (from ≈ 3 kimg, still there at 20 kimg); with it the first kimg give blurry, varied
-  faces, and once σ falls below ≈ 0.5 px the strokes come back (so a fade of 6 kimg helped
-  little and one of 20 kimg held them off until ≈ 17 kimg). The paper's 10 px is for 256 px
+  faces, and with a short fade the strokes come back once σ falls below ≈ 0.5 px (6 kimg
+  helped little, 20 kimg held them off until ≈ 17 kimg). With 40 kimg the faces stay varied
+  and stroke-free to the end of the fade; after it a shared overlay of straight bars slowly
+  grows over them (45–48 kimg, measured 2026-11-28; benchmarks/RESULTS.md). The paper's 10 px is for 256 px
   images, and its ``batch·200/32`` = 100 kimg fade would last an hour of a CPU run. An explicit
   ``blur_sigma`` applies to every config.
 - ADA: p moves by 1 in 500 kimg (ADA's value; ``tiny``: 10 kimg, so that it can react within a
