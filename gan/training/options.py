@@ -15,9 +15,9 @@ Fields left ``None`` take the values of REFERENCE §6 once the resolution is kno
   faces, and with a short fade the strokes come back once σ falls below ≈ 0.5 px (6 kimg
   helped little, 20 kimg held them off until ≈ 17 kimg). With 40 kimg the faces stay varied
   and stroke-free to the end of the fade; after it a shared overlay of straight bars slowly
-  grows over them (45–48 kimg, measured 2026-11-28; benchmarks/RESULTS.md). The paper's 10 px is for 256 px
-  images, and its ``batch·200/32`` = 100 kimg fade would last an hour of a CPU run. An explicit
-  ``blur_sigma`` applies to every config.
+  grows over them (45–48 kimg, measured 2026-11-28; benchmarks/RESULTS.md). The paper's 10 px
+  is for 256 px images, and its ``batch·200/32`` = 100 kimg fade would last an hour of a CPU
+  run. An explicit ``blur_sigma`` applies to every config.
 - ADA: p moves by 1 in 500 kimg (ADA's value; ``tiny``: 10 kimg, so that it can react within a
   minutes-long run on a small dataset).
 """
