@@ -26,6 +26,7 @@ from torch import nn
 
 from dsp._checks import check_int, check_real
 from dsp.schedule import LayerSpec, Schedule, layer_schedule
+from gan._checks import check_finite, values_checked
 from gan.ops import filtered_lrelu, to_filter_tensor
 
 from .layers import FullyConnected, MappingNetwork, compute_dtype, modulated_conv2d
@@ -69,8 +70,9 @@ def check_transform(transform: object, n: int, device: torch.device) -> torch.Te
     if t.ndim != 3 or tuple(t.shape[1:]) != (3, 3) or t.shape[0] not in (1, n):
         raise ValueError(f"transform must have shape [3, 3] or [{n}, 3, 3], got {list(t.shape)}")
     t = t.to(device=device, dtype=torch.float64)
-    if not torch.isfinite(t).all():
-        raise ValueError("transform must be finite (no NaN or infinity)")
+    if not values_checked():
+        return t.expand(n, 3, 3)
+    check_finite(t, "transform must be finite (no NaN or infinity)")
     bottom = torch.tensor([0.0, 0.0, 1.0], dtype=torch.float64, device=device)
     if not torch.allclose(t[:, 2], bottom.expand(t.shape[0], 3), atol=1e-6):
         raise ValueError("transform must be affine: its last row must be [0, 0, 1]")
@@ -335,8 +337,7 @@ class SynthesisNetwork(nn.Module):
         _check_noise_mode(noise_mode)
         dtype = compute_dtype(self.input.weight)
         ws = _check_ws(ws, self.num_ws, self.w_dim).to(dtype)
-        if not torch.isfinite(ws).all():
-            raise ValueError("ws must be finite (no NaN or infinity)")
+        check_finite(ws, "ws must be finite (no NaN or infinity)")
         x = self.input(ws[:, 0], transform)
         features: OrderedDict[str, torch.Tensor] = OrderedDict()
         for idx, layer in enumerate(self.layers):

@@ -18,6 +18,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from dsp._checks import check_int, check_real
+from gan._checks import check_finite
 
 __all__ = [
     "FullyConnected",
@@ -220,8 +221,7 @@ class MappingNetwork(nn.Module):
         x = torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]
         if x.shape[0] == 0:  # the grouped convolutions downstream fail cryptically on N = 0
             raise ValueError("z (or c) must hold at least one row, got N = 0")
-        if not torch.isfinite(x).all():
-            raise ValueError("z and c must be finite (no NaN or infinity)")
+        check_finite(x, "z and c must be finite (no NaN or infinity)")
         # In float32 even under autocast: w sets every style, and w_avg is a float32 running mean.
         with torch.autocast(x.device.type, enabled=False):
             for layer in self.layers:

@@ -20,19 +20,21 @@ import importlib
 import importlib.util
 import os
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from types import ModuleType
 
 import numpy as np
 import torch
 
 from dsp._checks import check_factor, check_real, parse_padding
+from gan._checks import check_finite
 
 __all__ = [
     "ENV_IMPL",
     "IMPLS",
     "FallbackWarning",
     "UpfirdnArgs",
+    "astuple_shallow",
     "FilteredLreluArgs",
     "check_input",
     "compute_dtype",
@@ -42,6 +44,7 @@ __all__ = [
     "output_size",
     "normalize_upfirdn2d",
     "normalize_filtered_lrelu",
+    "may_use_triton",
     "resolve_impl",
     "select_backend",
 ]
@@ -118,8 +121,8 @@ def as_filter(name: str, f: object, device: torch.device, dtype: torch.dtype) ->
         )
     if t.numel() == 0:
         raise ValueError(f"{name} must have at least one tap, got shape {list(t.shape)}")
-    if t.device.type == "cpu" and not bool(torch.isfinite(t).all()):
-        raise ValueError(f"{name} must be finite (no NaN or infinity)")
+    if t.device.type == "cpu":
+        check_finite(t, f"{name} must be finite (no NaN or infinity)")
     return t.to(device=device, dtype=dtype)
 
 
@@ -230,6 +233,12 @@ class FilteredLreluArgs:
     flip_filter: bool
 
 
+def astuple_shallow(args: UpfirdnArgs | FilteredLreluArgs) -> tuple:
+    """The fields in order, as the backends take them positionally (``dataclasses.astuple``
+    would deep-copy the tensors)."""
+    return tuple(getattr(args, f.name) for f in fields(args))
+
+
 def _check_bool(name: str, value: object) -> bool:
     if not isinstance(value, bool | np.bool_):
         raise ValueError(f"{name} must be True or False, got {value!r}")
@@ -314,6 +323,14 @@ def _is_cuda(x: torch.Tensor) -> bool:
     return x.device.type == "cuda"
 
 
+def may_use_triton(impl: object, x: torch.Tensor) -> bool:
+    """Whether :func:`select_backend` may pick Triton: ``impl`` "triton", or "auto" (None reads
+    ``ALIASFREE_OPS_IMPL``) with a CUDA tensor. Otherwise the call runs the reference path, and
+    under ``torch.compile`` it is traced into the graph like any PyTorch code."""
+    mode = resolve_impl(impl)
+    return mode == "triton" or (mode == "auto" and _is_cuda(x))
+
+
 def _interpret_mode() -> bool:
     return os.environ.get("TRITON_INTERPRET", "0").strip().lower() in ("1", "true", "on", "yes")
 
@@ -356,11 +373,9 @@ def select_backend(
     supported; otherwise None, with one ``FallbackWarning`` per distinct reason (CPU tensors
     fall back silently: that is the expected case, not a degradation).
     """
+    if not may_use_triton(impl, x):
+        return None
     mode = resolve_impl(impl)
-    if mode == "ref":
-        return None
-    if mode == "auto" and not _is_cuda(x):
-        return None
     filters = [f] if fd is None else [f, fd]
     reason = _generic_reason(x, filters)
     backend = None

@@ -7,7 +7,13 @@ import math
 import torch
 
 from . import reference
-from ._params import normalize_filtered_lrelu, select_backend
+from ._params import (
+    FilteredLreluArgs,
+    astuple_shallow,
+    may_use_triton,
+    normalize_filtered_lrelu,
+    select_backend,
+)
 
 __all__ = ["filtered_lrelu"]
 
@@ -76,8 +82,13 @@ def filtered_lrelu(
         they filter (output < 1×1), unknown ``impl``.
     """
     a = normalize_filtered_lrelu(x, fu, fd, b, up, down, padding, gain, slope, clamp, flip_filter)
+    if torch.compiler.is_compiling() and not may_use_triton(impl, a.x):
+        return reference.filtered_lrelu(*astuple_shallow(a))
+    return _dispatch(a, impl)
+
+
+# Under torch.compile, a call that may take the Triton path is a graph break (as in upfirdn2d).
+@torch.compiler.disable
+def _dispatch(a: FilteredLreluArgs, impl: object) -> torch.Tensor:
     backend = select_backend("filtered_lrelu", impl, a.x, a.up, a.down, a.fu, a.fd)
-    fn = reference.filtered_lrelu if backend is None else backend.filtered_lrelu
-    return fn(
-        a.x, a.fu, a.fd, a.b, a.up, a.down, a.padding, a.gain, a.slope, a.clamp, a.flip_filter
-    )
+    return (reference if backend is None else backend).filtered_lrelu(*astuple_shallow(a))

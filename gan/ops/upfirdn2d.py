@@ -5,7 +5,13 @@ from __future__ import annotations
 import torch
 
 from . import reference
-from ._params import normalize_upfirdn2d, select_backend
+from ._params import (
+    UpfirdnArgs,
+    astuple_shallow,
+    may_use_triton,
+    normalize_upfirdn2d,
+    select_backend,
+)
 
 __all__ = ["upfirdn2d"]
 
@@ -50,7 +56,9 @@ def upfirdn2d(
         None reads ``ALIASFREE_OPS_IMPL`` (default "auto"). "auto" runs Triton for CUDA tensors
         when it supports the call and the reference otherwise (warning once per reason on
         CUDA); "ref" forces plain PyTorch; "triton" forces the kernels (``ValueError`` if they
-        cannot run the call; on CPU only with ``TRITON_INTERPRET=1``).
+        cannot run the call; on CPU only with ``TRITON_INTERPRET=1``). Under ``torch.compile``
+        a reference-bound call ("ref", or "auto" with a non-CUDA ``x``) is traced into the graph
+        and any other call is a graph break that runs eagerly.
 
     Returns
     -------
@@ -64,7 +72,14 @@ def upfirdn2d(
         filter longer than the padded signal (output < 1×1), unknown ``impl``.
     """
     a = normalize_upfirdn2d(x, f, up, down, padding, gain, flip_filter)
+    if torch.compiler.is_compiling() and not may_use_triton(impl, a.x):
+        return reference.upfirdn2d(*astuple_shallow(a))
+    return _dispatch(a, impl)
+
+
+# Under torch.compile, a call that may take the Triton path is a graph break: the kernels, their
+# planner and the filters' cached factorisations run eagerly, as outside torch.compile.
+@torch.compiler.disable
+def _dispatch(a: UpfirdnArgs, impl: object) -> torch.Tensor:
     backend = select_backend("upfirdn2d", impl, a.x, a.up, a.down, a.f)
-    if backend is None:
-        return reference.upfirdn2d(a.x, a.f, a.up, a.down, a.padding, a.gain, a.flip_filter)
-    return backend.upfirdn2d(a.x, a.f, a.up, a.down, a.padding, a.gain, a.flip_filter)
+    return (reference if backend is None else backend).upfirdn2d(*astuple_shallow(a))
