@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -57,6 +57,24 @@ def as_finite_array(
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} must be finite (no NaN or infinity)")
     return arr
+
+
+def check_callable(name: str, fn: object) -> Callable:
+    """Return ``fn`` if it is callable, else ``ValueError`` naming ``name``."""
+    if not callable(fn):
+        raise ValueError(f"{name} must be callable, got {type(fn).__name__}")
+    return fn
+
+
+def apply_pointwise(fn: Callable, x: np.ndarray) -> np.ndarray:
+    """``fn(x)`` for a user's pointwise nonlinearity, checked: the result must be real, finite
+    and of ``x``'s shape (returned as float64); ``ValueError`` naming ``fn`` otherwise."""
+    y = np.asarray(fn(x))
+    if np.iscomplexobj(y):
+        raise ValueError("fn must return real values")
+    if y.shape != x.shape:
+        raise ValueError(f"fn must be pointwise (same shape out), got {x.shape} -> {y.shape}")
+    return as_finite_array("fn(x)", y, allow_empty=True)
 
 
 def check_int(

@@ -27,7 +27,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dsp._checks import as_finite_array, check_factor, check_int, check_real, check_shape_2d
+from dsp._checks import (
+    apply_pointwise,
+    as_finite_array,
+    check_callable,
+    check_factor,
+    check_int,
+    check_real,
+    check_shape_2d,
+)
 from dsp.spectrum import as_nchw, map_power, mean_power, power_spectrum, spectrum_window
 
 __all__ = [
@@ -439,17 +447,6 @@ def _fourier_resample(x: np.ndarray, sizes: tuple[int, ...]) -> np.ndarray:
     return _fourier_resize(x, sizes, axes)
 
 
-def _apply(fn: Callable[[np.ndarray], object], x: np.ndarray) -> np.ndarray:
-    y = fn(x)
-    y = np.asarray(y)
-    if np.iscomplexobj(y):
-        raise ValueError("fn must return real values")
-    y = as_finite_array("fn(x)", y)
-    if y.shape != x.shape:
-        raise ValueError(f"fn must be pointwise (same shape out), got {x.shape} -> {y.shape}")
-    return y
-
-
 def nonlinearity_aliasing(
     x: object,
     fn: Callable[[np.ndarray], object],
@@ -495,8 +492,7 @@ def nonlinearity_aliasing(
     """
     ndim = check_int("ndim", ndim, minimum=1, maximum=2)
     m = check_int("m", m, minimum=2)
-    if not callable(fn):
-        raise ValueError(f"fn must be callable, got {type(fn).__name__}")
+    check_callable("fn", fn)
     arr = as_finite_array("x", x, min_ndim=ndim)
     sig = arr.shape[arr.ndim - ndim :]
     lead = arr.shape[: arr.ndim - ndim]
@@ -509,8 +505,8 @@ def nonlinearity_aliasing(
     axes = tuple(range(1, ndim + 1))
     for start in range(0, flat.shape[0], per):
         chunk = flat[start : start + per]
-        y_s = _apply(fn, chunk)
-        y_up = _apply(fn, _fourier_resample(chunk, up_sizes))
+        y_s = apply_pointwise(fn, chunk)
+        y_up = apply_pointwise(fn, _fourier_resample(chunk, up_sizes))
         y_ref = _fourier_resample(y_up, sig)
         diff_e[start : start + per] = np.sum((y_s - y_ref) ** 2, axis=axes)
         tot_e[start : start + per] = np.sum(y_s**2, axis=axes)

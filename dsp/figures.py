@@ -26,7 +26,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dsp._checks import as_finite_array, check_factor, check_int, check_real
+from dsp._checks import (
+    apply_pointwise,
+    as_finite_array,
+    check_callable,
+    check_factor,
+    check_int,
+    check_real,
+)
 from dsp.filters import design_lowpass
 from dsp.interpolation import resample_rational
 from dsp.resample import filtered_lrelu, upfirdn
@@ -77,12 +84,6 @@ def _ideal_lowpass_square(x: np.ndarray, cutoff: float) -> np.ndarray:
     return np.fft.ifft2(np.fft.fft2(x) * keep).real
 
 
-def _check_fn(fn: object) -> Callable[[np.ndarray], np.ndarray]:
-    if not callable(fn):
-        raise ValueError(f"fn must be callable, got {type(fn).__name__}")
-    return fn
-
-
 def ideal_nonlinearity(
     x: np.ndarray, fn: Callable[[np.ndarray], np.ndarray], *, oversample: int = 16
 ) -> np.ndarray:
@@ -110,10 +111,10 @@ def ideal_nonlinearity(
         Same shape as ``x``.
     """
     x = as_finite_array("x", x, min_ndim=2)
-    fn = _check_fn(fn)
+    fn = check_callable("fn", fn)
     m = check_int("oversample", oversample, minimum=2)
     up = resample_rational(resample_rational(x, m, 1, axis=-1), m, 1, axis=-2)
-    y = _ideal_lowpass_square(np.asarray(fn(up), dtype=np.float64), 0.5 / m)
+    y = _ideal_lowpass_square(apply_pointwise(fn, up), 0.5 / m)
     return y[..., ::m, ::m]
 
 

@@ -72,7 +72,8 @@ def upfirdn(h: object, x: object, up: int = 1, down: int = 1, axis: int = -1) ->
     h : array_like, 1D
         FIR filter taps (real or complex), not empty.
     x : array_like
-        Input signal (real or complex), any rank >= 1; filtered along ``axis``.
+        Input signal (real or complex), any rank >= 1; filtered along ``axis``, which must hold
+        at least one sample (the other axes may be empty: the result is then empty too).
     up, down : int
         Upsampling and downsampling factors, integers in ``[1, 2**62]`` (``down`` may exceed the
         signal: one output sample, as in scipy).
@@ -97,9 +98,13 @@ def upfirdn(h: object, x: object, up: int = 1, down: int = 1, axis: int = -1) ->
     cplx = np.iscomplexobj(h) or np.iscomplexobj(x)
     dtype = np.complex128 if cplx else np.float64
     h = as_finite_array("h", h, ndim=1, dtype=dtype)
-    x = as_finite_array("x", x, min_ndim=1, dtype=dtype)
+    # Empty along the other axes is fine (an empty batch gives an empty result, as in scipy);
+    # along the filtered axis there is no first sample to define the output grid.
+    x = as_finite_array("x", x, min_ndim=1, dtype=dtype, allow_empty=True)
     axis = check_int("axis", axis, minimum=-x.ndim, maximum=x.ndim - 1) % x.ndim
     n, k = x.shape[axis], h.shape[0]
+    if n == 0:
+        raise ValueError(f"x must have at least one sample along axis {axis}, got shape {x.shape}")
     _check_span("filtered", n - 1, up, 0, 0, k)
     nout = ((n - 1) * up + k - 1) // down + 1
     xm = np.moveaxis(x, axis, -1)
@@ -120,6 +125,15 @@ def upfirdn(h: object, x: object, up: int = 1, down: int = 1, axis: int = -1) ->
         by_gi = _k.upfirdn_rows(stacked, np.ascontiguousarray(g.imag), up, down, k - 1, nout)
         out = (by_gr[:r] - by_gi[r:]) + 1j * (by_gr[r:] + by_gi[:r])
     return np.moveaxis(out.reshape(*lead, nout), -1, axis)
+
+
+def _as_image_batch(x: object, **rank: int) -> np.ndarray:
+    """Finite float64 planes ``[..., H, W]``: H, W >= 1; the leading axes may be empty (an empty
+    batch gives an empty result, like :func:`upfirdn` and scipy)."""
+    x = as_finite_array("x", x, allow_empty=True, **rank)
+    if min(x.shape[-2:]) < 1:
+        raise ValueError(f"x must have H, W >= 1 (its last two axes), got shape {x.shape}")
+    return x
 
 
 def _axis_sizes(n: int, up: int, p0: int, p1: int, taps: tuple[int, ...], what: str) -> list[int]:
@@ -211,7 +225,7 @@ def upfirdn2d(
     flip_filter = _as_bool("flip_filter", flip_filter)
     if np.iscomplexobj(x):
         raise ValueError("x must be real")
-    x = as_finite_array("x", x, min_ndim=2)
+    x = _as_image_batch(x, min_ndim=2)
     f = _as_filter("f", f, (1, 2))
     h, w = x.shape[-2:]
     fh, fw = (f.shape[0], f.shape[0]) if f.ndim == 1 else f.shape
@@ -329,7 +343,7 @@ def filtered_lrelu(
     return_intermediate = _as_bool("return_intermediate", return_intermediate)
     if np.iscomplexobj(x):
         raise ValueError("x must be real")
-    x = as_finite_array("x", x, ndim=4)
+    x = _as_image_batch(x, ndim=4)
     n, c, h, w = x.shape
     if b is None:
         bias = np.zeros(c)

@@ -27,8 +27,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
             "progress log (log.jsonl), sample grids of fixed latents at every snapshot, "
             "metrics (metrics.jsonl), "
             "checkpoints, the final generator, a loss plot and a README.txt explaining them. "
-            "Ctrl-C stops cleanly after the current step with a checkpoint; --resume latest "
-            "continues exactly. "
+            "Ctrl-C (or SIGTERM) stops cleanly after the current step with a checkpoint and "
+            "exits with 128 + the signal number (130, 143); --resume latest continues exactly. "
             "The defaults (tiny networks, built-in faces at 32 px, batch 16, 5 minutes) run on "
             "a laptop CPU."
         ),
@@ -374,12 +374,17 @@ def run(args: argparse.Namespace) -> int:
         for note in _ignored_on_resume(args, opts):
             print(note, file=sys.stderr, flush=True)
     result = train(opts, progress=args.progress)
+    # Stopped by a signal (after the final snapshot and checkpoint): the shell's 128 + signal
+    # number, so that scripts and schedulers see an interrupted run, not a finished one.
+    code = 0 if result["signal"] is None else 128 + result["signal"]
     if not result["trainer"].env.is_main:
-        return 0
+        return code
     out = Path(result["run_dir"])
     print(
         f"trained {result['kimg']:.3g} kimg ({result['step']} steps); run directory {out}: "
         "progress.png, samples-kimg*.png, metrics.jsonl, losses.png, "
         f"{Path(result['checkpoint']).name}, generator.json (see README.txt there)"
     )
-    return 0
+    if code:
+        print(f"stopped early; continue with --resume latest --out {out}", file=sys.stderr)
+    return code

@@ -615,7 +615,9 @@ def train(
     dict
         ``run_dir``, ``step``, ``kimg``, ``checkpoint`` (path of the last one), ``stats``
         (last tick's mean statistics), ``metrics`` (last snapshot's), ``sec_per_kimg`` (last
-        tick's) and ``trainer`` (the :class:`Trainer`, for inspection).
+        tick's), ``trainer`` (the :class:`Trainer`, for inspection) and ``signal`` (the number
+        of the SIGINT/SIGTERM that stopped this process early, after its final snapshot and
+        checkpoint; None otherwise).
     """
     from .checkpoint import checkpoint_at, list_checkpoints, read_checkpoint_info, resolve_resume
     from .distributed import barrier, cleanup, init_distributed, reduce_mean, reduce_sum
@@ -861,6 +863,7 @@ def train(
         "metrics": last_metrics,
         "sec_per_kimg": sec_per_kimg,
         "trainer": trainer,
+        "signal": stop.signum,
     }
 
 
@@ -875,12 +878,14 @@ class _GracefulStop:
     def __init__(self, say: Callable[[str], None]) -> None:
         self.say = say
         self.requested = False
+        self.signum: int | None = None
         self._old: dict[int, object] = {}
 
     def _handler(self, signum, frame) -> None:
         if self.requested:
             raise KeyboardInterrupt
         self.requested = True
+        self.signum = int(signum)
         name = signal.Signals(signum).name
         self.say(f"{name}: stopping after this step (send it again to abort without a checkpoint)")
 

@@ -220,3 +220,33 @@ def test_torchrun_two_processes_end_cleanly_and_report_once(tmp_path):
     assert proc.stdout.count("trained 0.012 kimg (3 steps)") == 1, proc.stdout
     assert proc.stderr.count("resumed from") == 1, proc.stderr
     assert proc.stderr.count("note: --gamma 0.5 is ignored") == 1, proc.stderr
+
+
+def test_a_run_stopped_by_a_signal_exits_with_128_plus_its_number(tmp_path, capsys, monkeypatch):
+    # The run stops cleanly (final snapshot and checkpoint) but is not "finished": the shell's
+    # convention tells scripts and schedulers so (130 for Ctrl-C, 143 for SIGTERM).
+    import signal
+
+    data = _write_folder(tmp_path / "imgs")
+    out = tmp_path / "run"
+    argv = ["--config", "baseline", "--data", str(data), "--batch", "4", "--threads", "1"]
+    argv += ["--out", str(out), "--metrics", "none", "--tick-kimg", "0.004", "--kimg", "0.012"]
+
+    def sigint_after_first_tick(line: str) -> None:
+        if line.startswith("kimg"):
+            os.kill(os.getpid(), signal.SIGINT)
+
+    from gan.training import loop
+
+    real_train = loop.train
+
+    def train_with_ctrl_c(opts, **kw):
+        return real_train(opts, **kw, log=sigint_after_first_tick)
+
+    monkeypatch.setattr(loop, "train", train_with_ctrl_c)
+    code = train_cmd.run(_parse(argv))
+    assert code == 128 + signal.SIGINT
+    captured = capsys.readouterr()
+    assert "run directory" in captured.out
+    assert "stopped early; continue with --resume latest" in captured.err
+    assert (out / "checkpoint-00000001.json").is_file()

@@ -121,6 +121,20 @@ def test_ideal_nonlinearity_keeps_leading_axes_and_rectangles(rng):
     np.testing.assert_allclose(ideal_nonlinearity(x, np.square, oversample=2), y, atol=1e-12)
 
 
+@pytest.mark.parametrize(
+    ("fn", "match"),
+    [
+        (lambda v: v[..., :1], "fn must be pointwise"),
+        (lambda v: np.where(v > 0, np.inf, v), "fn\\(x\\) must be finite"),
+        (lambda v: v + 1j, "fn must return real values"),
+        (3.0, "fn must be callable"),
+    ],
+)
+def test_ideal_nonlinearity_checks_what_fn_returns(rng, fn, match):
+    with pytest.raises(ValueError, match=match):
+        ideal_nonlinearity(rng.standard_normal((8, 8)), fn, oversample=2)
+
+
 def test_ideal_relu_has_converged_at_16x():
     # Harmonics above 16·s/2 still fold in the stand-in; doubling the rate must barely move it.
     x = bandlimited_field(24, 0.3, seed=3)

@@ -117,7 +117,8 @@ def test_upfirdn_complex_matches_scipy(rng, up, down):
     [
         (np.ones((2, 2)), np.ones(5), {}, "h must have rank 1"),
         (np.ones(0), np.ones(5), {}, "h must not be empty"),
-        (np.ones(3), np.ones(0), {}, "x must not be empty"),
+        (np.ones(3), np.ones(0), {}, "x must have at least one sample along axis 0"),
+        (np.ones(3), np.ones((2, 0)), {}, "x must have at least one sample along axis 1"),
         (np.ones(3), [1.0, np.nan], {}, "x must be finite"),
         (np.ones(3), np.ones(5), {"up": 0}, "up must be >= 1"),
         (np.ones(3), np.ones(5), {"down": 1.5}, "down must be an integer"),
@@ -127,6 +128,30 @@ def test_upfirdn_complex_matches_scipy(rng, up, down):
 def test_upfirdn_errors(h, x, kw, match):
     with pytest.raises(ValueError, match=match):
         upfirdn(h, x, **kw)
+
+
+@pytest.mark.parametrize(("shape", "axis"), [((0, 5), -1), ((3, 0, 4), 0), ((0, 7), 1)])
+def test_upfirdn_of_an_empty_batch_is_empty_like_scipy(shape, axis):
+    h = np.array([1.0, 2.0, 1.0])
+    got = upfirdn(h, np.zeros(shape), 2, 3, axis=axis)
+    assert got.shape == scipy.signal.upfirdn(h, np.zeros(shape), 2, 3, axis=axis).shape
+    assert got.size == 0 and got.dtype == np.float64
+
+
+def test_2d_resampling_of_an_empty_batch_is_empty():
+    # Same output sizes as for one plane; H and W themselves must not be empty.
+    f1, f2 = np.array([1.0, 3.0, 3.0, 1.0]) / 8, np.ones((3, 2)) / 6
+    one = upfirdn2d(np.ones((1, 9, 8)), f2, 2, 3, padding=(1, 2, 0, 3))
+    none = upfirdn2d(np.ones((0, 9, 8)), f2, 2, 3, padding=(1, 2, 0, 3))
+    assert none.shape == (0, *one.shape[1:])
+    kw = dict(up=2, down=2, padding=4)
+    one = filtered_lrelu(np.ones((1, 3, 9, 8)), f1, f2, **kw)
+    none = filtered_lrelu(np.ones((0, 3, 9, 8)), f1, f2, **kw)
+    assert none.shape == (0, *one.shape[1:])
+    with pytest.raises(ValueError, match="x must have H, W >= 1"):
+        upfirdn2d(np.ones((2, 0, 8)), f1)
+    with pytest.raises(ValueError, match="x must have H, W >= 1"):
+        filtered_lrelu(np.ones((2, 3, 8, 0)), f1, f1, padding=6)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -351,6 +351,7 @@ def test_stop_resume_equals_uninterrupted(tmp_path, data):
 
     part = train(_opts(tmp_path / "b", **kw), dataset=data, log=ctrl_c_at_step_2, max_steps=4)
     assert part["step"] == 2 and part["checkpoint"].endswith("checkpoint-00000002.json")
+    assert part["signal"] == signal.SIGINT and full["signal"] is None
     resumed = train(
         _opts(tmp_path / "b", resume="latest", **kw), progress=False, dataset=data, max_steps=5
     )
@@ -386,6 +387,7 @@ def test_sigterm_stops_gracefully_with_a_checkpoint(tmp_path, data):
 
     part = train(_opts(tmp_path / "c"), dataset=data, log=log, max_steps=4)
     assert part["step"] == 1 and part["checkpoint"].endswith("checkpoint-00000001.json")
+    assert part["signal"] == signal.SIGTERM
     assert any(line.startswith("SIGTERM: stopping after this step") for line in lines)
     assert signal.getsignal(signal.SIGTERM) == before  # the handler is uninstalled
 
