@@ -849,6 +849,10 @@ def train(
             _plot_losses(log_path, metrics_path, run_dir / "losses.png")
             res, n = int(trainer.dataset.res), trainer.opts.grid_size
             _plot_progress(metrics_path, run_dir, res, n, run_dir / "progress.png")
+        # Leave the process group together: a rank that tore gloo down while rank 0 was still
+        # writing its final files sometimes aborted at exit ("terminate called without an active
+        # exception"), and torchrun then sent rank 0 a SIGTERM.
+        barrier(env)
     finally:
         stop.uninstall()
         if tb is not None:
