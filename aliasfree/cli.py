@@ -1,8 +1,9 @@
 """The ``aliasfree`` command.
 
 Each subcommand lives in ``aliasfree/commands/<name>.py`` and exposes ``add_parser(sub)`` and
-``run(args) -> int``. Only the module of the chosen subcommand is imported to run it, so DSP
-subcommands never import torch (``--help`` imports the light parser builders only).
+``run(args) -> int``. Every command module is imported to build the parser, so their top-level
+imports stay light: torch and ``gan`` are imported inside ``run()``, and DSP subcommands never
+import torch.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""aliasfree.dsp: the standalone signal-processing core (numpy, scipy, numba; never torch).
+"""``dsp``: the standalone signal-processing core (numpy, scipy, numba; never torch).
 
 Modules, one concept each (see docs/ARCHITECTURE.md):
 

@@ -1,2 +1,2 @@
-"""aliasfree.gan: the torch side. Filters and layer schedules come from ``dsp``; never
+"""``gan``: the torch side. Filters and layer schedules come from ``dsp``; never
 re-derived here."""

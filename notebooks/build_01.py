@@ -260,8 +260,9 @@ display(md_table(["layer", "filter", "fs = tmp", "taps", "cutoff", "stopband", "
 
 md(r"""
 Kaiser's formula is an estimate: for these short filters the measured attenuation is within a few
-dB of it. The −6 dB point sits on the cutoff except in the first layers, whose transition band is
-several times wider than the cutoff itself: the response is then mostly the window's own spectrum,
+dB of it. The −6 dB point sits on the cutoff except where the transition band is several times
+wider than the cutoff itself (L0, and L5's down filter): the response is then mostly the window's
+own spectrum,
 and normalising it to unit DC gain moves its −6 dB point above the cutoff (the filter still
 reaches its stopband in time, which is what the schedule asks for). The critically sampled layer
 (L12) has its cutoff at the output's Nyquist frequency and trades attenuation for sharpness. "–"

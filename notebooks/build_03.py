@@ -16,9 +16,11 @@ md(r"""
 
 This notebook runs a short training of the **tiny config-T generator** (`t-tiny`, 32 px) on the
 **built-in faces** (100 greyscale faces shipped inside scikit-image, brought to 32 px with ideal
-band-limited interpolation: nothing is downloaded), exactly as the command line does:
+band-limited interpolation: nothing is downloaded), through the same training loop as the
+command line; its full mode is
 
-    aliasfree train --config t --data builtin --out runs/demo --kimg 2
+    aliasfree train --config t --data builtin --out runs/demo --kimg 2 --snap-kimg 0.4 \
+        --tick-kimg 0.08 --metrics eqt,eqt_frac,eqr,fid --device cpu --threads 1
 
 and then looks at what the run leaves behind: the progress log, the sample grids of fixed
 latents over time, the loss curves, the equivariance metrics at each snapshot, the checkpoints
