@@ -21,6 +21,7 @@ __all__ = [
     "NONLINEARITY_TYPES",
     "LayerInfo",
     "discover_layers",
+    "eager_module",
     "run_hooked",
     "call_key",
 ]
@@ -76,6 +77,21 @@ class LayerInfo:
     @property
     def type(self) -> str:
         return type(self.module).__name__
+
+
+def eager_module(model: object) -> object:
+    """The module ``torch.compile`` wrapped (recursively), else ``model`` itself.
+
+    Hooks are a Python-level observation of each call, which a compiled graph does not make: the
+    probe measures the eager module, whose names are those of the uncompiled model. Compiled
+    submodules inside it run eagerly during the probe (:func:`run_hooked`).
+    """
+    # OptimizedModule is torch-private; its documented attribute _orig_mod is the wrapped module.
+    while type(model).__name__ == "OptimizedModule" and isinstance(
+        getattr(model, "_orig_mod", None), nn.Module
+    ):
+        model = model._orig_mod
+    return model
 
 
 def _check_names(arg: str, names: Sequence[str], known: dict[str, nn.Module]) -> set[str]:
@@ -268,7 +284,9 @@ def run_hooked(
             )
             handles.append(mod.register_forward_hook(track_post, with_kwargs=True))
         try:
-            return model(x)
+            # Compiled submodules run eagerly, so that the hooks inside them see every call.
+            with torch.compiler.set_stance("force_eager"):
+                return model(x)
         except _CallbackError as wrapped:
             raise wrapped.__cause__ from None  # type: ignore[misc]
         except Exception as exc:

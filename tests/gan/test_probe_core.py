@@ -503,3 +503,25 @@ def test_layers_called_with_a_keyword_input_are_measured(rng):
     assert row.measures["nonlinearity"].mean > 0
     # The same layers called positionally give the same measure.
     assert row.measures["nonlinearity"] == pos.row("1").measures["nonlinearity"]
+
+
+def test_compiled_models_are_probed_like_their_eager_modules(rng):
+    # Forward hooks do not fire inside a compiled graph (dynamo refused the probe's hooks with
+    # an internal AssertionError): the probe measures the module torch.compile wrapped, and runs
+    # compiled submodules eagerly.
+    from gan.probe.examples import build_example
+
+    x = torch.from_numpy(rng.standard_normal((2, 3, 32, 32))).float()
+    model = build_example("resnet-stride")
+    want = probe_model(model, x, measures=("downsampling", "nonlinearity"))
+    got = probe_model(torch.compile(model), x, measures=("downsampling", "nonlinearity"))
+    assert [r.name for r in got.rows] == [r.name for r in want.rows]
+    for a, b in zip(got.rows, want.rows, strict=True):
+        assert a.measures.keys() == b.measures.keys()
+        for k in a.measures:
+            np.testing.assert_allclose(a.measures[k].mean, b.measures[k].mean, rtol=1e-6)
+    model.layer2 = torch.compile(model.layer2)
+    nested = probe_model(model, x, measures=("downsampling", "nonlinearity"))
+    inside = [r.name for r in nested.rows if r.name.startswith("layer2.")]
+    assert len(nested.rows) == len(want.rows) and inside
+    assert all(name.startswith("layer2._orig_mod.") for name in inside)
