@@ -598,3 +598,25 @@ def test_filter_factorisation_is_computed_once_per_filter(monkeypatch):
     torch.testing.assert_close(
         torch.einsum("ry,rx->yx", hy2.double(), hx2.double()), f.double(), atol=2e-6, rtol=0
     )
+
+
+def test_bias_gradient_is_bitwise_reproducible():
+    # Many planes and tiles add into each channel's bias gradient. Atomic adds (as before)
+    # summed them in the order the programs happened to finish, so on a GPU two identical
+    # backward passes gave bias gradients differing in the last bits; the kernel now writes one
+    # partial sum per (plane, tile) and the launcher adds them in a fixed order.
+    gen = torch.Generator().manual_seed(5)
+    x = torch.randn(3, 2, 20, 20, generator=gen).to(DEVICE)
+    fu, fd, b = _filter(gen, 12).to(DEVICE), _filter(gen, 12).to(DEVICE), torch.zeros(2)
+    g = torch.randn(3, 2, 20, 20, generator=gen).to(DEVICE)
+    grads = []
+    for _ in range(2):
+        bk = b.clone().to(DEVICE).requires_grad_()
+        y = T.filtered_lrelu(x, fu, fd, bk, 2, 2, (11, 11, 11, 11), _tune={"blocks": (16,)})
+        (db,) = torch.autograd.grad(y, bk, g)
+        grads.append(db)
+    assert torch.equal(grads[0], grads[1])
+    xt, bt = x.cpu().double(), b.double().requires_grad_()
+    yt = brute_filtered_lrelu(xt, fu.cpu(), fd.cpu(), bt, 2, 2, (11,) * 4, 2**0.5, 0.2, None, False)
+    (dbt,) = torch.autograd.grad(yt, bt, g.cpu().double())
+    assert rel_err(grads[0].cpu(), dbt) < 10 * FP32_TOL

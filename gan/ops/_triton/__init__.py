@@ -16,7 +16,8 @@ kernel run on the transposed operators.
 Gradients: ``upfirdn2d`` is linear, its backward is ``upfirdn2d`` of the gradient with ``up``
 and ``down`` swapped, the filter reversed and leading padding ``taps − 1 − p_before`` (same
 gain), itself differentiable (double backward for R1 penalties works). ``filtered_lrelu``'s
-backward is once-differentiable; ``db`` is the sum of ``dx`` over N, H, W.
+backward is once-differentiable; ``db`` is the sum of ``dx`` over N, H, W, from one fp32
+partial per plane and tile added in a fixed order (bitwise reproducible, unlike atomic adds).
 """
 
 from __future__ import annotations

@@ -346,10 +346,12 @@ def _fused_kernel(
         dst = dst_ptr + plane64 * DH * DW + doffs
         tl.store(dst, out.to(dst_ptr.dtype.element_ty), mask=omask)
         if HAS_DSUM:
-            # Per-channel sum of the fp32 result before rounding (the bias gradient): summing
-            # the rounded fp16/bf16 gradient instead loses digits to cancellation.
+            # Sum of the fp32 result before rounding (the bias gradient): summing the rounded
+            # fp16/bf16 gradient instead loses digits to cancellation. One partial per (plane,
+            # tile), reduced by the launcher in a fixed order: atomic adds would make the bias
+            # gradient differ between identical runs.
             part = tl.sum(tl.sum(tl.where(omask, out, 0.0), axis=1), axis=0)
-            tl.atomic_add(dsum_ptr + plane % C, part)
+            tl.store(dsum_ptr + plane64 * n_tiles + tile, part)
 
 
 @triton.jit

@@ -285,7 +285,8 @@ def fused(
     tile of the destination tile at ``o0`` starts at ``o0·s2 + kr``; its source tile at
     ``ceil((o0·s2 + kr + kv) / s1)``. ``mode`` 0 computes the activation (and writes ``mask``
     unless it is None), 1 multiplies by ``mask``'s derivative. ``dsum`` (float32 ``[C]``,
-    zeroed): if given, receives the per-channel sum of the result."""
+    zeroed): if given, receives the per-channel sum of the result (the kernel writes one partial
+    sum per plane and tile, added here in a fixed order: bitwise reproducible)."""
     n, c, sh, sw = src.shape
     dh, dw = dst_hw
     dst = torch.empty((n, c, dh, dw), dtype=src.dtype, device=src.device)
@@ -356,8 +357,11 @@ def fused(
         tiles_w = math.ceil(dw / plan.tov_w)
         ppb = _plan.planes_per_program(n * c, tiles_h * tiles_w, INTERPRETED)
         grid = (tiles_h * tiles_w * math.ceil(n * c / ppb),)
+        parts = None
+        if dsum is not None:
+            parts = torch.empty((n, c, tiles_h * tiles_w), dtype=torch.float32, device=src.device)
         _fused_kernel[grid](
-            src, src if bias is None else bias, dst, mask, dst if dsum is None else dsum,
+            src, src if bias is None else bias, dst, mask, dst if parts is None else parts,
             h1[0], h1[1], h2[0], h2[1], float(scale1), float(scale2),
             n * c, ppb, c, sh, sw, dh, dw, mh, mw, (mw + 3) // 4,
             kr[0], kv[0] + offy * s1, offy, kr[1], kv[1] + offx * s1, offx,
@@ -376,6 +380,8 @@ def fused(
             num_stages=_tuned(tune, "num_stages", 1),
             **({"maxnreg": 168} if wide and plan.bm > 64 else extra),
         )  # fmt: skip
+        if parts is not None:
+            dsum.copy_(parts.sum(dim=(0, 2)))
         return dst
 
     return _launch_with_fallback(plan_for, launch)
