@@ -378,7 +378,13 @@ def run(args: argparse.Namespace) -> int:
     # number, so that scripts and schedulers see an interrupted run, not a finished one.
     code = 0 if result["signal"] is None else 128 + result["signal"]
     if not result["trainer"].env.is_main:
-        return code
+        # Other ranks write nothing, so they skip the interpreter's finalisation: there, now and
+        # then, a gloo thread still alive made the C++ runtime abort ("terminate called without
+        # an active exception", SIGABRT after a complete run; 1 run in about 20 of the 2-process
+        # test under load), and torchrun then killed rank 0 and reported the run as failed.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
     out = Path(result["run_dir"])
     print(
         f"trained {result['kimg']:.3g} kimg ({result['step']} steps); run directory {out}: "
