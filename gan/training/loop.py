@@ -850,8 +850,9 @@ def train(
             res, n = int(trainer.dataset.res), trainer.opts.grid_size
             _plot_progress(metrics_path, run_dir, res, n, run_dir / "progress.png")
         # Leave the process group together: a rank that tore gloo down while rank 0 was still
-        # writing its final files sometimes aborted at exit ("terminate called without an active
-        # exception"), and torchrun then sent rank 0 a SIGTERM.
+        # writing its final files aborted at exit more often ("terminate called without an
+        # active exception"; the CLI's other ranks now also skip finalisation, see
+        # aliasfree.commands.train).
         barrier(env)
     finally:
         stop.uninstall()
