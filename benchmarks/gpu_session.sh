@@ -13,7 +13,9 @@
 #   4. benchmarks/gpu_generator.py          (issue 4: T and R at 1024, batch 4)
 #   5. aliasfree train --device cuda        (issue 5: the command end to end on the GPU: bf16
 #      autocast, Triton ops, snapshot with metrics; tiny config T, 0.2 kimg)
-# Stages 2–4 run with ALIASFREE_TRITON_VARIANT set to the variant stage 1 ranked first (when it
+#   6. benchmarks/generator_compile.py      (torch.compile of T and R at 256 on the GPU, Triton
+#      ops as graph breaks: does it work, and what does it gain; only if time is left)
+# Stages 2–6 run with ALIASFREE_TRITON_VARIANT set to the variant stage 1 ranked first (when it
 # found one within tolerance), so the generator and training figures use the best kernels.
 # Each stage's log (<stage>.log) and JSON (see each script's docstring) go to a work folder that
 # is packed into $OUT/results.tgz after every stage (checkpoints left out): the device tool
@@ -80,5 +82,7 @@ stage generator_1024 90 200 "$PY" benchmarks/gpu_generator.py --cases t:1024:4 r
 mv -f "$OUT/gpu_generator.json" "$OUT/gpu_generator_1024.json" 2>/dev/null
 stage train_cli 60 120 "$PY" -m aliasfree train --device cuda --kimg 0.2 --snap-kimg 0.2 \
     --out "$OUT/train_cli_run"
+stage compile 150 240 "$PY" benchmarks/generator_compile.py --device cuda --repeats 3 \
+    --budget-s "$(budget 120)" --case-timeout-s 200
 echo "== done after $(($(date +%s) - T0)) s" | tee -a "$OUT/session.log"
 pack
