@@ -26,7 +26,7 @@ from torch import nn
 
 from dsp._checks import check_int, check_real
 from dsp.schedule import LayerSpec, Schedule, layer_schedule
-from gan._checks import check_finite, values_checked
+from gan._compile import check_finite, values_checked
 from gan.ops import filtered_lrelu, to_filter_tensor
 
 from .layers import FullyConnected, MappingNetwork, compute_dtype, modulated_conv2d

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from dsp._checks import check_int, check_power_of_two, check_real
-from gan._checks import values_checked
+from gan._compile import values_checked
 from gan.ops import to_filter_tensor
 
 from .alias_free import check_transform

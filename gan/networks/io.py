@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from dsp._io import mkstemp_output, output_mode, prepare_output, write_json_atomic
+from gan._compile import eager_module
 
 from .presets import generator_class
 
@@ -86,6 +87,7 @@ def save_generator(G: nn.Module, path: str | os.PathLike) -> tuple[Path, Path]:
 
     if not isinstance(G, nn.Module):
         raise ValueError(f"G must be a torch.nn.Module, got {type(G).__name__}")
+    G = eager_module(G)  # a compiled G's state_dict keys carry the wrapper's "_orig_mod." prefix
     kind, kwargs = _kind_and_kwargs(G)
     config = {
         "format": FORMAT,

@@ -18,7 +18,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from dsp._checks import check_int, check_real
-from gan._checks import check_finite
+from gan._compile import check_finite
 
 __all__ = [
     "FullyConnected",

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from dsp._checks import check_factor, check_real, parse_padding
-from gan._checks import check_finite
+from gan._compile import check_finite
 
 __all__ = [
     "ENV_IMPL",

@@ -21,7 +21,6 @@ __all__ = [
     "NONLINEARITY_TYPES",
     "LayerInfo",
     "discover_layers",
-    "eager_module",
     "run_hooked",
     "call_key",
 ]
@@ -77,21 +76,6 @@ class LayerInfo:
     @property
     def type(self) -> str:
         return type(self.module).__name__
-
-
-def eager_module(model: object) -> object:
-    """The module ``torch.compile`` wrapped (recursively), else ``model`` itself.
-
-    Hooks are a Python-level observation of each call, which a compiled graph does not make: the
-    probe measures the eager module, whose names are those of the uncompiled model. Compiled
-    submodules inside it run eagerly during the probe (:func:`run_hooked`).
-    """
-    # OptimizedModule is torch-private; its documented attribute _orig_mod is the wrapped module.
-    while type(model).__name__ == "OptimizedModule" and isinstance(
-        getattr(model, "_orig_mod", None), nn.Module
-    ):
-        model = model._orig_mod
-    return model
 
 
 def _check_names(arg: str, names: Sequence[str], known: dict[str, nn.Module]) -> set[str]:

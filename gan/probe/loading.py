@@ -18,6 +18,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from gan._compile import eager_module
+
 __all__ = ["parse_spec", "load_model", "load_weights", "read_state_dict"]
 
 _IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
@@ -195,6 +197,9 @@ def load_model(spec: str, *, weights: str | os.PathLike | None = None, **kw: obj
                     f"model spec {spec!r}: {attr}() returned a {type(model).__name__}, "
                     "not an nn.Module"
                 )
+    # A factory may return torch.compile(model): the probe measures the module itself, and its
+    # weights file has the module's keys (the wrapper prefixes them with "_orig_mod.").
+    model = eager_module(model)
     if weights is not None:
         load_weights(model, weights)
     return model.eval()

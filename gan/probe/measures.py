@@ -27,7 +27,8 @@ from dsp.aliasing import (
 )
 from dsp.interpolation import fractional_shift
 from dsp.spectrum import power_spectrum
-from gan.probe.hooks import LayerInfo, discover_layers, eager_module, run_hooked
+from gan._compile import eager_module
+from gan.probe.hooks import LayerInfo, discover_layers, run_hooked
 from gan.probe.report import (
     FOLD_KEYS,
     PSNR_CAP_DB,
@@ -589,6 +590,8 @@ def probe_model(
         hooked layer produces a 4D output (listing the candidates).
     """
     x_all = _check_inputs(inputs)
+    # Hooks see nothing inside a compiled graph: measure the module torch.compile wrapped (its
+    # names are the uncompiled model's); compiled submodules run eagerly (run_hooked).
     model = eager_module(model)
     if isinstance(measures, str):
         measures = (measures,)

@@ -2,7 +2,7 @@
 
 - Calls bound for the reference path (CPU tensors, ``impl="ref"``) are plain PyTorch and are
   traced into the graph: the generators compile with ``fullgraph=True`` (no graph break; the
-  checks that read tensor values back run in eager mode only, ``gan._checks``).
+  checks that read tensor values back run in eager mode only, ``gan._compile``).
 - Calls that may take the Triton path are graph breaks: the kernels run eagerly between graphs.
 
 Before, dynamo broke the graph at every value check, each layer's resumed frame recompiled for
@@ -105,3 +105,16 @@ def test_triton_calls_are_graph_breaks_that_run_the_kernels():
     _assert_same_run(eager, _value_and_grads(m, params, x), 1e-5)
     m.impl = "triton"
     _assert_same_run(_value_and_grads(torch.compile(m), params, x), eager, 1e-6)
+
+
+def test_a_compiled_generator_saves_like_the_generator(tmp_path):
+    # torch.compile's wrapper prefixes every state_dict key with "_orig_mod.": saved as is, the
+    # weights no longer matched the generator's config and the file could not be loaded.
+    from gan.networks.io import load_generator, save_generator
+
+    G = build_generator("t-tiny", res=16, seed=0)
+    save_generator(torch.compile(G), tmp_path / "generator")
+    H = load_generator(tmp_path / "generator")
+    z = torch.randn(2, G.z_dim, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        torch.testing.assert_close(H(z), G(z), rtol=0, atol=0)

@@ -261,6 +261,7 @@ def user_module(tmp_path, monkeypatch):
         "def net():\n    return nn.Sequential(nn.Conv2d(1, 2, 3, stride=2), nn.ReLU())\n"
         "def not_a_module():\n    return 'hello'\n"
         "class Zoo:\n    @staticmethod\n    def build():\n        return net()\n"
+        "def compiled():\n    import torch\n    return torch.compile(net())\n"
     )
     monkeypatch.syspath_prepend(str(tmp_path))
     return "probe_user_models"
@@ -284,6 +285,20 @@ def test_load_model_from_a_factory(user_module):
 def test_load_model_bad_factories(user_module, attr, match):
     with pytest.raises(ValueError, match=match):
         load_model(f"{user_module}:{attr}")
+
+
+def test_a_factory_returning_a_compiled_model_gets_the_module_and_its_weights(
+    user_module, tmp_path
+):
+    # The wrapper's state_dict keys carry "_orig_mod.": a weights file of the model itself was
+    # refused as "missing keys" before the model was unwrapped.
+    from safetensors.torch import save_file
+
+    src = load_model(f"{user_module}:net")
+    save_file(src.state_dict(), str(tmp_path / "w.safetensors"))
+    m = load_model(f"{user_module}:compiled", weights=tmp_path / "w.safetensors")
+    assert isinstance(m, nn.Sequential) and not m.training
+    assert _params_equal(m, src)
 
 
 def test_load_model_missing_module():
