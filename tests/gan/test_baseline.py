@@ -153,7 +153,9 @@ def test_conditional_generator():
     c = torch.eye(3)[:2]
     with torch.no_grad():
         img = G(_z(), c)
+        other = G(_z(), torch.eye(3)[1:])  # the same latents, other labels
     assert img.shape == (2, 3, 16, 16)
+    assert (img - other).abs().amax(dim=(1, 2, 3)).min() > 1e-3  # the labels reach the image
     with pytest.raises(ValueError):
         G(_z())
 

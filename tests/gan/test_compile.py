@@ -92,7 +92,10 @@ def test_value_checks_still_run_in_eager_mode():
         ops.upfirdn2d(torch.ones(1, 1, 4, 4), torch.tensor([1.0, float("inf")]))
 
 
-@pytest.mark.skipif(torch.cuda.is_available(), reason="the CPU interpreter case; CUDA has its own")
+@pytest.mark.skipif(
+    torch.cuda.is_available(),
+    reason="the CPU interpreter case; on CUDA, benchmarks/generator_compile.py --device cuda",
+)
 def test_triton_calls_are_graph_breaks_that_run_the_kernels():
     # Under TRITON_INTERPRET=1 (tests/gan/conftest.py) the kernels run on CPU tensors; dynamo
     # could not trace a launch there, so this also checks that it never tries.

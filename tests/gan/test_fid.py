@@ -359,6 +359,11 @@ def test_compute_fid_kid_runs_with_the_tiny_preset():
     assert out["num_real"] == 4 and out["num_gen"] == 2
 
 
+class _OnlyClass2(TinyDataset):
+    def __getitem__(self, i):
+        return self.images[i], torch.eye(self.c_dim)[2]
+
+
 def test_conditional_generator_uses_dataset_labels():
     G = StubG(c_dim=3)
     ext = torch.jit.script(TinyExtractor())
@@ -368,6 +373,10 @@ def test_conditional_generator_uses_dataset_labels():
     labels = torch.cat(G.seen_c)
     assert labels.shape == (5, 3)
     assert torch.all(labels.sum(1) == 1) and torch.all((labels == 0) | (labels == 1))
+    # Labels come from the dataset, not from a uniform draw: a dataset holding class 2 only.
+    G.seen_c.clear()
+    generator_features(G, ext, num_gen=6, batch=3, dataset=_OnlyClass2(n=4, c_dim=3))
+    assert torch.equal(torch.cat(G.seen_c), torch.eye(3)[[2] * 6])
     with pytest.raises(ValueError, match="dataset"):
         generator_features(G, ext, num_gen=3, batch=2)
 

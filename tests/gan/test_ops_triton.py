@@ -329,16 +329,18 @@ def test_mask_bits_match_intermediate_sign_and_clamp(blocks):
 @pytest.mark.parametrize(
     "dtype,fwd_tol,grad_tol,variant",
     [
-        (torch.float16, 3e-3, 3e-2, None),
-        (torch.bfloat16, 1.5e-2, 1e-1, None),
-        (torch.float16, 3e-3, 3e-2, {"variant": "lean_reload"}),
-        (torch.float16, 3e-3, 3e-2, {"variant": "slab16_b64", "blocks": (64,)}),
-        (torch.float16, 3e-3, 3e-2, {"variant": "slab16w_b64", "blocks": (64,)}),
+        (torch.float16, 3e-3, 5e-3, None),
+        (torch.bfloat16, 1.5e-2, 2.5e-2, None),
+        (torch.float16, 3e-3, 5e-3, {"variant": "lean_reload"}),
+        (torch.float16, 3e-3, 5e-3, {"variant": "slab16_b64", "blocks": (64,)}),
+        (torch.float16, 3e-3, 5e-3, {"variant": "slab16w_b64", "blocks": (64,)}),
     ],
 )
 def test_half_precision(dtype, fwd_tol, grad_tol, variant):
-    # fp16/bf16 in and out, fp32 accumulation. The gradient tolerance covers the rare
-    # intermediate samples whose sign flips between fp16 and float64 (derivative 1 vs slope).
+    # fp16/bf16 in and out, fp32 accumulation. The gradient tolerance leaves room for the rare
+    # intermediate samples whose sign flips between fp16 and float64 (derivative 1 vs slope):
+    # measured 6.8e-4 (fp16) and 3.7e-3 (bf16) in the interpreter; a backward with the gain 5 %
+    # off gives 5e-2, a slope of 0.3 for 0.2 gives 0.1.
     gen = torch.Generator().manual_seed(5)
     x = torch.randn(1, 2, 12, 10, generator=gen)
     fu, fd, b = _filter(gen, 12), _filter(gen, 12), torch.randn(2, generator=gen)
