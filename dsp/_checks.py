@@ -19,6 +19,9 @@ __all__ = [
     "check_power_of_two",
     "check_shape_2d",
     "check_factor",
+    "check_callable",
+    "apply_pointwise",
+    "MAX_INDEX",
     "check_cutoff",
     "parse_padding",
 ]

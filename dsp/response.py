@@ -173,7 +173,7 @@ def freqz(
         raise ValueError(
             f"worN must be an integer count >= 1 or a 1D array of frequencies, got {worN!r}"
         )
-    if isinstance(worN, (int, np.integer)) and not isinstance(worN, bool):
+    if isinstance(worN, (int, np.integer)):  # bool was refused above
         n_freq = check_int("worN", worN, minimum=1)
         period = n_freq if whole else 2 * n_freq
         f = np.arange(n_freq) * (fs / period)

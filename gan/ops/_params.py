@@ -327,7 +327,10 @@ def may_use_triton(impl: object, x: torch.Tensor) -> bool:
     """Whether :func:`select_backend` may pick Triton: ``impl`` "triton", or "auto" (None reads
     ``ALIASFREE_OPS_IMPL``) with a CUDA tensor. Otherwise the call runs the reference path, and
     under ``torch.compile`` it is traced into the graph like any PyTorch code."""
-    mode = resolve_impl(impl)
+    return _triton_possible(resolve_impl(impl), x)
+
+
+def _triton_possible(mode: str, x: torch.Tensor) -> bool:
     return mode == "triton" or (mode == "auto" and _is_cuda(x))
 
 
@@ -373,9 +376,9 @@ def select_backend(
     supported; otherwise None, with one ``FallbackWarning`` per distinct reason (CPU tensors
     fall back silently: that is the expected case, not a degradation).
     """
-    if not may_use_triton(impl, x):
+    mode = resolve_impl(impl)  # read once: it may consult the environment
+    if not _triton_possible(mode, x):
         return None
-    mode = resolve_impl(impl)
     filters = [f] if fd is None else [f, fd]
     reason = _generic_reason(x, filters)
     backend = None
