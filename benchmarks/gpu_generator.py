@@ -58,6 +58,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from _out import write_out_json  # noqa: E402
 
+from gan.networks.layers import set_grouped_modconv  # noqa: E402
 from gan.networks.presets import build_generator  # noqa: E402
 from gan.ops import _params  # noqa: E402
 
@@ -170,15 +171,24 @@ class Case:
         self.G(self.z, noise_mode="const").square().mean().backward()
 
 
-def run_path(case: Case, impl: str, rep_ms: float) -> tuple[dict, torch.Tensor | None]:
-    """Time one ops path; returns the row and the first image (CPU float64) for comparison."""
+def run_path(
+    case: Case, impl: str, rep_ms: float, cudnn_benchmark: bool = False, grouped: bool = True
+) -> tuple[dict, torch.Tensor | None]:
+    """Time one ops path (with ``torch.backends.cudnn.benchmark`` set as given, restored
+    afterwards, and the modulated convolutions in the grouped or batched order); returns the
+    row and the first image (CPU float64) for comparison."""
     os.environ[_params.ENV_IMPL] = impl
+    set_grouped_modconv(case.G, grouped)
     # Forget earlier fallback reports so every path records its own.
     if hasattr(_params, "_WARNED"):
         _params._WARNED.clear()
     row: dict = {"preset": case.key[0], "res": case.key[1], "batch": case.key[2], "impl": impl}
+    row["cudnn_benchmark"] = cudnn_benchmark
+    row["modconv"] = "grouped" if grouped else "batched"
     dev = case.device
     image = None
+    saved_benchmark = torch.backends.cudnn.benchmark
+    torch.backends.cudnn.benchmark = cudnn_benchmark
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", _params.FallbackWarning)
         try:
@@ -197,6 +207,7 @@ def run_path(case: Case, impl: str, rep_ms: float) -> tuple[dict, torch.Tensor |
             row["error"] = repr(exc)
             row["traceback"] = traceback.format_exc(limit=6)
         finally:
+            torch.backends.cudnn.benchmark = saved_benchmark
             for p in case.params:
                 p.grad = None
             if dev.type == "cuda":
@@ -244,30 +255,31 @@ def _fmt(v) -> str:
 
 def table(rows: list[dict]) -> None:
     head = (
-        f"{'case':<14}{'impl':<7}{'fwd ms':>9}{'f+b ms':>9}{'f+b GiB':>9}{'1st fwd s':>10}"
+        f"{'case':<14}{'impl':<11}{'fwd ms':>9}{'f+b ms':>9}{'f+b GiB':>9}{'1st fwd s':>10}"
         f"{'1st f+b s':>10}{'ref/this':>14}  goal / published (§6)"
     )
     print("\n" + head)
     by_key: dict = {}
     for r in rows:
-        by_key.setdefault((r["preset"], r["res"], r["batch"]), {})[r["impl"]] = r
+        by_key.setdefault((r["preset"], r["res"], r["batch"]), {})[_path_label(r)] = r
     for key, paths in by_key.items():
-        ref = paths.get("ref", {}).get("fwd_bwd_ms")
-        ref_f = paths.get("ref", {}).get("fwd_ms")
+        ref_row = paths.get("ref", paths.get("ref+cb", {}))
+        ref, ref_f = ref_row.get("fwd_bwd_ms"), ref_row.get("fwd_ms")
         for impl, r in paths.items():
             name = f"{key[0]}:{key[1]}:{key[2]}"
             if "error" in r:
-                print(f"{name:<14}{impl:<7}  ERROR {r['error'][:90]}")
+                print(f"{name:<14}{impl:<11}  ERROR {r['error'][:90]}")
                 continue
             this = r.get("fwd_bwd_ms")
-            ratio = ref / this if ref and this and impl != "ref" else None
+            is_ref = r["impl"] == "ref"
+            ratio = ref / this if ref and this and not is_ref else None
             f_ms = r.get("fwd_ms")
-            ratio_f = ref_f / f_ms if ref_f and f_ms and impl != "ref" else None
+            ratio_f = ref_f / f_ms if ref_f and f_ms and not is_ref else None
             ratios = "-" if ratio is None and ratio_f is None else f"{_fmt(ratio_f)}/{_fmt(ratio)}"
             goal = TARGETS.get(key)
             pub = PUBLISHED.get(key, {})
             notes = []
-            if goal and impl != "ref":
+            if goal and not is_ref:
                 ms_ok = this is not None and this <= goal[0]
                 notes.append(f"goal f+b <= {goal[0]:.0f} ms {'OK' if ms_ok else 'MISSED'}")
                 if goal[1] is not None and r.get("fwd_bwd_peak_gib") is not None:
@@ -280,11 +292,17 @@ def table(rows: list[dict]) -> None:
             first_f = r.get("first_fwd_ms")
             first_b = r.get("first_fwd_bwd_ms")
             print(
-                f"{name:<14}{impl:<7}{_fmt(r.get('fwd_ms')):>9}{_fmt(this):>9}"
+                f"{name:<14}{impl:<11}{_fmt(r.get('fwd_ms')):>9}{_fmt(this):>9}"
                 f"{_fmt(r.get('fwd_bwd_peak_gib')):>9}"
                 f"{_fmt(first_f / 1e3 if first_f else None):>10}"
                 f"{_fmt(first_b / 1e3 if first_b else None):>10}{ratios:>14}  " + "; ".join(notes)
             )
+
+
+def _path_label(row: dict) -> str:
+    # "+cb": torch.backends.cudnn.benchmark on; "+bm": batched modulated convolutions.
+    label = row["impl"] + ("+cb" if row.get("cudnn_benchmark") else "")
+    return label + ("+bm" if row.get("modconv") == "batched" else "")
 
 
 def write(result: dict) -> None:
@@ -295,6 +313,16 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--cases", type=parse_case, nargs="+", default=None)
     ap.add_argument("--impls", nargs="+", default=["auto", "ref"], choices=_params.IMPLS)
+    ap.add_argument(
+        "--cudnn-benchmark", nargs="+", choices=("off", "on"), default=["off"],
+        help="torch.backends.cudnn.benchmark for each path (both: every path twice; 'on' is "
+        "what aliasfree train uses on a GPU; rows and table mark it '+cb')",
+    )  # fmt: skip
+    ap.add_argument(
+        "--modconv", nargs="+", choices=("grouped", "batched"), default=["grouped"],
+        help="order of the modulated convolutions (gan.networks.layers.modulated_conv2d; "
+        "'+bm' in the table)",
+    )  # fmt: skip
     ap.add_argument("--rep-ms", type=float, default=400.0, help="timing budget per measurement")
     ap.add_argument("--budget-s", type=float, default=480.0, help="no case starts after this")
     ap.add_argument("--smoke", action="store_true", help="tiny presets at 64 px on the CPU")
@@ -313,23 +341,32 @@ def main(argv: list[str] | None = None) -> int:
     result = {"machine": machine(device), "args": vars(args) | {"cases": cases}, "rows": []}
     log(json.dumps(result["machine"]))
     for preset, res, batch in cases:
+        paths = [
+            (impl, cb == "on", mc)
+            for impl in args.impls
+            for mc in args.modconv
+            for cb in args.cudnn_benchmark
+        ]
+        head = {"preset": preset, "res": res, "batch": batch}
+
+        def stub(impl, cb, mc, head=head):
+            return head | {"impl": impl, "cudnn_benchmark": cb, "modconv": mc}
+
         if time.perf_counter() - T_PROCESS > args.budget_s:
-            for impl in args.impls:
-                row = {"preset": preset, "res": res, "batch": batch, "impl": impl}
-                result["rows"].append(row | {"error": "skipped: time budget spent"})
+            for path in paths:
+                result["rows"].append(stub(*path) | {"error": "skipped: time budget spent"})
             continue
         try:
             case = Case(preset, res, batch, device)
         except Exception as exc:
-            for impl in args.impls:
-                row = {"preset": preset, "res": res, "batch": batch, "impl": impl}
-                result["rows"].append(row | {"error": f"build failed: {exc!r}"})
+            for path in paths:
+                result["rows"].append(stub(*path) | {"error": f"build failed: {exc!r}"})
             write(result)
             continue
         first = None
-        for impl in args.impls:
-            log(f"{preset}:{res}:{batch} impl={impl}")
-            row, image = run_path(case, impl, args.rep_ms)
+        for impl, cb, mc in paths:
+            log(f"{preset}:{res}:{batch} impl={impl} cudnn.benchmark={cb} modconv={mc}")
+            row, image = run_path(case, impl, args.rep_ms, cb, mc == "grouped")
             if image is not None:
                 if first is None:
                     first = image

@@ -8,20 +8,26 @@
 # with less time left than it needs to finish one case, and each runs under `timeout` so the
 # whole call ends inside the budget):
 #   1. benchmarks/gpu_ops.py --compare      (issue 3: kernel variants, ~125 s) → best_variant.txt
-#   2. benchmarks/gpu_generator.py          (issue 4: T and R at 256, batch 16, Triton vs ref)
-#   3. benchmarks/train_step.py --cycles 1  (issue 5: T and R at 256, batch 32)
-#   4. benchmarks/gpu_generator.py          (issue 4: T and R at 1024, batch 4)
+#   2. benchmarks/gpu_generator.py          (issue 4: T and R at 256, batch 16, Triton path with
+#      cudnn.benchmark off and on × grouped and batched modulated convolutions: the plain
+#      reference path was timed on 2026-11-28) → the faster order for config T (_pick.py)
+#   3. benchmarks/train_step.py --cycles 1  (issue 5: T and R at 256, batch 32; cudnn.benchmark
+#      on, as aliasfree train runs on a GPU; the modulated convolutions in stage 2's order)
+#   4. benchmarks/gpu_generator.py          (issue 4: T and R at 1024, batch 4, cudnn.benchmark
+#      on, both orders)
 #   5. aliasfree train --device cuda        (issue 5: the command end to end on the GPU: bf16
 #      autocast, Triton ops, snapshot with metrics; tiny config T, 0.2 kimg)
-#   6. benchmarks/generator_compile.py      (torch.compile of T and R at 256 on the GPU, Triton
-#      ops as graph breaks: does it work, and what does it gain; only if time is left)
-# Stages 2–6 run with ALIASFREE_TRITON_VARIANT set to the variant stage 1 ranked first (when it
-# found one within tolerance), so the generator and training figures use the best kernels.
+# (torch.compile of the generators on the GPU was measured on 2026-11-28 by hand:
+# benchmarks/generator_compile.py --device cuda; RESULTS.md, "Session 9".)
+# Stages 2–5 run with ALIASFREE_TRITON_VARIANT set to the variant stage 1 ranked first (when it
+# found one within tolerance; gpu_ops.py writes its ranking after every case, so a comparison cut
+# short still names one), so the generator and training figures use the best kernels.
 # Each stage's log (<stage>.log) and JSON (see each script's docstring) go to a work folder that
 # is packed into $OUT/results.tgz after every stage (checkpoints left out): the device tool
 # brings back at most 8 files from $OUT, and a run stopped half-way still returns what it had.
-# $OUT/session.log is the summary. Read them with `tar xzf results.tgz`. Afterwards: copy the figures into benchmarks/RESULTS.md and, if stage 1 picked a variant other
-# than the default, set DEFAULT_VARIANT in gan/ops/_triton/_launch.py.
+# $OUT/session.log is the summary. Read them with `tar xzf results.tgz`. Afterwards: copy the
+# figures into benchmarks/RESULTS.md and, if stage 1 picked a variant other than the current
+# half-precision default, update DEFAULT_VARIANTS in gan/ops/_triton/_launch.py.
 set -u
 FINAL=${OUT:?set OUT to a folder for the logs and JSON}
 mkdir -p "$FINAL"
@@ -73,16 +79,17 @@ budget() {  # the scripts' own "no case starts after" limit: what is left less a
     echo $((b > 1 ? b : 1))
 }
 stage generator_256 90 200 "$PY" benchmarks/gpu_generator.py --cases t:256:16 r:256:16 \
-    --budget-s "$(budget 60)"
+    --impls auto --cudnn-benchmark off on --modconv grouped batched --budget-s "$(budget 60)"
 mv -f "$OUT/gpu_generator.json" "$OUT/gpu_generator_256.json" 2>/dev/null
+MODCONV=$(python3 benchmarks/_pick.py modconv "$OUT/gpu_generator_256.json" 2>/dev/null)
+MODCONV=${MODCONV:-grouped}
+echo "== modulated convolutions for the rest: $MODCONV" | tee -a "$OUT/session.log"
 stage train_step 100 220 "$PY" benchmarks/train_step.py --cases t:256:32 r:256:32 --cycles 1 \
-    --budget-s "$(budget 90)" --case-timeout-s 110
+    --modconv "$MODCONV" --budget-s "$(budget 90)" --case-timeout-s 110
 stage generator_1024 90 200 "$PY" benchmarks/gpu_generator.py --cases t:1024:4 r:1024:4 \
-    --budget-s "$(budget 60)"
+    --impls auto --cudnn-benchmark on --modconv grouped batched --budget-s "$(budget 60)"
 mv -f "$OUT/gpu_generator.json" "$OUT/gpu_generator_1024.json" 2>/dev/null
 stage train_cli 60 120 "$PY" -m aliasfree train --device cuda --kimg 0.2 --snap-kimg 0.2 \
     --out "$OUT/train_cli_run"
-stage compile 150 240 "$PY" benchmarks/generator_compile.py --device cuda --repeats 3 \
-    --budget-s "$(budget 120)" --case-timeout-s 200
 echo "== done after $(($(date +%s) - T0)) s" | tee -a "$OUT/session.log"
 pack

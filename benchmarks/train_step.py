@@ -201,6 +201,14 @@ def run_case(args: argparse.Namespace, row_path: Path) -> None:
             dataset = SyntheticImages(res)
         t0 = time.perf_counter()
         trainer = Trainer(opts, dataset=dataset)
+        if args.cudnn_benchmark is not None:
+            torch.backends.cudnn.benchmark = args.cudnn_benchmark
+        row["cudnn_benchmark"] = torch.backends.cudnn.benchmark
+        from gan.networks.layers import set_grouped_modconv
+
+        for net in (trainer.G, trainer.G_ema):
+            set_grouped_modconv(net, args.modconv == "grouped")
+        row["modconv"] = args.modconv
         row["build_s"] = time.perf_counter() - t0
         o = trainer.opts
         interval = o.r1_interval if o.r1_gamma > 0 else 1
@@ -386,6 +394,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--augment", choices=("noaug", "ada"), default="noaug")
     ap.add_argument("--impl", choices=("auto", "ref", "triton"), default=None, help="ops path")
     ap.add_argument("--fp16", action=argparse.BooleanOptionalAction, default=None)
+    ap.add_argument(
+        "--modconv", choices=("grouped", "batched"), default="grouped",
+        help="order of G's modulated convolutions (gan.networks.layers.set_grouped_modconv)",
+    )  # fmt: skip
+    ap.add_argument(
+        "--cudnn-benchmark", action=argparse.BooleanOptionalAction, default=None,
+        help="torch.backends.cudnn.benchmark (default: as aliasfree train, on with CUDA)",
+    )  # fmt: skip
     ap.add_argument("--cycles", type=int, default=None, help="timed R1 cycles (default 2)")
     ap.add_argument("--threads", type=int, default=1, help="torch threads on the CPU (1)")
     ap.add_argument(
@@ -445,6 +461,9 @@ def main(argv: list[str] | None = None) -> int:
             cmd += ["--impl", args.impl]
         if args.fp16 is not None:
             cmd += ["--fp16" if args.fp16 else "--no-fp16"]
+        if args.cudnn_benchmark is not None:
+            cmd += ["--cudnn-benchmark" if args.cudnn_benchmark else "--no-cudnn-benchmark"]
+        cmd += ["--modconv", args.modconv]
         try:
             proc = subprocess.run(cmd, timeout=args.case_timeout_s, text=True, capture_output=True)
             note = None if proc.returncode == 0 else f"worker exit status {proc.returncode}"

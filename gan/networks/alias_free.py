@@ -209,6 +209,7 @@ class SynthesisLayer(nn.Module):
         )
         self.gain = 1.0 if self.is_torgb else math.sqrt(2.0)
         self.slope = 1.0 if self.is_torgb else 0.2
+        self.grouped_modconv = True  # see layers.set_grouped_modconv
 
         self.affine = FullyConnected(self.w_dim, self.in_channels, bias_init=1.0)
         k = self.conv_kernel
@@ -248,6 +249,7 @@ class SynthesisLayer(nn.Module):
             demodulate=not self.is_torgb,
             padding=self.conv_padding,
             input_gain=input_gain,
+            grouped=self.grouped_modconv,
         )
         x = filtered_lrelu(
             x,

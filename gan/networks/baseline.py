@@ -138,6 +138,7 @@ class SynthesisLayer(nn.Module):
             torch.randn(self.out_channels, self.in_channels, self.kernel_size, self.kernel_size)
         )
         self.bias = nn.Parameter(torch.zeros(self.out_channels))
+        self.grouped_modconv = True  # see layers.set_grouped_modconv
         self.noise_strength = nn.Parameter(torch.zeros([]))
         self.register_buffer("noise_const", torch.randn(self.resolution, self.resolution))
         self.register_buffer(
@@ -148,7 +149,14 @@ class SynthesisLayer(nn.Module):
         styles = self.affine(w)
         if self.up > 1:
             x = upsample_2x(x, self.resample_filter)
-        x = modulated_conv2d(x, self.weight, styles, demodulate=True, padding=self.kernel_size // 2)
+        x = modulated_conv2d(
+            x,
+            self.weight,
+            styles,
+            demodulate=True,
+            padding=self.kernel_size // 2,
+            grouped=self.grouped_modconv,
+        )
         if noise_mode == "const":
             x = x + (self.noise_const * self.noise_strength).to(x.dtype)
         elif noise_mode == "random":
@@ -174,11 +182,12 @@ class ToRGBLayer(nn.Module):
         self.affine = FullyConnected(w_dim, self.in_channels, bias_init=1.0)
         self.weight = nn.Parameter(torch.randn(self.out_channels, self.in_channels, 1, 1))
         self.bias = nn.Parameter(torch.zeros(self.out_channels))
+        self.grouped_modconv = True  # see layers.set_grouped_modconv
         self.weight_gain = 1.0 / math.sqrt(self.in_channels)
 
     def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         styles = self.affine(w) * self.weight_gain
-        x = modulated_conv2d(x, self.weight, styles, demodulate=False)
+        x = modulated_conv2d(x, self.weight, styles, demodulate=False, grouped=self.grouped_modconv)
         x = x + self.bias.to(x.dtype).view(1, -1, 1, 1)
         if self.conv_clamp is not None:
             x = x.clamp(-self.conv_clamp, self.conv_clamp)

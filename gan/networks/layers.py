@@ -25,6 +25,7 @@ __all__ = [
     "MappingNetwork",
     "modulated_conv2d",
     "normalize_2nd_moment",
+    "set_grouped_modconv",
 ]
 
 _ACTIVATIONS = ("linear", "lrelu")
@@ -254,6 +255,7 @@ def modulated_conv2d(
     demodulate: bool = True,
     padding: int = 0,
     input_gain: torch.Tensor | None = None,
+    grouped: bool = True,
 ) -> torch.Tensor:
     """Per-sample modulated (and optionally demodulated) 2D convolution. REFERENCE §3.
 
@@ -262,9 +264,19 @@ def modulated_conv2d(
     channels for unit-variance input); then ``out[n] = conv2d(x[n], w'', padding)``
     (a cross-correlation, as ``torch.nn.functional.conv2d``). When demodulating, ``weight`` and
     ``styles`` are first normalised to unit RMS (per output channel, resp. per sample), which the
-    demodulation cancels mathematically but keeps fp16 in range. Runs as one grouped
-    convolution (groups = N); the modulated weights are formed in float32 (float64 for a
-    float64 ``x``) and cast to ``x.dtype``.
+    demodulation cancels mathematically but keeps fp16 in range.
+
+    Two evaluation orders of the same function (equal up to rounding):
+
+    - ``grouped=True``: the modulated weights ``w''`` are formed per sample in float32 (float64
+      for a float64 ``x``), cast to ``x.dtype``, and the batch runs as one grouped convolution
+      (groups = N), as the reference implementation;
+    - ``grouped=False``: the modulation moves onto the activations (the StyleGAN2 form):
+      ``out[n] = d[n] · conv2d(x[n] · s'[n], ŵ)`` with the shared normalised weight ``ŵ``, the
+      per-sample input scale ``s'[n, i] = styles[n, i] · input_gain[n, i]`` (normalised styles when
+      demodulating) and the demodulation ``d[n, o] = 1 / sqrt(Σ_i (Σ_{kh,kw} ŵ[o, i]²) · s[n, i]² +
+      1e-8)`` (or 1), so the convolution is an ordinary batched one (one weight for all samples:
+      a different algorithm choice for cuDNN, above all for the weight gradient).
 
     Parameters
     ----------
@@ -279,7 +291,9 @@ def modulated_conv2d(
         Zero padding on every side, ``>= 0`` (``k − 1`` gives a full convolution).
     input_gain : Tensor or None
         Scalar, ``[I]`` or ``[N, I]``; multiplies the input channels (the magnitude EMA's
-        normalisation), folded into the weights.
+        normalisation), folded into the weights (into ``s'`` when not ``grouped``).
+    grouped : bool
+        The evaluation order (above).
 
     Returns
     -------
@@ -298,16 +312,17 @@ def modulated_conv2d(
         raise ValueError(f"styles must be a tensor of shape [{n}, {in_ch}], got {_shape(styles)}")
     padding = check_int("padding", padding, minimum=0)
 
+    if not isinstance(grouped, bool):
+        raise ValueError(f"grouped must be True or False, got {grouped!r}")
+
     wdt = compute_dtype(x)
-    w = weight.to(wdt).unsqueeze(0)  # [1, O, I, k, k]
+    w = weight.to(wdt)  # [O, I, k, k]
     s = styles.to(wdt)
     if demodulate:
-        w = w * w.square().mean(dim=[2, 3, 4], keepdim=True).rsqrt()
+        w = w * w.square().mean(dim=[1, 2, 3], keepdim=True).rsqrt()
         # Per sample, so that no sample's output depends on the rest of the batch.
         s = s * s.square().mean(dim=1, keepdim=True).rsqrt()
-    w = w * s.reshape(n, 1, in_ch, 1, 1)
-    if demodulate:
-        w = w * (w.square().sum(dim=[2, 3, 4], keepdim=True) + 1e-8).rsqrt()
+    gain = None
     if input_gain is not None:
         g = torch.as_tensor(input_gain, dtype=wdt, device=w.device)
         if g.ndim == 0:
@@ -319,12 +334,42 @@ def modulated_conv2d(
                 f"input_gain must be a scalar or have shape [{in_ch}] or [{n}, {in_ch}], "
                 f"got {list(g.shape)}"
             )
-        w = w * g.expand(n, in_ch).reshape(n, 1, in_ch, 1, 1)
+        gain = g.expand(n, in_ch)
 
+    if not grouped:
+        # d[n, o] from the per-(o, i) energies of ŵ: the same sum as the grouped form's, without
+        # forming a weight per sample.
+        scale = s if gain is None else s * gain
+        y = F.conv2d(x * scale.to(x.dtype).reshape(n, in_ch, 1, 1), w.to(x.dtype), padding=padding)
+        if demodulate:
+            d = (s.square() @ w.square().sum(dim=[2, 3]).t() + 1e-8).rsqrt()  # [N, O]
+            y = y * d.to(x.dtype).reshape(n, out_ch, 1, 1)
+        return y
+
+    w = w.unsqueeze(0) * s.reshape(n, 1, in_ch, 1, 1)  # [N, O, I, k, k]
+    if demodulate:
+        w = w * (w.square().sum(dim=[2, 3, 4], keepdim=True) + 1e-8).rsqrt()
+    if gain is not None:
+        w = w * gain.reshape(n, 1, in_ch, 1, 1)
     xr = x.reshape(1, n * in_ch, *x.shape[2:])
     wr = w.reshape(n * out_ch, in_ch, kh, kw).to(x.dtype)
     y = F.conv2d(xr, wr, padding=padding, groups=n)
     return y.reshape(n, out_ch, *y.shape[2:])
+
+
+def set_grouped_modconv(model: nn.Module, grouped: bool) -> int:
+    """Set the evaluation order of every modulated convolution in ``model`` (the
+    ``grouped_modconv`` attribute of its layers, see :func:`modulated_conv2d`; default True).
+    Returns the number of layers set. Not part of the saved weights or config: the two orders
+    compute the same function, and which is faster depends on the device (benchmarks/)."""
+    if not isinstance(grouped, bool):
+        raise ValueError(f"grouped must be True or False, got {grouped!r}")
+    count = 0
+    for m in model.modules():
+        if hasattr(m, "grouped_modconv"):
+            m.grouped_modconv = grouped
+            count += 1
+    return count
 
 
 def _shape(t: object) -> object:

@@ -116,6 +116,11 @@ class Trainer:
 
         self.env = env if env is not None else init_distributed(opts.device)
         self.device = self.env.device
+        if self.device.type == "cuda":
+            # Every convolution of a run has a fixed shape, so cuDNN's per-shape algorithm
+            # search pays for itself after the first steps (the reference implementation
+            # trains with it too). A process-wide switch: training owns its process.
+            torch.backends.cudnn.benchmark = True
         if dataset is None:
             from .data import ImageDataset
 

@@ -9,7 +9,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch.nn import functional as F
 
-from gan.networks.layers import FullyConnected, MappingNetwork, modulated_conv2d
+from gan.networks.layers import (
+    FullyConnected,
+    MappingNetwork,
+    modulated_conv2d,
+    set_grouped_modconv,
+)
 
 
 def _np(t: torch.Tensor) -> np.ndarray:
@@ -194,8 +199,11 @@ def _naive_modconv(x, weight, styles, demodulate, padding, input_gain):
     demodulate=st.booleans(),
     gain_kind=st.sampled_from(["none", "scalar", "channel", "sample"]),
     seed=st.integers(0, 2**16),
+    grouped=st.booleans(),
 )
-def test_modulated_conv2d_equals_naive_loop(n, cin, cout, k, size, demodulate, gain_kind, seed):
+def test_modulated_conv2d_equals_naive_loop(
+    n, cin, cout, k, size, demodulate, gain_kind, seed, grouped
+):
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(n, cin, size, size, generator=g)
     weight = torch.randn(cout, cin, k, k, generator=g)
@@ -207,11 +215,56 @@ def test_modulated_conv2d_equals_naive_loop(n, cin, cout, k, size, demodulate, g
         "sample": torch.rand(n, cin, generator=g) + 0.5,
     }[gain_kind]
     padding = k - 1
-    y = modulated_conv2d(x, weight, styles, demodulate=demodulate, padding=padding, input_gain=gain)
+    y = modulated_conv2d(
+        x, weight, styles, demodulate=demodulate, padding=padding, input_gain=gain, grouped=grouped
+    )
     gain_ref = gain.expand(cin) if gain_kind == "scalar" else gain
     ref = _naive_modconv(x, weight, styles, demodulate, padding, gain_ref)
     assert y.shape == (n, cout, size + k - 1, size + k - 1) and y.dtype == torch.float32
     np.testing.assert_allclose(_np(y), _np(ref), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("demodulate", [True, False])
+def test_modulated_conv2d_orders_agree_with_gradients(demodulate) -> None:
+    # The batched (StyleGAN2) order and the grouped one: the same function and the same
+    # gradients for x, weight, styles and a per-sample input gain, in float64.
+    g = torch.Generator().manual_seed(11)
+    args = [
+        torch.randn(3, 5, 7, 7, generator=g, dtype=torch.float64),
+        torch.randn(4, 5, 3, 3, generator=g, dtype=torch.float64),
+        torch.randn(3, 5, generator=g, dtype=torch.float64) + 1.0,
+        torch.rand(3, 5, generator=g, dtype=torch.float64) + 0.5,
+    ]
+    outs, grads = [], []
+    for grouped in (True, False):
+        leaves = [a.clone().requires_grad_() for a in args]
+        x, w, st_, gain = leaves
+        y = modulated_conv2d(
+            x, w, st_, demodulate=demodulate, padding=1, input_gain=gain, grouped=grouped
+        )
+        (y * torch.linspace(-1, 1, y.numel(), dtype=y.dtype).reshape(y.shape)).sum().backward()
+        outs.append(y.detach())
+        grads.append([leaf.grad for leaf in leaves])
+    torch.testing.assert_close(outs[1], outs[0], rtol=1e-12, atol=1e-12)
+    for a, b in zip(grads[1], grads[0], strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("config", ["t", "r", "baseline"])
+def test_set_grouped_modconv_keeps_the_generator(config) -> None:
+    from gan.networks.presets import build_generator
+
+    G = build_generator(f"{config}-tiny", res=32, seed=3).double().eval()
+    z = torch.randn(2, G.z_dim, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    want = G(z)
+    n_layers = set_grouped_modconv(G, False)
+    assert n_layers >= 4 and all(
+        not m.grouped_modconv for m in G.modules() if hasattr(m, "grouped_modconv")
+    )
+    got = G(z)
+    torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-10)
+    with pytest.raises(ValueError, match="grouped"):
+        set_grouped_modconv(G, "no")
 
 
 def test_modulated_conv2d_samples_are_independent() -> None:
@@ -246,3 +299,5 @@ def test_modulated_conv2d_rejects_bad_shapes() -> None:
         modulated_conv2d(x, w, s, padding=-1)
     with pytest.raises(ValueError, match="input_gain"):
         modulated_conv2d(x, w, s, input_gain=torch.ones(5))
+    with pytest.raises(ValueError, match="grouped"):
+        modulated_conv2d(x, w, s, grouped=1)

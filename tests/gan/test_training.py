@@ -230,7 +230,10 @@ def data():
 
 
 def test_one_step_updates_everything_and_stays_finite(data):
+    benchmark = torch.backends.cudnn.benchmark
     tr = Trainer(_opts(config="t", augment_p=0.5), dataset=data)
+    # cuDNN autotuning is switched on for CUDA runs only: a CPU run leaves the process alone.
+    assert torch.backends.cudnn.benchmark == benchmark
     g0, d0, e0 = _params(tr.G), _params(tr.D), _params(tr.G_ema)
     stats = tr.step()
     for name, v in stats.items():

@@ -148,10 +148,6 @@ def _fused_kernel(
     VMASK: tl.constexpr = False,
     LEAN: tl.constexpr = False,
     RELOAD: tl.constexpr = False,
-    SB: tl.constexpr = 0,
-    WIN: tl.constexpr = 0,
-    SST: tl.constexpr = 1,
-    FLAT: tl.constexpr = False,
 ):
     # One program: one tile position, PPB consecutive planes (the tile matrices depend on the
     # tile position only, so they are loaded once and reused for every plane).
@@ -165,13 +161,6 @@ def _fused_kernel(
     #   tensor to keep live), the source is loaded from clamped indices without a mask.
     # RELOAD: the tile matrices are gathered again for every plane (from the L1-resident taps)
     #   instead of being kept live across the loop.
-    # SB > 0 (row slabs): the intermediate tile is processed in slabs of SB rows, so that no
-    #   [BM, BM] value is ever live (see ``_slab_chain``); the full-tile code below is skipped.
-    # WIN > 0 (with SB > 0): each slab loads only the WIN source rows it needs (a window of
-    #   the plane, from L1/L2) instead of slicing the whole [BI, BI] source tile, which then
-    #   never exists: stage 1's y product shrinks from BI·BI·SB to BI·WIN·SB MACs per slab.
-    # SST (with SB > 0): software-pipeline stages of the slab loop (1: none). FLAT: the plane
-    #   loop and the loops inside it flattened into one (tl.range(flatten=True)).
     pid = tl.program_id(0)
     n_tiles = TILES_H * TILES_W
     tile = pid % n_tiles
@@ -207,12 +196,9 @@ def _fused_kernel(
         soffs = jy[:, None] * SW + jx[None, :]
 
     if not RELOAD:
-        # (The slab path gathers its y matrices per slab.)
-        if SB == 0:
-            p1y0 = _tile_matrix(h1y_ptr, T1Y, REV1, scale1, am, ai, 1, S1, phy, False, DOT_DTYPE)
+        p1y0 = _tile_matrix(h1y_ptr, T1Y, REV1, scale1, am, ai, 1, S1, phy, False, DOT_DTYPE)
         p1x0 = _tile_matrix(h1x_ptr, T1X, REV1, scale1, am, ai, 1, S1, phx, True, DOT_DTYPE)
-        if SB == 0:
-            q2y0 = _tile_matrix(h2y_ptr, T2Y, REV2, scale2, ao, am, S2, 1, 0, False, DOT_DTYPE)
+        q2y0 = _tile_matrix(h2y_ptr, T2Y, REV2, scale2, ao, am, S2, 1, 0, False, DOT_DTYPE)
         q2x0 = _tile_matrix(h2x_ptr, T2X, REV2, scale2, ao, am, S2, 1, -dx, True, DOT_DTYPE)
 
     # Intermediate samples this tile needs; the rest of the block is zeroed so that nothing
@@ -256,27 +242,22 @@ def _fused_kernel(
     doffs = oy[:, None] * DW + ox[None, :]
 
     p_end = tl.minimum(group * PPB + PPB, PLANES)
-    for plane in tl.range(group * PPB, p_end, flatten=FLAT):
+    for plane in range(group * PPB, p_end):
         if RELOAD:
-            if SB == 0:
-                p1y = _tile_matrix(h1y_ptr, T1Y, REV1, scale1, am, ai, 1, S1, phy, False, DOT_DTYPE)
+            p1y = _tile_matrix(h1y_ptr, T1Y, REV1, scale1, am, ai, 1, S1, phy, False, DOT_DTYPE)
             p1x = _tile_matrix(h1x_ptr, T1X, REV1, scale1, am, ai, 1, S1, phx, True, DOT_DTYPE)
-            if SB == 0:
-                q2y = _tile_matrix(h2y_ptr, T2Y, REV2, scale2, ao, am, S2, 1, 0, False, DOT_DTYPE)
+            q2y = _tile_matrix(h2y_ptr, T2Y, REV2, scale2, ao, am, S2, 1, 0, False, DOT_DTYPE)
             q2x = _tile_matrix(h2x_ptr, T2X, REV2, scale2, ao, am, S2, 1, -dx, True, DOT_DTYPE)
         else:
-            if SB == 0:
-                p1y = p1y0
-                q2y = q2y0
+            p1y = p1y0
+            q2y = q2y0
             p1x = p1x0
             q2x = q2x0
         plane64 = tl.cast(plane, tl.int64)
         bias_val = 0.0
         if HAS_BIAS:
             bias_val = tl.load(bias_ptr + plane % C).to(tl.float32)
-        if WIN > 0:
-            src = 0  # each slab loads its own source window
-        elif LEAN:
+        if LEAN:
             src = tl.load(src_ptr + plane64 * SH * SW + soffs).to(tl.float32)
             if HAS_BIAS:
                 src = src + bias_val
@@ -287,62 +268,52 @@ def _fused_kernel(
             src = _load_source(src_ptr + plane64 * SH * SW + soffs, smask, bias_val, HAS_BIAS,
                                DOT_DTYPE)  # fmt: skip
 
-        if SB > 0:
-            out = _slab_chain(
-                src, p1x, q2x, mask_ptr + plane64 * MH * MROW, h1y_ptr, h1x_ptr, h2y_ptr,
-                h2x_ptr, scale1, scale2, phy, phx, dx, r0y, r0x, ty, tx, TILES_H, TILES_W, MH, MW,
-                MROW, gain, slope, clamp, ai, am, ao, need_x, S1, S2, T1Y, T1X, T2Y, T2X, REV1,
-                REV2, R1, R2, BI, BM, BO, TOV_H, TOV_W, MODE, HAS_CLAMP, STORE_MASK, VMASK,
-                DOT_DTYPE, PREC, SB, src_ptr + plane64 * SH * SW, bias_val, j0y, jx, inx, SH,
-                SW, HAS_BIAS, WIN, SST,
-            )  # fmt: skip
+        # Stage 1: mid = Σ_k P1y_k · src · P1x_k on the fine grid.
+        mid = _separable(src, p1y, p1x, tl.zeros([BM, BM], dtype=tl.float32), DOT_DTYPE, PREC)
+        # A runtime loop, not static_range: unrolled, the compiler hoists every term's
+        # plane-invariant tile matrices out of the plane loop and spills them (sm_90 AOT:
+        # 0.6-0.8 KiB per thread for config R's 3-5-term fd in fp32).
+        for k in range(1, R1):
+            p1yk = _tile_matrix(
+                h1y_ptr + k * T1Y, T1Y, REV1, scale1, am, ai, 1, S1, phy, False, DOT_DTYPE
+            )
+            p1xk = _tile_matrix(
+                h1x_ptr + k * T1X, T1X, REV1, scale1, am, ai, 1, S1, phx, True, DOT_DTYPE
+            )
+            mid = _separable(src, p1yk, p1xk, mid, DOT_DTYPE, PREC)
+
+        mask_base = mask_ptr + plane64 * MH * MROW
+        if MODE == 0:
+            act, code = _activate(mid, gain, slope, clamp, HAS_CLAMP)
+            if STORE_MASK:
+                # 4 consecutive W samples per byte, sample rx at bits 2·(rx & 3).
+                quad = tl.reshape(code, (BM, BM // 4, 4))
+                packed = tl.sum(quad << shift[None, None, :], axis=2)
+                tl.store(mask_base + moffs, packed.to(tl.uint8), mask=own)
         else:
-            # Stage 1: mid = Σ_k P1y_k · src · P1x_k on the fine grid.
-            mid = _separable(src, p1y, p1x, tl.zeros([BM, BM], dtype=tl.float32), DOT_DTYPE, PREC)
-            # A runtime loop, not static_range: unrolled, the compiler hoists every term's
-            # plane-invariant tile matrices out of the plane loop and spills them (sm_90 AOT:
-            # 0.6-0.8 KiB per thread for config R's 3-5-term fd in fp32).
-            for k in range(1, R1):
-                p1yk = _tile_matrix(
-                    h1y_ptr + k * T1Y, T1Y, REV1, scale1, am, ai, 1, S1, phy, False, DOT_DTYPE
-                )
-                p1xk = _tile_matrix(
-                    h1x_ptr + k * T1X, T1X, REV1, scale1, am, ai, 1, S1, phx, True, DOT_DTYPE
-                )
-                mid = _separable(src, p1yk, p1xk, mid, DOT_DTYPE, PREC)
-
-            mask_base = mask_ptr + plane64 * MH * MROW
-            if MODE == 0:
-                act, code = _activate(mid, gain, slope, clamp, HAS_CLAMP)
-                if STORE_MASK:
-                    # 4 consecutive W samples per byte, sample rx at bits 2·(rx & 3).
-                    quad = tl.reshape(code, (BM, BM // 4, 4))
-                    packed = tl.sum(quad << shift[None, None, :], axis=2)
-                    tl.store(mask_base + moffs, packed.to(tl.uint8), mask=own)
+            if VMASK:
+                byte = tl.load(mask_base + moffs, mask=mload, other=0).to(tl.int32)
+                bits = tl.reshape((byte[:, :, None] >> shift[None, None, :]) & 3, (BM, BM))
             else:
-                if VMASK:
-                    byte = tl.load(mask_base + moffs, mask=mload, other=0).to(tl.int32)
-                    bits = tl.reshape((byte[:, :, None] >> shift[None, None, :]) & 3, (BM, BM))
-                else:
-                    byte = tl.load(mask_base + moffs, mask=mload, other=0)
-                    bits = (byte.to(tl.int32) >> mshift) & 3
-                act = mid * _mask_derivative(bits, gain, slope)
-            if LEAN:
-                act = tl.where(need_y[:, None], tl.where(need_x[None, :], act, 0.0), 0.0)
-            else:
-                act = tl.where(need, act, 0.0)
+                byte = tl.load(mask_base + moffs, mask=mload, other=0)
+                bits = (byte.to(tl.int32) >> mshift) & 3
+            act = mid * _mask_derivative(bits, gain, slope)
+        if LEAN:
+            act = tl.where(need_y[:, None], tl.where(need_x[None, :], act, 0.0), 0.0)
+        else:
+            act = tl.where(need, act, 0.0)
 
-            # Stage 2: dst = Σ_k Q2y_k · act · Q2x_k.
-            act = act.to(DOT_DTYPE)
-            out = _separable(act, q2y, q2x, tl.zeros([BO, BO], dtype=tl.float32), DOT_DTYPE, PREC)
-            for k in range(1, R2):
-                q2yk = _tile_matrix(
-                    h2y_ptr + k * T2Y, T2Y, REV2, scale2, ao, am, S2, 1, 0, False, DOT_DTYPE
-                )
-                q2xk = _tile_matrix(
-                    h2x_ptr + k * T2X, T2X, REV2, scale2, ao, am, S2, 1, -dx, True, DOT_DTYPE
-                )
-                out = _separable(act, q2yk, q2xk, out, DOT_DTYPE, PREC)
+        # Stage 2: dst = Σ_k Q2y_k · act · Q2x_k.
+        act = act.to(DOT_DTYPE)
+        out = _separable(act, q2y, q2x, tl.zeros([BO, BO], dtype=tl.float32), DOT_DTYPE, PREC)
+        for k in range(1, R2):
+            q2yk = _tile_matrix(
+                h2y_ptr + k * T2Y, T2Y, REV2, scale2, ao, am, S2, 1, 0, False, DOT_DTYPE
+            )
+            q2xk = _tile_matrix(
+                h2x_ptr + k * T2X, T2X, REV2, scale2, ao, am, S2, 1, -dx, True, DOT_DTYPE
+            )
+            out = _separable(act, q2yk, q2xk, out, DOT_DTYPE, PREC)
         dst = dst_ptr + plane64 * DH * DW + doffs
         tl.store(dst, out.to(dst_ptr.dtype.element_ty), mask=omask)
         if HAS_DSUM:
@@ -373,177 +344,6 @@ def _mask_derivative(bits, gain, slope):
     # Backward epilogue: the derivative of the forward epilogue from its mask code.
     deriv = tl.where((bits & 1) != 0, gain, gain * slope)
     return tl.where((bits & 2) != 0, 0.0, deriv)
-
-
-@triton.jit
-def _slab_chain(
-    src,
-    p1x,
-    q2x,
-    mask_base,
-    h1y_ptr,
-    h1x_ptr,
-    h2y_ptr,
-    h2x_ptr,
-    scale1,
-    scale2,
-    phy,
-    phx,
-    dx,
-    r0y,
-    r0x,
-    ty,
-    tx,
-    TILES_H,
-    TILES_W,
-    MH,
-    MW,
-    MROW,
-    gain,
-    slope,
-    clamp,
-    ai,
-    am,
-    ao,
-    need_x,
-    S1: tl.constexpr,
-    S2: tl.constexpr,
-    T1Y: tl.constexpr,
-    T1X: tl.constexpr,
-    T2Y: tl.constexpr,
-    T2X: tl.constexpr,
-    REV1: tl.constexpr,
-    REV2: tl.constexpr,
-    R1: tl.constexpr,
-    R2: tl.constexpr,
-    BI: tl.constexpr,
-    BM: tl.constexpr,
-    BO: tl.constexpr,
-    TOV_H: tl.constexpr,
-    TOV_W: tl.constexpr,
-    MODE: tl.constexpr,
-    HAS_CLAMP: tl.constexpr,
-    STORE_MASK: tl.constexpr,
-    VMASK: tl.constexpr,
-    DOT_DTYPE: tl.constexpr,
-    PREC: tl.constexpr,
-    SB: tl.constexpr,
-    src_plane,
-    bias_val,
-    j0y,
-    jx,
-    inx,
-    SH,
-    SW,
-    HAS_BIAS: tl.constexpr,
-    WIN: tl.constexpr,
-    SST: tl.constexpr,
-):
-    # One plane of the fused chain, the intermediate tile taken SB rows at a time: stage 1 for
-    # the slab's rows, the epilogue, and the slab's contribution to stage 2, accumulated. The
-    # tensor-core MACs are those of the full-tile order (BM·BI·BI + BM·BI·BM and
-    # BM·BM·BO + BO·BM·BO), but the widest live value is one slab instead of [BM, BM], and the
-    # y tile matrices are gathered per slab from the L1-resident taps. Every product is
-    # computed transposed, so that the long tile dimension is its M (M ≥ 64: wgmma on sm_90;
-    # the untransposed order has M = SB and compiled to mma.sync with operands duplicated in
-    # registers and spills, gpu_ops_NOTES.md "Performance pass 3"). Slab s is held as
-    # midᵀ [BM, SB] (rows: x, columns: the slab's y rows):
-    #   uᵀ = srcᵀ · P1y[s]ᵀ,  midᵀ = P1x · uᵀ,  wᵀ = Q2x · actᵀ,  out += Q2y[:, s] · (wᵀ)ᵀ;
-    # the transposes of the tile matrices and of the source are views of the shared-memory
-    # operands. Slabs that start past the last intermediate row the tile needs are skipped.
-    # WIN > 0: instead of ``src`` (then unused), slab s loads srcᵀ rows [lo_s, lo_s + WIN) of
-    # the plane, lo_s = ceil((s·SB − phy) / S1) the first tile-local source row with a nonzero
-    # tap for the slab's rows, and P1y[s] is gathered for those rows only (its phase moved by
-    # lo_s·S1). Rows past the tile's own source block only reach intermediate rows the tile
-    # does not need (zeroed below), as in the full-tile order.
-    tm_y: tl.constexpr = (TOV_H - 1) * S2 + T2Y
-    tm_x = (TOV_W - 1) * S2 + T2X
-    ab = tl.arange(0, BM // 4)
-    shift = tl.arange(0, 4) * 2
-    if MODE == 0:
-        lim_y = tl.minimum(tl.where(ty == TILES_H - 1, BM, TOV_H * S2), tm_y)
-        lim_x = tl.minimum(tl.where(tx == TILES_W - 1, BM, TOV_W * S2), tm_x)
-        own_x = (ab * 4 < lim_x) & (r0x + ab * 4 < MW)
-        mcol = r0x // 4 + ab
-    elif VMASK:
-        mcol = r0x // 4 + ab  # r0x is a multiple of 4: exact under both division semantics
-        mload_x = (mcol >= 0) & (mcol < MROW)
-    else:
-        rx = r0x + am
-        mcol = rx >> 2
-        mshift = ((rx & 3) * 2)[:, None]
-    if WIN == 0:
-        srct = tl.trans(src)
-    out = tl.zeros([BO, BO], dtype=tl.float32)
-    for s in tl.range(0, (tm_y + SB - 1) // SB, num_stages=SST):
-        sl = s * SB + tl.arange(0, SB)
-        ry = r0y + sl
-        if WIN > 0:
-            # 0 <= phy < S1, so the numerator is non-negative: floor == truncation.
-            lo = (s * SB - phy + S1 - 1) // S1
-            aw = tl.arange(0, WIN)
-            jyw = j0y + lo + aw
-            wmask = inx[:, None] & ((jyw >= 0) & (jyw < SH))[None, :]
-            srct = _load_source(src_plane + jx[:, None] + jyw[None, :] * SW, wmask, bias_val,
-                                HAS_BIAS, DOT_DTYPE)  # fmt: skip
-            rows = aw
-            phw = phy + lo * S1
-        else:
-            rows = ai
-            phw = phy
-        # Stage 1 for the slab rows, transposed: midᵀ = Σ_k P1x_k · (srcᵀ · P1y_k[s]ᵀ).
-        p1yt = _tile_matrix(h1y_ptr, T1Y, REV1, scale1, sl, rows, 1, S1, phw, True, DOT_DTYPE)
-        ut = tl.dot(srct, p1yt, input_precision=PREC)
-        midt = tl.dot(tl.trans(p1x), ut.to(DOT_DTYPE), input_precision=PREC)
-        for k in tl.static_range(1, R1):
-            p1yk = _tile_matrix(
-                h1y_ptr + k * T1Y, T1Y, REV1, scale1, sl, rows, 1, S1, phw, True, DOT_DTYPE
-            )
-            p1xk = _tile_matrix(
-                h1x_ptr + k * T1X, T1X, REV1, scale1, am, ai, 1, S1, phx, False, DOT_DTYPE
-            )
-            ut = tl.dot(srct, p1yk, input_precision=PREC)
-            midt = tl.dot(p1xk, ut.to(DOT_DTYPE), midt, input_precision=PREC)
-
-        need_y = sl < tm_y
-        if MODE == 0:
-            act, code = _activate(midt, gain, slope, clamp, HAS_CLAMP)
-            if STORE_MASK:
-                # Rows 4b..4b+3 of midᵀ are the 4 samples of byte b.
-                quad = tl.reshape(code, (BM // 4, 4, SB))
-                packed = tl.sum(quad << shift[None, :, None], axis=1)
-                own = own_x[:, None] & ((sl < lim_y) & (ry < MH))[None, :]
-                moffs = mcol[:, None] + ry[None, :] * MROW
-                tl.store(mask_base + moffs, packed.to(tl.uint8), mask=own)
-        else:
-            need_y = need_y & (ry >= 0) & (ry < MH)
-            moffs = mcol[:, None] + ry[None, :] * MROW
-            if VMASK:
-                mload = mload_x[:, None] & ((ry >= 0) & (ry < MH))[None, :]
-                byte = tl.load(mask_base + moffs, mask=mload, other=0).to(tl.int32)
-                bits = tl.reshape((byte[:, None, :] >> shift[None, :, None]) & 3, (BM, SB))
-            else:
-                mload = need_x[:, None] & need_y[None, :]
-                byte = tl.load(mask_base + moffs, mask=mload, other=0)
-                bits = (byte.to(tl.int32) >> mshift) & 3
-            act = midt * _mask_derivative(bits, gain, slope)
-        act = tl.where(need_x[:, None], tl.where(need_y[None, :], act, 0.0), 0.0)
-        act = act.to(DOT_DTYPE)
-
-        # Stage 2 contribution of the slab: out += Σ_k Q2y_k[:, s] · (Q2x_k · actᵀ)ᵀ.
-        q2ys = _tile_matrix(h2y_ptr, T2Y, REV2, scale2, ao, sl, S2, 1, 0, False, DOT_DTYPE)
-        wt = tl.dot(tl.trans(q2x), act, input_precision=PREC)
-        out = tl.dot(q2ys, tl.trans(wt.to(DOT_DTYPE)), out, input_precision=PREC)
-        for k in tl.static_range(1, R2):
-            q2yk = _tile_matrix(
-                h2y_ptr + k * T2Y, T2Y, REV2, scale2, ao, sl, S2, 1, 0, False, DOT_DTYPE
-            )
-            q2xk = _tile_matrix(
-                h2x_ptr + k * T2X, T2X, REV2, scale2, ao, am, S2, 1, -dx, False, DOT_DTYPE
-            )
-            wt = tl.dot(q2xk, act, input_precision=PREC)
-            out = tl.dot(q2yk, tl.trans(wt.to(DOT_DTYPE)), out, input_precision=PREC)
-    return out
 
 
 @triton.jit

@@ -86,72 +86,20 @@ VARIANTS = MappingProxyType(
         "b64_w8": MappingProxyType({"vmask": True, "blocks": (16, 32, 64), "num_warps": 8}),
         "b64_r168": MappingProxyType({"vmask": True, "blocks": (16, 32, 64), "maxnreg": 168}),
         "b64_r128": MappingProxyType({"vmask": True, "blocks": (16, 32, 64), "maxnreg": 128}),
-        # Row slabs (performance pass 3): intermediate blocks of at least 4 slabs are processed
-        # SB rows at a time (stage 1 per slab, stage 2 accumulated slab by slab, every product
-        # transposed to wgmma size), so no [BM, BM] value is live; smaller blocks run the
-        # full-tile code. slab32: planner tiles and warps (BM-128
-        # kernels in 32-row slabs); slab16_b64: blocks of at most 64 in 16-row slabs, 4 warps
-        # (sm_90 compile: no spills, <= 222 registers: 2 programs per SM).
-        "slab32": MappingProxyType({"vmask": True, "slab": 32}),
-        "slab16_b64": MappingProxyType(
-            {"vmask": True, "slab": 16, "blocks": (16, 32, 64), "num_warps": 4}
-        ),
-        # + source windows (pass 4): each slab loads the <= 16 source rows it needs instead of
-        # keeping the [BI, BI] source tile live (stage 1's y product 4x smaller at BI = 64).
-        # sm_90 compile (Triton 3.6), config T kernels: 125-154 registers, no spills, <= 15 KiB
-        # of shared memory: 3-4 programs per SM; with the cap of 128, 4 everywhere (config R's
-        # multi-term kernels then spill 112 B).
-        "slab16w_b64": MappingProxyType(
-            {"vmask": True, "slab": 16, "win": True, "blocks": (16, 32, 64), "num_warps": 4}
-        ),
-        "slab16w_b64_r128": MappingProxyType(
-            {"vmask": True, "slab": 16, "win": True, "blocks": (16, 32, 64), "num_warps": 4}
-            | {"maxnreg": 128}
-        ),
-        # The same with the planner's blocks (128 where it prefers them) and 4 warps: larger
-        # tiles (L6 backward 24 x 23 outputs instead of 11 x 10) at 2 programs per SM
-        # (194-245 registers, no spills).
-        "slab16w_w4": MappingProxyType({"vmask": True, "slab": 16, "win": True, "num_warps": 4}),
-        # Per direction: slab16w_b64's forward, slab16w_w4's backward (128-blocks allowed: the
-        # up4 layer's backward tiles grow from 11 x 10 to 24 x 23 outputs). Same kernels as
-        # those two, so in a comparison after them it costs no compilation.
-        "slab16w_mix": MappingProxyType(
-            {"vmask": True, "slab": 16, "win": True, "num_warps": 4, "blocks_fwd": (16, 32, 64)}
-        ),
-        # + a cap of 168 registers on the backward: its up4-layer kernel (128-blocks) then fits
-        # 3 programs per SM without spills (157 registers); the up2 ones spill 144 B.
-        "slab16w_mix_r168": MappingProxyType(
-            {"vmask": True, "slab": 16, "win": True, "num_warps": 4, "blocks_fwd": (16, 32, 64)}
-            | {"maxnreg_bwd": 168}
-        ),
-        # slab16w_b64 everywhere except where stage 2 decimates by 4 (the up4 layers'
-        # backward): there 128-blocks capped at 168 registers, as in slab16w_mix_r168. Every
-        # kernel is one of those two variants' (whichever of the three runs first compiles).
-        "slab16w_s4": MappingProxyType(
-            {"vmask": True, "slab": 16, "win": True, "blocks": (16, 32, 64), "num_warps": 4}
-            | {"wide_s4": True}
-        ),
-        # The slab loop software-pipelined over 2 stages (Triton's pipeliner double-buffers the
-        # next slab's source window and tap loads): config-T kernels 146-188 registers, no
-        # spills, +3 KiB of shared memory: more overlap inside a program, fewer programs per SM.
-        "slab16w_b64_p2": MappingProxyType(
-            {"vmask": True, "slab": 16, "win": True, "blocks": (16, 32, 64), "num_warps": 4}
-            | {"slab_stages": 2}
-        ),
-        # + the plane and slab loops flattened into one (tl.range(flatten=True)), so that the
-        # pipeline also runs across plane boundaries: config-T kernels 128-152 registers.
-        "slab16w_b64_p2f": MappingProxyType(
-            {"vmask": True, "slab": 16, "win": True, "blocks": (16, 32, 64), "num_warps": 4}
-            | {"slab_stages": 2, "flat": True}
-        ),
     }
 )
 """Kernel variants (named sets of ``_tune`` keys), all computing the same result; see
 ``_kernels._fused_kernel`` and benchmarks/gpu_ops_NOTES.md. ``benchmarks/gpu_ops.py --compare``
 measures them against each other."""
 
-DEFAULT_VARIANT = "base"
-"""The variant used when neither ``_tune`` nor :data:`ENV_VARIANT` names one."""
+DEFAULT_VARIANTS = MappingProxyType(
+    {torch.float16: "b64_r168", torch.bfloat16: "b64_r168", torch.float32: "base"}
+)
+"""The variant per input dtype when neither ``_tune`` nor :data:`ENV_VARIANT` names one. Half
+precision: the fastest in the H200 comparison of 2026-11-28 (fp16 forward+backward of the three
+REFERENCE §6 shapes and a config-R layer, 0.70-0.88x the time of ``base``; bf16 runs the same
+kernels with bf16 operands). fp32: ``base``, the one variant measured in fp32 on a GPU so far
+(benchmarks/RESULTS.md, "Session 9")."""
 
 ENV_VARIANT = "ALIASFREE_TRITON_VARIANT"
 """Environment variable naming the variant to run when ``_tune`` names none (for benchmarks
@@ -159,15 +107,14 @@ that time the whole generator or training step with a variant other than the def
 
 _TUNE_KEYS = frozenset(
     {"variant", "blocks", "num_warps", "num_warps_fwd", "num_warps_bwd", "num_stages", "maxnreg"}
-    | {"vmask", "lean", "reload", "slab", "win", "slab_stages", "flat", "blocks_fwd", "blocks_bwd"}
-    | {"maxnreg_fwd", "maxnreg_bwd", "wide_s4"}
+    | {"vmask", "lean", "reload", "blocks_fwd", "blocks_bwd", "maxnreg_fwd", "maxnreg_bwd"}
 )
 
 
-def resolve_tune(tune: dict | None) -> dict:
-    """The launch settings of a ``_tune`` dict: its ``variant`` (else the one named by
-    :data:`ENV_VARIANT`, else :data:`DEFAULT_VARIANT`) overridden by its other keys that are
-    not None."""
+def resolve_tune(tune: dict | None, dtype: torch.dtype = torch.float32) -> dict:
+    """The launch settings of a ``_tune`` dict for inputs of ``dtype``: its ``variant`` (else
+    the one named by :data:`ENV_VARIANT`, else the dtype's :data:`DEFAULT_VARIANTS` entry)
+    overridden by its other keys that are not None."""
     tune = tune or {}
     unknown = set(tune) - _TUNE_KEYS
     if unknown:
@@ -176,7 +123,7 @@ def resolve_tune(tune: dict | None) -> dict:
     source = "_tune: variant"
     if not name and os.environ.get(ENV_VARIANT):
         name, source = os.environ[ENV_VARIANT], f"environment variable {ENV_VARIANT}"
-    name = name or DEFAULT_VARIANT
+    name = name or DEFAULT_VARIANTS.get(dtype, "base")
     if name not in VARIANTS:
         raise ValueError(f"{source} must be one of {list(VARIANTS)}, got {name!r}")
     out = dict(VARIANTS[name])
@@ -222,7 +169,7 @@ def single(
     x = x.contiguous()
     hy, hx = h
     rank = hy.shape[0]
-    tune = resolve_tune(tune)
+    tune = resolve_tune(tune, x.dtype)
     blocks = _tuned(tune, "blocks", _plan.BLOCKS)
     offy = _plan.floor_offset(0, -p0[0], b)
     offx = _plan.floor_offset(0, -p0[1], b)
@@ -300,37 +247,15 @@ def fused(
     t1 = (h1[0].shape[1], h1[1].shape[1])
     t2 = (h2[0].shape[1], h2[1].shape[1])
     r1, r2 = h1[0].shape[0], h2[0].shape[0]
-    tune = resolve_tune(tune)
+    tune = resolve_tune(tune, src.dtype)
     blocks = tune.get("blocks_fwd" if mode == 0 else "blocks_bwd")
     if blocks is None:
         blocks = _tuned(tune, "blocks", _plan.BLOCKS)
     extra = _extra_options(tune, "fwd" if mode == 0 else "bwd")
-    wide = bool(tune.get("wide_s4")) and s2 == 4
-    if wide:
-        # Stage 2 decimates by 4 (the backward of an up4 layer): its output tile is a quarter
-        # of the intermediate block per axis, so 64-blocks leave ~11 x 10 outputs per tile;
-        # 128-blocks with 168 registers compile without spills (sm_90, pass 4). (A multi-term
-        # stage 1 keeps its <= 64 blocks, see _plan, and then no cap.)
-        blocks = tuple(sorted(set(blocks) | {128}))
     # VMASK moves the backward's intermediate W tile start down by up to 3 samples.
     vmask = mode == 1 and mask is not None and bool(tune.get("vmask"))
     lean = bool(tune.get("lean"))
     reload = bool(tune.get("reload"))
-    slab = int(tune.get("slab") or 0)
-
-    def sb(plan):
-        # Slabs only where the block holds at least 4 (fewer compiled worse on sm_90); 0 keeps
-        # the full-tile code (and the same compiled kernel as the variants without slabs).
-        return slab if 4 * slab <= plan.bm else 0
-
-    def win(plan):
-        # Source rows one slab needs: at most floor((SB + T1 − 2) / S1) + 1 (a power of two,
-        # >= 16 for tl.dot); 0 (the whole source tile) unless asked for and slabbing.
-        if not (tune.get("win") and sb(plan)):
-            return 0
-        rows = (sb(plan) + t1[0] - 2) // s1 + 1
-        return max(16, 1 << (rows - 1).bit_length())
-
     warps = tune.get("num_warps_fwd" if mode == 0 else "num_warps_bwd") or tune.get("num_warps")
     mh, mw = mid_hw
     if mask is None:
@@ -374,11 +299,10 @@ def fused(
             STORE_MASK=store_mask, HAS_DSUM=dsum is not None,
             DOT_DTYPE=dot_dtype,
             PREC=fp32_precision if src.dtype == torch.float32 else "tf32",
-            VMASK=vmask, LEAN=lean, RELOAD=reload, SB=sb(plan), WIN=win(plan),
-            SST=int(tune.get("slab_stages") or 1), FLAT=bool(tune.get("flat")),
+            VMASK=vmask, LEAN=lean, RELOAD=reload,
             num_warps=warps or plan.num_warps,
             num_stages=_tuned(tune, "num_stages", 1),
-            **({"maxnreg": 168} if wide and plan.bm > 64 else extra),
+            **extra,
         )  # fmt: skip
         if parts is not None:
             dsum.copy_(parts.sum(dim=(0, 2)))
