@@ -19,8 +19,9 @@ def modconv(rows: list[dict], preset: str = "t") -> str:
     for r in rows:
         ok = r.get("impl") == "auto" and r.get("cudnn_benchmark") and r.get("preset") == preset
         ms = r.get("fwd_bwd_ms")
-        if ok and isinstance(ms, int | float) and "error" not in r:
-            best[r.get("modconv", "grouped")] = ms
+        if ok and isinstance(ms, (int, float)) and "error" not in r:
+            order = r.get("modconv", "grouped")
+            best[order] = min(ms, best.get(order, float("inf")))
     if "batched" in best and best["batched"] < best.get("grouped", float("inf")):
         return "batched"
     return "grouped"

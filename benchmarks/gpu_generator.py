@@ -255,7 +255,7 @@ def _fmt(v) -> str:
 
 def table(rows: list[dict]) -> None:
     head = (
-        f"{'case':<14}{'impl':<11}{'fwd ms':>9}{'f+b ms':>9}{'f+b GiB':>9}{'1st fwd s':>10}"
+        f"{'case':<14}{'impl':<13}{'fwd ms':>9}{'f+b ms':>9}{'f+b GiB':>9}{'1st fwd s':>10}"
         f"{'1st f+b s':>10}{'ref/this':>14}  goal / published (§6)"
     )
     print("\n" + head)
@@ -263,12 +263,13 @@ def table(rows: list[dict]) -> None:
     for r in rows:
         by_key.setdefault((r["preset"], r["res"], r["batch"]), {})[_path_label(r)] = r
     for key, paths in by_key.items():
-        ref_row = paths.get("ref", paths.get("ref+cb", {}))
+        refs = [r for label, r in paths.items() if r["impl"] == "ref" and "fwd_bwd_ms" in r]
+        ref_row = refs[0] if refs else {}
         ref, ref_f = ref_row.get("fwd_bwd_ms"), ref_row.get("fwd_ms")
         for impl, r in paths.items():
             name = f"{key[0]}:{key[1]}:{key[2]}"
             if "error" in r:
-                print(f"{name:<14}{impl:<11}  ERROR {r['error'][:90]}")
+                print(f"{name:<14}{impl:<13}  ERROR {r['error'][:90]}")
                 continue
             this = r.get("fwd_bwd_ms")
             is_ref = r["impl"] == "ref"
@@ -292,7 +293,7 @@ def table(rows: list[dict]) -> None:
             first_f = r.get("first_fwd_ms")
             first_b = r.get("first_fwd_bwd_ms")
             print(
-                f"{name:<14}{impl:<11}{_fmt(r.get('fwd_ms')):>9}{_fmt(this):>9}"
+                f"{name:<14}{impl:<13}{_fmt(r.get('fwd_ms')):>9}{_fmt(this):>9}"
                 f"{_fmt(r.get('fwd_bwd_peak_gib')):>9}"
                 f"{_fmt(first_f / 1e3 if first_f else None):>10}"
                 f"{_fmt(first_b / 1e3 if first_b else None):>10}{ratios:>14}  " + "; ".join(notes)
@@ -343,9 +344,9 @@ def main(argv: list[str] | None = None) -> int:
     for preset, res, batch in cases:
         paths = [
             (impl, cb == "on", mc)
-            for impl in args.impls
-            for mc in args.modconv
-            for cb in args.cudnn_benchmark
+            for impl in dict.fromkeys(args.impls)  # a repeated value would time a path twice
+            for mc in dict.fromkeys(args.modconv)
+            for cb in dict.fromkeys(args.cudnn_benchmark)
         ]
         head = {"preset": preset, "res": res, "batch": batch}
 

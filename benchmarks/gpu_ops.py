@@ -7,16 +7,18 @@
     TRITON_INTERPRET=1 python benchmarks/gpu_ops.py --compare --cpu-smoke
     python benchmarks/gpu_ops.py --regs [VARIANT,...]  # no GPU: sm_90 registers/spills
 
-``--compare`` (one process, for a short device session): for the three §6 shapes in fp16 (then
-one fp32 shape) it runs every kernel variant of ``gan.ops._triton._launch.VARIANTS`` listed in
+``--compare`` (one process, for a short device session): for the three §6 shapes and a config-R
+layer in fp16 (with a few fp32 rows on one shape after the first two variants) it runs every
+kernel variant of ``gan.ops._triton._launch.VARIANTS`` listed in
 ``COMPARE_VARIANTS``, checks its forward, dx and db against the first variant's (relative
 error), times forward and forward+backward (``do_bench`` median, few repeats), records the
 compiled kernels' registers/spills, prints a table and writes ``$OUT/gpu_ops_compare.json``
 after every case (so a killed run still leaves its numbers), and ``$OUT/best_variant.txt``
-(the ranking so far). Every case is isolated (a compile failure or ``OutOfResources`` is
-recorded, the run goes on; a sticky CUDA error such as an illegal address ends the comparison
-with what it has, exit status 1); no case starts after
-``GPU_OPS_BUDGET_S`` seconds (default 100) from the start of the process.
+(the ranking so far, when it names a variant other than the half-precision default and rests
+on at least two complete variants). Every case is isolated (a compile failure or
+``OutOfResources`` is recorded, the run goes on; a sticky CUDA error such as an illegal address
+ends the comparison with what it has, exit status 1); no case starts after ``GPU_OPS_BUDGET_S``
+seconds (default 100) from the start of the process.
 
 ``--regs`` needs no GPU (nor ``TRITON_INTERPRET``): it compiles the fused kernels of the §6
 shapes (fp16) for sm_90 ahead of time, exactly as the launcher would launch them, and prints
@@ -656,7 +658,7 @@ def _table(res):
 
 
 # ---------------------------------------------------------------------------------------------
-# --compare: kernel variants (gan.ops._triton._launch.VARIANTS) against the default
+# --compare: kernel variants (gan.ops._triton._launch.VARIANTS) against each other
 
 COMPARE_VARIANTS = [
     "base",
@@ -674,9 +676,9 @@ The H200 comparison of 2026-11-28 ranked b64_r168 first (the half-precision defa
 then vmask, then base; the row-slab variants (all slower, one of them an illegal memory access)
 were removed. Next: the variants of the same family not reached then, then vmask again."""
 COMPARE_SHAPES = ["L6 84->148 up4", "L8 148->148 up2", "L12 276->276 up2", "R 148->148 up2 radial"]
-"""The three §6 shapes and one config-R layer (radial fd: 3-5 separable terms), whose kernels
+"""The three §6 shapes and one config-R layer (radial fd: 4 separable terms in fp16), whose kernels
 the variants change differently (gpu_ops_NOTES.md, pass 4); the ranking sums all four."""
-# fp32 after all fp16 cases: (layer, variant, fp32_precision).
+# fp32 rows: (layer, variant, fp32_precision).
 COMPARE_FP32 = [
     ("L12 276->276 up2", "base", "tf32x3"),
     ("L12 276->276 up2", "b64_r168", "tf32x3"),
@@ -846,7 +848,7 @@ def compare_main(device, smoke) -> int:
                 f"smem={k.get('shared')} warps={k.get('num_warps')}")  # fmt: skip
         # The ranking so far, after every case: a run cut short still names its best.
         res["best_variant"] = best_variant(res["rows"])
-        _write_best(res["best_variant"])
+        _write_best(res["best_variant"], res["rows"])
         if poisoned:
             # An illegal address (or any sticky CUDA error) ends the process's CUDA context:
             # every later case would fail the same way.
@@ -867,17 +869,40 @@ def _context_lost(exc: BaseException) -> bool:
     """Whether ``exc`` is a sticky CUDA error (the context cannot run anything afterwards)."""
     text = f"{type(exc).__name__}: {exc}"
     sticky = ("illegal memory access", "illegal address", "misaligned address",
-              "illegal instruction", "unspecified launch failure")  # fmt: skip
+              "illegal instruction", "unspecified launch failure",
+              "device-side assert triggered")  # fmt: skip
     return any(s in text for s in sticky)
 
 
-def _write_best(name: str | None) -> None:
-    # Read by benchmarks/gpu_session.sh to time the generator and training with it.
+def _write_best(name: str | None, rows: list[dict]) -> None:
+    """``$OUT/best_variant.txt`` (read by benchmarks/gpu_session.sh, which then runs the later
+    stages with it) when the ranking can override the half-precision default: at least two
+    variants finished every fp16 shape, and the winner is not the default already (so a
+    comparison cut short after ``base`` alone names nothing); removed otherwise."""
     out = os.environ.get("OUT")
-    if out and name:
+    if not out:
+        return
+    from gan.ops._triton import _launch
+
+    path = Path(out, "best_variant.txt")
+    complete = _complete_fp16(rows)
+    default = _launch.DEFAULT_VARIANTS[torch.float16]
+    if name and len(complete) >= 2 and name != default:
         tmp = Path(out, ".best_variant.txt")
         tmp.write_text(name + "\n")
-        tmp.replace(Path(out, "best_variant.txt"))
+        tmp.replace(path)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def _complete_fp16(rows: list[dict]) -> set[str]:
+    """Variants with an fp16 fwd+bwd time for as many shapes as the most complete one."""
+    count: dict[str, int] = {}
+    for r in rows:
+        if r.get("dtype") == "float16" and "fwdbwd_ms" in r:
+            count[r["variant"]] = count.get(r["variant"], 0) + 1
+    most = max(count.values(), default=0)
+    return {v for v, c in count.items() if c == most}
 
 
 def best_variant(rows: list[dict]) -> str | None:

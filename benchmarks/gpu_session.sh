@@ -19,9 +19,10 @@
 #      autocast, Triton ops, snapshot with metrics; tiny config T, 0.2 kimg)
 # (torch.compile of the generators on the GPU was measured on 2026-11-28 by hand:
 # benchmarks/generator_compile.py --device cuda; RESULTS.md, "Session 9".)
-# Stages 2–5 run with ALIASFREE_TRITON_VARIANT set to the variant stage 1 ranked first (when it
-# found one within tolerance; gpu_ops.py writes its ranking after every case, so a comparison cut
-# short still names one), so the generator and training figures use the best kernels.
+# Stages 2–5 run with ALIASFREE_TRITON_VARIANT set to the variant stage 1 ranked first when that
+# is not the half-precision default already (gpu_ops.py writes best_variant.txt after every case
+# once two variants are complete, so a comparison cut short still names one), so the generator
+# and training figures use the best kernels.
 # Each stage's log (<stage>.log) and JSON (see each script's docstring) go to a work folder that
 # is packed into $OUT/results.tgz after every stage (checkpoints left out): the device tool
 # brings back at most 8 files from $OUT, and a run stopped half-way still returns what it had.
@@ -81,7 +82,7 @@ budget() {  # the scripts' own "no case starts after" limit: what is left less a
 stage generator_256 90 200 "$PY" benchmarks/gpu_generator.py --cases t:256:16 r:256:16 \
     --impls auto --cudnn-benchmark off on --modconv grouped batched --budget-s "$(budget 60)"
 mv -f "$OUT/gpu_generator.json" "$OUT/gpu_generator_256.json" 2>/dev/null
-MODCONV=$(python3 benchmarks/_pick.py modconv "$OUT/gpu_generator_256.json" 2>/dev/null)
+MODCONV=$("$PY" benchmarks/_pick.py modconv "$OUT/gpu_generator_256.json")
 MODCONV=${MODCONV:-grouped}
 echo "== modulated convolutions for the rest: $MODCONV" | tee -a "$OUT/session.log"
 stage train_step 100 220 "$PY" benchmarks/train_step.py --cases t:256:32 r:256:32 --cycles 1 \

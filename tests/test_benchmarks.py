@@ -54,16 +54,18 @@ def test_session_runs_every_stage_in_order_with_the_best_variant(tmp_path):
     assert [s.split()[0] if not s.startswith("-m") else s.split()[1] for s in scripts] == [
         "benchmarks/gpu_ops.py",
         "benchmarks/gpu_generator.py",
+        "benchmarks/_pick.py",
         "benchmarks/train_step.py",
         "benchmarks/gpu_generator.py",
         "aliasfree",
     ]
     assert calls[1].endswith("variant=default")
     assert all(c.endswith("variant=vmask") for c in calls[2:])
-    assert "t:256:16 r:256:16" in calls[2] and "t:1024:4 r:1024:4" in calls[4]
+    assert "t:256:16 r:256:16" in calls[2] and "t:1024:4 r:1024:4" in calls[5]
     assert "--cudnn-benchmark off on --modconv grouped batched" in calls[2]
-    assert "--cudnn-benchmark on --modconv grouped batched" in calls[4]
-    assert "--modconv grouped" in calls[3]  # the fake stage 2 measured nothing: the default
+    assert "modconv" in calls[3] and "gpu_generator_256.json" in calls[3]
+    assert "--modconv grouped" in calls[4]  # the fake pick printed nothing: the default
+    assert "--cudnn-benchmark on --modconv grouped batched" in calls[5]
     res = tmp_path / "results"
     assert (res / "gpu_generator_256.json").exists() and (res / "gpu_generator_1024.json").exists()
     assert (res / "train_cli_run" / "samples.png").exists()
@@ -73,7 +75,7 @@ def test_session_runs_every_stage_in_order_with_the_best_variant(tmp_path):
 def test_session_without_a_winner_keeps_the_default_and_respects_the_budget(tmp_path):
     # The comparison takes 12 s of a 70 s budget; every later stage needs at least 60 s.
     calls = _session(tmp_path, SESSION_BUDGET_S="70", FAKE_SLEEP="12")
-    assert len(calls) == 2 and "gpu_ops.py --compare" in calls[1]
+    assert len(calls) == 3 and "gpu_ops.py --compare" in calls[1] and "_pick.py" in calls[2]
     log = (tmp_path / "out" / "session.log").read_text()
     assert "variant for the rest: default" in log
     assert log.count("skipped") == 4  # every later stage
@@ -202,7 +204,25 @@ def test_comparison_stops_at_a_lost_cuda_context_and_keeps_its_best(gpu_ops, tmp
     assert ran == ["base", "vmask", "crashes"]
     assert (tmp_path / "best_variant.txt").read_text().strip() == "vmask"
     assert gpu_ops._context_lost(RuntimeError("CUDA error: an illegal memory access"))
+    assert gpu_ops._context_lost(RuntimeError("CUDA error: device-side assert triggered"))
     assert not gpu_ops._context_lost(RuntimeError("OutOfResources: shared memory"))
+
+
+def test_best_variant_file_only_overrides_the_default(gpu_ops, tmp_path, monkeypatch):
+    # best_variant.txt makes the session run its later stages with that variant in every
+    # dtype: it is written only when the ranking rests on two or more complete variants and
+    # names one other than the half-precision default.
+    from gan.ops._triton import _launch
+
+    monkeypatch.setenv("OUT", str(tmp_path))
+    default = _launch.DEFAULT_VARIANTS[__import__("torch").float16]
+    path = tmp_path / "best_variant.txt"
+    gpu_ops._write_best("vmask", [_row("base", 9.0), _row("vmask", 8.0)])
+    assert path.read_text().strip() == "vmask"
+    gpu_ops._write_best("base", [_row("base", 9.0), _row("vmask", 10.0, dtype="float32")])
+    assert not path.exists()  # one complete variant: no ranking yet
+    gpu_ops._write_best(default, [_row("base", 9.0), _row(default, 8.0)])
+    assert not path.exists()  # the default already runs
 
 
 def test_generator_benchmark_paths_on_the_cpu(tmp_path, monkeypatch, capsys):

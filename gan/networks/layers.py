@@ -259,12 +259,14 @@ def modulated_conv2d(
 ) -> torch.Tensor:
     """Per-sample modulated (and optionally demodulated) 2D convolution. REFERENCE §3.
 
-    For sample ``n``: ``w'[o, i] = weight[o, i] · styles[n, i] · input_gain[n, i]`` and, when
-    ``demodulate``, ``w''[o] = w'[o] / sqrt(sum_{i, kh, kw} w'[o, i]² + 1e-8)`` (unit-norm output
-    channels for unit-variance input); then ``out[n] = conv2d(x[n], w'', padding)``
-    (a cross-correlation, as ``torch.nn.functional.conv2d``). When demodulating, ``weight`` and
-    ``styles`` are first normalised to unit RMS (per output channel, resp. per sample), which the
-    demodulation cancels mathematically but keeps fp16 in range.
+    For sample ``n``: ``w'[o, i] = weight[o, i] · styles[n, i]``; when ``demodulate``,
+    ``w'[o] ← w'[o] / sqrt(sum_{i, kh, kw} w'[o, i]² + 1e-8)`` (unit-norm output channels for
+    unit-variance input); then the input gain, ``w''[o, i] = w'[o, i] · input_gain[n, i]``
+    (after the demodulation, which therefore does not undo it), and
+    ``out[n] = conv2d(x[n], w'', padding)`` (a cross-correlation, as
+    ``torch.nn.functional.conv2d``). When demodulating, ``weight`` and ``styles`` are first
+    normalised to unit RMS (per output channel, resp. per sample), which the demodulation cancels
+    mathematically but keeps fp16 in range.
 
     Two evaluation orders of the same function (equal up to rounding):
 
@@ -276,7 +278,11 @@ def modulated_conv2d(
       per-sample input scale ``s'[n, i] = styles[n, i] · input_gain[n, i]`` (normalised styles when
       demodulating) and the demodulation ``d[n, o] = 1 / sqrt(Σ_i (Σ_{kh,kw} ŵ[o, i]²) · s[n, i]² +
       1e-8)`` (or 1), so the convolution is an ordinary batched one (one weight for all samples:
-      a different algorithm choice for cuDNN, above all for the weight gradient).
+      a different algorithm choice for cuDNN, above all for the weight gradient). When
+      demodulating, ``ŵ`` enters the convolution divided by ``sqrt(I·k·k)`` (and ``d`` multiplied
+      by it), so that the convolution's output is of the input's magnitude in fp16 rather than
+      ``sqrt(I·k·k)`` times it. The output has the convolution's dtype (that of ``x``, or
+      autocast's), as in the grouped order.
 
     Parameters
     ----------
@@ -340,10 +346,12 @@ def modulated_conv2d(
         # d[n, o] from the per-(o, i) energies of ŵ: the same sum as the grouped form's, without
         # forming a weight per sample.
         scale = s if gain is None else s * gain
-        y = F.conv2d(x * scale.to(x.dtype).reshape(n, in_ch, 1, 1), w.to(x.dtype), padding=padding)
+        fan = in_ch * kh * kw if demodulate else 1
+        xs = x * scale.to(x.dtype).reshape(n, in_ch, 1, 1)
+        y = F.conv2d(xs, (w * fan**-0.5).to(x.dtype), padding=padding)
         if demodulate:
-            d = (s.square() @ w.square().sum(dim=[2, 3]).t() + 1e-8).rsqrt()  # [N, O]
-            y = y * d.to(x.dtype).reshape(n, out_ch, 1, 1)
+            d = (s.square() @ w.square().sum(dim=[2, 3]).t() + 1e-8).rsqrt() * fan**0.5  # [N, O]
+            y = y * d.to(y.dtype).reshape(n, out_ch, 1, 1)
         return y
 
     w = w.unsqueeze(0) * s.reshape(n, 1, in_ch, 1, 1)  # [N, O, I, k, k]

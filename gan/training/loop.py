@@ -1,4 +1,4 @@
-"""The training loop: :class:`Trainer` (one exactly reproducible step at a time) and
+"""The training loop: :class:`Trainer` (one reproducible step at a time) and
 :func:`train` (the whole run with logs, snapshots, checkpoints and resume). See REFERENCE §6.
 
 Reproducibility: every random draw of step ``s`` (dataset order, latents, labels, augmentation)
@@ -8,8 +8,11 @@ is a function of ``(seed, s, rank)`` only: the data order is an endless stream o
 come from a CPU generator seeded from ``(seed, s, rank)``. A run stopped after ``N`` steps and
 resumed from its checkpoint with the same number of processes therefore takes the same steps as
 an uninterrupted one (checkpoints record the process count; a resume with another count is
-valid but not bit-exact, and says so). A first
-Ctrl-C stops the run cleanly after the current step, with a final snapshot and checkpoint.
+valid but not bit-exact, and says so). Bit-exact on the CPU; on a GPU the draws are the same
+but the arithmetic is not bit-for-bit repeatable (cuDNN's autotuned algorithms, which this loop
+switches on, and atomics in some of its kernels), so a resumed GPU run follows the same path up to
+rounding. A first Ctrl-C stops the run cleanly after the current step, with a final snapshot and
+checkpoint.
 
 The run directory holds (see ``README.txt`` written there):
 

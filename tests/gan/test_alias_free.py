@@ -9,6 +9,7 @@ import torch
 from dsp.schedule import layer_schedule
 from gan.networks import alias_free
 from gan.networks.alias_free import AliasFreeGenerator, SynthesisInput, SynthesisLayer
+from gan.networks.layers import set_grouped_modconv
 from gan.networks.transform import compose, rotate, translate
 from gan.ops import output_size, to_filter_tensor
 
@@ -232,14 +233,17 @@ def test_gradients_reach_every_parameter() -> None:
 
 
 @pytest.mark.parametrize("config", ["t", "r"])
-def test_fp16_layers_run_and_track_fp32(monkeypatch, config: str) -> None:
+@pytest.mark.parametrize("grouped", [True, False])
+def test_fp16_layers_run_and_track_fp32(monkeypatch, config: str, grouped: bool) -> None:
     # The GPU's mixed-precision path (float16 in the layers flagged use_fp16, activations clamped),
     # run on the CPU's float16 kernels: same function as float32 up to half-precision rounding,
     # gradients finite everywhere.
+    # Both orders of the modulated convolutions (set_grouped_modconv) are held to it.
     G = _tiny(config, res=32)
     assert any(lay.use_fp16 for lay in G.synthesis.layers)
     z = torch.randn(3, G.z_dim, generator=torch.Generator().manual_seed(2))
     exact = G(z)
+    set_grouped_modconv(G, grouped)
     monkeypatch.setattr(alias_free, "half_precision_allowed", lambda device: True)
     dtypes = []
     hooks = [

@@ -250,6 +250,29 @@ def test_modulated_conv2d_orders_agree_with_gradients(demodulate) -> None:
         torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("demodulate", [True, False])
+def test_modulated_conv2d_orders_under_autocast_and_in_half(demodulate) -> None:
+    # Training runs under bf16 autocast: both orders must hand the next op the autocast dtype
+    # (a float32 result would send the fused op down its fp32 path), and in float16 both stay
+    # as close to float64 as each other.
+    g = torch.Generator().manual_seed(12)
+    x = torch.randn(2, 64, 9, 9, generator=g)
+    w = torch.randn(32, 64, 3, 3, generator=g)
+    s = torch.randn(2, 64, generator=g) + 1.0
+    gain = torch.rand(64, generator=g) + 0.5
+    kw = {"demodulate": demodulate, "padding": 1, "input_gain": gain}
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        dtypes = {modulated_conv2d(x, w, s, grouped=gr, **kw).dtype for gr in (True, False)}
+    assert dtypes == {torch.bfloat16}
+    exact = modulated_conv2d(x.double(), w.double(), s.double(), **kw)
+    errs = []
+    for gr in (True, False):
+        y = modulated_conv2d(x.half(), w, s, grouped=gr, **kw)
+        assert y.dtype == torch.float16
+        errs.append(float((y.double() - exact).norm() / exact.norm()))
+    assert max(errs) < 2e-3 and max(errs) < 3 * min(errs), errs
+
+
 @pytest.mark.parametrize("config", ["t", "r", "baseline"])
 def test_set_grouped_modconv_keeps_the_generator(config) -> None:
     from gan.networks.presets import build_generator

@@ -95,11 +95,12 @@ measures them against each other."""
 DEFAULT_VARIANTS = MappingProxyType(
     {torch.float16: "b64_r168", torch.bfloat16: "b64_r168", torch.float32: "base"}
 )
-"""The variant per input dtype when neither ``_tune`` nor :data:`ENV_VARIANT` names one. Half
-precision: the fastest in the H200 comparison of 2026-11-28 (fp16 forward+backward of the three
-REFERENCE §6 shapes and a config-R layer, 0.70-0.88x the time of ``base``; bf16 runs the same
-kernels with bf16 operands). fp32: ``base``, the one variant measured in fp32 on a GPU so far
-(benchmarks/RESULTS.md, "Session 9")."""
+"""The fused kernel's variant per input dtype when neither ``_tune`` nor :data:`ENV_VARIANT`
+names one. Half precision: the fastest in the H200 comparison of 2026-11-28 (fp16
+forward+backward of the three REFERENCE §6 shapes and a config-R layer, 0.70-0.88x the time of
+``base``; bf16 runs the same kernels with bf16 operands; benchmarks/RESULTS.md, "Session 9").
+fp32: ``base``, the only variant ever timed in fp32 on a GPU (session 1). The upfirdn2d kernel
+(:func:`single`) was never compared across variants and defaults to ``base`` in every dtype."""
 
 ENV_VARIANT = "ALIASFREE_TRITON_VARIANT"
 """Environment variable naming the variant to run when ``_tune`` names none (for benchmarks
@@ -111,10 +112,13 @@ _TUNE_KEYS = frozenset(
 )
 
 
-def resolve_tune(tune: dict | None, dtype: torch.dtype = torch.float32) -> dict:
+def resolve_tune(
+    tune: dict | None, dtype: torch.dtype = torch.float32, fused_kernel: bool = True
+) -> dict:
     """The launch settings of a ``_tune`` dict for inputs of ``dtype``: its ``variant`` (else
-    the one named by :data:`ENV_VARIANT`, else the dtype's :data:`DEFAULT_VARIANTS` entry)
-    overridden by its other keys that are not None."""
+    the one named by :data:`ENV_VARIANT`, else the dtype's :data:`DEFAULT_VARIANTS` entry for
+    the fused kernel, ``base`` for the upfirdn2d kernel) overridden by its other keys that are
+    not None."""
     tune = tune or {}
     unknown = set(tune) - _TUNE_KEYS
     if unknown:
@@ -123,7 +127,7 @@ def resolve_tune(tune: dict | None, dtype: torch.dtype = torch.float32) -> dict:
     source = "_tune: variant"
     if not name and os.environ.get(ENV_VARIANT):
         name, source = os.environ[ENV_VARIANT], f"environment variable {ENV_VARIANT}"
-    name = name or DEFAULT_VARIANTS.get(dtype, "base")
+    name = name or (DEFAULT_VARIANTS.get(dtype, "base") if fused_kernel else "base")
     if name not in VARIANTS:
         raise ValueError(f"{source} must be one of {list(VARIANTS)}, got {name!r}")
     out = dict(VARIANTS[name])
@@ -169,7 +173,7 @@ def single(
     x = x.contiguous()
     hy, hx = h
     rank = hy.shape[0]
-    tune = resolve_tune(tune, x.dtype)
+    tune = resolve_tune(tune, x.dtype, fused_kernel=False)
     blocks = _tuned(tune, "blocks", _plan.BLOCKS)
     offy = _plan.floor_offset(0, -p0[0], b)
     offx = _plan.floor_offset(0, -p0[1], b)
