@@ -11,15 +11,17 @@
 #   2. benchmarks/gpu_generator.py          (issue 4: T and R at 256, batch 16, Triton path with
 #      cudnn.benchmark off and on × grouped and batched modulated convolutions: the plain
 #      reference path was timed on 2026-11-28) → the faster order for config T (_pick.py)
-#   3. benchmarks/train_step.py --cycles 1  (issue 5: T and R at 256, batch 32; cudnn.benchmark
+#   3. benchmarks/gpu_profile.py            (issue 4: where T's and R's fwd+bwd time goes, per
+#      kernel category: convolutions, fused ops, elementwise; device busy vs wall time)
+#   4. benchmarks/train_step.py --cycles 1  (issue 5: T and R at 256, batch 32; cudnn.benchmark
 #      on, as aliasfree train runs on a GPU; the modulated convolutions in stage 2's order)
-#   4. benchmarks/gpu_generator.py          (issue 4: T and R at 1024, batch 4, cudnn.benchmark
+#   5. benchmarks/gpu_generator.py          (issue 4: T and R at 1024, batch 4, cudnn.benchmark
 #      on, both orders)
-#   5. aliasfree train --device cuda        (issue 5: the command end to end on the GPU: bf16
+#   6. aliasfree train --device cuda        (issue 5: the command end to end on the GPU: bf16
 #      autocast, Triton ops, snapshot with metrics; tiny config T, 0.2 kimg)
 # (torch.compile of the generators on the GPU was measured on 2026-11-28 by hand:
 # benchmarks/generator_compile.py --device cuda; RESULTS.md, "Session 9".)
-# Stages 2–5 run with ALIASFREE_TRITON_VARIANT set to the variant stage 1 ranked first when that
+# Stages 2–6 run with ALIASFREE_TRITON_VARIANT set to the variant stage 1 ranked first when that
 # is not the half-precision default already (gpu_ops.py writes best_variant.txt after every case
 # once two variants are complete, so a comparison cut short still names one), so the generator
 # and training figures use the best kernels.
@@ -85,6 +87,8 @@ mv -f "$OUT/gpu_generator.json" "$OUT/gpu_generator_256.json" 2>/dev/null
 MODCONV=$("$PY" benchmarks/_pick.py modconv "$OUT/gpu_generator_256.json")
 MODCONV=${MODCONV:-grouped}
 echo "== modulated convolutions for the rest: $MODCONV" | tee -a "$OUT/session.log"
+stage profile 60 100 "$PY" benchmarks/gpu_profile.py --cases t:256:16 r:256:16 \
+    --modconv "$MODCONV" --cudnn-benchmark --budget-s "$(budget 30)"
 stage train_step 100 220 "$PY" benchmarks/train_step.py --cases t:256:32 r:256:32 --cycles 1 \
     --modconv "$MODCONV" --budget-s "$(budget 90)" --case-timeout-s 110
 stage generator_1024 90 200 "$PY" benchmarks/gpu_generator.py --cases t:1024:4 r:1024:4 \

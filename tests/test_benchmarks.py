@@ -55,17 +55,20 @@ def test_session_runs_every_stage_in_order_with_the_best_variant(tmp_path):
         "benchmarks/gpu_ops.py",
         "benchmarks/gpu_generator.py",
         "benchmarks/_pick.py",
+        "benchmarks/gpu_profile.py",
         "benchmarks/train_step.py",
         "benchmarks/gpu_generator.py",
         "aliasfree",
     ]
     assert calls[1].endswith("variant=default")
     assert all(c.endswith("variant=vmask") for c in calls[2:])
-    assert "t:256:16 r:256:16" in calls[2] and "t:1024:4 r:1024:4" in calls[5]
+    assert "t:256:16 r:256:16" in calls[2] and "t:1024:4 r:1024:4" in calls[6]
     assert "--cudnn-benchmark off on --modconv grouped batched" in calls[2]
     assert "modconv" in calls[3] and "gpu_generator_256.json" in calls[3]
-    assert "--modconv grouped" in calls[4]  # the fake pick printed nothing: the default
-    assert "--cudnn-benchmark on --modconv grouped batched" in calls[5]
+    # The fake pick printed nothing: profile and training take the default order.
+    assert "--modconv grouped --cudnn-benchmark" in calls[4]
+    assert "--modconv grouped" in calls[5]
+    assert "--cudnn-benchmark on --modconv grouped batched" in calls[6]
     res = tmp_path / "results"
     assert (res / "gpu_generator_256.json").exists() and (res / "gpu_generator_1024.json").exists()
     assert (res / "train_cli_run" / "samples.png").exists()
@@ -78,7 +81,7 @@ def test_session_without_a_winner_keeps_the_default_and_respects_the_budget(tmp_
     assert len(calls) == 3 and "gpu_ops.py --compare" in calls[1] and "_pick.py" in calls[2]
     log = (tmp_path / "out" / "session.log").read_text()
     assert "variant for the rest: default" in log
-    assert log.count("skipped") == 4  # every later stage
+    assert log.count("skipped") == 5  # every later stage
 
 
 def _load_script(name: str):
@@ -263,3 +266,22 @@ def test_modconv_pick(tmp_path):
     ) + "]}")  # fmt: skip
     assert pick.main(["modconv", str(f)]) == 0
     assert pick.main(["modconv", str(tmp_path / "missing.json")]) == 0  # prints grouped
+
+
+def test_profile_helpers_and_smoke(tmp_path, monkeypatch, capsys):
+    prof = _load_script("gpu_profile")
+    # Busy time is the union of kernel intervals (overlaps on two streams count once).
+    assert prof.busy_union_us([(0, 10), (5, 12), (20, 25), (21, 22)]) == 17
+    assert prof.busy_union_us([]) == 0
+    assert prof.category("_fused_kernel") == "fused op (Triton)"
+    assert prof.category("sm90_xmma_wgrad_implicit_gemm_f16") == "convolution"
+    assert prof.category("void at::native::vectorized_elementwise_kernel<4>") == "elementwise"
+    assert prof.category("something_new") == "other"
+    monkeypatch.setenv("OUT", str(tmp_path))
+    assert prof.main(["--smoke", "--iters", "1", "--cases", "t-tiny:16:1"]) == 0
+    import json
+
+    row = json.loads((tmp_path / "gpu_profile.json").read_text())["rows"][0]
+    assert row["wall_ms"] > 0 and row["top_kernels"]
+    assert abs(sum(row["by_category_ms"].values()) - row["kernel_sum_ms"]) < 1e-6
+    assert "convolution" in capsys.readouterr().out
