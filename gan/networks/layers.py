@@ -268,17 +268,19 @@ def modulated_conv2d(
     normalised to unit RMS (per output channel, resp. per sample), which the demodulation cancels
     mathematically but keeps fp16 in range.
 
-    Two evaluation orders of the same function (equal up to rounding):
+    With the shared normalised weight ``ŵ``, the per-sample input scale ``s'[n, i] = styles[n, i]
+    · input_gain[n, i]`` (normalised styles when demodulating) and the demodulation
+    ``d[n, o] = 1 / sqrt(Σ_i (Σ_{kh,kw} ŵ[o, i]²) · s[n, i]² + 1e-8)`` (or 1), there are two
+    evaluation orders of the same function (equal up to rounding):
 
     - ``grouped=True``: the modulated weights ``w''`` are formed per sample in float32 (float64
-      for a float64 ``x``), cast to ``x.dtype``, and the batch runs as one grouped convolution
-      (groups = N), as the reference implementation;
+      for a float64 ``x``) as one product ``ŵ[o, i] · s'[n, i] · d[n, o]`` (so that backward
+      keeps them only once, in ``x.dtype``), cast to ``x.dtype``, and the batch runs as one
+      grouped convolution (groups = N), as the reference implementation;
     - ``grouped=False``: the modulation moves onto the activations (the StyleGAN2 form):
-      ``out[n] = d[n] · conv2d(x[n] · s'[n], ŵ)`` with the shared normalised weight ``ŵ``, the
-      per-sample input scale ``s'[n, i] = styles[n, i] · input_gain[n, i]`` (normalised styles when
-      demodulating) and the demodulation ``d[n, o] = 1 / sqrt(Σ_i (Σ_{kh,kw} ŵ[o, i]²) · s[n, i]² +
-      1e-8)`` (or 1), so the convolution is an ordinary batched one (one weight for all samples:
-      a different algorithm choice for cuDNN, above all for the weight gradient). When
+      ``out[n] = d[n] · conv2d(x[n] · s'[n], ŵ)``, so the convolution is an ordinary batched one
+      (one weight for all samples: a different algorithm choice for cuDNN, above all for the
+      weight gradient). When
       demodulating, ``ŵ`` enters the convolution divided by ``sqrt(I·k·k)`` (and ``d`` multiplied
       by it), so that the convolution's output is of the input's magnitude in fp16 rather than
       ``sqrt(I·k·k)`` times it. The output has the convolution's dtype (that of ``x``, or
@@ -342,26 +344,28 @@ def modulated_conv2d(
             )
         gain = g.expand(n, in_ch)
 
+    # Both orders take the demodulation d[n, o] from the per-(o, i) energies of ŵ, a [N, I] x
+    # [I, O] product: the same sum as over the per-sample weights, without forming them first.
+    scale = s if gain is None else s * gain  # s'[n, i]
+    d = None
+    if demodulate:
+        d = (s.square() @ w.square().sum(dim=[2, 3]).t() + 1e-8).rsqrt()  # [N, O]
+
     if not grouped:
-        # d[n, o] from the per-(o, i) energies of ŵ: the same sum as the grouped form's, without
-        # forming a weight per sample.
-        scale = s if gain is None else s * gain
         fan = in_ch * kh * kw if demodulate else 1
         xs = x * scale.to(x.dtype).reshape(n, in_ch, 1, 1)
         y = F.conv2d(xs, (w * fan**-0.5).to(x.dtype), padding=padding)
-        if demodulate:
-            d = (s.square() @ w.square().sum(dim=[2, 3]).t() + 1e-8).rsqrt() * fan**0.5  # [N, O]
-            y = y * d.to(y.dtype).reshape(n, out_ch, 1, 1)
+        if d is not None:
+            y = y * (d * fan**0.5).to(y.dtype).reshape(n, out_ch, 1, 1)
         return y
 
-    w = w.unsqueeze(0) * s.reshape(n, 1, in_ch, 1, 1)  # [N, O, I, k, k]
-    if demodulate:
-        w = w * (w.square().sum(dim=[2, 3, 4], keepdim=True) + 1e-8).rsqrt()
-    if gain is not None:
-        w = w * gain.reshape(n, 1, in_ch, 1, 1)
+    # w''[n, o, i] = ŵ[o, i] · (s'[n, i] · d[n, o]): one product of the shared weight with an
+    # [N, O, I] coefficient, so that backward keeps that coefficient (and the half-precision
+    # weights the convolution needs) instead of two float32 per-sample weight tensors.
+    coef = scale.unsqueeze(1) if d is None else scale.unsqueeze(1) * d.unsqueeze(2)  # [N, O|1, I]
+    wr = (w.unsqueeze(0) * coef.unsqueeze(-1).unsqueeze(-1)).to(x.dtype)
     xr = x.reshape(1, n * in_ch, *x.shape[2:])
-    wr = w.reshape(n * out_ch, in_ch, kh, kw).to(x.dtype)
-    y = F.conv2d(xr, wr, padding=padding, groups=n)
+    y = F.conv2d(xr, wr.reshape(n * out_ch, in_ch, kh, kw), padding=padding, groups=n)
     return y.reshape(n, out_ch, *y.shape[2:])
 
 
