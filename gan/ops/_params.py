@@ -8,7 +8,8 @@ whose message names the argument and the accepted range (the torch-side counterp
 - filters: torch tensors of rank 1 (separable) or 2 on ``x.device``, dtype :func:`compute_dtype`
   (float64 for float64 ``x``, float32 otherwise); ``None`` becomes the one-tap filter ``[1]``;
 - ``padding``: ``(x_before, x_after, y_before, y_after)`` on the upsampled grid (x = width);
-- ``up``, ``down``: ints >= 1; ``gain``, ``slope``: floats; ``clamp``: positive float or None;
+- ``up``, ``down``: ints >= 1; ``gain``, ``slope``: floats (a one-element real tensor is read
+  back as one); ``clamp``: positive float or None;
 - ``b``: tensor ``[C]`` on ``x.device`` in :func:`compute_dtype`, or None.
 
 See REFERENCE §4.
@@ -66,6 +67,18 @@ class FallbackWarning(UserWarning):
 
 # The dtypes both backends compute in (float8 and other floating dtypes have no convolutions).
 _X_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+
+
+def _real(name: str, value: object, **bounds: object) -> float:
+    """``check_real`` that also takes a one-element real tensor (read back as a Python float:
+    a device synchronisation for a GPU tensor, and a graph break under ``torch.compile``, so
+    pass Python numbers where it matters)."""
+    if isinstance(value, torch.Tensor):
+        if value.numel() != 1 or value.is_complex() or value.dtype == torch.bool:
+            raise ValueError(f"{name} must be a real number, got a tensor of shape "
+                             f"{list(value.shape)} and dtype {value.dtype}")  # fmt: skip
+        value = float(value.detach().reshape(()))
+    return check_real(name, value, **bounds)
 
 
 def check_input(x: object) -> torch.Tensor:
@@ -259,7 +272,7 @@ def normalize_upfirdn2d(
     up_i = check_factor("up", up)
     down_i = check_factor("down", down)
     pad = parse_padding(padding)
-    g = check_real("gain", gain)
+    g = _real("gain", gain)
     flip = _check_bool("flip_filter", flip_filter)
     ft = as_filter("f", f, x.device, compute_dtype(x))
     _check_geometry(x, up_i, pad, [("f", ft)])
@@ -284,9 +297,9 @@ def normalize_filtered_lrelu(
     up_i = check_factor("up", up)
     down_i = check_factor("down", down)
     pad = parse_padding(padding)
-    g = check_real("gain", gain)
-    s = check_real("slope", slope)
-    c = None if clamp is None else check_real("clamp", clamp, low=0.0, low_inclusive=False)
+    g = _real("gain", gain)
+    s = _real("slope", slope)
+    c = None if clamp is None else _real("clamp", clamp, low=0.0, low_inclusive=False)
     flip = _check_bool("flip_filter", flip_filter)
     dt = compute_dtype(x)
     fut = as_filter("fu", fu, x.device, dt)

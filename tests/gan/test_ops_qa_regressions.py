@@ -74,3 +74,28 @@ def test_factors_beyond_int64_indexing_are_value_errors(name):
     with pytest.raises(ValueError, match=f"{name} must be <= {MAX_INDEX}"):
         filtered_lrelu(x, f, f, **{name: 2**63})
     assert upfirdn2d(x, f, down=2**40).shape == (1, 1, 1, 1)  # large but valid: still works
+
+
+def test_scalar_arguments_take_one_element_tensors():
+    # gain=torch.tensor(2.0) was refused as "must be a real number, got tensor(2.)"; a
+    # one-element real tensor now counts as its value, anything else is still a named error.
+    x = torch.randn(1, 2, 6, 6, generator=torch.Generator().manual_seed(0))
+    f = torch.tensor([1.0, 3.0, 3.0, 1.0]) / 8
+    want = filtered_lrelu(x, f, f, None, 2, 2, 3, gain=1.5, slope=0.1, clamp=0.5)
+    got = filtered_lrelu(
+        x, f, f, None, 2, 2, 3, gain=torch.tensor(1.5), slope=torch.tensor([0.1]),
+        clamp=torch.tensor(0.5, dtype=torch.float64),
+    )  # fmt: skip
+    torch.testing.assert_close(got, want, rtol=0, atol=0)
+    torch.testing.assert_close(
+        upfirdn2d(x, f, 2, 1, 3, gain=torch.tensor(4.0)), upfirdn2d(x, f, 2, 1, 3, gain=4.0)
+    )
+    for bad, match in [
+        (torch.tensor([1.0, 2.0]), r"gain must be a real number, got a tensor of shape \[2\]"),
+        (torch.tensor(True), "gain must be a real number"),
+        (torch.tensor(float("nan")), "gain must be finite"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            upfirdn2d(x, f, gain=bad)
+    with pytest.raises(ValueError, match="clamp must be in"):
+        filtered_lrelu(x, f, f, clamp=torch.tensor(-1.0))
