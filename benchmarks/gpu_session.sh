@@ -87,8 +87,8 @@ mv -f "$OUT/gpu_generator.json" "$OUT/gpu_generator_256.json" 2>/dev/null
 MODCONV=$("$PY" benchmarks/_pick.py modconv "$OUT/gpu_generator_256.json")
 MODCONV=${MODCONV:-grouped}
 echo "== modulated convolutions for the rest: $MODCONV" | tee -a "$OUT/session.log"
-stage profile 60 100 "$PY" benchmarks/gpu_profile.py --cases t:256:16 r:256:16 \
-    --modconv "$MODCONV" --cudnn-benchmark --budget-s "$(budget 30)"
+stage profile 60 80 "$PY" benchmarks/gpu_profile.py --cases t:256:16 r:256:16 \
+    --modconv "$MODCONV" --cudnn-benchmark --budget-s 50
 stage train_step 100 220 "$PY" benchmarks/train_step.py --cases t:256:32 r:256:32 --cycles 1 \
     --modconv "$MODCONV" --budget-s "$(budget 90)" --case-timeout-s 110
 stage generator_1024 90 200 "$PY" benchmarks/gpu_generator.py --cases t:1024:4 r:1024:4 \

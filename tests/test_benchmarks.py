@@ -276,12 +276,14 @@ def test_profile_helpers_and_smoke(tmp_path, monkeypatch, capsys):
     assert prof.category("_fused_kernel") == "fused op (Triton)"
     assert prof.category("sm90_xmma_wgrad_implicit_gemm_f16") == "convolution"
     assert prof.category("void at::native::vectorized_elementwise_kernel<4>") == "elementwise"
+    assert prof.category("nvjet_hsh_256x128_64x4_1x2_h_bz_coopA_NTT") == "matrix product"
+    assert prof.category("fft2d_r2c_32x32<float, false, 1u, false>") == "convolution"
     assert prof.category("something_new") == "other"
     monkeypatch.setenv("OUT", str(tmp_path))
     assert prof.main(["--smoke", "--iters", "1", "--cases", "t-tiny:16:1"]) == 0
     import json
 
     row = json.loads((tmp_path / "gpu_profile.json").read_text())["rows"][0]
-    assert row["wall_ms"] > 0 and row["top_kernels"]
+    assert row["wall_ms"] > 0 and row["profiled_wall_ms"] > 0 and row["top_kernels"]
     assert abs(sum(row["by_category_ms"].values()) - row["kernel_sum_ms"]) < 1e-6
     assert "convolution" in capsys.readouterr().out

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from contextlib import nullcontext
 
 import numpy as np
 import torch
@@ -351,7 +352,13 @@ def modulated_conv2d(
     if demodulate:
         # In the weights' precision even under autocast (which would run the product in bf16:
         # a per-channel scale error of ~0.4 %, systematic across the channel).
-        with torch.autocast(x.device.type, enabled=False):
+        # (A meta tensor has no autocast to leave.)
+        off = (
+            nullcontext()
+            if x.device.type == "meta"
+            else torch.autocast(x.device.type, enabled=False)
+        )
+        with off:
             d = (s.square() @ w.square().sum(dim=[2, 3]).t() + 1e-8).rsqrt()  # [N, O]
 
     if not grouped:

@@ -8,8 +8,8 @@ whose message names the argument and the accepted range (the torch-side counterp
 - filters: torch tensors of rank 1 (separable) or 2 on ``x.device``, dtype :func:`compute_dtype`
   (float64 for float64 ``x``, float32 otherwise); ``None`` becomes the one-tap filter ``[1]``;
 - ``padding``: ``(x_before, x_after, y_before, y_after)`` on the upsampled grid (x = width);
-- ``up``, ``down``: ints >= 1; ``gain``, ``slope``: floats (a one-element real tensor is read
-  back as one); ``clamp``: positive float or None;
+- ``up``, ``down``: ints >= 1; ``gain``, ``slope``: floats; ``clamp``: positive float or None
+  (each of the three may also be a one-element real tensor, read back as a float);
 - ``b``: tensor ``[C]`` on ``x.device`` in :func:`compute_dtype`, or None.
 
 See REFERENCE §4.
@@ -70,14 +70,20 @@ _X_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 
 
 def _real(name: str, value: object, **bounds: object) -> float:
-    """``check_real`` that also takes a one-element real tensor (read back as a Python float:
-    a device synchronisation for a GPU tensor, and a graph break under ``torch.compile``, so
-    pass Python numbers where it matters)."""
+    """``check_real`` that also takes a one-element real tensor, read back as a Python float: a
+    device synchronisation for a GPU tensor, and data-dependent under ``torch.compile`` (a graph
+    break, an error with ``fullgraph=True``), so pass Python numbers where that matters. The ops
+    take no gradient with respect to these arguments: a tensor that requires one is refused."""
     if isinstance(value, torch.Tensor):
         if value.numel() != 1 or value.is_complex() or value.dtype == torch.bool:
             raise ValueError(f"{name} must be a real number, got a tensor of shape "
                              f"{list(value.shape)} and dtype {value.dtype}")  # fmt: skip
-        value = float(value.detach().reshape(()))
+        if value.requires_grad:
+            raise ValueError(
+                f"{name} is a tensor that requires grad, but the op has no gradient with "
+                f"respect to {name}: pass a Python number (or a detached tensor)"
+            )
+        value = float(value.reshape(()))
     return check_real(name, value, **bounds)
 
 

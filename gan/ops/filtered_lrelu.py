@@ -58,11 +58,11 @@ def filtered_lrelu(
         Integer factors >= 1.
     padding : int, [x, y] or [x_before, x_after, y_before, y_after]
         Applied to the upsampled signal before ``fu``; x is the width axis.
-    gain : float
+    gain : float or one-element tensor
         Multiplies the activation's output (default √2).
-    slope : float
+    slope : float or one-element tensor
         Leaky ReLU slope on the negative side (default 0.2).
-    clamp : float or None
+    clamp : float, one-element tensor or None
         Clamp the scaled activation to ``[−clamp, clamp]``; must be > 0.
     flip_filter : bool
         Correlate instead of convolving.

@@ -47,7 +47,7 @@ def upfirdn2d(
         Integer factors >= 1.
     padding : int, [x, y] or [x_before, x_after, y_before, y_after]
         In samples of the upsampled grid; x is the width axis.
-    gain : float
+    gain : float or one-element tensor
         Scale of the output (the generator passes ``up²`` when upsampling with a DC-gain-1
         filter).
     flip_filter : bool

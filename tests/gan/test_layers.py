@@ -277,6 +277,15 @@ def test_modulated_conv2d_orders_under_autocast_and_in_half(demodulate) -> None:
     assert max(errs) < 2e-3 and max(errs) < 3 * min(errs), errs
 
 
+@pytest.mark.parametrize("grouped", [True, False])
+def test_modulated_conv2d_on_meta_tensors(grouped) -> None:
+    # Shape inference without data (meta tensors have no autocast state to switch off).
+    x = torch.empty(2, 8, 5, 5, device="meta")
+    w, s = torch.empty(4, 8, 3, 3, device="meta"), torch.empty(2, 8, device="meta")
+    y = modulated_conv2d(x, w, s, padding=1, grouped=grouped)
+    assert y.shape == (2, 4, 5, 5) and y.device.type == "meta"
+
+
 def test_grouped_modulated_conv2d_saves_one_half_precision_weight() -> None:
     # What backward keeps dominates the generator's peak memory: the per-sample weights are
     # N·O·I·k·k. In a half-precision layer the grouped order keeps them once, in half precision

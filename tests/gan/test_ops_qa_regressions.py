@@ -94,6 +94,7 @@ def test_scalar_arguments_take_one_element_tensors():
         (torch.tensor([1.0, 2.0]), r"gain must be a real number, got a tensor of shape \[2\]"),
         (torch.tensor(True), "gain must be a real number"),
         (torch.tensor(float("nan")), "gain must be finite"),
+        (torch.tensor(2.0, requires_grad=True), "gain is a tensor that requires grad"),
     ]:
         with pytest.raises(ValueError, match=match):
             upfirdn2d(x, f, gain=bad)
