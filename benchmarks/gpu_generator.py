@@ -56,6 +56,7 @@ import torch
 T_PROCESS = time.perf_counter()
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from _cli import device_and_cases, log, parse_case  # noqa: E402
 from _out import write_out_json  # noqa: E402
 
 from gan.networks.layers import set_grouped_modconv  # noqa: E402
@@ -74,18 +75,6 @@ PUBLISHED = {
     ("r", 256, 16): {"fwd+bwd": (270.0, None)},
 }
 GIB = 2.0**30
-
-
-def log(msg: str) -> None:
-    print(f"[{time.perf_counter() - T_PROCESS:7.1f}s] {msg}", flush=True)
-
-
-def parse_case(text: str) -> tuple[str, int, int]:
-    try:
-        preset, res, batch = text.split(":")
-        return preset, int(res), int(batch)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"case must be preset:res:batch, got {text!r}") from exc
 
 
 def sync(device: torch.device) -> None:
@@ -328,16 +317,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--budget-s", type=float, default=480.0, help="no case starts after this")
     ap.add_argument("--smoke", action="store_true", help="tiny presets at 64 px on the CPU")
     args = ap.parse_args(argv)
+    chosen = device_and_cases(args.smoke, args.cases, SMOKE_CASES, DEFAULT_CASES)
+    if chosen is None:
+        return 2
+    device, cases = chosen
     if args.smoke:
-        device = torch.device("cpu")
-        cases = args.cases or [parse_case(c) for c in SMOKE_CASES]
         args.rep_ms = min(args.rep_ms, 50.0)
-    else:
-        if not torch.cuda.is_available():
-            print("no CUDA device: run with --smoke to check the script on the CPU")
-            return 2
-        device = torch.device("cuda")
-        cases = args.cases or [parse_case(c) for c in DEFAULT_CASES]
     saved_impl = os.environ.get(_params.ENV_IMPL)
     result = {"machine": machine(device), "args": vars(args) | {"cases": cases}, "rows": []}
     log(json.dumps(result["machine"]))

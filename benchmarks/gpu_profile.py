@@ -38,6 +38,7 @@ import torch
 T_PROCESS = time.perf_counter()
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from _cli import device_and_cases, log, parse_case  # noqa: E402
 from _out import write_out_json  # noqa: E402
 
 from gan.networks.layers import set_grouped_modconv  # noqa: E402
@@ -59,18 +60,6 @@ CATEGORIES = (
     ("reduction", ("reduce", "norm", "sum", "mean")),
     ("elementwise", ("elementwise", "vectorized", "unrolled", "pointwise", "triton_poi")),
 )  # fmt: skip
-
-
-def log(msg: str) -> None:
-    print(f"[{time.perf_counter() - T_PROCESS:7.1f}s] {msg}", flush=True)
-
-
-def parse_case(text: str) -> tuple[str, int, int]:
-    try:
-        preset, res, batch = text.split(":")
-        return preset, int(res), int(batch)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"case must be preset:res:batch, got {text!r}") from exc
 
 
 def category(name: str) -> str:
@@ -207,15 +196,10 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.iters < 1:
         ap.error(f"--iters must be >= 1, got {args.iters}")
-    if args.smoke:
-        device = torch.device("cpu")
-        cases = args.cases or [parse_case(c) for c in SMOKE_CASES]
-    else:
-        if not torch.cuda.is_available():
-            print("no CUDA device: run with --smoke to check the script on the CPU")
-            return 2
-        device = torch.device("cuda")
-        cases = args.cases or [parse_case(c) for c in DEFAULT_CASES]
+    chosen = device_and_cases(args.smoke, args.cases, SMOKE_CASES, DEFAULT_CASES)
+    if chosen is None:
+        return 2
+    device, cases = chosen
     result: dict = {"device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu",
                     "torch": torch.__version__, "rows": []}  # fmt: skip
     saved = torch.backends.cudnn.benchmark

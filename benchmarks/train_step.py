@@ -59,6 +59,7 @@ import traceback
 import warnings
 from pathlib import Path
 
+from _cli import log, parse_case
 from _out import write_out_json
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -72,22 +73,6 @@ PUBLISHED = {("t", 256, 32): 27.4, ("r", 256, 32): 39.7, ("baseline", 256, 32): 
 #: Issue 5's goals (1.5× faster than PUBLISHED), s/kimg.
 GOALS = {("t", 256, 32): 18.0, ("r", 256, 32): 26.0}
 GIB = 2.0**30
-
-
-def log(msg: str) -> None:
-    print(f"[{time.perf_counter() - T_PROCESS:7.1f}s] {msg}", flush=True)
-
-
-def parse_case(text: str) -> tuple[str, int, int]:
-    try:
-        preset, res, batch = text.split(":")
-        res_i, batch_i = int(res), int(batch)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"case must be preset:res:batch, got {text!r}") from exc
-    config = preset.removesuffix("-tiny")
-    if config not in ("t", "r", "baseline"):
-        raise argparse.ArgumentTypeError(f"preset must be t, r, baseline (+ -tiny), got {preset!r}")
-    return preset, res_i, batch_i
 
 
 def machine(device: str) -> dict:
