@@ -848,7 +848,7 @@ def compare_main(device, smoke) -> int:
                 f"smem={k.get('shared')} warps={k.get('num_warps')}")  # fmt: skip
         # The ranking so far, after every case: a run cut short still names its best.
         res["best_variant"] = best_variant(res["rows"])
-        _write_best(res["best_variant"], res["rows"])
+        _write_best(res["rows"])
         if poisoned:
             # An illegal address (or any sticky CUDA error) ends the process's CUDA context:
             # every later case would fail the same way.
@@ -874,20 +874,19 @@ def _context_lost(exc: BaseException) -> bool:
     return any(s in text for s in sticky)
 
 
-def _write_best(name: str | None, rows: list[dict]) -> None:
+def _write_best(rows: list[dict]) -> None:
     """``$OUT/best_variant.txt`` (read by benchmarks/gpu_session.sh, which then runs the later
     stages with it) when the ranking can override the half-precision default: at least two
-    variants finished every fp16 shape, and the winner is not the default already (so a
-    comparison cut short after ``base`` alone names nothing); removed otherwise."""
+    qualifying variants (so a comparison cut short after ``base`` alone names nothing), and the
+    winner not the default already; removed otherwise."""
     out = os.environ.get("OUT")
     if not out:
         return
     from gan.ops._triton import _launch
 
     path = Path(out, "best_variant.txt")
-    complete = _complete_fp16(rows)
-    default = _launch.DEFAULT_VARIANTS[torch.float16]
-    if name and len(complete) >= 2 and name != default:
+    name = best_variant(rows, min_candidates=2)
+    if name and name != _launch.DEFAULT_VARIANTS[torch.float16]:
         tmp = Path(out, ".best_variant.txt")
         tmp.write_text(name + "\n")
         tmp.replace(path)
@@ -895,21 +894,12 @@ def _write_best(name: str | None, rows: list[dict]) -> None:
         path.unlink(missing_ok=True)
 
 
-def _complete_fp16(rows: list[dict]) -> set[str]:
-    """Variants with an fp16 fwd+bwd time for as many shapes as the most complete one."""
-    count: dict[str, int] = {}
-    for r in rows:
-        if r.get("dtype") == "float16" and "fwdbwd_ms" in r:
-            count[r["variant"]] = count.get(r["variant"], 0) + 1
-    most = max(count.values(), default=0)
-    return {v for v, c in count.items() if c == most}
-
-
-def best_variant(rows: list[dict]) -> str | None:
+def best_variant(rows: list[dict], min_candidates: int = 1) -> str | None:
     """The variant with the smallest fp16 forward+backward time summed over the shapes, among
     those that finished every fp16 shape any variant finished, with every checked error within
     tolerance (``ok``: fp16 2e-2, fp32 1e-3 relative to the first variant) and the fp16 errors
-    within the stricter 1e-2 of the decision rule (gpu_ops_NOTES.md); None if none qualifies."""
+    within the stricter 1e-2 of the decision rule (gpu_ops_NOTES.md); None if fewer than
+    ``min_candidates`` qualify."""
     times: dict[str, list[float]] = {}
     failed = set()
     for r in rows:
@@ -921,7 +911,7 @@ def best_variant(rows: list[dict]) -> str | None:
             times.setdefault(r["variant"], []).append(r["fwdbwd_ms"])
     n = max((len(v) for v in times.values()), default=0)
     full = {k: sum(v) for k, v in times.items() if len(v) == n and k not in failed}
-    return min(full, key=full.get) if full else None
+    return min(full, key=full.get) if full and len(full) >= min_candidates else None
 
 
 def _compare_table(res):

@@ -113,26 +113,23 @@ def profile_case(preset: str, res: int, batch: int, device: torch.device, args) 
         if device.type == "cuda":
             torch.cuda.synchronize()
 
-    for _ in range(2):  # compile (Triton, cuDNN autotuning) and warm up
-        step()
-    sync()
+    def per_iter_ms(iters: int) -> float:
+        sync()
+        t0 = time.perf_counter()
+        for _ in range(iters):
+            step()
+        sync()
+        return (time.perf_counter() - t0) * 1e3 / iters
+
+    per_iter_ms(2)  # compile (Triton, cuDNN autotuning) and warm up
     # The wall time without the profiler (which adds host time to every op), then the profile,
     # timed inside the block so that the profiler's start and its event collection stay out.
-    t0 = time.perf_counter()
-    for _ in range(args.iters):
-        step()
-    sync()
-    wall_ms = (time.perf_counter() - t0) * 1e3 / args.iters
+    wall_ms = per_iter_ms(args.iters)
     acts = [torch.profiler.ProfilerActivity.CPU]
     if device.type == "cuda":
         acts.append(torch.profiler.ProfilerActivity.CUDA)
     with torch.profiler.profile(activities=acts) as prof:
-        sync()
-        t0 = time.perf_counter()
-        for _ in range(args.iters):
-            step()
-        sync()
-        profiled_ms = (time.perf_counter() - t0) * 1e3 / args.iters
+        profiled_ms = per_iter_ms(args.iters)
     events = _events(prof, device.type)
     if not events:
         raise RuntimeError("the profiler recorded no device kernels (CUPTI unavailable?)")

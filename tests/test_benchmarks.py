@@ -220,11 +220,11 @@ def test_best_variant_file_only_overrides_the_default(gpu_ops, tmp_path, monkeyp
     monkeypatch.setenv("OUT", str(tmp_path))
     default = _launch.DEFAULT_VARIANTS[__import__("torch").float16]
     path = tmp_path / "best_variant.txt"
-    gpu_ops._write_best("vmask", [_row("base", 9.0), _row("vmask", 8.0)])
+    gpu_ops._write_best([_row("base", 9.0), _row("vmask", 8.0)])
     assert path.read_text().strip() == "vmask"
-    gpu_ops._write_best("base", [_row("base", 9.0), _row("vmask", 10.0, dtype="float32")])
+    gpu_ops._write_best([_row("base", 9.0), _row("vmask", 10.0, dtype="float32")])
     assert not path.exists()  # one complete variant: no ranking yet
-    gpu_ops._write_best(default, [_row("base", 9.0), _row(default, 8.0)])
+    gpu_ops._write_best([_row("base", 9.0), _row(default, 8.0)])
     assert not path.exists()  # the default already runs
 
 

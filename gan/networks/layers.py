@@ -225,7 +225,7 @@ class MappingNetwork(nn.Module):
             raise ValueError("z (or c) must hold at least one row, got N = 0")
         check_finite(x, "z and c must be finite (no NaN or infinity)")
         # In float32 even under autocast: w sets every style, and w_avg is a float32 running mean.
-        with torch.autocast(x.device.type, enabled=False):
+        with _autocast_off(x.device):
             for layer in self.layers:
                 x = layer(x)
 
@@ -352,13 +352,7 @@ def modulated_conv2d(
     if demodulate:
         # In the weights' precision even under autocast (which would run the product in bf16:
         # a per-channel scale error of ~0.4 %, systematic across the channel).
-        # (A meta tensor has no autocast to leave.)
-        off = (
-            nullcontext()
-            if x.device.type == "meta"
-            else torch.autocast(x.device.type, enabled=False)
-        )
-        with off:
+        with _autocast_off(x.device):
             d = (s.square() @ w.square().sum(dim=[2, 3]).t() + 1e-8).rsqrt()  # [N, O]
 
     if not grouped:
@@ -370,8 +364,8 @@ def modulated_conv2d(
         return y
 
     # w''[n, o, i] = ŵ[o, i] · (s'[n, i] · d[n, o]): one product of the shared weight with an
-    # [N, O, I] coefficient, so that backward keeps that coefficient (and the half-precision
-    # weights the convolution needs) instead of two float32 per-sample weight tensors.
+    # [N, O, I] coefficient, so that backward keeps that coefficient (and the weights the
+    # convolution needs, in its dtype) instead of also a float32 per-sample weight tensor.
     coef = scale.unsqueeze(1) if d is None else scale.unsqueeze(1) * d.unsqueeze(2)  # [N, O|1, I]
     wr = (w.unsqueeze(0) * coef.unsqueeze(-1).unsqueeze(-1)).to(x.dtype)
     xr = x.reshape(1, n * in_ch, *x.shape[2:])
@@ -392,6 +386,12 @@ def set_grouped_modconv(model: nn.Module, grouped: bool) -> int:
             m.grouped_modconv = grouped
             count += 1
     return count
+
+
+def _autocast_off(device: torch.device):
+    """A context computing in the tensors' own dtypes even inside an autocast region (a meta
+    tensor has no autocast to leave)."""
+    return nullcontext() if device.type == "meta" else torch.autocast(device.type, enabled=False)
 
 
 def _shape(t: object) -> object:

@@ -46,8 +46,8 @@ def svd_tolerance(dtype: torch.dtype) -> float:
     ``σ_{R+1} ≤ tol·σ₁`` (its spectral norm): with ``tol`` at the operands' unit roundoff
     (fp16 2⁻¹¹, bf16 2⁻⁸) the truncation is no larger than the rounding of the taps and of the
     input to that dtype, which every product already carries. fp32 (tf32x3/ieee products):
-    1e-7. Config R's radial down filters need 2-3 terms in half precision instead of 2-4 at a
-    1e-5 cut-off (singular values of the 256 px schedule's 12×12 jinc filters: 1, 0.11,
+    1e-7. Config R's radial down filters need 2-3 terms in fp16 (1-3 in bf16) instead of 2-4
+    at a 1e-5 cut-off (singular values of the 256 px schedule's 12×12 jinc filters: 1, 0.11,
     0.012, 1.6e-4, 2e-7 for the critically sampled top layers)."""
     return {torch.float16: 2.0**-11, torch.bfloat16: 2.0**-8}.get(dtype, 1e-7)
 
