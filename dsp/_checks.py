@@ -80,13 +80,22 @@ def apply_pointwise(fn: Callable, x: np.ndarray) -> np.ndarray:
     return as_finite_array("fn(x)", y, allow_empty=True)
 
 
+def _scalar(value: object) -> object:
+    # A 0-d numpy array (what numpy reductions and indexing often return) is a scalar here.
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        return value[()]
+    return value
+
+
 def check_int(
     name: str, value: object, *, minimum: int | None = None, maximum: int | None = None
 ) -> int:
     """Return ``value`` as ``int`` if it is an integer in ``[minimum, maximum]``.
 
-    Booleans and non-integral floats are rejected; integral numpy scalars are accepted.
+    Booleans and non-integral floats are rejected; integral numpy scalars (and 0-d arrays) are
+    accepted.
     """
+    value = _scalar(value)
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise ValueError(f"{name} must be an integer, got {value!r}")
     v = int(value)
@@ -106,7 +115,9 @@ def check_real(
     low_inclusive: bool = True,
     high_inclusive: bool = True,
 ) -> float:
-    """Return ``value`` as a finite ``float`` inside the given interval."""
+    """Return ``value`` as a finite ``float`` inside the given interval (numpy scalars and 0-d
+    arrays accepted)."""
+    value = _scalar(value)
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ValueError(f"{name} must be a real number, got {value!r}")
     v = float(value)
@@ -177,6 +188,8 @@ def parse_padding(padding: object) -> tuple[int, int, int, int]:
             f"padding must be an int, [x, y] or [x0, x1, y0, y1], got {padding!r}"
         ) from exc
     vals = [check_int("padding", v) for v in items]
+    if len(vals) == 1:
+        return (vals[0],) * 4
     if len(vals) == 2:
         return (vals[0], vals[0], vals[1], vals[1])
     if len(vals) == 4:

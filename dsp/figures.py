@@ -137,7 +137,15 @@ def _design_args(
         raise ValueError(f"up must be >= 2, got {up}")
     numtaps = check_int("numtaps", numtaps, minimum=2)
     cutoff = 0.5 if cutoff is None else cutoff
-    half_width = (cutoff - bandwidth) if half_width is None else half_width
+    if half_width is None:
+        # The default transition band runs from the signal's band edge up to the cutoff.
+        cutoff = check_real("cutoff", cutoff)
+        if not cutoff > bandwidth:
+            raise ValueError(
+                f"cutoff must be > bandwidth ({bandwidth:g}) when half_width is not given "
+                f"(the default half_width is cutoff - bandwidth), got {cutoff:g}"
+            )
+        half_width = cutoff - bandwidth
     f = design_lowpass(cutoff, half_width, float(up), numtaps)
     return float(cutoff), float(half_width), f
 
@@ -244,7 +252,8 @@ def relu_aliasing(
     bandwidth : float
         Input band, cycles/sample, in ``(0, 0.5)``.
     cutoff, half_width : float, optional
-        Filter design (cycles/sample of the input), default ``0.5`` and ``cutoff − bandwidth``.
+        Filter design (cycles/sample of the input), default ``0.5`` and ``cutoff − bandwidth``
+        (so without ``half_width``, ``cutoff`` must exceed ``bandwidth``).
     up : int
         Oversampling factor, ``>= 2`` (the paper uses 2).
     numtaps : int

@@ -42,7 +42,7 @@ def _check_extent(name: str, extent: object) -> tuple[float, float]:
 
 def _check_pair(name: str, value: object, **kw) -> tuple[float, float]:
     """A real scalar (used for both axes) or a pair ``(along x, along y)``."""
-    if isinstance(value, Sequence) or isinstance(value, np.ndarray):
+    if isinstance(value, Sequence) or (isinstance(value, np.ndarray) and value.ndim > 0):
         items = list(value)
         if len(items) != 2:
             raise ValueError(f"{name} must be a scalar or a pair (x, y), got {len(items)} entries")

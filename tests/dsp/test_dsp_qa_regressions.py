@@ -251,3 +251,35 @@ def test_freqz_counts_and_flags_still_match_scipy():
         f_ref, H_ref = scipy.signal.freqz(h, 1, worN=int(worN), fs=10.0, whole=bool(whole))
         np.testing.assert_allclose(f, f_ref)
         np.testing.assert_allclose(H, H_ref, atol=1e-14)
+
+
+def test_zero_d_arrays_are_scalars():
+    # numpy reductions return 0-d arrays; a scalar argument given as one is that scalar (it used
+    # to raise a raw TypeError from list() in the pair parser, a ValueError elsewhere).
+    from dsp import filters, sampling
+
+    f = lambda x, y: np.cos(2 * np.pi * 0.1 * x) + 0 * y  # noqa: E731
+    a = sampling.sample_2d(f, (0, 1), (0, 1), np.array(4.0), offset=np.array(0.125))
+    b = sampling.sample_2d(f, (0, 1), (0, 1), 4.0, offset=0.125)
+    for got, want in zip(a, b, strict=True):  # (samples, x, y)
+        np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(
+        firwin_lowpass(np.array(7), np.array(0.3)), filters.firwin_lowpass(7, 0.3)
+    )
+    with pytest.raises(ValueError, match="rate must be"):
+        sampling.sample_2d(f, (0, 1), (0, 1), np.array(-1.0))
+
+
+def test_one_element_padding_means_all_sides(rng):
+    x = rng.standard_normal((6, 7))
+    h = np.array([0.25, 0.5, 0.25])
+    np.testing.assert_array_equal(
+        resample.upfirdn2d(x, h, padding=[2]), resample.upfirdn2d(x, h, padding=2)
+    )
+
+
+def test_relu_aliasing_names_the_cutoff_bandwidth_rule():
+    from dsp import figures
+
+    with pytest.raises(ValueError, match=r"cutoff must be > bandwidth \(0.3\) when half_width"):
+        figures.relu_aliasing(cutoff=0.2)
