@@ -663,6 +663,8 @@ def _table(res):
 COMPARE_VARIANTS = [
     "base",
     "b64_r168",
+    "b64_r168_stack",
+    "b64_r168_free",
     "b64_r128",
     "b64_w8",
     "lean_b64",
@@ -674,7 +676,9 @@ COMPARE_VARIANTS = [
 """In priority order: the budget cuts the tail. The first is the reference of the errors.
 The H200 comparison of 2026-11-28 ranked b64_r168 first (the half-precision default since),
 then vmask, then base; the row-slab variants (all slower, one of them an illegal memory access)
-were removed. Next: the variants of the same family not reached then, then vmask again."""
+were removed. Next: two variants that differ from b64_r168 only in the multi-term kernels of
+config R's radial fd (stacked terms; the loop without the register cap), then the variants of the
+same family not reached then, then vmask again."""
 COMPARE_SHAPES = ["L6 84->148 up4", "L8 148->148 up2", "L12 276->276 up2", "R 148->148 up2 radial"]
 """The three §6 shapes and one config-R layer (radial fd: 4 separable terms in fp16), whose kernels
 the variants change differently (gpu_ops_NOTES.md, pass 4); the ranking sums all four."""

@@ -199,6 +199,8 @@ KERNEL_VARIANTS = [
     {"variant": "lean_reload"},
     {"variant": "lean_reload", "vmask": False},  # LEAN with the gather path of the mask
     {"variant": "b64_r168"},  # blocks of at most 64 (the register cap is a launch option)
+    {"variant": "b64_r168_stack"},  # multi-term stages as two stacked products
+    {"variant": "vmask", "stack": True},  # stacked with the case's (larger) blocks
 ]
 VARIANT_CASES = [FLRELU_CASES[i] for i in (1, 2, 4)]
 VARIANT_WIDTHS = [23, 9, 9]
@@ -213,6 +215,37 @@ def test_filtered_lrelu_variants_match_brute_force(
     up, down, tu, td, padding, bias, clamp, flip, fd2d, blocks, width, variant
 ):
     _check_flrelu(up, down, tu, td, padding, bias, clamp, flip, fd2d, blocks, variant, width)
+
+
+@pytest.mark.parametrize("rank", [2, 3, 5])
+@pytest.mark.parametrize("up,down", [(2, 2), (4, 2), (2, 4)])
+def test_stacked_terms_match_brute_force(rank, up, down):
+    # STACK runs a multi-term stage as two products over all terms padded to a power of two
+    # (rank 2: no padding, 3: one zero term, 5: three); forward (stage 2) and backward (stage 1)
+    # against the float64 truth, on a plane with several tiles each way.
+    gen = torch.Generator().manual_seed(100 * rank + 10 * up + down)
+    td = 6 * down
+    x = torch.randn(2, 2, 13, 21, generator=gen)
+    fu = _filter(gen, 6 * up)
+    fd = _filter(gen, td, True, rank)
+    b = torch.randn(2, generator=gen)
+    pad = (td - 2, td - 1, td, td - 3)
+    (xk, bk, y), (xt, bt, want) = _flrelu_pair(
+        x, fu, fd, b, up, down, pad, 1.3, 0.2, 0.8, False, (16, 32), torch.float32,
+        {"variant": "vmask", "stack": True},
+    )  # fmt: skip
+    assert rel_err(y.cpu(), want) < FP32_TOL
+    g = torch.randn(want.shape, generator=gen, dtype=torch.float64)
+    y.backward(g.float())
+    want.backward(g)
+    assert rel_err(xk.grad.cpu(), xt.grad) < FP32_TOL
+    assert rel_err(bk.grad.cpu(), bt.grad) < FP32_TOL
+
+
+def test_padded_rank():
+    from gan.ops._triton import _plan
+
+    assert [_plan.padded_rank(r) for r in range(1, 10)] == [1, 2, 4, 4, 8, 8, 8, 8, 16]
 
 
 def _bwd_tile_starts(up, down, tu, td, padding, blocks, size_w):
@@ -434,7 +467,7 @@ def test_multi_term_plans_keep_blocks_small_on_the_gpu():
     assert forced_fwd is not None and forced_fwd.bo == 64
 
 
-@pytest.mark.parametrize("variant", [None, {"variant": "b64_r168"}])
+@pytest.mark.parametrize("variant", [None, {"variant": "b64_r168"}, {"variant": "b64_r168_stack"}])
 def test_gpu_plans_of_multi_term_filters_match_brute_force(monkeypatch, variant):
     # The plans the GPU gets for a full 2D fd (the multi-term rule above applies only outside
     # the interpreter), run in the interpreter: same result as the float64 truth.
@@ -494,6 +527,46 @@ def test_per_direction_register_caps():
     assert _launch._extra_options(both, "fwd") == {"maxnreg": 96}
     assert _launch._extra_options(both, "bwd") == {"maxnreg": 128}
     assert _launch._extra_options(both) == {"maxnreg": 128}  # no direction: maxnreg alone
+
+
+def test_multi_term_launch_options():
+    from gan.ops._triton import _launch
+
+    tune = _launch.resolve_tune({"variant": "b64_r168_stack"})
+    assert _launch._extra_options(tune, "fwd") == {"maxnreg": 168}
+    assert _launch._extra_options(tune, "bwd", multi_term=True) == {}  # maxnreg_multi 0: none
+    capped = _launch.resolve_tune({"maxnreg": 168, "maxnreg_multi": 200, "maxnreg_bwd": 128})
+    assert _launch._extra_options(capped, "bwd", multi_term=True) == {"maxnreg": 200}
+    assert _launch._extra_options(capped, "bwd") == {"maxnreg": 128}
+
+
+def test_stack_variant_changes_only_multi_term_kernels(monkeypatch):
+    # b64_r168_stack launches the separable kernels exactly as b64_r168 (same compiled
+    # specialisation on the GPU) and only the multi-term ones with STACK, 4 warps, no cap.
+    from gan.ops._triton import _launch
+
+    launches = []
+    real = _launch._fused_kernel
+
+    class Spy:
+        def __getitem__(self, grid):
+            def run(*args, **kw):
+                launches.append(kw)
+                return real[grid](*args, **kw)
+
+            return run
+
+    monkeypatch.setattr(_launch, "_fused_kernel", Spy())
+    gen = torch.Generator().manual_seed(5)
+    x = torch.randn(1, 2, 12, 12, generator=gen).to(DEVICE)
+    fu = _filter(gen, 12).to(DEVICE)
+    for variant in ("b64_r168", "b64_r168_stack"):
+        for fd in (_filter(gen, 12).to(DEVICE), _filter(gen, 12, True, 2).to(DEVICE)):
+            T.filtered_lrelu(x, fu, fd, None, 2, 2, (10, 10, 10, 10), _tune={"variant": variant})
+    plain, plain_multi, stack, stack_multi = launches
+    assert stack == plain and not stack["STACK"] and plain_multi["R2"] == 2
+    assert stack_multi["STACK"] and stack_multi["RP2"] == 2 and stack_multi["num_warps"] == 4
+    assert "maxnreg" not in stack_multi and not plain_multi["STACK"]
 
 
 def test_half_precision_default_variant_runs_a_whole_generator(monkeypatch):

@@ -73,6 +73,61 @@ def _tile_matrix(
 
 
 @triton.jit
+def _stacked_matrix(
+    h_ptr,
+    T: tl.constexpr,
+    REV: tl.constexpr,
+    scale,
+    NLO: tl.constexpr,
+    NLJ: tl.constexpr,
+    A: tl.constexpr,
+    B: tl.constexpr,
+    ph,
+    TRANS: tl.constexpr,
+    DOT_DTYPE: tl.constexpr,
+    R: tl.constexpr,
+    RP: tl.constexpr,
+):
+    # The R terms' tile matrices of ``_tile_matrix`` side by side, term k in column block k
+    # (RP >= R blocks, a power of two; the blocks k >= R are zero): [NLO, RP·NLJ], or when
+    # TRANS [NLJ, RP·NLO] (each block transposed).
+    if TRANS:
+        c = tl.arange(0, RP * NLO)
+        k = c // NLO
+        idx = (c % NLO)[None, :] * A - tl.arange(0, NLJ)[:, None] * B + (T - 1) - ph
+    else:
+        c = tl.arange(0, RP * NLJ)
+        k = c // NLJ
+        idx = tl.arange(0, NLO)[:, None] * A - (c % NLJ)[None, :] * B + (T - 1) - ph
+    valid = (idx >= 0) & (idx < T) & (k < R)[None, :]
+    if REV:
+        idx = (T - 1) - idx
+    taps = tl.load(h_ptr + k[None, :] * T + idx, mask=valid, other=0.0)
+    return (taps * scale).to(DOT_DTYPE)
+
+
+@triton.jit
+def _stacked(
+    src,
+    py_all,
+    px_all,
+    acc,
+    NS: tl.constexpr,
+    ND: tl.constexpr,
+    RP: tl.constexpr,
+    DOT_DTYPE: tl.constexpr,
+    PREC: tl.constexpr,
+):
+    # acc + Σ_k py_k · src · px_k in two products instead of 2·R dependent ones: t = src ·
+    # [px_0 | px_1 | …] is [NS, RP·ND]; its column blocks restacked as row blocks give
+    # [RP·NS, ND], and [py_0 | py_1 | …] ([ND, RP·NS]) times that sums over the terms.
+    t = tl.dot(src, px_all, input_precision=PREC)
+    t = tl.permute(tl.reshape(t, (NS, RP, ND)), (1, 0, 2))
+    t = tl.reshape(t, (RP * NS, ND))
+    return tl.dot(py_all, t.to(DOT_DTYPE), acc, input_precision=PREC)
+
+
+@triton.jit
 def _load_source(ptrs, inside, bias_val, HAS_BIAS: tl.constexpr, DOT_DTYPE: tl.constexpr):
     # Source samples as dot operands: outside the plane the zero padding, and the bias added to
     # real samples only (before the zero insertion, as the op is defined).
@@ -148,6 +203,9 @@ def _fused_kernel(
     VMASK: tl.constexpr = False,
     LEAN: tl.constexpr = False,
     RELOAD: tl.constexpr = False,
+    STACK: tl.constexpr = False,
+    RP1: tl.constexpr = 1,
+    RP2: tl.constexpr = 1,
 ):
     # One program: one tile position, PPB consecutive planes (the tile matrices depend on the
     # tile position only, so they are loaded once and reused for every plane).
@@ -161,6 +219,9 @@ def _fused_kernel(
     #   tensor to keep live), the source is loaded from clamped indices without a mask.
     # RELOAD: the tile matrices are gathered again for every plane (from the L1-resident taps)
     #   instead of being kept live across the loop.
+    # STACK (multi-term stages only): a stage with R > 1 separable terms runs as two products
+    #   over all terms at once (``_stacked``, the terms padded to RP, a power of two) instead
+    #   of a loop of 2·R dependent products; its stacked matrices are gathered per plane.
     pid = tl.program_id(0)
     n_tiles = TILES_H * TILES_W
     tile = pid % n_tiles
@@ -269,18 +330,28 @@ def _fused_kernel(
                                DOT_DTYPE)  # fmt: skip
 
         # Stage 1: mid = Σ_k P1y_k · src · P1x_k on the fine grid.
-        mid = _separable(src, p1y, p1x, tl.zeros([BM, BM], dtype=tl.float32), DOT_DTYPE, PREC)
-        # A runtime loop, not static_range: unrolled, the compiler hoists every term's
-        # plane-invariant tile matrices out of the plane loop and spills them (sm_90 AOT:
-        # 0.6-0.8 KiB per thread for config R's 3-5-term fd in fp32).
-        for k in range(1, R1):
-            p1yk = _tile_matrix(
-                h1y_ptr + k * T1Y, T1Y, REV1, scale1, am, ai, 1, S1, phy, False, DOT_DTYPE
+        mid = tl.zeros([BM, BM], dtype=tl.float32)
+        if STACK and R1 > 1:
+            p1ya = _stacked_matrix(
+                h1y_ptr, T1Y, REV1, scale1, BM, BI, 1, S1, phy, False, DOT_DTYPE, R1, RP1
             )
-            p1xk = _tile_matrix(
-                h1x_ptr + k * T1X, T1X, REV1, scale1, am, ai, 1, S1, phx, True, DOT_DTYPE
+            p1xa = _stacked_matrix(
+                h1x_ptr, T1X, REV1, scale1, BM, BI, 1, S1, phx, True, DOT_DTYPE, R1, RP1
             )
-            mid = _separable(src, p1yk, p1xk, mid, DOT_DTYPE, PREC)
+            mid = _stacked(src, p1ya, p1xa, mid, BI, BM, RP1, DOT_DTYPE, PREC)
+        else:
+            mid = _separable(src, p1y, p1x, mid, DOT_DTYPE, PREC)
+            # A runtime loop, not static_range: unrolled, the compiler hoists every term's
+            # plane-invariant tile matrices out of the plane loop and spills them (sm_90 AOT:
+            # 0.6-0.8 KiB per thread for config R's 3-5-term fd in fp32).
+            for k in range(1, R1):
+                p1yk = _tile_matrix(
+                    h1y_ptr + k * T1Y, T1Y, REV1, scale1, am, ai, 1, S1, phy, False, DOT_DTYPE
+                )
+                p1xk = _tile_matrix(
+                    h1x_ptr + k * T1X, T1X, REV1, scale1, am, ai, 1, S1, phx, True, DOT_DTYPE
+                )
+                mid = _separable(src, p1yk, p1xk, mid, DOT_DTYPE, PREC)
 
         mask_base = mask_ptr + plane64 * MH * MROW
         if MODE == 0:
@@ -305,15 +376,25 @@ def _fused_kernel(
 
         # Stage 2: dst = Σ_k Q2y_k · act · Q2x_k.
         act = act.to(DOT_DTYPE)
-        out = _separable(act, q2y, q2x, tl.zeros([BO, BO], dtype=tl.float32), DOT_DTYPE, PREC)
-        for k in range(1, R2):
-            q2yk = _tile_matrix(
-                h2y_ptr + k * T2Y, T2Y, REV2, scale2, ao, am, S2, 1, 0, False, DOT_DTYPE
+        out = tl.zeros([BO, BO], dtype=tl.float32)
+        if STACK and R2 > 1:
+            q2ya = _stacked_matrix(
+                h2y_ptr, T2Y, REV2, scale2, BO, BM, S2, 1, 0, False, DOT_DTYPE, R2, RP2
             )
-            q2xk = _tile_matrix(
-                h2x_ptr + k * T2X, T2X, REV2, scale2, ao, am, S2, 1, -dx, True, DOT_DTYPE
+            q2xa = _stacked_matrix(
+                h2x_ptr, T2X, REV2, scale2, BO, BM, S2, 1, -dx, True, DOT_DTYPE, R2, RP2
             )
-            out = _separable(act, q2yk, q2xk, out, DOT_DTYPE, PREC)
+            out = _stacked(act, q2ya, q2xa, out, BM, BO, RP2, DOT_DTYPE, PREC)
+        else:
+            out = _separable(act, q2y, q2x, out, DOT_DTYPE, PREC)
+            for k in range(1, R2):
+                q2yk = _tile_matrix(
+                    h2y_ptr + k * T2Y, T2Y, REV2, scale2, ao, am, S2, 1, 0, False, DOT_DTYPE
+                )
+                q2xk = _tile_matrix(
+                    h2x_ptr + k * T2X, T2X, REV2, scale2, ao, am, S2, 1, -dx, True, DOT_DTYPE
+                )
+                out = _separable(act, q2yk, q2xk, out, DOT_DTYPE, PREC)
         dst = dst_ptr + plane64 * DH * DW + doffs
         tl.store(dst, out.to(dst_ptr.dtype.element_ty), mask=omask)
         if HAS_DSUM:

@@ -86,6 +86,28 @@ VARIANTS = MappingProxyType(
         "b64_w8": MappingProxyType({"vmask": True, "blocks": (16, 32, 64), "num_warps": 8}),
         "b64_r168": MappingProxyType({"vmask": True, "blocks": (16, 32, 64), "maxnreg": 168}),
         "b64_r128": MappingProxyType({"vmask": True, "blocks": (16, 32, 64), "maxnreg": 128}),
+        # b64_r168 for single-term kernels (the same compiled kernels); the multi-term kernels
+        # (config R's radial fd) without the register cap and with 4 warps, either as the term
+        # loop or with the terms stacked into two products (the STACK flag).
+        "b64_r168_free": MappingProxyType(
+            {
+                "vmask": True,
+                "blocks": (16, 32, 64),
+                "maxnreg": 168,
+                "maxnreg_multi": 0,
+                "num_warps_multi": 4,
+            }  # fmt: skip
+        ),
+        "b64_r168_stack": MappingProxyType(
+            {
+                "vmask": True,
+                "blocks": (16, 32, 64),
+                "maxnreg": 168,
+                "maxnreg_multi": 0,
+                "num_warps_multi": 4,
+                "stack": True,
+            }  # fmt: skip
+        ),
     }
 )
 """Kernel variants (named sets of ``_tune`` keys), all computing the same result; see
@@ -109,6 +131,7 @@ that time the whole generator or training step with a variant other than the def
 _TUNE_KEYS = frozenset(
     {"variant", "blocks", "num_warps", "num_warps_fwd", "num_warps_bwd", "num_stages", "maxnreg"}
     | {"vmask", "lean", "reload", "blocks_fwd", "blocks_bwd", "maxnreg_fwd", "maxnreg_bwd"}
+    | {"stack", "maxnreg_multi", "num_warps_multi"}
 )
 
 
@@ -135,13 +158,16 @@ def resolve_tune(
     return out
 
 
-def _extra_options(tune: dict, direction: str | None = None) -> dict:
+def _extra_options(tune: dict, direction: str | None = None, multi_term: bool = False) -> dict:
     # Compile options passed only when set (the interpreter ignores them); ``maxnreg_fwd`` /
-    # ``maxnreg_bwd`` override ``maxnreg`` for the fused kernel's two directions.
-    cap = tune.get(f"maxnreg_{direction}") if direction else None
+    # ``maxnreg_bwd`` override ``maxnreg`` for the fused kernel's two directions, and
+    # ``maxnreg_multi`` (0: no cap) both for kernels with a multi-term stage.
+    cap = tune.get("maxnreg_multi") if multi_term else None
+    if cap is None and direction:
+        cap = tune.get(f"maxnreg_{direction}")
     if cap is None:
         cap = tune.get("maxnreg")
-    return {} if cap is None else {"maxnreg": int(cap)}
+    return {} if not cap else {"maxnreg": int(cap)}
 
 
 def _tuned(tune: dict, key: str, default):
@@ -255,12 +281,17 @@ def fused(
     blocks = tune.get("blocks_fwd" if mode == 0 else "blocks_bwd")
     if blocks is None:
         blocks = _tuned(tune, "blocks", _plan.BLOCKS)
-    extra = _extra_options(tune, "fwd" if mode == 0 else "bwd")
+    multi_term = max(r1, r2) > 1
+    extra = _extra_options(tune, "fwd" if mode == 0 else "bwd", multi_term)
     # VMASK moves the backward's intermediate W tile start down by up to 3 samples.
     vmask = mode == 1 and mask is not None and bool(tune.get("vmask"))
     lean = bool(tune.get("lean"))
     reload = bool(tune.get("reload"))
-    warps = tune.get("num_warps_fwd" if mode == 0 else "num_warps_bwd") or tune.get("num_warps")
+    # Only multi-term stages change under STACK: separable kernels keep one specialisation.
+    stack = bool(tune.get("stack")) and multi_term
+    warps = tune.get("num_warps_multi") if multi_term else None
+    warps = warps or tune.get("num_warps_fwd" if mode == 0 else "num_warps_bwd")
+    warps = warps or tune.get("num_warps")
     mh, mw = mid_hw
     if mask is None:
         mask = torch.empty(1, dtype=torch.uint8, device=src.device)
@@ -269,7 +300,7 @@ def fused(
     def plan_args(budget, extra_w):
         return (
             s1, t1, s2, t2, (r1, r2), dst_hw, align_w, tuple(blocks), INTERPRETED,
-            _ELEM_BYTES[src.dtype], budget, extra_w,
+            _ELEM_BYTES[src.dtype], budget, extra_w, stack,
         )  # fmt: skip
 
     if vmask and _plan.plan_two_stage(*plan_args(_plan.SMEM_BUDGET, 3)) is None:
@@ -304,6 +335,7 @@ def fused(
             DOT_DTYPE=dot_dtype,
             PREC=fp32_precision if src.dtype == torch.float32 else "tf32",
             VMASK=vmask, LEAN=lean, RELOAD=reload,
+            STACK=stack, RP1=_plan.padded_rank(r1), RP2=_plan.padded_rank(r2),
             num_warps=warps or plan.num_warps,
             num_stages=_tuned(tune, "num_stages", 1),
             **extra,

@@ -117,6 +117,12 @@ def filter_terms(f: torch.Tensor, tol: float) -> tuple[torch.Tensor, torch.Tenso
     return terms
 
 
+def padded_rank(rank: int) -> int:
+    """Term count of a stacked multi-term stage: ``rank`` rounded up to a power of two (Triton
+    block shapes are powers of two; the padding terms are zero)."""
+    return 1 << max(rank - 1, 0).bit_length()
+
+
 def floor_offset(kr: int, kv: int, b: int) -> int:
     """Multiple-of-``b`` shift that keeps the kernel's ``v = o0·a + kr + kv`` non-negative, so
     that integer division there never meets a negative numerator (C vs floor semantics)."""
@@ -189,6 +195,7 @@ def plan_two_stage(
     elem_bytes: int = 2,
     smem_budget: int = SMEM_BUDGET,
     extra_w: int = 0,
+    stack: bool = False,
 ) -> Plan | None:
     """Blocks for the fused kernel: stage 1 (source stride ``s1``, taps ``t1`` per axis (y, x))
     onto the fine intermediate grid, pointwise epilogue, stage 2 (destination stride ``s2``, taps
@@ -197,7 +204,9 @@ def plan_two_stage(
     it; ``blocks``: candidate block sizes; ``elem_bytes``: size of a dot operand element, so that
     all operands fit ``smem_budget`` bytes; ``extra_w``: intermediate samples the W tile must
     hold beyond its span (the ``VMASK`` variant shifts the tile start by up to 3 to a mask byte
-    boundary). None if nothing fits.
+    boundary); ``stack``: multi-term stages run as two products over all terms padded to
+    :func:`padded_rank` (the ``STACK`` kernel flag), whose operands are that many times wider.
+    None if nothing fits.
 
     Several separable terms in a stage (a full 2D filter: config R's radial ``fd``) keep more
     live per program, so on the GPU those plans use intermediate blocks of at most 64 and, on
@@ -207,30 +216,33 @@ def plan_two_stage(
     if max(ranks) > 1 and not interpreted:
         lean = _plan_two_stage(
             s1, t1, s2, t2, ranks, out_hw, align_w, blocks, interpreted, elem_bytes,
-            smem_budget, extra_w, True,
+            smem_budget, extra_w, stack, True,
         )  # fmt: skip
         if lean is not None:
             return lean
     return _plan_two_stage(
         s1, t1, s2, t2, ranks, out_hw, align_w, blocks, interpreted, elem_bytes, smem_budget,
-        extra_w, False,
+        extra_w, stack, False,
     )  # fmt: skip
 
 
 def _plan_two_stage(
     s1, t1, s2, t2, ranks, out_hw, align_w, blocks, interpreted, elem_bytes, smem_budget,
-    extra_w, multi_term_limits,
+    extra_w, stack, multi_term_limits,
 ) -> Plan | None:  # fmt: skip
     best, best_cost = None, math.inf
     r1, r2 = ranks
+    # Stacked stages multiply by all padded terms at once: k1, k2 terms' worth of operands.
+    k1 = padded_rank(r1) if stack and r1 > 1 else 1
+    k2 = padded_rank(r2) if stack and r2 > 1 else 1
     for bi in blocks:
         for bm in blocks:
             for bo in blocks:
-                if max(bm * bm, bi * bm, bm * bo, bi * bi) > _MAX_TILE_ELEMS:
+                if max(bm * bm, k1 * bi * bm, k2 * bm * bo, bi * bi) > _MAX_TILE_ELEMS:
                     continue
                 if multi_term_limits and (bm > 64 or (r1 > 1 and bi > 32) or (r2 > 1 and bo > 32)):
                     continue
-                operands = bi * bi + 3 * bi * bm + bm * bm + 3 * bm * bo
+                operands = bi * bi + 3 * k1 * bi * bm + bm * bm + 3 * k2 * bm * bo
                 if not interpreted and operands * elem_bytes > smem_budget:
                     continue
                 tov_h = _tov_two_stage(s1, t1[0], s2, t2[0], bi, bm, bo, 1)
@@ -238,7 +250,9 @@ def _plan_two_stage(
                 if tov_h == 0 or tov_w == 0:
                     continue
                 tiles = math.ceil(out_hw[0] / tov_h) * math.ceil(out_hw[1] / tov_w)
-                macs = r1 * (bi * bi * bm + bm * bi * bm) + r2 * (bm * bm * bo + bo * bm * bo)
+                macs = max(r1, k1) * (bi * bi * bm + bm * bi * bm) + max(r2, k2) * (
+                    bm * bm * bo + bo * bm * bo
+                )
                 per_tile = (
                     macs / _efficiency(bi, bm, bo)
                     + _EPILOGUE_COST * bm * bm
@@ -247,7 +261,9 @@ def _plan_two_stage(
                 cost = tiles * per_tile
                 if cost < best_cost:
                     best_cost = cost
-                    best = Plan(bi, bm, bo, tov_h, tov_w, _warps(bm * bm, bi * bm, bm * bo))
+                    best = Plan(
+                        bi, bm, bo, tov_h, tov_w, _warps(bm * bm, k1 * bi * bm, k2 * bm * bo)
+                    )
     return best
 
 
