@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import re
 import sys
 from collections.abc import Sequence
 
@@ -59,7 +60,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(mod.run(args) or 0)
     except ValueError as exc:
         # Bad input: a clear one-line message and exit status 2, as argparse does.
-        print(f"aliasfree {args.command}: error: {exc}", file=sys.stderr)
+        sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        text = flag_named(str(exc), sub.choices[args.command], getattr(mod, "FLAG_NAMES", {}))
+        print(f"aliasfree {args.command}: error: {text}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         # A (second) Ctrl-C: outputs are written atomically, so nothing half-written is left.
@@ -79,6 +82,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         # without a traceback; exit status 1 as for other failures.
         print(f"aliasfree {args.command}: error: {_os_error_text(exc)}", file=sys.stderr)
         return 1
+
+
+_LEADING_NAME = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(?=(\[\d+\])? must |=)")
+
+
+def flag_named(text: str, parser: argparse.ArgumentParser, aliases: dict[str, str]) -> str:
+    """``text`` (an error) with its leading argument name written as the command-line flag.
+
+    The library functions a command calls name their own parameters (``num must be >= 1``);
+    the user typed ``--num``. A leading ``name must …`` / ``name[i] must …`` / ``name=…`` whose
+    name is an option's ``dest`` of ``parser``, or a key of the command's ``aliases`` (library
+    names that differ from the flag's dest: ``r1_gamma`` → ``--gamma``), gets the flag instead;
+    anything else is returned unchanged.
+    """
+    m = _LEADING_NAME.match(text)
+    if m is None:
+        return text
+    name = m.group(1)
+    flag = aliases.get(name)
+    if flag is None:
+        for action in parser._actions:
+            if action.dest == name and action.option_strings:
+                flag = max(action.option_strings, key=len)
+                break
+    return text if flag is None else flag + text[len(name) :]
 
 
 def _os_error_text(exc: OSError) -> str:

@@ -72,6 +72,12 @@ def add_parser(sub) -> argparse.ArgumentParser:
         help="skip images smaller than RES instead of enlarging them",
     )
     p.add_argument(
+        "--max-upscale",
+        type=float,
+        default=8.0,
+        help="skip images that would be enlarged more than this many times (>= 1; default 8)",
+    )
+    p.add_argument(
         "--max-images", type=int, default=None, help="stop after this many images (default all)"
     )
     p.set_defaults(command="dataset", channels=None)
@@ -83,7 +89,8 @@ def run(args: argparse.Namespace) -> int:
 
     report = make_dataset(
         args.src, args.dest, res=args.res, mode=args.mode, channels=args.channels,
-        labels=args.labels, allow_upscale=args.allow_upscale, max_images=args.max_images,
+        labels=args.labels, allow_upscale=args.allow_upscale, max_upscale=args.max_upscale,
+        max_images=args.max_images,
     )  # fmt: skip
     colour = "greyscale" if report.channels == 1 else "RGB"
     labels = f", {report.c_dim} classes" if report.c_dim else ""
@@ -92,6 +99,11 @@ def run(args: argparse.Namespace) -> int:
         f"wrote {report.dest}: {report.written} {images}, {report.res}x{report.res} {colour}, "
         f"{report.mode}{labels}"
     )
+    if report.upscaled:
+        print(
+            f"{report.upscaled} image(s) enlarged to {report.res}x{report.res} (at most "
+            f"{report.max_upscale_factor:.3g}x; --no-upscale skips them)"
+        )
     orphans = report.labels_without_image
     if orphans:
         first = ", ".join(orphans[:_MAX_NAMED])

@@ -9,7 +9,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from aliasfree.commands.generate import add_model_args, load_model, model_label
+from aliasfree.commands.generate import (
+    add_class_arg,
+    add_model_args,
+    class_of,
+    load_model,
+    model_label,
+)
 
 METRIC_NAMES = ("eqt", "eqt_frac", "eqr")
 _HEADS = {"eqt": "EQ-T", "eqt_frac": "EQ-T_frac", "eqr": "EQ-R"}
@@ -31,6 +37,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
         epilog="example: aliasfree equivariance --preset r-tiny --num 64 --metrics eqt_frac,eqr",
     )
     add_model_args(p)
+    add_class_arg(p)
     p.add_argument(
         "--num", type=int, default=32, help="number of latents per metric (default 32; the "
         "paper uses 50000)"
@@ -48,10 +55,11 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "--layers",
         default=None,
         help="also measure these feature maps (comma-separated layer names, or 'all'); names "
-        "are L<index>_<size>_<channels>, e.g. L3_52_32 for the -tiny presets at 64 px; an "
-        "unknown name's error lists the generator's layers (`aliasfree schedule --res R "
-        "--config C` prints the paper presets' ones; add --num-layers 8 --channel-base 2048 "
-        "--channel-max 32 for the -tiny ones)",
+        "are L<index>_<size>_<channels>, e.g. L3_52_32 for the -tiny presets at 64 px, and "
+        "b<res>.conv0/conv1 (e.g. b8.conv0) for the baseline; an unknown name's error lists "
+        "the generator's layers (`aliasfree schedule --res R --config C` prints the paper "
+        "presets' ones; add --num-layers 8 --channel-base 2048 --channel-max 32 for the -tiny "
+        "ones). A metric a map is too small for shows n/a with the reason (exit status 1)",
     )
     p.add_argument("--seed", type=int, default=0, help="seed of latents and transforms (default 0)")
     p.add_argument(
@@ -92,39 +100,62 @@ def _parse_metrics(text: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def _layer_names(G, text: str | None) -> list[str]:
+def _feature_names(G, device) -> list[str]:
+    """The feature maps a generator without a layer schedule (the baseline) returns, from one
+    forward pass of one latent (cheap next to the measurement, and before it: a typo must not
+    cost the whole run)."""
+    import torch
+
+    from gan.metrics._device import run_device
+
+    dev = run_device(G, device)
+    G = G.to(dev)
+    z = torch.zeros(1, G.z_dim, device=dev)
+    c = torch.zeros(1, G.c_dim, device=dev) if getattr(G, "c_dim", 0) else None
+    with torch.no_grad():
+        _, feats = G(z, c, return_features=True, noise_mode="const")
+    return list(feats)
+
+
+def _layer_names(G, text: str | None, device=None) -> list[str]:
     if text is None:
         return []
     specs = getattr(getattr(G, "synthesis", None), "layer_specs", None)
-    known = None if specs is None else [s.name for s in specs if not s.is_torgb]
+    if specs is not None:
+        known = [s.name for s in specs if not s.is_torgb]
+    else:
+        known = _feature_names(G, device)
     if not text.strip(" ,"):
         # An empty list would quietly measure the image only, as if --layers were not given.
-        listed = "" if known is None else f"; this generator has {known}"
         raise ValueError(
-            f"--layers must name layers (comma-separated) or 'all', got {text!r}{listed}"
+            f"--layers must name layers (comma-separated) or 'all', got {text!r}; this "
+            f"generator has {known}"
         )
     if text.strip() == "all":
-        if specs is None:
-            raise ValueError("--layers all needs a generator with a layer schedule (alias-free)")
         return known
     names = [n.strip() for n in text.split(",") if n.strip()]
-    if known is not None:
-        bad = [n for n in names if n not in known]
-        if bad:
-            raise ValueError(f"--layers: unknown layer(s) {bad}; this generator has {known}")
+    bad = [n for n in names if n not in known]
+    if bad:
+        raise ValueError(f"--layers: unknown layer(s) {bad}; this generator has {known}")
     return names
 
 
-def _table(results, metrics: list[str]) -> str:
+def _table(results, metrics: list[str], targets: list[str | None] | None = None) -> str:
+    """Rows: ``targets`` (None: the image; default: those with results); a pair without a
+    result (not measurable) shows ``n/a``."""
     from gan.metrics.equivariance import format_db
 
-    targets = list(dict.fromkeys(r.layer for r in results))
+    if targets is None:
+        targets = list(dict.fromkeys(r.layer for r in results))
     by_key = {(r.layer, r.metric): r for r in results}
     names = ["image" if t is None else t for t in targets]
     w = max(8, *(len(n) for n in names))
     lines = [f"{'':<{w}}  " + "  ".join(f"{_HEADS[m]:>10}" for m in metrics) + "   (dB)"]
     for t, name in zip(targets, names, strict=True):
-        cells = "  ".join(f"{format_db(by_key[(t, m)].psnr_db):>10}" for m in metrics)
+        cells = "  ".join(
+            f"{format_db(by_key[(t, m)].psnr_db) if (t, m) in by_key else 'n/a':>10}"
+            for m in metrics
+        )
         lines.append(f"{name:<{w}}  {cells}")
     return "\n".join(lines)
 
@@ -147,7 +178,8 @@ def run(args: argparse.Namespace) -> int:
         check_real("--max-angle", args.max_angle, low=0.0, high=180.0, low_inclusive=False)
     )
     G = load_model(args)
-    layers = _layer_names(G, args.layers)
+    k = class_of(G, args.class_idx)
+    layers = _layer_names(G, args.layers, args.device)
     if "eqt" in metrics and args.max_shift * G.res <= 0.5:
         # EQ-T rounds the shift to whole pixels: below half a pixel every draw rounds to 0 and
         # the image is compared with itself (+inf dB, nothing measured). measure() allows it
@@ -159,10 +191,11 @@ def run(args: argparse.Namespace) -> int:
         )
     progress = sys.stderr.isatty() if args.progress is None else args.progress
     results = []
+    failed: dict[tuple[str | None, str], str] = {}
     for target in [None, *layers]:
         for metric in metrics:
-            results.append(
-                measure(
+            try:
+                result = measure(
                     G,
                     metric,
                     args.num,
@@ -174,8 +207,14 @@ def run(args: argparse.Namespace) -> int:
                     psi=args.psi,
                     device=args.device,
                     progress=progress,
+                    class_idx=k or 0,
                 )
-            )
+            except ValueError as exc:
+                # A map too small for one metric (EQ-R's margins, EQ-T's whole-pixel shifts)
+                # must not throw away what the others measured: the cell says why instead.
+                failed[(target, metric)] = str(exc)
+                continue
+            results.append(result)
     doc = {
         "model": model_label(args),
         "res": int(G.res),
@@ -185,15 +224,28 @@ def run(args: argparse.Namespace) -> int:
         "max_shift": args.max_shift,
         "max_angle_deg": args.max_angle,
         "psi": args.psi,
+        "class": k,
         "results": [r.to_dict() for r in results],
+        "not_measured": [
+            {"layer": t, "metric": m, "reason": why} for (t, m), why in failed.items()
+        ],
     }
     if args.out is not None:
         write_json_atomic(args.out, doc)
     if args.json:
         print(json.dumps(doc, indent=2))
     else:
-        print(f"{model_label(args)}, {G.res} px, {args.num} latents")
-        print(_table(results, metrics))
+        cls = "" if k is None else f", class {k}"
+        print(f"{model_label(args)}, {G.res} px, {args.num} latents{cls}")
+        print(_table(results, metrics, [None, *layers]))
+        for (t, m), why in failed.items():
+            print(f"n/a  {m} of {t or 'image'}: {why}")
         if args.out is not None:
             print(f"wrote {args.out}")
+    if failed:
+        print(
+            f"aliasfree equivariance: {len(failed)} measurement(s) not possible (n/a above)",
+            file=sys.stderr,
+        )
+        return 1
     return 0

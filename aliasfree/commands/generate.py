@@ -32,8 +32,8 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
         type=Path,
         default=None,
         help="load a generator written by gan.networks.io.save_generator (the .safetensors "
-        "file, its .json config, or their common stem) or the final generator of an "
-        "`aliasfree train` run folder",
+        "file, its .json config, or their common stem) or an `aliasfree train` run folder "
+        "(the generator of its latest snapshot)",
     )
     p.add_argument(
         "--res",
@@ -91,8 +91,44 @@ def load_model(args: argparse.Namespace):
 
         preset = args.preset or DEFAULT_PRESET
         seed = 0 if args.init_seed is None else args.init_seed
-        G = build_generator(preset, res=args.res, seed=seed)
+        try:
+            G = build_generator(preset, res=args.res, seed=seed)
+        except ValueError as exc:
+            # build_generator names its own parameters; "seed" would read as --seed(s) here.
+            text = str(exc)
+            raise ValueError(
+                "--init-seed" + text[4:] if text.startswith("seed ") else text
+            ) from None
     return G.eval().to(args.device)
+
+
+def add_class_arg(p: argparse.ArgumentParser) -> None:
+    """``--class K`` for the commands that render one class of a conditional generator."""
+    p.add_argument(
+        "--class",
+        dest="class_idx",
+        type=int,
+        default=None,
+        metavar="K",
+        help="class 0..C-1 of a generator trained with --labels on C classes (default 0; "
+        "not for an unconditional generator)",
+    )
+
+
+def class_of(G, class_idx: int | None) -> int | None:
+    """``--class`` checked against ``G``: the class to render (0 by default) for a conditional
+    generator, None for an unconditional one (which refuses a class)."""
+    c_dim = int(getattr(G, "c_dim", 0) or 0)
+    if not c_dim:
+        if class_idx is not None:
+            raise ValueError("--class: this generator is unconditional (trained without --labels)")
+        return None
+    k = 0 if class_idx is None else class_idx
+    if not 0 <= k < c_dim:
+        raise ValueError(
+            f"--class must be in 0..{c_dim - 1} (the generator has {c_dim} classes), got {k}"
+        )
+    return k
 
 
 def model_label(args: argparse.Namespace) -> str:
@@ -210,19 +246,10 @@ def _labels(G, class_idx: int | None, n: int):
     import torch
 
     c_dim = int(getattr(G, "c_dim", 0) or 0)
+    k = class_of(G, class_idx)
     if not c_dim:
-        if class_idx is not None:
-            raise ValueError("--class: this generator is unconditional (trained without --labels)")
         return None
-    if class_idx is None:
-        idx = torch.arange(n) % c_dim
-    else:
-        if not 0 <= class_idx < c_dim:
-            raise ValueError(
-                f"--class must be in 0..{c_dim - 1} (the generator has {c_dim} classes), "
-                f"got {class_idx}"
-            )
-        idx = torch.full((n,), int(class_idx))
+    idx = torch.arange(n) % c_dim if class_idx is None else torch.full((n,), int(k))
     return torch.nn.functional.one_hot(idx, c_dim).float()
 
 

@@ -10,7 +10,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from aliasfree.commands.generate import add_model_args, load_model, model_label
+from aliasfree.commands.generate import (
+    add_class_arg,
+    add_model_args,
+    class_of,
+    load_model,
+    model_label,
+)
 
 DEFAULT_OUT = Path("aliasfree-out") / "sticking.png"
 
@@ -29,6 +35,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
         epilog="example: aliasfree sticking --preset baseline-tiny --num 32 --steps 64",
     )
     add_model_args(p)
+    add_class_arg(p)
     p.add_argument("--seed", type=int, default=0, help="seed of the central latent (default 0)")
     p.add_argument(
         "--seed1", type=int, default=1, help="seed of the interpolation's end latent (default 1)"
@@ -72,18 +79,23 @@ def run(args: argparse.Namespace) -> int:
     )
     from gan.metrics.video import latents_from_seeds
 
+    if Path(args.out).suffix.lower() != ".png":
+        # Checked before the work; lossy formats would blur the very artefacts shown.
+        raise ValueError(f"--out must end in .png (a PNG figure is written), got {str(args.out)!r}")
     G = load_model(args)
+    k = class_of(G, args.class_idx)
     z0, z1 = latents_from_seeds([args.seed, args.seed1], G.z_dim)
     avg = average_of_neighbourhood(
         G, z0, num=args.num, sigma=args.sigma, psi=args.psi, batch=args.batch, seed=args.seed,
-        device=args.device,
+        device=args.device, class_idx=k or 0,
     )  # fmt: skip
     sl = slice_over_interpolation(
         G, z0, z1, steps=args.steps, column=args.column, psi=args.psi, space=args.space,
-        batch=args.batch, device=args.device,
+        batch=args.batch, device=args.device, class_idx=k or 0,
     )  # fmt: skip
     column = G.res // 2 if args.column is None else args.column
-    fig = plot_sticking(avg, sl, title=f"{model_label(args)}, {G.res} px", column=column)
+    cls = "" if k is None else f", class {k}"
+    fig = plot_sticking(avg, sl, title=f"{model_label(args)}, {G.res} px{cls}", column=column)
     try:
         path = save_figure(fig, args.out)
     finally:

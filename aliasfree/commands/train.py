@@ -68,7 +68,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "--resume",
         default=None,
         metavar="PATH|latest",
-        help="continue from a checkpoint, or 'latest' for the newest one in --out",
+        help="continue from a checkpoint, or 'latest' for the newest one in --out (a new run "
+        "when --out has none yet); the run keeps its training settings and, unless typed "
+        "again, its --kimg/--minutes, snapshot and metric settings",
     )
     p.add_argument("--seed", type=int, default=0, help="seed of data order, latents, augmentation")
     p.add_argument("--init-seed", type=int, default=0, help="seed of the network initialisation")
@@ -144,11 +146,15 @@ def add_parser(sub) -> argparse.ArgumentParser:
         help="print a progress line every tick (default on)",
     )
     for action in p._actions:
-        if action.dest in _FIELD_OF_DEST:
+        if action.dest in _FIELD_OF_DEST or action.dest in _SESSION_DESTS:
             action.__class__ = _recording(type(action))
     p.set_defaults(command="train", given=frozenset())
     return p
 
+
+# Names in the errors of gan.training that differ from the flag's dest (aliasfree.cli rewrites
+# a leading "name must ..." to the flag).
+FLAG_NAMES = {"use_labels": "--labels", "r1_gamma": "--gamma", "path": "--out"}
 
 # Flag destinations of the options a resumed run takes from its checkpoint
 # (``gan.training.options.TRAINING_FIELDS``), mapped to those fields.
@@ -164,6 +170,15 @@ _FIELD_OF_DEST = {
     "labels": "use_labels",
     "gamma": "r1_gamma",
 }  # fmt: skip
+
+
+# Flags of the run's length, snapshots and metrics: a resumed run keeps the checkpoint's
+# values of those the user does not type again (``--resume latest`` alone continues the run as
+# it was set up: to its --kimg target, with its snapshot interval and metric settings).
+_SESSION_DESTS = (
+    "kimg", "minutes", "snap_kimg", "tick_kimg", "metrics", "metric_samples", "fid_extractor",
+    "fid_samples", "keep",
+)  # fmt: skip
 
 
 def _recording(base: type) -> type:
@@ -232,7 +247,10 @@ def options_from_args(args: argparse.Namespace):
         tick_kimg=args.tick_kimg,
         metrics=_metrics(args.metrics),
         metric_samples=args.metric_samples,
-        fid_extractor=None if args.fid_extractor is None else str(args.fid_extractor),
+        # Absolute, like --data: a resumed run reuses it from any working directory.
+        fid_extractor=(
+            None if args.fid_extractor is None else str(Path(args.fid_extractor).absolute())
+        ),
         fid_samples=args.fid_samples,
         out=str(args.out),
         resume=args.resume,
@@ -242,6 +260,67 @@ def options_from_args(args: argparse.Namespace):
         device=args.device,
         fp16=args.fp16,
     )
+
+
+def _given(args: argparse.Namespace) -> set[str]:
+    """Flag destinations typed on the command line: ``args.given`` (recorded by the parser), or
+    for a namespace built by hand, the flags whose value differs from the parser's default."""
+    given = getattr(args, "given", None)
+    if given is not None:
+        return set(given)
+    holder = argparse.ArgumentParser().add_subparsers()
+    defaults = add_parser(holder).parse_args([])
+    dests = list(_FIELD_OF_DEST) + list(_SESSION_DESTS)
+    return {d for d in dests if getattr(args, d, None) != getattr(defaults, d)}
+
+
+def _saved_options(opts):
+    """The options stored in the checkpoint ``opts.resume`` names (None: nothing to resume)."""
+    from gan.training.checkpoint import read_checkpoint_info, resolve_resume
+    from gan.training.options import TrainOptions
+
+    if not opts.resume:
+        return None
+    path = resolve_resume(opts.resume, opts.out)
+    if path is None:
+        return None
+    return TrainOptions.from_dict(read_checkpoint_info(path)["extra"]["options"])
+
+
+def resumed_session_options(args: argparse.Namespace, opts):
+    """``opts`` with the run's length, snapshot and metric settings (``_SESSION_DESTS``) taken
+    from the checkpoint it resumes wherever the user did not type the flag, and the notes that
+    say so (one line listing those that differ from the command-line defaults).
+
+    ``--kimg`` and ``--minutes`` count as one setting: typing either replaces both. Without a
+    checkpoint to resume (no ``--resume``, or ``--resume latest`` in a folder without one) the
+    options are returned unchanged, with a note in the second case.
+    """
+    import dataclasses
+
+    saved = _saved_options(opts)
+    if saved is None:
+        if opts.resume == "latest":
+            return opts, [f"note: no checkpoint in {opts.out} yet: starting a new run"]
+        return opts, []
+    given = _given(args)
+    holder = argparse.ArgumentParser().add_subparsers()
+    defaults = options_from_args(add_parser(holder).parse_args([]))
+    fields = [f for f in _SESSION_DESTS if f not in ("kimg", "minutes") and f not in given]
+    if not {"kimg", "minutes"} & given:
+        fields += ["kimg", "minutes"]
+    kept = {f: getattr(saved, f) for f in fields}
+    shown = [
+        f"--{f.replace('_', '-')} {','.join(v) if isinstance(v, tuple) else v}"
+        for f, v in kept.items()
+        if v != getattr(defaults, f) and v is not None
+    ]
+    notes = []
+    if shown:
+        notes.append(
+            f"note: the resumed run keeps its {', '.join(shown)} (type a flag to change it)"
+        )
+    return dataclasses.replace(opts, **kept), notes
 
 
 def _ignored_on_resume(args: argparse.Namespace, opts) -> list[str]:
@@ -264,20 +343,10 @@ def _ignored_on_resume(args: argparse.Namespace, opts) -> list[str]:
     list of str
         One note per given flag whose value differs from the checkpoint's.
     """
-    from gan.training.checkpoint import read_checkpoint_info, resolve_resume
-    from gan.training.options import TrainOptions
-
-    if not opts.resume:
+    saved = _saved_options(opts)
+    if saved is None:
         return []
-    path = resolve_resume(opts.resume, opts.out)
-    if path is None:
-        return []
-    saved = TrainOptions.from_dict(read_checkpoint_info(path)["extra"]["options"])
-    given = getattr(args, "given", None)
-    if given is None:
-        holder = argparse.ArgumentParser().add_subparsers()
-        defaults = options_from_args(add_parser(holder).parse_args([]))
-        given = {d for d, f in _FIELD_OF_DEST.items() if getattr(opts, f) != getattr(defaults, f)}
+    given = _given(args)
     notes = []
     for dest, field in _FIELD_OF_DEST.items():
         value = getattr(opts, field)
@@ -370,8 +439,9 @@ def run(args: argparse.Namespace) -> int:
         torch.set_num_threads(threads)
     from gan.training.loop import train
 
+    opts, resume_notes = resumed_session_options(args, opts)
     if rank == 0:
-        for note in _ignored_on_resume(args, opts):
+        for note in resume_notes + _ignored_on_resume(args, opts):
             print(note, file=sys.stderr, flush=True)
     result = train(opts, progress=args.progress)
     # Stopped by a signal (after the final snapshot and checkpoint): the shell's 128 + signal

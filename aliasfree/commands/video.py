@@ -9,9 +9,20 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from aliasfree.commands.generate import add_model_args, load_model, model_label, parse_pair
+from aliasfree.commands.generate import (
+    add_class_arg,
+    add_model_args,
+    class_of,
+    load_model,
+    model_label,
+    parse_pair,
+)
 
 DEFAULT_OUT = Path("aliasfree-out") / "video.gif"
+
+# Names in the errors of gan.metrics.video that differ from the flag's dest (aliasfree.cli
+# rewrites a leading "name must ..." to the flag).
+FLAG_NAMES = {"path": "--out"}
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -30,6 +41,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "--frames 48 --scale 4 --out video.gif",
     )
     add_model_args(p)
+    add_class_arg(p)
     p.add_argument("--seed", type=int, default=0, help="latent seed (default 0)")
     p.add_argument("--frames", type=int, default=48, help="frames in the loop (default 48)")
     p.add_argument(
@@ -60,10 +72,12 @@ def run(args: argparse.Namespace) -> int:
 
     translate = parse_pair("--translate", args.translate)
     G = load_model(args)
+    k = class_of(G, args.class_idx)
     (z,) = latents_from_seeds([args.seed], G.z_dim)
     path = transform_video(
         G, z, args.out, frames=args.frames, translate=translate, rotate=args.rotate,
-        fps=args.fps, psi=args.psi, scale=args.scale, device=args.device,
+        fps=args.fps, psi=args.psi, scale=args.scale, device=args.device, class_idx=k or 0,
     )  # fmt: skip
-    print(f"wrote {path} ({args.frames} frames, {model_label(args)})")
+    cls = "" if k is None else f", class {k}"
+    print(f"wrote {path} ({args.frames} frames, {model_label(args)}{cls})")
     return 0

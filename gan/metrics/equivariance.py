@@ -34,6 +34,7 @@ import torch.nn.functional as F
 from dsp._checks import check_int, check_real
 
 from ._device import run_device
+from .video import class_labels
 
 __all__ = [
     "EquivarianceResult",
@@ -432,6 +433,7 @@ def measure(
     psi: float = 1.0,
     device=None,
     progress: bool = False,
+    class_idx: int = 0,
 ) -> EquivarianceResult:
     """One equivariance metric of generator ``G`` (REFERENCE §5).
 
@@ -469,6 +471,8 @@ def measure(
         Where to run (default: the device ``G`` is on); ``G`` is moved there.
     progress : bool
         Show a tqdm progress bar.
+    class_idx : int
+        Class of a conditional ``G`` (one-hot; ``gan.metrics.video.class_labels``).
 
     Returns
     -------
@@ -511,7 +515,7 @@ def measure(
         for start in range(0, num_samples, batch):
             n = min(batch, num_samples - start)
             z = torch.randn(n, G.z_dim, generator=gen).to(dev)
-            c = torch.zeros(n, G.c_dim, device=dev) if getattr(G, "c_dim", 0) else None
+            c = class_labels(G, n, class_idx, dev)
             draw = torch.rand(2, generator=gen, dtype=torch.float64) * 2 - 1
             kw = dict(psi=psi, return_features=want_features, noise_mode="const")
             with torch.no_grad():

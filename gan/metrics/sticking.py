@@ -16,7 +16,7 @@ import torch
 from dsp._checks import check_int, check_real
 
 from ._device import run_device
-from .video import _one_latent, to_uint8, zero_labels
+from .video import _one_latent, class_labels, to_uint8
 
 __all__ = ["average_of_neighbourhood", "slice_over_interpolation", "plot_sticking"]
 
@@ -32,6 +32,7 @@ def average_of_neighbourhood(
     batch: int = 8,
     seed: int = 0,
     device=None,
+    class_idx: int = 0,
 ) -> torch.Tensor:
     """Mean of ``G(z + sigma·ε_i)``, ``ε_i ~ N(0, I)``, ``i = 1…num`` (Fig. 1, left).
 
@@ -49,6 +50,8 @@ def average_of_neighbourhood(
     batch, seed, device
         Images per forward pass; seed of ``ε`` (CPU generator); where to run (default: the
         device ``G`` is on).
+    class_idx : int
+        Class of a conditional ``G`` (``gan.metrics.video.class_labels``).
 
     Returns
     -------
@@ -70,7 +73,8 @@ def average_of_neighbourhood(
             n = min(batch, num - start)
             zs = z + sigma * torch.randn(n, G.z_dim, generator=gen)
             tf = None if transform is None else transform.to(dev)
-            img = G(zs.to(dev), zero_labels(G, n, dev), psi=psi, transform=tf, noise_mode="const")
+            c = class_labels(G, n, class_idx, dev)
+            img = G(zs.to(dev), c, psi=psi, transform=tf, noise_mode="const")
             s = img.to(torch.float64).sum(0).cpu()
             total = s if total is None else total + s
     return (total / num).to(torch.float32)
@@ -87,12 +91,14 @@ def slice_over_interpolation(
     space: str = "w",
     batch: int = 8,
     device=None,
+    class_idx: int = 0,
 ) -> torch.Tensor:
     """Column ``column`` of each image along the interpolation ``z0 → z1`` (Fig. 1, right).
 
     Step ``k`` of ``steps`` uses ``u = k / (steps − 1)``: with ``space="w"`` the mapped latents
     are interpolated, ``w = (1 − u)·mapping(z0) + u·mapping(z1)``, and the synthesis network
-    renders them; with ``space="z"`` the input latents are interpolated linearly.
+    renders them; with ``space="z"`` the input latents are interpolated linearly. A conditional
+    ``G`` renders class ``class_idx`` (``gan.metrics.video.class_labels``).
 
     Returns
     -------
@@ -115,7 +121,7 @@ def slice_over_interpolation(
     cols = []
     with torch.no_grad():
         if space == "w":
-            c = zero_labels(G, 2, dev)
+            c = class_labels(G, 2, class_idx, dev)
             ws = G.mapping(torch.cat([z0, z1]).to(dev), c, psi=psi)
             w0, w1 = ws[:1], ws[1:]
         for start in range(0, steps, batch):
@@ -126,7 +132,7 @@ def slice_over_interpolation(
                 img = G.synthesis(w, noise_mode="const")
             else:
                 z = (1 - uu) * z0.to(dev) + uu * z1.to(dev)
-                img = G(z, zero_labels(G, n, dev), psi=psi, noise_mode="const")
+                img = G(z, class_labels(G, n, class_idx, dev), psi=psi, noise_mode="const")
             cols.append(img[:, :, :, column].to(torch.float32).cpu())
     return torch.cat(cols).permute(1, 2, 0).contiguous()
 

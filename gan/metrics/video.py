@@ -26,7 +26,7 @@ __all__ = [
     "save_gif",
     "video_transforms",
     "transform_video",
-    "zero_labels",
+    "class_labels",
     "MAX_ROTATE_DEG",
 ]
 
@@ -188,6 +188,7 @@ def transform_video(
     psi: float = 1.0,
     scale: int = 1,
     device=None,
+    class_idx: int = 0,
 ) -> Path:
     """Animated GIF of ``G(z)`` under continuous sub-pixel translation and rotation through the
     input transform (frames of :func:`video_transforms`), written atomically to ``path``.
@@ -206,6 +207,8 @@ def transform_video(
     fps, psi, scale, device
         Frame rate; truncation; integer nearest-neighbour enlargement of each frame; where to
         run (default: the device ``G`` is on).
+    class_idx : int
+        Class of a conditional ``G`` (:func:`class_labels`).
     """
     scale = check_int("scale", scale, minimum=1, maximum=16)
     psi = check_real("psi", psi)
@@ -219,7 +222,11 @@ def transform_video(
     with torch.no_grad():
         for A in mats:
             img = G(
-                z.to(dev), zero_labels(G, 1, dev), psi=psi, transform=A.to(dev), noise_mode="const"
+                z.to(dev),
+                class_labels(G, 1, class_idx, dev),
+                psi=psi,
+                transform=A.to(dev),
+                noise_mode="const",
             )
             arr = to_uint8(img[0])
             if scale > 1:
@@ -228,10 +235,23 @@ def transform_video(
     return save_gif(out, path, fps=fps)
 
 
-def zero_labels(G, n: int, device=None) -> torch.Tensor | None:
-    """The all-zero condition ``[n, G.c_dim]`` for a conditional ``G``, else None."""
+def class_labels(G, n: int, class_idx: int = 0, device=None) -> torch.Tensor | None:
+    """The condition of ``n`` images of class ``class_idx``: one-hot ``[n, G.c_dim]`` for a
+    conditional ``G`` (the all-zero vector is no class it was trained on), None for an
+    unconditional one (``class_idx`` is then ignored).
+
+    Raises
+    ------
+    ValueError
+        ``class_idx`` outside ``0..G.c_dim − 1`` for a conditional ``G``.
+    """
     c_dim = int(getattr(G, "c_dim", 0) or 0)
-    return torch.zeros(n, c_dim, device=device) if c_dim else None
+    if not c_dim:
+        return None
+    k = check_int("class_idx", class_idx, minimum=0, maximum=c_dim - 1)
+    c = torch.zeros(n, c_dim, device=device)
+    c[:, k] = 1.0
+    return c
 
 
 def _one_latent(z: object, z_dim: int) -> torch.Tensor:

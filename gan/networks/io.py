@@ -143,7 +143,8 @@ def load_generator(
         if not (Path(path) / "generator.json").is_file():
             raise ValueError(
                 f"{str(path)!r} is a folder without generator.json: pass a generator written by "
-                "save_generator (stem, .json or .safetensors) or a finished training run folder"
+                "save_generator (stem, .json or .safetensors) or a training run folder (it has "
+                "one from its first snapshot on)"
             )
         path = Path(path) / "generator"
     _, config_path = generator_paths(path)
@@ -152,7 +153,7 @@ def load_generator(
         if Path(path).is_file() and Path(path).suffix not in (".json", ".safetensors"):
             raise ValueError(
                 f"{str(path)!r} is not a generator: pass one written by save_generator (its "
-                "stem, .json or .safetensors file) or a finished training run folder"
+                "stem, .json or .safetensors file) or a training run folder"
             )
         raise ValueError(
             f"no generator config at {config_path} (a generator is a .json config beside its "
@@ -167,8 +168,8 @@ def load_generator(
         # comes from the dataset): the run's generator.json is the loadable form.
         raise ValueError(
             f"{config_path} is a training checkpoint, not a generator: pass its run folder "
-            f"{str(config_path.parent)!r} or the generator.json there (written when the run "
-            "ends or is stopped)"
+            f"{str(config_path.parent)!r} or the generator.json there (the EMA generator of "
+            "the run's latest snapshot)"
         )
     if not isinstance(config, dict) or config.get("format") != FORMAT:
         raise ValueError(f"{config_path} is not an {FORMAT} config")

@@ -37,6 +37,12 @@ DEFAULT_BUILTIN = "lfw"
 # Resolution of a built-in set when none is asked for: small enough to train on a CPU.
 DEFAULT_BUILTIN_RES = 32
 
+# The way out of an unreadable file, named with the error (the dataset tool reports and skips).
+_CLEAN_HINT = (
+    " (`aliasfree dataset SRC DEST.zip --res N` makes a training zip, skipping unreadable files "
+    "with their reasons)"
+)
+
 
 class ImageDataset(torch.utils.data.Dataset):
     """Square training images as ``uint8`` tensors with one-hot labels.
@@ -158,6 +164,7 @@ class ImageDataset(torch.utils.data.Dataset):
             except Exception as exc:
                 raise ValueError(
                     f"cannot read image {name!r} in {str(path)!r}: {describe_error(exc)}"
+                    f"{_CLEAN_HINT}"
                 ) from None
             if res is None:
                 res = size[0]
@@ -249,7 +256,10 @@ class ImageDataset(torch.utils.data.Dataset):
             return self._images[i]
         name = self._files[i]
         mode = "RGB" if self.num_channels == 3 else "L"
-        arr = decode_image(self._read_bytes(name), mode, f"{name} in {self._path}")
+        try:
+            arr = decode_image(self._read_bytes(name), mode, f"{name} in {self._path}")
+        except ValueError as exc:
+            raise ValueError(f"{exc}{_CLEAN_HINT}") from None
         if arr.shape[:2] != (self.res, self.res):
             raise ValueError(
                 f"image {name!r} in {str(self._path)!r} is {arr.shape[1]}x{arr.shape[0]}, "

@@ -373,6 +373,10 @@ class DatasetReport:
     skipped: list[tuple[str, str]] = field(default_factory=list)
     labels_without_image: list[str] = field(default_factory=list)
     """Names in the labels file that match no image file under ``src`` (sorted)."""
+    upscaled: int = 0
+    """Images written enlarged (their square side below ``res``)."""
+    max_upscale_factor: float = 1.0
+    """The largest enlargement among them (``res`` over the square side)."""
 
 
 def _probe_gray(src: Path) -> bool:
@@ -406,6 +410,7 @@ def make_dataset(
     channels: int | None = None,
     labels: str | os.PathLike | None = None,
     allow_upscale: bool = True,
+    max_upscale: float = 8.0,
     max_images: int | None = None,
     progress: Callable[[int, str], None] | None = None,
 ) -> DatasetReport:
@@ -414,8 +419,9 @@ def make_dataset(
     Every image is decoded, made square (:func:`square_image`), resized to ``res x res`` with
     :func:`resize_bandlimited` (values then rounded and clipped to 0..255) and stored as PNG.
     Files that cannot be used are skipped and reported with the reason: not an image file,
-    cannot be decoded, smaller than ``res`` when ``allow_upscale`` is false, no label when
-    labels are used.
+    cannot be decoded, smaller than ``res`` when ``allow_upscale`` is false, enlarged more than
+    ``max_upscale`` times (a 1-pixel-wide line cropped to 1×1, a thumbnail: nothing left to
+    learn from), no label when labels are used. Sizes are written width × height.
 
     Parameters
     ----------
@@ -435,6 +441,9 @@ def make_dataset(
         naming no image file are reported (``DatasetReport.labels_without_image``).
     allow_upscale : bool
         If false, images whose square side is below ``res`` are skipped instead of enlarged.
+    max_upscale : float
+        Images whose square side is below ``res / max_upscale`` are skipped (``>= 1``;
+        ``inf``: never).
     max_images : int, optional
         Stop after this many written images.
     progress : callable, optional
@@ -456,6 +465,9 @@ def make_dataset(
         raise ValueError(f"channels must be 1, 3 or None (auto), got {channels!r}")
     if max_images is not None:
         max_images = check_int("max_images", max_images, minimum=1)
+    max_upscale = float(max_upscale)
+    if not max_upscale >= 1.0:  # also NaN
+        raise ValueError(f"max_upscale must be >= 1 (inf: no limit), got {max_upscale:g}")
     src = Path(src)
     dest = Path(dest)
     if not src.exists():
@@ -475,6 +487,7 @@ def make_dataset(
         (n, "not an image file (extension)") for n in _other_files(src)
     ] + _links_not_read(src)
     records: list[tuple[str, str, int | None]] = []  # (new name, source name, class)
+    upscaled, max_factor = 0, 1.0
     dest = prepare_output(dest)
     fd, tmp = mkstemp_output(dest, suffix=".tmp")
     try:
@@ -504,11 +517,25 @@ def make_dataset(
                         skipped.append((name, "empty image"))
                         continue
                     sq = square_image(np.moveaxis(img, -1, 0), mode)
-                    if not allow_upscale and sq.shape[-1] < res:
+                    side = sq.shape[-1]
+                    if not allow_upscale and side < res:
                         skipped.append(
-                            (name, f"smaller than {res}x{res} after {mode}: {h}x{w} (no upscale)")
+                            (name, f"smaller than {res}x{res} after {mode}: {w}x{h} (no upscale)")
                         )
                         continue
+                    if res > max_upscale * side:
+                        skipped.append(
+                            (
+                                name,
+                                f"too small: {w}x{h} is {side}x{side} after {mode}, would be "
+                                f"enlarged {res / side:.3g}x to {res}x{res} (at most "
+                                f"{max_upscale:g}x)",
+                            )
+                        )
+                        continue
+                    if side < res:
+                        upscaled += 1
+                        max_factor = max(max_factor, res / side)
                     if sq.shape[-1] != res:
                         sq = resize_bandlimited(sq, res)
                     out = to_uint8(sq)
@@ -539,6 +566,7 @@ def make_dataset(
                     "sources": [[n, s] for n, s, _ in records],
                     "skipped": [[n, r] for n, r in skipped],
                     "labels_without_image": orphans,
+                    "upscaled": upscaled,
                 }
                 zf.writestr("dataset.json", json.dumps(meta, indent=1) + "\n")
             fh.flush()
@@ -556,4 +584,6 @@ def make_dataset(
         c_dim=c_dim,
         skipped=skipped,
         labels_without_image=orphans,
+        upscaled=upscaled,
+        max_upscale_factor=max_factor,
     )

@@ -23,10 +23,13 @@ The run directory holds (see ``README.txt`` written there):
 - ``reals.png``, ``samples-kimg{kimg}.png``: training images and the EMA generator's images of
   fixed latents at each snapshot;
 - ``checkpoint-{step}.safetensors``/``.json``: full training state (last ``keep``);
-- ``generator.safetensors``/``.json``: the final EMA generator
-  (``aliasfree generate --checkpoint RUN/generator``);
+- ``generator.safetensors``/``.json``: the EMA generator of the latest snapshot
+  (``aliasfree generate --checkpoint RUN/generator``), the final one when the run ends;
 - ``progress.png``: the first row of those grids at up to 8 snapshots, one above the other;
 - ``losses.png``: loss curves; ``tensorboard/``: scalars when tensorboard is installed.
+
+The generator and the two plots are rewritten at every snapshot, so that a run still going, or
+one killed without its final snapshot, can be sampled and looked at.
 """
 
 from __future__ import annotations
@@ -65,22 +68,25 @@ Files
 options.json          every setting of this run (REFERENCE §6 hyperparameters resolved)
 log.jsonl             one JSON line per progress tick: kimg (thousands of real images shown to
                       the discriminator), losses (loss_G, loss_D = loss_D_real + loss_D_fake,
-                      loss_R1), mean logits, ADA probability p, blur sigma, seconds per kimg
+                      loss_R1), mean logits, ADA probability p, blur sigma, seconds per kimg,
+                      time_s (the run's wall time, earlier sessions of a resumed run included)
 metrics.jsonl         one JSON line per snapshot: equivariance EQ-T, EQ-T_frac, EQ-R (PSNR in
                       dB, higher is better) and FID/KID when --fid-extractor was given
 reals.png             a grid of training images
 samples-kimg*.png     the EMA generator's images of the same fixed latents at each snapshot:
                       open them in order to watch the generator learn
 progress.png          the first row of those images at up to 8 snapshots spread over the
-                      run, one row per snapshot (the learning at a glance)
+                      run, one row per snapshot (the learning at a glance; updated at every
+                      snapshot)
 losses.png            loss curves (G: generator, D: discriminator, R1 penalty), ADA p and
-                      the equivariance metrics over the run
+                      the equivariance metrics over the run (updated at every snapshot)
 checkpoint-*.json/.safetensors
                       full training state (networks, optimizers, augmentation, counters),
                       the newest {keep} kept; continue the run with
                       `aliasfree train --out {out} --resume latest`
 generator.json/.safetensors
-                      the final EMA generator; try
+                      the EMA generator of the latest snapshot (the final one once the run
+                      ends); try
                       `aliasfree generate --checkpoint {out}/generator --out grid.png`
 tensorboard/          scalars for TensorBoard (only when tensorboard is installed)
 
@@ -200,6 +206,7 @@ class Trainer:
         )
         self.step_idx = 0
         self.cur_nimg = 0
+        self.elapsed_s = 0.0  # training wall time of earlier sessions of a resumed run
         self._perm_epoch = -1
         self._perm: np.ndarray | None = None
 
@@ -378,6 +385,8 @@ class Trainer:
         )
         self.step_idx = int(extra["step"])
         self.cur_nimg = int(extra["cur_nimg"])
+        # Wall time of the sessions before (absent in checkpoints before 2026-11-28).
+        self.elapsed_s = float(extra.get("time_s", 0.0))
         if self.ada is not None and extra.get("ada") is not None:
             self.ada.load_state_dict(extra["ada"])
         return extra
@@ -751,6 +760,10 @@ def train(
     sec_per_kimg = float("nan")
     next_snap = (math.floor(trainer.cur_nimg / snap_nimg) + 1) * snap_nimg
 
+    def run_time(now: float | None = None) -> float:
+        """Wall time of the whole run so far (a resumed run's earlier sessions included)."""
+        return trainer.elapsed_s + ((time.monotonic() if now is None else now) - t_start)
+
     def snapshot() -> None:
         nonlocal last_metrics, last_ckpt
         kimg = trainer.cur_nimg / 1000
@@ -758,9 +771,17 @@ def train(
         if main:
             grid = run_dir / f"samples-kimg{kimg:08.3f}.png"
             _save_grid(trainer, grid, grid_z, grid_c)
-            last_ckpt = trainer.save(run_dir)
+            last_ckpt = trainer.save(run_dir, extra={"time_s": run_time()})
             rec = {"step": trainer.step_idx, "kimg": kimg, **mets, "grid": grid.name}
             _append_jsonl(metrics_path, rec)
+            # Every snapshot, not only at the end: a run still going, or killed without its
+            # final snapshot, can then be sampled (generate) and looked at.
+            from gan.networks.io import save_generator
+
+            save_generator(trainer.G_ema, run_dir / "generator")
+            _plot_losses(log_path, metrics_path, run_dir / "losses.png")
+            res, n = int(trainer.dataset.res), trainer.opts.grid_size
+            _plot_progress(metrics_path, run_dir, res, n, run_dir / "progress.png")
             if tb is not None:
                 for k, v in mets.items():
                     if isinstance(v, float):
@@ -803,7 +824,7 @@ def train(
             rec = {
                 "step": trainer.step_idx,
                 "kimg": kimg,
-                "time_s": now - t_start,
+                "time_s": run_time(now),
                 "sec_per_kimg": sec_per_kimg,
                 **means,
             }
@@ -849,14 +870,7 @@ def train(
         if acc:  # the steps after the last full tick
             tick()
         if last_ckpt is None or _ckpt_step(last_ckpt) != trainer.step_idx:
-            snapshot()
-        if main:
-            from gan.networks.io import save_generator
-
-            save_generator(trainer.G_ema, run_dir / "generator")
-            _plot_losses(log_path, metrics_path, run_dir / "losses.png")
-            res, n = int(trainer.dataset.res), trainer.opts.grid_size
-            _plot_progress(metrics_path, run_dir, res, n, run_dir / "progress.png")
+            snapshot()  # also the final generator and plots
         # Leave the process group together: a rank that tore gloo down while rank 0 was still
         # writing its final files aborted at exit more often ("terminate called without an
         # active exception"; the CLI's other ranks now also skip finalisation, see

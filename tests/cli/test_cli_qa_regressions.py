@@ -510,3 +510,43 @@ def test_dataset_help_says_how_the_colour_is_chosen_by_default(capsys):
     assert "without --gray or --rgb: greyscale if every image is stored as greyscale, else RGB" in (
         help_text
     )
+
+
+@pytest.mark.parametrize(
+    "argv,start",
+    [
+        (["train", "--batch", "0"], "--batch must be >= 1"),
+        (["train", "--snap-kimg", "0"], "--snap-kimg must be in (0, inf)"),
+        (["train", "--metric-samples", "0"], "--metric-samples must be >= 1"),
+        (["train", "--gamma", "-1"], "--gamma must be"),
+        (["generate", "--init-seed", "-1"], "--init-seed must be >= 0"),
+        (["generate", "--cols", "0"], "--cols must be >= 1"),
+        (["sticking", "--steps", "1"], "--steps must be >= 2"),
+        (["video", "--fps", "0"], "--fps must be in (0, 100]"),
+        (["video", "--translate", "2,0"], "--translate[0] must be in [-1, 1]"),
+        (["video", "--out", "v.png"], "--out must end in .gif"),
+    ],
+)
+def test_errors_name_the_flag_not_the_library_parameter(argv, start, tmp_path, capsys):
+    # The library functions name their parameters (num, snap_kimg, r1_gamma, path); the error
+    # the user sees names the flag they typed.
+    if argv[0] == "train":
+        argv = [*argv, "--out", str(tmp_path / "run")]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"aliasfree {argv[0]}: error: {start}"), err
+
+
+def test_flag_named_leaves_other_messages_alone():
+    import argparse
+
+    from aliasfree.cli import flag_named
+
+    p = argparse.ArgumentParser()
+    p.add_argument("--num-layers", dest="num_layers")
+    p.add_argument("source")
+    assert flag_named("num_layers must be >= 2", p, {}) == "--num-layers must be >= 2"
+    assert flag_named("source must exist", p, {}) == "source must exist"  # a positional
+    assert flag_named("other must be >= 2", p, {}) == "other must be >= 2"
+    assert flag_named("the num_layers must be", p, {}) == "the num_layers must be"
+    assert flag_named("x=True but", p, {"x": "--why"}) == "--why=True but"

@@ -173,3 +173,28 @@ def test_no_usable_image_leaves_previous_zip(tmp_path, rng):
     with zipfile.ZipFile(dest) as zf:
         png = zf.read("img00000000.png")
     assert Image.open(io.BytesIO(png)).size == (16, 16)
+
+
+def test_degenerate_images_are_skipped_and_enlargements_reported(tmp_path, capsys, rng):
+    # A 1-pixel-wide line cropped to 1x1 and a 5x5 thumbnail would be enlarged 64x and 12.8x:
+    # skipped with the reason; a 16x16 image is enlarged 4x, written and counted.
+    src = tmp_path / "src"
+    _save(src / "line.png", rng.integers(0, 256, (300, 1, 3), dtype=np.uint8))
+    _save(src / "thumb.png", rng.integers(0, 256, (5, 5, 3), dtype=np.uint8))
+    _save(src / "small.png", rng.integers(0, 256, (16, 16, 3), dtype=np.uint8))
+    _save(src / "big.png", rng.integers(0, 256, (80, 64, 3), dtype=np.uint8))
+    dest = tmp_path / "d.zip"
+    assert main(["dataset", str(src), str(dest), "--res", "64"]) == 0
+    text = capsys.readouterr().out
+    assert "2 images, 64x64" in text and "1 image(s) enlarged to 64x64 (at most 4x" in text
+    assert "line.png: too small: 1x300 is 1x1 after crop, would be enlarged 64x" in text
+    assert "thumb.png: too small: 5x5" in text and "at most 8x" in text
+    with zipfile.ZipFile(dest) as zf:
+        meta = json.loads(zf.read("dataset.json"))
+    assert meta["upscaled"] == 1 and {n for n, _ in meta["skipped"]} == {"line.png", "thumb.png"}
+    # The limit is the user's: at 16x the thumbnail is kept, the line (64x) still skipped.
+    report = make_dataset(src, tmp_path / "e.zip", res=64, max_upscale=16)
+    assert report.written == 3 and report.upscaled == 2
+    assert report.max_upscale_factor == pytest.approx(12.8)
+    assert main(["dataset", str(src), str(dest), "--max-upscale", "0.5"]) == 2
+    assert "--max-upscale must be >= 1" in capsys.readouterr().err

@@ -146,3 +146,102 @@ def test_help_explains_every_flag(name, capsys):
     for action in sub._actions:
         if action.option_strings and action.dest != "help":
             assert action.help, f"{name} {action.option_strings} has no help"
+
+
+@pytest.mark.parametrize("name", ["s", "s.txt", "s.jpg"])
+def test_sticking_out_must_be_a_png_before_any_work(name, tmp_path, capsys, monkeypatch):
+    # Checked up front (it used to fail after the work, for a bare name with the temporary file's
+    # random suffix as the "format", and a .jpg was written despite the help's "output PNG").
+    from aliasfree.commands import generate
+
+    def no_model(args):
+        raise AssertionError("the model was loaded before --out was checked")
+
+    monkeypatch.setattr(generate, "load_model", no_model)
+    monkeypatch.setattr("aliasfree.commands.sticking.load_model", no_model)
+    assert cli.main(["sticking", "--res", "16", "--out", str(tmp_path / name)]) == 2
+    assert "--out must end in .png" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
+
+
+def test_equivariance_checks_baseline_layers_before_measuring(tmp_path, capsys, monkeypatch):
+    # The baseline has no layer schedule: its names come from one forward pass, checked before
+    # any measurement (a typo used to fail only after the image had been measured).
+    from gan.metrics import equivariance
+
+    def no_measure(*a, **k):
+        raise AssertionError("measured before the layer names were checked")
+
+    monkeypatch.setattr(equivariance, "measure", no_measure)
+    argv = ["equivariance", "--preset", "baseline-tiny", "--res", "16", "--num", "1"]
+    assert cli.main([*argv, "--layers", "foo", "--out", str(tmp_path / "x.json")]) == 2
+    err = capsys.readouterr().err
+    assert "unknown layer(s) ['foo']" in err and "b8.conv0" in err
+    assert not list(tmp_path.iterdir())
+
+
+def test_equivariance_keeps_what_it_measured_when_one_map_is_too_small(tmp_path, capsys):
+    # EQ-R has no valid pixels on the baseline's 8-sample maps: that cell is n/a with its
+    # reason, the others are measured and written, and the exit status says something is missing.
+    out = tmp_path / "eq.json"
+    argv = ["equivariance", "--preset", "baseline-tiny", "--res", "16", "--num", "1"]
+    argv += ["--metrics", "eqt,eqr", "--layers", "all", "--out", str(out)]
+    assert cli.main(argv) == 1
+    text = capsys.readouterr().out
+    doc = json.loads(out.read_text())
+    measured = {(r["layer"], r["metric"]) for r in doc["results"]}
+    missing = {(r["layer"], r["metric"]) for r in doc["not_measured"]}
+    assert (None, "eqt") in measured and (None, "eqr") in measured
+    assert ("b8.conv0", "eqr") in missing and ("b8.conv0", "eqt") in measured
+    why = {(r["layer"], r["metric"]): r["reason"] for r in doc["not_measured"]}
+    assert "no valid pixels" in why[("b8.conv0", "eqr")]
+    assert "n/a" in text
+
+
+def test_conditional_generators_render_a_chosen_class(tmp_path, capsys):
+    # equivariance, sticking and video feed a one-hot class (0 by default, --class K), not the
+    # all-zero label, which is no class the generator was trained on.
+    from gan.metrics.sticking import average_of_neighbourhood
+    from gan.metrics.video import class_labels
+    from gan.networks.io import save_generator
+    from gan.networks.presets import build_generator
+
+    G = build_generator("baseline-tiny", res=16, seed=0, c_dim=3).eval()
+    np.testing.assert_array_equal(class_labels(G, 2, 1).numpy(), [[0, 1, 0], [0, 1, 0]])
+    assert class_labels(build_generator("baseline-tiny", res=16), 2, 5) is None
+    with pytest.raises(ValueError, match="class_idx must be <= 2"):
+        class_labels(G, 1, 3)
+    z = torch.randn(1, G.z_dim, generator=torch.Generator().manual_seed(0))
+    a0 = average_of_neighbourhood(G, z, num=2)
+    a1 = average_of_neighbourhood(G, z, num=2, class_idx=1)
+    with torch.no_grad():
+        want = torch.stack(
+            [G(z + 0.2 * e[None], class_labels(G, 1, 1), noise_mode="const")[0] for e in
+             torch.randn(2, G.z_dim, generator=torch.Generator().manual_seed(0))]
+        ).mean(0)  # fmt: skip
+    torch.testing.assert_close(a1, want, rtol=1e-5, atol=1e-6)
+    assert not torch.allclose(a0, a1)
+    save_generator(G, tmp_path / "g")
+    ck = ["--checkpoint", str(tmp_path / "g")]
+    out = tmp_path / "eq.json"
+    argv = [
+        "equivariance",
+        *ck,
+        "--num",
+        "1",
+        "--metrics",
+        "eqt",
+        "--class",
+        "2",
+        "--out",
+        str(out),
+    ]
+    assert cli.main(argv) == 0
+    assert json.loads(out.read_text())["class"] == 2 and "class 2" in capsys.readouterr().out
+    assert cli.main(["video", *ck, "--frames", "2", "--out", str(tmp_path / "v.gif")]) == 0
+    assert "class 0" in capsys.readouterr().out
+    assert cli.main(["sticking", *ck, "--class", "3", "--out", str(tmp_path / "s.png")]) == 2
+    assert "--class must be in 0..2" in capsys.readouterr().err
+    plain = ["video", "--preset", "baseline-tiny", "--res", "16", "--class", "1"]
+    assert cli.main([*plain, "--out", str(tmp_path / "w.gif")]) == 2
+    assert "unconditional" in capsys.readouterr().err

@@ -86,10 +86,10 @@ def test_parameters_and_filters(tmp_path, capsys):
 @pytest.mark.parametrize(
     "argv, word",
     [
-        (["--res", "100"], "res"),
+        (["--res", "100"], "--res must be"),
         (["--res", "2048"], "res"),
         (["--config", "x"], "config"),
-        (["--num-critical", "0"], "num_critical"),
+        (["--num-critical", "0"], "--num-critical must be >= 1"),
     ],
 )
 def test_bad_input_exit_2(tmp_path, capsys, argv, word):

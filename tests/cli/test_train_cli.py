@@ -87,6 +87,57 @@ def test_tiny_run_writes_the_expected_files(tmp_path, capsys):
     assert (out / "checkpoint-00000004.json").is_file()
     log = [json.loads(line) for line in (out / "log.jsonl").open()]
     assert [r["step"] for r in log] == [1, 2, 3, 4]
+    times = [r["time_s"] for r in log]  # the run's wall time: it carries on across the resume
+    assert times == sorted(times) and times[2] > times[1]
+
+    # Resumed with no length, snapshot or metric flags: the run's own (to its kimg target),
+    # said in one note; a typed flag wins, and --minutes replaces the saved --kimg.
+    bare = _parse(["--out", str(out), "--resume", "latest", "--threads", "1"])
+    opts, notes = train_cmd.resumed_session_options(bare, train_cmd.options_from_args(bare))
+    got = (opts.kimg, opts.minutes, opts.snap_kimg, opts.metric_samples, opts.metrics)
+    assert got == (0.016, None, 0.008, 2, ("eqt", "fid"))
+    assert len(notes) == 1 and all(
+        f in notes[0] for f in ("--kimg 0.016", "--snap-kimg 0.008", "--metric-samples 2")
+    )
+    typed = _parse(["--out", str(out), "--resume", "latest", "--minutes", "1", "--keep", "2"])
+    opts, _ = train_cmd.resumed_session_options(typed, train_cmd.options_from_args(typed))
+    assert (opts.kimg, opts.minutes, opts.keep, opts.snap_kimg) == (None, 1.0, 2, 0.008)
+    assert train_cmd.run(bare) == 0  # already at its 0.016 kimg: no more steps
+    assert not (out / "checkpoint-00000005.json").exists()
+    assert json.loads((out / "options.json").read_text())["kimg"] == 0.016
+
+
+def test_resume_latest_without_a_checkpoint_says_it_starts_a_new_run(tmp_path):
+    args = _parse(["--out", str(tmp_path / "new"), "--resume", "latest"])
+    opts, notes = train_cmd.resumed_session_options(args, train_cmd.options_from_args(args))
+    assert notes == [f"note: no checkpoint in {tmp_path / 'new'} yet: starting a new run"]
+    assert opts == train_cmd.options_from_args(args)
+
+
+def test_a_crashed_run_can_be_sampled_from_its_last_snapshot(tmp_path):
+    # The generator and the plots are written at every snapshot, not only at the end: a run that
+    # dies after its first snapshot (here: an error raised right after it) can be sampled.
+    from gan.networks.io import load_generator
+    from gan.training import loop
+    from gan.training.options import TrainOptions
+
+    data = _write_folder(tmp_path / "imgs")
+    out = tmp_path / "run"
+    opts = TrainOptions(
+        config="baseline", data=str(data), batch=4, kimg=0.016, snap_kimg=0.008,
+        tick_kimg=0.004, metrics=(), out=str(out),
+    )  # fmt: skip
+
+    def crash_after_snapshot(line: str) -> None:
+        if line.startswith("snapshot"):
+            raise RuntimeError("simulated crash")
+
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        loop.train(opts, progress=False, log=crash_after_snapshot)
+    G = load_generator(out)
+    assert G(torch.randn(1, G.z_dim)).shape[-1] == 32
+    assert (out / "losses.png").is_file() and (out / "progress.png").is_file()
+    assert not (out / "checkpoint-00000004.json").exists()
 
 
 def test_bad_arguments_raise_value_errors(tmp_path):

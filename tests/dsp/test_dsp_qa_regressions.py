@@ -283,3 +283,21 @@ def test_relu_aliasing_names_the_cutoff_bandwidth_rule():
 
     with pytest.raises(ValueError, match=r"cutoff must be > bandwidth \(0.3\) when half_width"):
         figures.relu_aliasing(cutoff=0.2)
+
+
+def test_save_figure_needs_a_format_suffix(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from dsp.plots._save import save_figure
+
+    fig = plt.figure()
+    try:
+        with pytest.raises(ValueError, match="suffix must name an image format"):
+            save_figure(fig, tmp_path / "plot")
+        assert save_figure(fig, tmp_path / "plot.svg").read_text().lstrip().startswith("<?xml")
+    finally:
+        plt.close(fig)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plot.svg"]
