@@ -33,7 +33,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("src", type=Path, metavar="SRC", help="folder or zip of images")
     p.add_argument("dest", type=Path, metavar="DEST.zip", help="training zip to write")
     p.add_argument(
-        "--res", type=int, default=64, help="output resolution, a power of two (default 64)"
+        "--res",
+        type=int,
+        default=64,
+        help="output resolution, a power of two in [4, 8192] (default 64)",
     )
     p.add_argument(
         "--mode",

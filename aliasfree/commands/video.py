@@ -47,18 +47,21 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument(
         "--translate",
         default="0.05,0",
-        help="peak translation 'tx,ty' in image widths, x right, y down (default 0.05,0)",
+        help="peak translation 'tx,ty' in image widths, each in [-1, 1], x right, y down "
+        "(default 0.05,0)",
     )
     p.add_argument(
         "--rotate",
         type=float,
         default=0.0,
-        help="peak rotation in degrees; positive turns the content counter-clockwise as "
-        "displayed (default 0)",
+        help="peak rotation in degrees, in [-360, 360]; positive turns the content "
+        "counter-clockwise as displayed (default 0)",
     )
-    p.add_argument("--fps", type=float, default=24.0, help="frames per second (default 24)")
     p.add_argument(
-        "--scale", type=int, default=1, help="enlarge each frame by this integer (default 1)"
+        "--fps", type=float, default=24.0, help="frames per second, in (0, 100] (default 24)"
+    )
+    p.add_argument(
+        "--scale", type=int, default=1, help="enlarge each frame by this integer, 1..16 (default 1)"
     )
     p.add_argument(
         "--out", type=Path, default=DEFAULT_OUT, help=f"output GIF (default {DEFAULT_OUT})"
