@@ -19,6 +19,7 @@ __all__ = [
     "check_power_of_two",
     "check_shape_2d",
     "check_factor",
+    "check_factor_pair",
     "check_callable",
     "apply_pointwise",
     "MAX_INDEX",
@@ -164,6 +165,28 @@ numba kernels and torch's convolutions index in int64; beyond it their errors ar
 def check_factor(name: str, value: object) -> int:
     """An integer resampling factor (``up``, ``down``, ``stride``), in ``[1, MAX_INDEX]``."""
     return check_int(name, value, minimum=1, maximum=MAX_INDEX)
+
+
+def check_factor_pair(name: str, value: object) -> tuple[int, int]:
+    """A per-axis integer factor ``(f_y, f_x)`` (rows, columns), each in ``[1, MAX_INDEX]``.
+
+    An integer means the same factor on both axes; a pair (any length-2 sequence, e.g. the
+    ``stride`` of a torch layer) gives one per axis. ``ValueError`` naming ``name`` otherwise.
+    """
+    value = _scalar(value)
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        f = check_factor(name, value)
+        return f, f
+    if isinstance(value, str | bytes) or not isinstance(value, Sequence | np.ndarray):
+        raise ValueError(
+            f"{name} must be an integer >= 1 or a pair (f_y, f_x) of them, got {value!r}"
+        )
+    items = list(value)
+    if len(items) != 2:
+        raise ValueError(
+            f"{name} must be an integer >= 1 or a pair (f_y, f_x) of them, got {value!r}"
+        )
+    return check_factor(f"{name}[0]", items[0]), check_factor(f"{name}[1]", items[1])
 
 
 def check_cutoff(name: str, cutoff: object, fs: float) -> float:

@@ -31,7 +31,7 @@ from dsp._checks import (
     apply_pointwise,
     as_finite_array,
     check_callable,
-    check_factor,
+    check_factor_pair,
     check_int,
     check_real,
     check_shape_2d,
@@ -62,27 +62,37 @@ def _signed_bins(n: int) -> np.ndarray:
 
 
 def alias_free_band(
-    shape: tuple[int, int], factor: int, band: str = "square", *, shift: bool = False
+    shape: tuple[int, int],
+    factor: int | tuple[int, int],
+    band: str = "square",
+    *,
+    shift: bool = False,
 ) -> np.ndarray:
-    """Boolean mask of the DFT bins inside the alias-free band of a stride-``factor`` decimation.
+    """Boolean mask of the DFT bins inside the alias-free band of a decimation by ``factor``.
 
-    With ``f_y = k_y/H`` and ``f_x = k_x/W`` (cycles/sample, signed as in ``numpy.fft.fftfreq``)
-    and the new Nyquist frequency ``f_c = 1/(2·factor)``:
+    ``factor`` is the stride: an integer ``s`` (both axes) or a pair ``(s_y, s_x)`` (rows,
+    columns; a layer with ``stride=(2, 1)`` decimates the rows only). With ``f_y = k_y/H`` and
+    ``f_x = k_x/W`` (cycles/sample, signed as in ``numpy.fft.fftfreq``) and the new Nyquist
+    frequencies ``c_y = 1/(2·s_y)``, ``c_x = 1/(2·s_x)``:
 
-    - ``band="square"`` (separable decimation): ``|f_y| < f_c`` and ``|f_x| < f_c``;
-    - ``band="disc"`` (radial): ``f_y² + f_x² < f_c²``.
+    - ``band="square"`` (separable decimation; a rectangle when the strides differ):
+      ``|f_y| < c_y`` and ``|f_x| < c_x``;
+    - ``band="disc"`` (radial; an ellipse when the strides differ):
+      ``(f_y/c_y)² + (f_x/c_x)² < 1``.
 
     The inequalities are strict and evaluated in exact integer arithmetic: a bin exactly on the
-    boundary (``|f| = f_c``) is **outside**, because ``+f_c`` and ``−f_c`` land on the same
+    boundary (``|f| = c``) is **outside**, because ``+c`` and ``−c`` land on the same
     Nyquist bin of the decimated map, which cannot tell them apart (a cosine there survives, a
-    sine vanishes). DC (``f = 0``) is always inside.
+    sine vanishes). DC (``f = 0``) is always inside. The rule is the same for every stride: on
+    an axis of stride 1 the band is the whole axis except the Nyquist bin of an even length
+    (``|f| = 1/2``, already ambiguous in the input).
 
     Parameters
     ----------
     shape : (int, int)
         ``(H, W)``.
-    factor : int
-        Decimation stride, ``>= 1``.
+    factor : int or (int, int)
+        Decimation stride ``s`` or ``(s_y, s_x)``, each ``>= 1``.
     band : {"square", "disc"}
     shift : bool
         If true, the mask is centred (``fftshift`` order, as ``power_spectrum(shift=True)``).
@@ -93,29 +103,30 @@ def alias_free_band(
         ``[H, W]`` bool, true inside the band.
     """
     height, width = check_shape_2d("shape", shape)
-    factor = check_factor("factor", factor)
+    fy, fx = check_factor_pair("factor", factor)
     if band not in _BANDS:
         raise ValueError(f"band must be 'square' or 'disc', got {band!r}")
     ky, kx = _signed_bins(height), _signed_bins(width)
     if band == "square":
-        # |k/n| < 1/(2·factor)  <=>  2·factor·|k| < n
-        mask = (2 * factor * np.abs(ky) < height)[:, None] & (2 * factor * np.abs(kx) < width)
+        # |k/n| < 1/(2·f)  <=>  2·f·|k| < n
+        mask = (2 * fy * np.abs(ky) < height)[:, None] & (2 * fx * np.abs(kx) < width)
     else:
-        # (ky/H)² + (kx/W)² < 1/(2f)²  <=>  (2f)²·(ky²·w² + kx²·h²) < g²·h²·w²  with H = g·h,
-        # W = g·w: dividing by gcd² keeps the integers small (exact for square maps of any size).
+        # (2·fy·ky/H)² + (2·fx·kx/W)² < 1  <=>  4·(fy²·ky²·w² + fx²·kx²·h²) < g²·h²·w²  with
+        # H = g·h, W = g·w: dividing by gcd² keeps the integers small (exact for square maps of
+        # any size).
         g = math.gcd(height, width)
         h, w = height // g, width // g
         rhs = g * g * h * h * w * w
-        lhs_max = 4 * factor * factor * (height * height * w * w + width * width * h * h)
+        lhs_max = 4 * (fy * fy * height * height * w * w + fx * fx * width * width * h * h)
         dtype = np.int64 if max(lhs_max, rhs) < 2**62 else object
         ky_, kx_ = ky.astype(dtype), kx.astype(dtype)
-        lhs = 4 * factor * factor * (ky_[:, None] ** 2 * (w * w) + kx_[None, :] ** 2 * (h * h))
+        lhs = 4 * (fy * fy * ky_[:, None] ** 2 * (w * w) + fx * fx * kx_[None, :] ** 2 * (h * h))
         mask = np.asarray(lhs < rhs, dtype=bool)
     return np.fft.fftshift(mask) if shift else mask
 
 
 def _band_energies(
-    x: object, factor: int, band: str, window: str | None, beta: float
+    x: object, factor: int | tuple[int, int], band: str, window: str | None, beta: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-map ``(E_out, E_total)``, each ``[N, C]``, from the (windowed) DFT power."""
     x4 = as_nchw("x", x)
@@ -140,7 +151,7 @@ def _safe_ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
 
 def out_of_band_energy(
     x: object,
-    factor: int,
+    factor: int | tuple[int, int],
     band: str = "square",
     *,
     window: str | None = None,
@@ -151,16 +162,17 @@ def out_of_band_energy(
     See REFERENCE §7. For each map, ``r = Σ_{k ∉ B} |X[k]|² / Σ_k |X[k]|²`` with ``X`` the 2D DFT
     of the whole (optionally windowed) map and ``B = alias_free_band((H, W), factor, band)``:
     the square ``|f_x|, |f_y| < 1/(2·factor)`` cycles/sample for separable decimation (a radial cut
-    miscounts the corners) or the disc ``|f| < 1/(2·factor)``. Bins exactly on the boundary count
-    as outside; DC counts as inside (the mean is not removed). The DFT treats the map as periodic.
-    A map with zero power gets ``r = 0``.
+    miscounts the corners) or the disc ``|f| < 1/(2·factor)``; with a per-axis stride
+    ``factor = (s_y, s_x)`` the rectangle ``|f_y| < 1/(2·s_y)``, ``|f_x| < 1/(2·s_x)`` (resp.
+    the ellipse). Bins exactly on the boundary count as outside; DC counts as inside (the mean
+    is not removed). The DFT treats the map as periodic. A map with zero power gets ``r = 0``.
 
     Parameters
     ----------
     x : array_like
         ``[N, C, H, W]`` (or ``[C, H, W]``, ``[H, W]``) real maps before the decimation.
-    factor : int
-        The decimation stride, ``>= 1``.
+    factor : int or (int, int)
+        The decimation stride ``>= 1``: one for both axes or ``(s_y, s_x)`` (rows, columns).
     band : {"square", "disc"}
     window : {"hann", "kaiser", None}
         Optional separable analysis window (``dsp.spectrum.spectrum_window``); default none.
@@ -177,7 +189,7 @@ def out_of_band_energy(
 
 
 def out_of_band_fraction(
-    P: object, factor: int, band: str = "square", *, shift: bool = True
+    P: object, factor: int | tuple[int, int], band: str = "square", *, shift: bool = True
 ) -> float:
     """Fraction of a power spectrum's power outside the alias-free band of a stride-``factor``
     decimation. See REFERENCE §7.
@@ -195,8 +207,8 @@ def out_of_band_fraction(
     ----------
     P : array_like
         ``[H, W]`` non-negative power per bin, e.g. from ``dsp.spectrum.power_spectrum``.
-    factor : int
-        The decimation stride, ``>= 1``.
+    factor : int or (int, int)
+        The decimation stride ``>= 1``, or ``(s_y, s_x)`` per axis (``alias_free_band``).
     band : {"square", "disc"}
     shift : bool
         ``P`` is centred (``fftshift`` order, the ``power_spectrum`` default) if true, in DFT
@@ -220,7 +232,7 @@ def out_of_band_fraction(
 
 def channel_out_of_band_energy(
     x: object,
-    factor: int,
+    factor: int | tuple[int, int],
     band: str = "square",
     *,
     window: str | None = None,
@@ -258,19 +270,21 @@ class FoldResult:
     Attributes
     ----------
     labels : numpy.ndarray
-        ``FoldLabel`` values (int8), ``[H/s, W/s]`` (``average="all"``) or ``[C, H/s, W/s]``
-        (``average="channel"``), centred: zero output frequency at ``(H/s//2, W/s//2)``.
+        ``FoldLabel`` values (int8), ``[H/s_y, W/s_x]`` (``average="all"``) or
+        ``[C, H/s_y, W/s_x]`` (``average="channel"``), centred: zero output frequency at
+        ``(H/s_y//2, W/s_x//2)``.
     fy, fx : numpy.ndarray
         Output frequency axes in cycles/sample **of the decimated map** (centred).
     power : numpy.ndarray
-        Total power per output bin (sum over its ``s²`` folds), same shape as ``labels``.
+        Total power per output bin (sum over its ``s_y·s_x`` folds), same shape as ``labels``.
     fractions : dict
         ``{"non_aliased", "aliased", "tangled"}`` → fraction of the non-empty output bins.
     energy_fractions : dict
         Same keys, each label's share of the total power of the non-empty bins.
     empty_fraction : float
         Fraction of all output bins labelled ``EMPTY``.
-    stride : int
+    stride : int or (int, int)
+        The stride as given: an integer (both axes) or ``(s_y, s_x)``.
     threshold_db : float
     """
 
@@ -281,13 +295,13 @@ class FoldResult:
     fractions: dict[str, float]
     energy_fractions: dict[str, float]
     empty_fraction: float
-    stride: int
+    stride: int | tuple[int, int]
     threshold_db: float
 
 
 def fold_classification(
     x: object,
-    stride: int,
+    stride: int | tuple[int, int],
     threshold_db: float = 20.0,
     *,
     average: str = "all",
@@ -297,15 +311,17 @@ def fold_classification(
 ) -> FoldResult:
     """Classify each output frequency of a stride-``s`` decimation by its folds.
 
-    See REFERENCE §7 (Ribeiro & Schön, ICASSP 2021). Decimating ``x[h, w]`` (``H × W``, both
-    divisible by ``s``) to ``y[i, j] = x[s·i, s·j]`` gives
-    ``Y[l_y, l_x] = (1/s²) Σ_{a,b=0}^{s−1} X[l_y + a·H/s, l_x + b·W/s]``: the ``s²`` input bins
-    ("folds") ``(l_y + a·H/s, l_x + b·W/s)`` land on output bin ``(l_y, l_x)``. The **base fold**
-    is the one whose signed input frequency is the output frequency divided by ``s``, i.e. the
-    fold inside ``[−1/(2s), 1/(2s))`` (``a = 0`` for ``l_y < H/(2s)``, ``a = s−1`` otherwise, the
-    same for ``b``; at the output Nyquist row/column of an even ``H/s`` this follows numpy's
-    ``fftfreq`` and picks ``−1/(2s)``, so power exactly at ``±1/(2s)``, which the decimated map
-    cannot resolve, usually classifies as tangled).
+    See REFERENCE §7 (Ribeiro & Schön, ICASSP 2021). Decimating ``x[h, w]`` (``H × W``,
+    ``H`` divisible by ``s_y`` and ``W`` by ``s_x``; ``s_y = s_x = s`` for an integer stride) to
+    ``y[i, j] = x[s_y·i, s_x·j]`` gives
+    ``Y[l_y, l_x] = (1/(s_y·s_x)) Σ_{a<s_y, b<s_x} X[l_y + a·H/s_y, l_x + b·W/s_x]``: the
+    ``s_y·s_x`` input bins ("folds") ``(l_y + a·H/s_y, l_x + b·W/s_x)`` land on output bin
+    ``(l_y, l_x)``. The **base fold** is the one whose signed input frequency is the output
+    frequency divided by the stride, i.e. the fold inside ``[−1/(2s_y), 1/(2s_y))`` along y
+    (``a = 0`` for ``l_y < H/(2s_y)``, ``a = s_y−1`` otherwise; the same for ``b`` along x; at
+    the output Nyquist row/column of an even ``H/s_y`` this follows numpy's ``fftfreq`` and picks
+    ``−1/(2s_y)``, so power exactly at ``±1/(2s_y)``, which the decimated map cannot resolve,
+    usually classifies as tangled). An axis of stride 1 has a single fold, its base fold.
 
     Fold powers are the average power spectrum ``|X|²/(H·W)`` over the batch and channels
     (``average="all"``: one label map) or over the batch only (``average="channel"``: one label
@@ -324,8 +340,9 @@ def fold_classification(
     ----------
     x : array_like
         ``[N, C, H, W]`` (or ``[C, H, W]``, ``[H, W]``) stride-1 maps.
-    stride : int
-        ``s >= 1``; ``H`` and ``W`` must be divisible by it.
+    stride : int or (int, int)
+        ``s >= 1`` for both axes, or ``(s_y, s_x)``; ``H`` must be divisible by ``s_y`` and
+        ``W`` by ``s_x``.
     threshold_db : float
         Pass threshold in dB below the strongest fold, ``>= 0`` (20 dB in the paper).
     average : {"all", "channel"}
@@ -342,27 +359,28 @@ def fold_classification(
         Label map, output frequency axes, per-bin power, bin and energy fractions.
     """
     x4 = as_nchw("x", x)
-    s = check_factor("stride", stride)
+    sy, sx = check_factor_pair("stride", stride)
     threshold_db = check_real("threshold_db", threshold_db, low=0.0)
     empty_db = check_real("empty_db", empty_db, low=0.0, low_inclusive=False)
     if average not in ("all", "channel"):
         raise ValueError(f"average must be 'all' or 'channel', got {average!r}")
     _, _, height, width = x4.shape
-    if height % s or width % s:
+    if height % sy or width % sx:
         raise ValueError(
-            f"x's height and width must be divisible by stride={s}, got {height}x{width}"
+            f"x's height must be divisible by the stride along y ({sy}) and its width by the "
+            f"stride along x ({sx}) (stride={stride!r}), got {height}x{width}"
         )
-    ho, wo = height // s, width // s
+    ho, wo = height // sy, width // sx
     w2 = None if window is None else spectrum_window((height, width), window, beta=beta)
     p = mean_power(x4, w2, per_channel=True)
     if average == "all":
         p = p.mean(axis=0, keepdims=True)
     k = p.shape[0]
     # Input bin l + a·(H/s) sits at index (a, l) of the reshaped axis: folds become explicit axes.
-    folds = p.reshape(k, s, ho, s, wo).transpose(0, 2, 4, 1, 3).reshape(k, ho, wo, s * s)
-    a_base = np.where(_signed_bins(ho) < 0, s - 1, 0)
-    b_base = np.where(_signed_bins(wo) < 0, s - 1, 0)
-    base = (a_base[:, None] * s + b_base[None, :]).astype(np.intp)
+    folds = p.reshape(k, sy, ho, sx, wo).transpose(0, 2, 4, 1, 3).reshape(k, ho, wo, sy * sx)
+    a_base = np.where(_signed_bins(ho) < 0, sy - 1, 0)
+    b_base = np.where(_signed_bins(wo) < 0, sx - 1, 0)
+    base = (a_base[:, None] * sx + b_base[None, :]).astype(np.intp)
 
     strongest = folds.max(axis=-1, keepdims=True)
     passes = folds >= strongest * 10.0 ** (-threshold_db / 10.0)
@@ -402,7 +420,7 @@ def fold_classification(
         fractions=fractions,
         energy_fractions=energy_fractions,
         empty_fraction=(n_full - n_filled) / n_full,
-        stride=s,
+        stride=(sy, sx) if np.ndim(stride) == 1 else sy,
         threshold_db=threshold_db,
     )
 
@@ -479,7 +497,10 @@ def nonlinearity_aliasing(
         Real, finite; rank ``>= ndim``. Leading axes are independent signals ("channels").
     fn : callable
         Pointwise function on arrays (same shape out, real, finite), e.g. ``np.square`` or
-        ``lambda v: np.maximum(v, 0)``. It is called on chunks of the leading axes.
+        ``lambda v: np.maximum(v, 0)``. It is called on chunks along the first axis with the
+        other axes intact (``[k, C, H, W]`` for ``x`` of shape ``[N, C, H, W]``, at the input
+        rate and at ``m`` times it), so a function with one parameter per channel (a per-channel
+        PReLU) sees every channel where it expects it.
     m : int
         Oversampling factor of the reference, an integer ``>= 2``.
     ndim : {1, 2}
@@ -496,20 +517,22 @@ def nonlinearity_aliasing(
     arr = as_finite_array("x", x, min_ndim=ndim)
     sig = arr.shape[arr.ndim - ndim :]
     lead = arr.shape[: arr.ndim - ndim]
-    flat = arr.reshape((-1,) + sig)
-    n_sig = int(np.prod(sig))
+    # Chunks along the first axis only: the inner leading axes (channels) stay together.
+    blocks = arr.reshape((lead[0] if lead else 1,) + lead[1:] + sig)
+    per_block = int(np.prod(blocks.shape[1:]))
     up_sizes = tuple(m * n for n in sig)
-    per = max(1, _CHUNK_ELEMENTS // (n_sig * m**ndim))
-    diff_e = np.empty(flat.shape[0])
-    tot_e = np.empty(flat.shape[0])
-    axes = tuple(range(1, ndim + 1))
-    for start in range(0, flat.shape[0], per):
-        chunk = flat[start : start + per]
+    per = max(1, _CHUNK_ELEMENTS // (per_block * m**ndim))
+    diff_e = np.empty(blocks.shape[: blocks.ndim - ndim])
+    tot_e = np.empty(blocks.shape[: blocks.ndim - ndim])
+    axes = tuple(range(blocks.ndim - ndim, blocks.ndim))
+    for start in range(0, blocks.shape[0], per):
+        chunk = blocks[start : start + per]
         y_s = apply_pointwise(fn, chunk)
         y_up = apply_pointwise(fn, _fourier_resample(chunk, up_sizes))
         y_ref = _fourier_resample(y_up, sig)
         diff_e[start : start + per] = np.sum((y_s - y_ref) ** 2, axis=axes)
         tot_e[start : start + per] = np.sum(y_s**2, axis=axes)
+    diff_e, tot_e = diff_e.ravel(), tot_e.ravel()
     per_frac = _safe_ratio(diff_e, tot_e)
     tot = float(tot_e.sum())
     energy = float(diff_e.sum())

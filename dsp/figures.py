@@ -33,6 +33,7 @@ from dsp._checks import (
     check_factor,
     check_int,
     check_real,
+    check_shape_2d,
 )
 from dsp.filters import design_lowpass
 from dsp.interpolation import resample_rational
@@ -57,21 +58,29 @@ MAX_SIGNAL_LENGTH = 2**20
 """Largest ``n`` of the 1D illustration."""
 
 
-def bandlimited_field(n: int, bandwidth: float, *, seed: int = 0) -> np.ndarray:
-    """A periodic ``n × n`` random field whose spectrum is flat inside ``|f| < bandwidth``.
+def bandlimited_field(n: int | tuple[int, int], bandwidth: float, *, seed: int = 0) -> np.ndarray:
+    """A periodic ``H × W`` random field whose spectrum is flat inside ``|f| < bandwidth``.
 
-    ``bandwidth`` is in cycles/sample (``0 < bandwidth ≤ 0.5``); the band is a disc, so the field
-    is band-limited for any rotation. Normalised to unit RMS.
+    ``n`` is the side ``H = W`` or the pair ``(H, W)``, each in ``[4, MAX_FIELD_SIZE]``.
+    ``bandwidth`` is in cycles/sample (``0 < bandwidth ≤ 0.5``): every DFT bin with
+    ``f_y² + f_x² ≥ bandwidth²`` (``f_y = k_y/H``, ``f_x = k_x/W``) is exactly zero, so the
+    field is band-limited for any rotation and, being one period of a sum of its DFT bins,
+    periodic with period ``(H, W)``. Normalised to unit RMS. A square ``n`` and ``(n, n)`` give
+    the same field.
     """
-    n = check_int("n", n, minimum=4, maximum=MAX_FIELD_SIZE)
+    if isinstance(n, tuple | list):
+        height, width = check_shape_2d("n", n, minimum=4)
+        height = check_int("n[0]", height, maximum=MAX_FIELD_SIZE)
+        width = check_int("n[1]", width, maximum=MAX_FIELD_SIZE)
+    else:
+        height = width = check_int("n", n, minimum=4, maximum=MAX_FIELD_SIZE)
     bandwidth = check_real("bandwidth", bandwidth, low=0.0, high=0.5, low_inclusive=False)
     rng = np.random.default_rng(seed)
-    f = np.fft.fftfreq(n)
-    fy, fx = np.meshgrid(f, f, indexing="ij")
+    fy, fx = np.meshgrid(np.fft.fftfreq(height), np.fft.fftfreq(width), indexing="ij")
     inside = np.hypot(fx, fy) < bandwidth
     # Taking the real part of a random complex field keeps the support symmetric (f and -f).
-    spec = (rng.standard_normal((n, n)) + 1j * rng.standard_normal((n, n))) * inside
-    x = np.fft.ifft2(spec).real
+    noise = rng.standard_normal((height, width)) + 1j * rng.standard_normal((height, width))
+    x = np.fft.ifft2(noise * inside).real
     return x / np.sqrt(np.mean(x**2))
 
 

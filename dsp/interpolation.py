@@ -52,6 +52,10 @@ __all__ = [
     "jinc_interpolate_2d",
     "periodic_interpolate_2d",
     "fractional_shift",
+    "lanczos_weights",
+    "lanczos_shift",
+    "lanczos_margin",
+    "LANCZOS_A",
     "fourier_resample",
     "resample_rational",
     "rotate_bandlimited",
@@ -562,6 +566,150 @@ def fractional_shift(x: np.ndarray, shift: float, axis: int = -1) -> np.ndarray:
     shape[axis] = n
     out = np.fft.ifft(np.fft.fft(arr, axis=axis) * mult.reshape(shape), axis=axis)
     return out if np.iscomplexobj(arr) else out.real
+
+
+# --------------------------------------------------------------------------------------------
+# Local (Lanczos) shifts
+# --------------------------------------------------------------------------------------------
+
+LANCZOS_A = 3
+"""Lanczos order of the EQ-T_frac reference (REFERENCE §5): ``2·a = 6`` taps per axis."""
+
+
+def _sinc_scalar(x: float) -> float:
+    # Below 1e-8 sinc is 1 to double precision; a subnormal x (a shift of 5e-324 samples) would
+    # otherwise underflow to 0 in x / a and divide by zero.
+    if abs(x) < 1e-8:
+        return 1.0
+    return math.sin(math.pi * x) / (math.pi * x)
+
+
+def lanczos_weights(frac: float, a: int = LANCZOS_A) -> list[tuple[int, float]]:
+    """Taps of a Lanczos-``a`` shift by ``frac`` samples, ``0 <= frac < 1``. See REFERENCE §5.
+
+    A shift by ``d = n + frac`` samples (``n = floor(d)``) is
+    ``out[i] = Σ_m w_m · x[i − n − m]`` with ``w_m = L(m − frac)`` for ``m = −a+1 … a``, where
+    ``L(u) = sinc(u)·sinc(u/a)`` for ``|u| < a`` (normalised ``sinc(u) = sin(πu)/(πu)``) and 0
+    otherwise. The weights are divided by their sum so that a constant stays constant; taps of
+    weight exactly 0 are dropped (``frac = 0`` gives the single tap ``(0, 1.0)``).
+
+    Parameters
+    ----------
+    frac : float
+        Fractional part of the shift in samples, in ``[0, 1)``.
+    a : int
+        Lanczos order ``>= 1`` (``2·a`` taps).
+
+    Returns
+    -------
+    list of (int, float)
+        ``(m, w_m)`` pairs, dimensionless weights summing to 1.
+    """
+    frac = check_real("frac", frac, low=0.0, high=1.0, high_inclusive=False)
+    a = check_int("a", a, minimum=1)
+    taps = []
+    for m in range(-a + 1, a + 1):
+        u = m - frac
+        if u == 0:
+            w = 1.0
+        elif u == round(u):
+            # sin(π·m) is ~1e-16, not 0, in floating point: the exact zero crossings.
+            w = 0.0
+        else:
+            w = _sinc_scalar(u) * _sinc_scalar(u / a)
+        if w != 0.0 and abs(u) < a:
+            taps.append((m, w))
+    total = sum(w for _, w in taps)
+    return [(m, w / total) for m, w in taps]
+
+
+def _split_shift(d: float) -> tuple[int, float]:
+    """``d = n + frac`` with integer ``n`` and ``0 <= frac < 1``."""
+    n = math.floor(d)
+    frac = d - n
+    if frac >= 1.0:
+        # d a hair below an integer: d − floor(d) rounds up to 1.
+        n, frac = n + 1, 0.0
+    return n, frac
+
+
+def _zero_fill_shift(x: np.ndarray, k: int, axis: int) -> np.ndarray:
+    """``out[i] = x[i − k]`` along ``axis``, zero where ``i − k`` is outside the array."""
+    out = np.zeros_like(x)
+    size = x.shape[axis]
+    if abs(k) < size:
+        src = [slice(None)] * x.ndim
+        dst = [slice(None)] * x.ndim
+        src[axis] = slice(max(-k, 0), size - max(k, 0))
+        dst[axis] = slice(max(k, 0), size - max(-k, 0))
+        out[tuple(dst)] = x[tuple(src)]
+    return out
+
+
+def lanczos_margin(d: float, a: int = LANCZOS_A) -> int:
+    """Samples at each border of an axis where :func:`lanczos_shift` by ``d`` reads outside the
+    array: ``|d|`` for an integer shift (the zero fill), ``floor(|d|) + a`` otherwise (with
+    ``n = floor(d)`` the taps reach ``x[i − n − a] … x[i − n + a − 1]``).
+
+    Parameters
+    ----------
+    d : float
+        Shift in samples.
+    a : int
+        Lanczos order ``>= 1``.
+
+    Returns
+    -------
+    int
+        The margin in samples.
+    """
+    d = check_real("d", d)
+    a = check_int("a", a, minimum=1)
+    n, frac = _split_shift(abs(d))
+    return n if frac == 0.0 else n + a
+
+
+def lanczos_shift(x: object, dy: float, dx: float, *, a: int = LANCZOS_A) -> np.ndarray:
+    """Local shift of maps ``[..., H, W]`` by ``(dy, dx)`` samples with a separable Lanczos-``a``
+    kernel, zero fill outside. See REFERENCE §5 (the EQ-T_frac reference).
+
+    Along each axis, with ``d = n + frac`` (``n = floor(d)``) and the taps ``w_m`` of
+    :func:`lanczos_weights`: ``out[i] = Σ_m w_m · x[i − n − m]``, ``m = −a+1 … a``, a sample
+    ``x[j]`` with ``j`` outside ``[0, size)`` counting as 0. A positive shift moves the content
+    towards higher indices (as :func:`fractional_shift` and ``np.roll``); an integer shift is
+    the exact zero-filled shift. Unlike :func:`fractional_shift` the operator is local (``2·a``
+    taps) and not periodic: it is a linear shift-invariant filter on the infinite grid, so it
+    commutes with any other one (a convolution) wherever neither sees the borders. The output
+    is exact along an axis for ``n + a <= i <= size + n − a`` when ``frac > 0`` (every tap
+    inside), ``n <= i < size + n`` when ``frac = 0``: :func:`lanczos_margin` samples at each
+    border cover both.
+
+    Parameters
+    ----------
+    x : array_like
+        Real maps, rank ``>= 2`` (rows, columns last).
+    dy, dx : float
+        Shifts in samples along the rows (axis −2) and the columns (axis −1).
+    a : int
+        Lanczos order ``>= 1``.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64, the shape of ``x``.
+    """
+    arr = as_finite_array("x", x, min_ndim=2)
+    dy = check_real("dy", dy)
+    dx = check_real("dx", dx)
+    a = check_int("a", a, minimum=1)
+    out = arr
+    for axis, d in ((arr.ndim - 2, dy), (arr.ndim - 1, dx)):
+        n, frac = _split_shift(d)
+        acc = np.zeros_like(out)
+        for m, w in lanczos_weights(frac, a):
+            acc += w * _zero_fill_shift(out, n + m, axis)
+        out = acc
+    return out
 
 
 def _resize_full(spec: np.ndarray, n: int, m: int, k: int, axis: int) -> np.ndarray:

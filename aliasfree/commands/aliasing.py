@@ -8,6 +8,7 @@ Top-level imports stay light (argparse, pathlib); torch, ``gan`` and matplotlib 
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 
 MEASURES = ("downsampling", "nonlinearity", "equivariance")
@@ -46,8 +47,17 @@ def add_parser(sub) -> argparse.ArgumentParser:
             "resnet-stride, resnet-blurpool, resnet-kaiser, resnet18[-blurpool|-kaiser], "
             "generator-t, generator-r, generator-baseline."
         ),
-        epilog="example: aliasfree aliasing resnet-blurpool --input-shape 3,64,64 --num 4",
+        epilog=(
+            "examples: aliasfree aliasing resnet-blurpool --input-shape 3,64,64 --num 4; "
+            "aliasfree aliasing mypkg.nets:build --layers 'layer2.*,*relu*' --shifts=-1,0.5 "
+            "(lists are comma-separated; a list that starts with a minus sign may also be "
+            "written with '=')"
+        ),
     )
+    # "-1,0.5" is not a negative number to argparse's default pattern, so `--shifts -1,0.5`
+    # read "-1,0.5" as an unknown option ("expected one argument"). None of this command's
+    # options looks like a number, so anything starting with "-" and a digit is a value.
+    p._negative_number_matcher = re.compile(r"^-\.?\d")
     p.add_argument("model", metavar="MODEL", help="'package.module:factory' or an example name")
     p.add_argument(
         "--weights",
@@ -65,9 +75,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "--images",
         default="builtin",
         help="inputs: 'builtin' (scikit-image sample photos, centre-cropped to the aspect of "
-        "H,W and resized with anti-aliasing), 'noise' (periodic band-limited noise, "
-        "dsp.figures.bandlimited_field, bandwidth 0.4 cycles/sample) or a folder / zip / image "
-        "file (centre-cropped to H,W, never resized; smaller images skipped); default builtin",
+        "H,W and resized with anti-aliasing), 'noise' (periodic band-limited noise fields of "
+        "H×W, dsp.figures.bandlimited_field, bandwidth 0.4 cycles/sample) or a folder / zip / "
+        "image file (centre-cropped to H,W, never resized; smaller images skipped); default "
+        "builtin",
     )
     p.add_argument("--num", type=int, default=8, help="number of input images (default 8)")
     p.add_argument(
@@ -76,27 +87,34 @@ def add_parser(sub) -> argparse.ArgumentParser:
         default=True,
         help="standardise each image per channel to zero mean and unit variance (default on)",
     )
+    # Comma-separated single values (repeating the flag adds more): nargs="+" swallowed the
+    # positional MODEL when a list came before it.
     p.add_argument(
         "--layers",
-        nargs="+",
+        action="extend",
+        type=parse_names,
         default=None,
-        metavar="PATTERN",
-        help="only layers whose module name matches one of these fnmatch patterns "
-        "(e.g. 'layer2.*' '*relu*'); default all eligible layers",
+        metavar="PATTERNS",
+        help="only layers whose module name matches one of these comma-separated fnmatch "
+        "patterns (e.g. 'layer2.*,*relu*'; the flag may be repeated); default all eligible "
+        "layers",
     )
     p.add_argument(
         "--downsampling-layers",
-        nargs="+",
-        default=(),
-        metavar="NAME",
-        help="extra module names to treat as rate-lowering",
+        action="extend",
+        type=parse_names,
+        default=None,
+        metavar="NAMES",
+        help="comma-separated module names to treat as rate-lowering (measured through "
+        "polyphase runs of the module itself, so its own anti-alias filter counts)",
     )
     p.add_argument(
         "--nonlinearities",
-        nargs="+",
-        default=(),
-        metavar="NAME",
-        help="extra module names to treat as pointwise nonlinearities",
+        action="extend",
+        type=parse_names,
+        default=None,
+        metavar="NAMES",
+        help="comma-separated module names to treat as pointwise nonlinearities",
     )
     p.add_argument(
         "--measures",
@@ -106,8 +124,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument(
         "--shifts",
         default="1,0.5",
-        help="input shifts in pixels for the equivariance measure; integers roll, fractions "
-        "use a band-limited (FFT) shift (default 1,0.5)",
+        help="comma-separated non-zero input shifts in pixels for the equivariance measure "
+        "(default 1,0.5; negative ones as --shifts=-1,0.5); with circular shifts integers roll "
+        "and fractions use the band-limited FFT shift, otherwise zero fill and a Lanczos-3 "
+        "kernel",
     )
     p.add_argument(
         "--oversample", type=int, default=4, help="rate factor of the nonlinearity reference "
@@ -116,8 +136,11 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument(
         "--circular",
         action=argparse.BooleanOptionalAction,
-        default=True,
-        help="circular shifts (default) or zero-padded shifts with border masks",
+        default=None,
+        help="circular shifts over whole maps (periodic inputs) or zero-filled Lanczos shifts "
+        "compared inside a border margin (non-periodic inputs). Default: by image source, "
+        "circular for --images noise (periodic), not circular for photos and folders (a roll "
+        "would bring the opposite edge in as a seam, which dominates the error)",
     )
     p.add_argument(
         "--batch", type=int, default=None, help="inputs per forward pass (default all at once)"
@@ -151,6 +174,19 @@ def parse_input_shape(text: str) -> tuple[int, int, int]:
     return c, h, w
 
 
+def parse_names(text: str) -> list[str]:
+    """``"a,b"`` → ``["a", "b"]`` (module names or patterns; empty items dropped)."""
+    names = [n.strip() for n in str(text).split(",") if n.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(f"expected comma-separated names, got {text!r}")
+    return names
+
+
+def default_circular(images: str) -> bool:
+    """Circular shifts for periodic inputs (``"noise"``), zero-filled ones for photos."""
+    return images == "noise"
+
+
 def parse_measures(text: str) -> list[str]:
     names = [m.strip() for m in str(text).split(",") if m.strip()]
     bad = [m for m in names if m not in MEASURES]
@@ -167,7 +203,10 @@ def parse_shifts(text: str) -> list[float]:
     except ValueError:
         raise ValueError(f"--shifts must be comma-separated numbers, got {text!r}") from None
     if not vals or not all(math.isfinite(v) and v != 0 for v in vals):
-        raise ValueError(f"--shifts must be finite and non-zero, got {text!r}")
+        raise ValueError(
+            f"--shifts must be finite and non-zero (a shift of 0 compares each layer with "
+            f"itself), got {text!r}"
+        )
     return vals
 
 
@@ -206,8 +245,9 @@ def make_inputs(
 
     ``images``: ``"builtin"`` (the first ``num`` of :data:`BUILTIN_PHOTOS`, cycling if more are
     asked; C = 3 → RGB, otherwise greyscale repeated over the C channels), ``"noise"`` (periodic
-    band-limited noise fields, ``dsp.figures.bandlimited_field(max(H, W), 0.4, seed=seed + i)``
-    cropped to ``H × W``, one per channel) or a path for ``dsp.imagefiles.load_images``.
+    band-limited noise fields ``dsp.figures.bandlimited_field((H, W), 0.4, seed=seed + k)``, one
+    per channel, generated at ``H × W``: cropping a larger field would break both its
+    periodicity and its band limit) or a path for ``dsp.imagefiles.load_images``.
     ``normalize`` standardises every image per channel (zero mean, unit variance).
     """
     import numpy as np
@@ -224,12 +264,9 @@ def make_inputs(
     elif images == "noise":
         from dsp.figures import bandlimited_field
 
-        n = max(h, w, 4)
         x = np.stack(
             [
-                np.stack(
-                    [bandlimited_field(n, 0.4, seed=seed + i * c + j)[:h, :w] for j in range(c)]
-                )
+                np.stack([bandlimited_field((h, w), 0.4, seed=seed + i * c + j) for j in range(c)])
                 for i in range(num)
             ]
         )
@@ -266,6 +303,7 @@ def _worst_measure(report) -> str | None:
 
 def run(args: argparse.Namespace) -> int:
     import sys
+    import warnings
 
     import torch
 
@@ -295,27 +333,47 @@ def run(args: argparse.Namespace) -> int:
     inputs, desc = make_inputs(
         args.images, shape, args.num, normalize=args.normalize, seed=args.seed
     )
-    with torch.no_grad():
+    circular = default_circular(args.images) if args.circular is None else args.circular
+    # A measure that finds no layer is said in the table's notes; the Python warning would only
+    # repeat it with a source line.
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", message="measure '.*' found no layer", category=UserWarning
+        )
         report = probe_model(
             model,
             inputs,
             measures=measures,
             layers=args.layers,
-            downsampling_layers=list(args.downsampling_layers),
-            nonlinearities=list(args.nonlinearities),
+            downsampling_layers=list(args.downsampling_layers or ()),
+            nonlinearities=list(args.nonlinearities or ()),
             oversample=oversample,
             shifts=shifts,
-            circular=args.circular,
+            circular=circular,
             batch_size=batch,
             progress=progress,
         )
+    # Where the numbers came from, so report.json can be reproduced.
+    report.settings.update(
+        {
+            "model_spec": args.model,
+            "weights": None if args.weights is None else str(args.weights),
+            "images": args.images,
+            "images_description": desc,
+            "num": int(inputs.shape[0]),
+            "normalize": bool(args.normalize),
+            "seed": int(args.seed),
+            "circular_source": "default for the images" if args.circular is None else "option",
+        }
+    )
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     report.to_csv(out / "report.csv")
     report.to_json(out / "report.json")
     written = [out / "report.csv", out / "report.json"]
     written += _plots(report, out)
-    print(f"{args.model}: input {shape[0]}x{shape[1]}x{shape[2]}, {desc}")
+    mode = "circular" if circular else "zero-filled (non-circular)"
+    print(f"{args.model}: input {shape[0]}x{shape[1]}x{shape[2]}, {desc}; {mode} shifts")
     print(report.table())
     for path in written:
         print(f"wrote {path}")
@@ -336,8 +394,13 @@ def _plots(report, out: Path) -> list[Path]:
     written.append(save_figure(fig, out / "depth.png"))
     plt.close(fig)
     worst = _worst_measure(report)
+    fig = None
     if worst is not None and report.spectra:
-        fig = plot_worst_spectra(report, worst, k=4)
+        try:
+            fig = plot_worst_spectra(report, worst, k=4)
+        except ValueError:
+            fig = None  # every layer's value is negligible: no spectrum worth a panel
+    if fig is not None:
         written.append(save_figure(fig, out / "worst_spectra.png"))
         plt.close(fig)
     else:

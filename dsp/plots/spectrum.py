@@ -43,6 +43,24 @@ def _check_marks(marks: Sequence[float] | float | None) -> list[float]:
     return [check_real("marks", m, low=0.0, low_inclusive=False) for m in values]
 
 
+def _check_band_marks(marks: object) -> list[tuple[float, float]]:
+    """Marks as ``(half-height, half-width)`` pairs: a number is the same on both axes."""
+    if marks is None:
+        return []
+    values = [marks] if np.ndim(marks) == 0 else list(marks)
+    out = []
+    for m in values:
+        if np.ndim(m) == 0:
+            r = check_real("marks", m, low=0.0, low_inclusive=False)
+            out.append((r, r))
+        elif np.ndim(m) == 1 and len(m) == 2:
+            ry, rx = (check_real("marks", v, low=0.0, low_inclusive=False) for v in m)
+            out.append((ry, rx))
+        else:
+            raise ValueError(f"marks must hold numbers or (f_y, f_x) pairs, got {m!r}")
+    return out
+
+
 def _check_unit(unit: object) -> str:
     if not isinstance(unit, str) or not unit.strip():
         raise ValueError(f"unit must be a non-empty string, got {unit!r}")
@@ -54,7 +72,7 @@ def plot_power_spectrum(
     fx: object,
     P: object,
     *,
-    marks: Sequence[float] | float | None = (0.25,),
+    marks: Sequence[float | tuple[float, float]] | float | None = (0.25,),
     band: str = "both",
     floor_db: float = -80.0,
     unit: str = "cycles/sample",
@@ -69,9 +87,12 @@ def plot_power_spectrum(
         Frequency axes of ``P`` (centred or DFT order; the map is drawn centred).
     P : array_like
         ``[len(fy), len(fx)]`` power spectrum, e.g. from ``dsp.spectrum.power_spectrum``.
-    marks : float or sequence of float, optional
+    marks : float or sequence of float or of (float, float), optional
         Half-sides / radii of the bands to outline, same units as the axes; the default ``0.25``
-        cycles/sample is the new Nyquist frequency of a stride-2 decimation (the half band).
+        cycles/sample is the new Nyquist frequency of a stride-2 decimation (the half band). An
+        entry ``(f_y, f_x)`` (e.g. ``marks=[(0.25, 0.5)]``) outlines the rectangle
+        ``|f_y'| < f_y``, ``|f_x'| < f_x`` (resp. the ellipse) of a decimation whose strides
+        differ between the axes.
     band : {"square", "disc", "both"}
         Outline the square ``|fx|, |fy| < mark``, the disc ``|f| < mark``, or both.
     floor_db : float
@@ -91,7 +112,7 @@ def plot_power_spectrum(
     if band not in _BANDS:
         raise ValueError(f"band must be 'square', 'disc' or 'both', got {band!r}")
     floor_db = check_real("floor_db", floor_db, high=0.0, high_inclusive=False)
-    radii = _check_marks(marks)
+    radii = _check_band_marks(marks)
     unit = _check_unit(unit)
     oy, ox = np.argsort(fy), np.argsort(fx)
     fy, fx, p = fy[oy], fx[ox], p[np.ix_(oy, ox)]
@@ -110,11 +131,11 @@ def plot_power_spectrum(
     )
     fig.colorbar(im, ax=ax, label="power (dB re max)")
     t = np.linspace(0.0, 2.0 * np.pi, 361)
-    for i, r in enumerate(radii):
+    for i, (ry, rx) in enumerate(radii):
         if band in ("square", "both"):
             ax.plot(
-                [-r, r, r, -r, -r],
-                [-r, -r, r, r, -r],
+                [-rx, rx, rx, -rx, -rx],
+                [-ry, -ry, ry, ry, -ry],
                 "c--",
                 lw=0.9,
                 label="square band" if i == 0 else None,
@@ -122,7 +143,7 @@ def plot_power_spectrum(
         if band in ("disc", "both"):
             # Lime and cyan stay visible on both ends of the magma colour map.
             label = "disc band" if i == 0 else None
-            ax.plot(r * np.cos(t), r * np.sin(t), ":", color="lime", lw=1.1, label=label)
+            ax.plot(rx * np.cos(t), ry * np.sin(t), ":", color="lime", lw=1.1, label=label)
     if radii:
         ax.legend(loc="upper right", fontsize="small")
     ax.set_xlim(extent[0], extent[1])

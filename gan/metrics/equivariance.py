@@ -32,6 +32,7 @@ import torch
 import torch.nn.functional as F
 
 from dsp._checks import check_int, check_real
+from dsp.interpolation import lanczos_weights
 
 from ._device import run_device
 from .video import class_labels
@@ -56,7 +57,6 @@ __all__ = [
 #: Metric names accepted by :func:`measure` and the command line.
 METRICS = ("eqt", "eqt_frac", "eqr")
 
-_LANCZOS_A = 3
 # Rotation reference (REFERENCE §5): upsample ×4 with a Kaiser-windowed jinc low-pass whose
 # cutoff is the input Nyquist (0.5 cycles/sample) and whose transition band is 0.25–0.75
 # cycles/sample, 6 taps per unit of factor like the generator's filters (REFERENCE §3).
@@ -179,40 +179,6 @@ def shift_integer(img: torch.Tensor, dx: int, dy: int) -> tuple[torch.Tensor, to
     return out, my[:, None] & mx[None, :]
 
 
-def lanczos_weights(frac: float, a: int = _LANCZOS_A) -> list[tuple[int, float]]:
-    """Taps of a Lanczos-``a`` shift by ``frac`` samples, ``0 <= frac < 1``.
-
-    A shift by ``d = n + frac`` gives ``out[i] = Σ_m w_m · x[i − n − m]`` with
-    ``w_m = L(m − frac)``, ``L(x) = sinc(x)·sinc(x/a)`` for ``|x| < a`` (normalised sinc),
-    ``m = −a+1 … a``. The weights are divided by their sum so a constant stays constant; taps of
-    weight exactly 0 are dropped (``frac = 0`` gives the single tap ``(0, 1.0)``).
-    """
-    frac = check_real("frac", frac, low=0.0, high=1.0, high_inclusive=False)
-    a = check_int("a", a, minimum=1)
-    taps = []
-    for m in range(-a + 1, a + 1):
-        x = m - frac
-        if x == 0:
-            w = 1.0
-        elif x == round(x):
-            # sin(π·m) is ~1e-16, not 0, in floating point: the exact zero crossings.
-            w = 0.0
-        else:
-            w = _sinc(x) * _sinc(x / a)
-        if w != 0.0 and abs(x) < a:
-            taps.append((m, w))
-    total = sum(w for _, w in taps)
-    return [(m, w / total) for m, w in taps]
-
-
-def _sinc(x: float) -> float:
-    # Below 1e-8 sinc is 1 to double precision; a subnormal x (a shift of 5e-324 samples) would
-    # otherwise underflow to 0 in x / a and divide by zero.
-    if abs(x) < 1e-8:
-        return 1.0
-    return math.sin(math.pi * x) / (math.pi * x)
-
-
 def _lanczos_axis(x: torch.Tensor, d: float, dim: int) -> tuple[torch.Tensor, torch.Tensor]:
     n = math.floor(d)
     frac = d - n
@@ -233,7 +199,8 @@ def shift_fractional(img: torch.Tensor, tx: float, ty: float) -> tuple[torch.Ten
     a = 3 resampling (EQ-T_frac reference, REFERENCE §5).
 
     ``out(i, j) = Σ img[k, l] · L(i − ty − k) · L(j − tx − l)`` with the normalised taps of
-    :func:`lanczos_weights` (6 per axis). An integer shift equals :func:`shift_integer`.
+    ``dsp.interpolation.lanczos_weights`` (6 per axis; the numpy twin is
+    ``dsp.interpolation.lanczos_shift``). An integer shift equals :func:`shift_integer`.
     Returns ``(out, mask)``: ``mask [H, W]`` is True where every tap's source pixel exists.
     """
     img = _check_image("img", img)

@@ -8,8 +8,9 @@ was running (the one that failed).
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -22,20 +23,39 @@ __all__ = [
     "LayerInfo",
     "discover_layers",
     "run_hooked",
+    "hooks_paused",
     "call_key",
 ]
 
 NONLINEARITY_TYPES: tuple[type[nn.Module], ...] = (
     nn.ReLU,
+    nn.ReLU6,
     nn.LeakyReLU,
+    nn.PReLU,
+    nn.RReLU,
     nn.GELU,
     nn.SiLU,
+    nn.Mish,
     nn.Tanh,
+    nn.Sigmoid,
+    nn.Hardtanh,
     nn.ELU,
+    nn.SELU,
+    nn.CELU,
     nn.Softplus,
+    nn.Softsign,
+    nn.LogSigmoid,
     nn.Hardswish,
+    nn.Hardsigmoid,
+    nn.Threshold,
+    nn.Hardshrink,
+    nn.Softshrink,
+    nn.Tanhshrink,
 )
-"""Pointwise nonlinearities measured by default."""
+"""Pointwise nonlinearities measured by default: each output sample depends on its input sample
+only (``PReLU`` with one slope per channel included: it is applied to ``[k, C, H, W]`` maps;
+``RReLU`` is deterministic in eval mode, where the probe runs the model). Functional calls
+(``F.relu`` in a ``forward``) are not modules: hooks cannot see them."""
 
 RATE_LOWERING_TYPES: tuple[type[nn.Module], ...] = (
     nn.Conv2d,
@@ -208,6 +228,21 @@ class _CallbackError(Exception):
 Callback = Callable[[str, LayerInfo, tuple, object], None]
 PreCallback = Callable[[str, LayerInfo, tuple], None]
 
+# Depth of hooks_paused() blocks: while > 0 the probe's hooks ignore every call.
+_PAUSED = [0]
+
+
+@contextlib.contextmanager
+def hooks_paused() -> Iterator[None]:
+    """Within this block ``run_hooked``'s hooks ignore module calls: the probe's own runs of a
+    layer (its polyphase stride-1 equivalent, a nonlinearity applied to the analyzer's maps) are
+    not rows, do not count as calls and do not enter the stack of running modules."""
+    _PAUSED[0] += 1
+    try:
+        yield
+    finally:
+        _PAUSED[0] -= 1
+
 
 def run_hooked(
     model: nn.Module,
@@ -215,11 +250,13 @@ def run_hooked(
     infos: Sequence[LayerInfo],
     on_output: Callback,
     on_input: PreCallback | None = None,
+    forward_kwargs: Mapping[str, object] | None = None,
 ) -> object:
-    """Run ``model(x)`` with hooks; return its output.
+    """Run ``model(x, **forward_kwargs)`` with hooks; return its output.
 
     ``on_input(key, info, inputs)`` runs before and ``on_output(key, info, inputs, output)`` after
-    each call of a hooked module, ``key`` from ``call_key`` (calls counted within this pass).
+    each call of a hooked module, ``key`` from ``call_key`` (calls counted within this pass),
+    except inside ``hooks_paused()``.
 
     Raises
     ------
@@ -234,6 +271,8 @@ def run_hooked(
     handles = []
 
     def track_pre(mod: nn.Module, args: tuple, kwargs: dict, name: str) -> None:
+        if _PAUSED[0]:
+            return
         args = _positional(args, kwargs)
         stack.append((name, mod))
         info = by_module.get(id(mod))
@@ -248,6 +287,8 @@ def run_hooked(
                     raise _CallbackError() from exc
 
     def track_post(mod: nn.Module, args: tuple, kwargs: dict, out: object) -> None:
+        if _PAUSED[0]:
+            return
         args = _positional(args, kwargs)
         if stack:
             stack.pop()
@@ -270,7 +311,7 @@ def run_hooked(
         try:
             # Compiled submodules run eagerly, so that the hooks inside them see every call.
             with torch.compiler.set_stance("force_eager"):
-                return model(x)
+                return model(x, **(forward_kwargs or {}))
         except _CallbackError as wrapped:
             raise wrapped.__cause__ from None  # type: ignore[misc]
         except Exception as exc:

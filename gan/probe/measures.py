@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Sequence
+import warnings
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import scipy.fft
@@ -25,10 +27,10 @@ from dsp.aliasing import (
     nonlinearity_aliasing,
     out_of_band_energy,
 )
-from dsp.interpolation import fractional_shift
+from dsp.interpolation import fractional_shift, lanczos_margin, lanczos_shift
 from dsp.spectrum import power_spectrum
 from gan._compile import eager_module
-from gan.probe.hooks import LayerInfo, discover_layers, run_hooked
+from gan.probe.hooks import LayerInfo, discover_layers, hooks_paused, run_hooked
 from gan.probe.report import (
     FOLD_KEYS,
     PSNR_CAP_DB,
@@ -42,6 +44,7 @@ from gan.probe.report import (
 __all__ = [
     "MEASURES",
     "probe_model",
+    "Stride1",
     "stride1_equivalent",
     "downsampling_aliasing",
     "nonlinearity_fraction",
@@ -64,6 +67,37 @@ def _ratio_factor(n_in: int, n_out: int) -> int:
     return max(1, int(round(n_in / max(n_out, 1))))
 
 
+class Stride1(NamedTuple):
+    """A rate-lowering layer's stride-1 equivalent output (``stride1_equivalent``).
+
+    ``map``: ``[N, C, H', W']``, each axis cropped to a multiple of its stride; ``stride``:
+    ``(s_y, s_x)``; ``note``: why the map is not the layer's own stride-1 output (it is the
+    layer's input instead), or ``None``.
+    """
+
+    map: torch.Tensor
+    stride: tuple[int, int]
+    note: str | None = None
+
+
+def _wrap_pad(x: torch.Tensor, reach: tuple[int, int], padding: tuple[int, int]) -> torch.Tensor:
+    """``x`` extended circularly by ``reach`` samples after the end of each axis whose layer
+    padding is 0 (REFERENCE §7).
+
+    A layer without padding reads only real samples, so its stride-1 output is ``reach`` samples
+    shorter than its input and cropping it to a multiple of the stride breaks its periodicity
+    (a periodic band-limited input then shows spurious out-of-band power). Wrapping the input
+    instead gives a stride-1 map of the input's size that is periodic when the input is, and
+    whose samples ``0, s, 2s, …`` are still exactly the layer's output. An axis the layer pads
+    keeps the layer's own padding (its map is not periodic anyway: zeros at the borders).
+    """
+    ry = reach[0] if padding[0] == 0 and reach[0] <= x.shape[-2] else 0
+    rx = reach[1] if padding[1] == 0 and reach[1] <= x.shape[-1] else 0
+    if ry == 0 and rx == 0:
+        return x
+    return F.pad(x, (0, rx, 0, ry), mode="circular")
+
+
 def _conv_stride1(mod: nn.Conv2d, x: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
     """The stride-1 output of a strided ``Conv2d`` with input ``x`` and (strided) output ``out``.
 
@@ -72,106 +106,159 @@ def _conv_stride1(mod: nn.Conv2d, x: torch.Tensor, out: torch.Tensor) -> torch.T
     quantisation, parametrizations) keeps doing so, provided that sampling it at the stride
     gives back ``out`` (to the precision of ``out``'s dtype). Otherwise (a subclass whose
     forward does not read ``stride``) ``F.conv2d`` with the module's weight, bias, padding,
-    dilation and groups at stride 1.
+    dilation and groups at stride 1. An axis without padding is wrapped circularly first
+    (``_wrap_pad``).
     """
+    pad = (0, 0) if isinstance(mod.padding, str) else _pair(mod.padding)
+    reach = tuple(d * (k - 1) for d, k in zip(mod.dilation, mod.kernel_size, strict=True))
+    xin = _wrap_pad(x, reach, pad)  # type: ignore[arg-type]
     # Copied by hand: copy.copy refuses parametrized modules.
     stride1 = type(mod).__new__(type(mod))
     stride1.__dict__.update(mod.__dict__)
     stride1.stride = (1, 1)
     try:
-        y = stride1.forward(x)
+        y = stride1.forward(xin)
     except Exception:  # a subclass that cannot run at stride 1: use the plain convolution
         y = None
     if isinstance(y, torch.Tensor) and y.ndim == 4:
-        dec = y[..., :: mod.stride[0], :: mod.stride[1]]
+        dec = y[..., :: mod.stride[0], :: mod.stride[1]][..., : out.shape[-2], : out.shape[-1]]
         if dec.shape == out.shape:
             tol = math.sqrt(torch.finfo(out.dtype).eps) * float(out.abs().max())
             if float((dec - out).abs().max()) <= tol:
                 return y
-    pad: object = 0 if isinstance(mod.padding, str) else mod.padding
-    xin = x
     if mod.padding_mode != "zeros":
-        xin = F.pad(x, mod._reversed_padding_repeated_twice, mode=mod.padding_mode)
-        pad = 0
+        xin = F.pad(xin, mod._reversed_padding_repeated_twice, mode=mod.padding_mode)
+        pad = (0, 0)
     return F.conv2d(xin, mod.weight, mod.bias, 1, pad, mod.dilation, mod.groups)
 
 
-def stride1_equivalent(
-    info: LayerInfo, x: torch.Tensor, out: torch.Tensor
-) -> tuple[torch.Tensor, int] | None:
-    """The layer's stride-1 equivalent output and its stride, or ``None`` if the layer does not
-    lower the rate.
+def _pool_stride1(mod: nn.MaxPool2d | nn.AvgPool2d, x: torch.Tensor) -> torch.Tensor:
+    """The same pooling at stride 1; an axis without padding is wrapped (``_wrap_pad``)."""
+    k, pad = _pair(mod.kernel_size), _pair(mod.padding)
+    if isinstance(mod, nn.MaxPool2d):
+        dil = _pair(mod.dilation)
+        xin = _wrap_pad(x, (dil[0] * (k[0] - 1), dil[1] * (k[1] - 1)), pad)
+        return F.max_pool2d(xin, k, 1, pad, dil)
+    xin = _wrap_pad(x, (k[0] - 1, k[1] - 1), pad)
+    return F.avg_pool2d(xin, k, 1, pad, False, mod.count_include_pad, mod.divisor_override)
+
+
+def _polyphase(
+    mod: nn.Module, x: torch.Tensor, out: torch.Tensor
+) -> tuple[torch.Tensor, tuple[int, int], str | None]:
+    """The stride-1 equivalent of a layer that lowers the rate by whole factors, built from the
+    layer itself, or the input with a note saying why not.
+
+    For a layer whose output is its input divided by ``(s_y, s_x)`` exactly, the polyphase
+    components of the stride-1 map are the layer run on the input rolled by each phase:
+    ``y1[..., i::s_y, j::s_x] = layer(roll(x, (−i, −j)))`` for ``i < s_y``, ``j < s_x``
+    (``i = j = 0`` is the layer's own output). This is exact for any layer that is
+    shift-equivariant at its stride (a fixed blur followed by keeping every ``s``-th sample, an
+    interpolation by ``1/s``): the layer's own anti-alias filter is in the map. The roll makes
+    the input periodic: for a periodic input (the noise fields) and a circular layer nothing
+    changes; with zero padding on a non-periodic input (a photo) the rows and columns within
+    the layer's reach of the far border see the wrapped-around first rows instead of zeros, a
+    border band that the DFT-based measures treat as periodic anyway.
+    """
+    h_in, w_in = x.shape[-2:]
+    h_out, w_out = out.shape[-2:]
+    s = (_ratio_factor(h_in, h_out), _ratio_factor(w_in, w_out))
+    if h_out * s[0] != h_in or w_out * s[1] != w_in:
+        note = (
+            f"downsampling measured on the layer's input: its output {h_out}x{w_out} is not "
+            f"its input {h_in}x{w_in} divided by a whole stride per axis, so no stride-1 "
+            "equivalent could be built from the layer (its own filter is not seen)"
+        )
+        return x, s, note
+    y = out.new_empty(out.shape[:-2] + (h_in, w_in))
+    try:
+        with hooks_paused():
+            for i in range(s[0]):
+                for j in range(s[1]):
+                    phase = out if i == j == 0 else mod(torch.roll(x, (-i, -j), dims=(-2, -1)))
+                    if isinstance(phase, tuple) and phase:  # max pooling with its indices
+                        phase = phase[0]
+                    if not isinstance(phase, torch.Tensor) or phase.shape != out.shape:
+                        raise ValueError(f"shape {getattr(phase, 'shape', type(phase))}")
+                    y[..., i :: s[0], j :: s[1]] = phase
+    except Exception as exc:  # any failure: measure the input and say so
+        note = (
+            "downsampling measured on the layer's input: running the layer on its input rolled "
+            f"by a polyphase offset failed or changed the output shape ({exc}), so its own "
+            "filter is not seen"
+        )
+        return x, s, note
+    return y, s, None
+
+
+def stride1_equivalent(info: LayerInfo, x: torch.Tensor, out: torch.Tensor) -> Stride1 | None:
+    """The layer's stride-1 equivalent output and its per-axis stride, or ``None`` if the layer
+    does not lower the rate. See REFERENCE §7.
 
     - ``Conv2d`` with stride > 1: the same weights, padding, dilation and groups at stride 1,
       through the module's own ``forward`` where it honours the stride (``_conv_stride1``);
     - ``MaxPool2d``/``AvgPool2d`` with stride > 1: the same pooling at stride 1;
-    - ``AdaptiveAvgPool2d``/``AdaptiveMaxPool2d`` with an output ``k`` times smaller (integer
-      ``k``): a ``k × k`` pooling at stride 1 with circular wrap, so the map keeps its size and
-      stays periodic (a global pool then gives a constant map: no aliasing);
-    - anything else that lowers the rate (``Upsample``/interpolation with scale < 1, adaptive
-      pooling by a non-integer ratio, modules named in ``downsampling_layers``): the input.
+    - ``AdaptiveAvgPool2d``/``AdaptiveMaxPool2d`` with an output ``k_y × k_x`` times smaller
+      (integers): a ``k_y × k_x`` pooling at stride 1;
+    - ``Upsample`` (interpolation) to a smaller map, adaptive pooling by a non-integer ratio and
+      modules named in ``downsampling_layers``: the polyphase construction from the layer itself
+      (``_polyphase``), so the layer's own anti-alias filter is measured; where the output is
+      not the input divided by whole strides (or the layer fails on a rolled input) the layer's
+      input, with a note saying so.
 
-    A stride that differs between the axes is reported as the larger one. The map is cropped to a
-    multiple of the stride (the strided output samples positions ``0, s, 2s, …``, so the crop
-    loses nothing the layer keeps).
+    An axis the layer does not pad is wrapped circularly (``_wrap_pad``, as the polyphase roll
+    does): the stride-1 map keeps the input's size and stays periodic when the input is (a global
+    pool then gives a constant map: no aliasing). The stride is per axis, ``(s_y, s_x)``
+    (``stride=(2, 1)`` decimates the rows only); each axis is cropped to a multiple of its own
+    stride (the strided output samples positions ``0, s, 2s, …``, so the crop loses nothing the
+    layer keeps).
     """
     mod = info.module
     h_in, w_in = x.shape[-2:]
     h_out, w_out = out.shape[-2:]
     y: torch.Tensor | None = None
-    s = 1
+    s = (1, 1)
+    note = None
     if isinstance(mod, nn.Conv2d) and max(mod.stride) > 1:
-        s = max(mod.stride)
+        s = _pair(mod.stride)
         y = _conv_stride1(mod, x, out)
     elif isinstance(mod, nn.MaxPool2d | nn.AvgPool2d):
-        stride = mod.stride if mod.stride is not None else mod.kernel_size
-        if max(_pair(stride)) > 1:
-            s = max(_pair(stride))
-            if isinstance(mod, nn.MaxPool2d):
-                y = F.max_pool2d(x, mod.kernel_size, 1, mod.padding, mod.dilation)
-            else:
-                y = F.avg_pool2d(
-                    x,
-                    mod.kernel_size,
-                    1,
-                    mod.padding,
-                    False,
-                    mod.count_include_pad,
-                    mod.divisor_override,
-                )
+        stride = _pair(mod.stride if mod.stride is not None else mod.kernel_size)
+        if max(stride) > 1:
+            s = stride
+            y = _pool_stride1(mod, x)
     elif isinstance(mod, nn.AdaptiveAvgPool2d | nn.AdaptiveMaxPool2d) and (
         h_out < h_in or w_out < w_in
     ):
         if h_in % h_out == 0 and w_in % w_out == 0:
-            ky, kx = h_in // h_out, w_in // w_out
-            s = max(ky, kx)
-            xin = F.pad(x, (0, kx - 1, 0, ky - 1), mode="circular")
+            s = (h_in // h_out, w_in // w_out)
+            xin = _wrap_pad(x, (s[0] - 1, s[1] - 1), (0, 0))
             pool = F.avg_pool2d if isinstance(mod, nn.AdaptiveAvgPool2d) else F.max_pool2d
-            y = pool(xin, (ky, kx), 1)
+            y = pool(xin, s, 1)
         else:
-            s = max(_ratio_factor(h_in, h_out), _ratio_factor(w_in, w_out))
-            y = x
+            y, s, note = _polyphase(mod, x, out)
     elif info.user_downsampling or (
         isinstance(mod, nn.Upsample) and (h_out < h_in or w_out < w_in)
     ):
-        s = max(_ratio_factor(h_in, h_out), _ratio_factor(w_in, w_out))
-        y = x
-    if y is None or (s < 2 and not info.user_downsampling):
+        y, s, note = _polyphase(mod, x, out)
+    if y is None or (max(s) < 2 and not info.user_downsampling):
         return None
-    hh, ww = (y.shape[-2] // s) * s, (y.shape[-1] // s) * s
+    hh, ww = (y.shape[-2] // s[0]) * s[0], (y.shape[-1] // s[1]) * s[1]
     if hh == 0 or ww == 0:
         return None
-    return y[..., :hh, :ww], s
+    return Stride1(y[..., :hh, :ww], s, note)
 
 
-def downsampling_aliasing(y1: np.ndarray, stride: int) -> dict[str, np.ndarray]:
+def downsampling_aliasing(y1: np.ndarray, stride: int | tuple[int, int]) -> dict[str, np.ndarray]:
     """Per-map downsampling measures of a stride-1 equivalent output ``y1`` ``[N, C, H, W]``.
 
-    Returns ``[N, C]`` arrays: ``"out_of_band"`` from ``dsp.aliasing.out_of_band_energy(y1,
-    stride, band="square")``, and the three fold energy fractions (``FOLD_KEYS``) from
-    ``dsp.aliasing.fold_classification(average="channel")`` run on each input separately: for
-    map ``(n, c)`` the power of its output bins labelled non-aliased / aliased / tangled over the
-    power of its non-empty bins (``NaN`` for an all-zero map, which has nothing to classify).
+    ``stride``: an integer or ``(s_y, s_x)``. Returns ``[N, C]`` arrays: ``"out_of_band"`` from
+    ``dsp.aliasing.out_of_band_energy(y1, stride, band="square")`` (the rectangle
+    ``|f_y| < 1/(2s_y)``, ``|f_x| < 1/(2s_x)``), and the three fold energy fractions
+    (``FOLD_KEYS``) from ``dsp.aliasing.fold_classification(average="channel")`` run on each
+    input separately: for map ``(n, c)`` the power of its output bins labelled non-aliased /
+    aliased / tangled over the power of its non-empty bins (``NaN`` for an all-zero map, which
+    has nothing to classify).
     """
     out = {"out_of_band": out_of_band_energy(y1, stride, band="square")}
     n, c = y1.shape[:2]
@@ -191,30 +278,40 @@ def downsampling_aliasing(y1: np.ndarray, stride: int) -> dict[str, np.ndarray]:
 
 # ------------------------------------------------------------------------------ nonlinearity
 def _module_fn(module: nn.Module):
-    """``module`` as a numpy → numpy function on ``[k, H, W]`` (each map fed as ``[k, 1, H, W]``
-    so shared-parameter modules broadcast), on the module's device, returning float64."""
+    """``module`` as a numpy → numpy function on maps ``[k, C, H, W]`` (float64 out), on the
+    module's device and in its parameters' dtype (float64 for a module without parameters).
+
+    ``dsp.aliasing.nonlinearity_aliasing`` calls it on chunks of whole inputs, at the input
+    rate and at ``oversample`` times it, so a module with one parameter per channel (a
+    ``PReLU(num_parameters=C)``) sees the channels where it expects them. The module gets its
+    own copy of the maps (an in-place module, ``ReLU(inplace=True)``, must not overwrite the
+    analyzer's array) and runs with the probe's hooks paused (its calls are not rows).
+    """
     p = next(iter(module.parameters()), None)
     device = p.device if p is not None else torch.device("cpu")
     dtype = p.dtype if (p is not None and p.is_floating_point()) else torch.float64
 
-    # An in-place module (ReLU(inplace=True)) would alter the analyzer's array: give it a copy.
-    copy = bool(getattr(module, "inplace", False))
-
     def fn(a: np.ndarray) -> np.ndarray:
-        t = torch.from_numpy(a).to(device=device, dtype=dtype, copy=copy)[:, None]
-        with torch.no_grad():
-            # forward(), not __call__: the probe's own hooks are attached to this module.
-            try:
-                y = module.forward(t)
-            except RuntimeError as e:
-                raise ValueError(
-                    f"the nonlinearity measure applies each module map by map, as [k, 1, H, W]; "
-                    f"{type(module).__name__} failed on that ({e}). Only pointwise modules whose "
-                    "parameters are shared by all channels can be measured (not, e.g., "
-                    "PReLU(num_parameters=C)): leave it out of nonlinearities, or pass "
-                    "measures without 'nonlinearity'"
-                ) from e
-        return y.to(torch.float64).cpu().numpy().reshape(a.shape)
+        t = torch.from_numpy(a).to(device=device, dtype=dtype, copy=True)
+        try:
+            with torch.no_grad(), hooks_paused():
+                y = module(t)
+        except RuntimeError as e:
+            raise ValueError(
+                "the nonlinearity measure applies each module to the maps of whole inputs, "
+                "[k, C, H, W], at the input size and at the oversampled size; "
+                f"{type(module).__name__} failed on {tuple(a.shape)} ({e}). Only pointwise "
+                "modules can be "
+                "measured: leave it out of nonlinearities, or pass measures without "
+                "'nonlinearity'"
+            ) from e
+        if not isinstance(y, torch.Tensor) or y.shape != t.shape:
+            raise ValueError(
+                f"the nonlinearity measure needs a pointwise module (same shape out); "
+                f"{type(module).__name__} turned {tuple(t.shape)} into "
+                f"{getattr(y, 'shape', type(y).__name__)}: leave it out of nonlinearities"
+            )
+        return y.to(torch.float64).cpu().numpy()
 
     return fn
 
@@ -266,35 +363,35 @@ def _shift_kernel_rfft(h: int, w: int, dy: float, dx: float) -> np.ndarray:
 def shift_maps(x: np.ndarray, dy: float, dx: float, *, circular: bool = True) -> np.ndarray:
     """Shift maps ``[..., H, W]`` by ``(dy, dx)`` samples (content moves to higher indices).
 
-    Integer shifts are ``np.roll``; fractional ones the band-limited periodic FFT shift of
-    ``dsp.interpolation.fractional_shift`` along each axis (applied as one circular convolution
-    with its separable kernel). With ``circular=False`` the ``ceil(|d|)`` samples that wrapped
-    around are then set to zero (zero fill instead of wrap).
+    - ``circular=True`` (periodic maps): integer shifts are ``np.roll``; fractional ones the
+      band-limited periodic FFT shift of ``dsp.interpolation.fractional_shift`` along each axis
+      (applied as one circular convolution with its separable kernel).
+    - ``circular=False`` (maps that are not periodic, e.g. photos): the local Lanczos-3 shift of
+      ``dsp.interpolation.lanczos_shift`` (6 taps per axis, zero fill outside; an integer shift
+      is the exact zero-filled shift). The FFT shift would spread the jump between opposite
+      edges (Gibbs ringing) over the whole map; a local, shift-invariant kernel commutes
+      exactly with any convolution away from the borders, so the interior comparison is exact
+      for a linear shift-invariant layer (REFERENCE §5, the EQ-T_frac reference).
     """
     out = np.asarray(x, dtype=np.float64)
+    if not circular:
+        return lanczos_shift(out, dy, dx)
     h, w = out.shape[-2:]
     if _is_int(dy) and _is_int(dx):
-        out = np.roll(out, (int(round(dy)), int(round(dx))), axis=(-2, -1))
-    else:
-        spec = scipy.fft.rfft2(out, workers=-1) * _shift_kernel_rfft(h, w, dy, dx)
-        out = scipy.fft.irfft2(spec, s=(h, w), workers=-1)
-    if not circular:
-        out = out.copy() if out is x else out
-        for axis, d in ((-2, dy), (-1, dx)):
-            k = min(int(math.ceil(abs(d) - _INT_TOL)), out.shape[axis])
-            if k == 0:
-                continue
-            idx = [slice(None)] * out.ndim
-            idx[axis] = slice(0, k) if d > 0 else slice(out.shape[axis] - k, None)
-            out[tuple(idx)] = 0.0
-    return out
+        return np.roll(out, (int(round(dy)), int(round(dx))), axis=(-2, -1))
+    spec = scipy.fft.rfft2(out, workers=-1) * _shift_kernel_rfft(h, w, dy, dx)
+    return scipy.fft.irfft2(spec, s=(h, w), workers=-1)
 
 
 def _valid_mask(h: int, w: int, dy: float, dx: float, circular: bool) -> tuple[slice, slice]:
+    """The compared region: everything for circular shifts; otherwise the interior without
+    ``dsp.interpolation.lanczos_margin(d)`` samples (where the shift reads outside the map:
+    ``|d|`` for an integer shift, ``floor(|d|) + 3`` for a fractional one) plus ``size // 8``
+    (the layers' receptive field) at each border."""
     if circular:
         return slice(None), slice(None)
-    my = int(math.ceil(abs(dy) - _INT_TOL)) + h // 8
-    mx = int(math.ceil(abs(dx) - _INT_TOL)) + w // 8
+    my = lanczos_margin(dy) + h // 8
+    mx = lanczos_margin(dx) + w // 8
     return slice(my, h - my), slice(mx, w - mx)
 
 
@@ -306,17 +403,18 @@ def equivariance_psnr(
 
     ``PSNR[n, c] = 10·log10(ms[n, c] / mse[n, c])`` dB: the maps normalised by their RMS
     ``sqrt(ms)``, ``ms`` the mean square of ``ref[n, c]`` (of all channels of input ``n`` when
-    that map is all zero; 1 when the whole output is), peak 1. ``mse`` is accumulated in float64
-    over the compared region: the whole map for ``circular``, else the interior without
-    ``ceil(|d|) + size//8`` samples at each border of each axis. Zero error gives
-    ``PSNR_CAP_DB``; values are capped there; an empty region gives ``NaN``. A map that is zero
-    everywhere in both runs (a dead ReLU channel) gives ``NaN`` too: it carries no information,
-    and counted at the cap it would dominate a layer's mean of dB values (the report's
-    statistics leave ``NaN`` out).
+    that map is all zero; 1 when the whole output is), peak 1. The expected map is
+    ``shift_maps(ref, dy, dx, circular=circular)`` (the same shift operator as the input's).
+    ``mse`` is accumulated in float64 over the compared region: the whole map for ``circular``,
+    else the interior without ``lanczos_margin(d) + size//8`` samples at each border of each
+    axis (``_valid_mask``). Zero error gives ``PSNR_CAP_DB``; values are capped there; an empty
+    region gives ``NaN``. A map that is zero everywhere in both runs (a dead ReLU channel) gives
+    ``NaN`` too: it carries no information, and counted at the cap it would dominate a layer's
+    mean of dB values (the report's statistics leave ``NaN`` out).
     """
     ref = np.asarray(ref, dtype=np.float64)
     shifted = np.asarray(shifted, dtype=np.float64)
-    expected = shift_maps(ref, dy, dx, circular=True)
+    expected = shift_maps(ref, dy, dx, circular=circular)
     sy, sx = _valid_mask(ref.shape[-2], ref.shape[-1], dy, dx, circular)
     diff = (shifted - expected)[..., sy, sx]
     if diff.shape[-1] == 0 or diff.shape[-2] == 0:
@@ -341,24 +439,34 @@ class _Acc:
     in_shape: tuple[int, ...]
     out_shape: tuple[int, ...]
     rate: float
+    rate_w: float
     values: dict[str, list[np.ndarray]] = field(default_factory=dict)
     spec_sum: np.ndarray | None = None
     spec_axes: tuple[np.ndarray, np.ndarray] | None = None
     spec_n: int = 0
-    cutoff: float | None = None
+    cutoff: float | tuple[float, float] | None = None
+    notes: dict[str, None] = field(default_factory=dict)
 
     def add(self, key: str, v: np.ndarray) -> None:
         self.values.setdefault(key, []).append(np.asarray(v, dtype=np.float64))
 
-    def add_spectrum(self, y: np.ndarray, cutoff: float | None) -> None:
+    def add_spectrum(self, y: np.ndarray, stride: tuple[int, int] | None) -> None:
+        """Accumulate the power spectrum of ``y`` in the conventions of the ``out_of_band``
+        measure (``dsp.aliasing.out_of_band_energy``): no window, the mean kept, so the panel
+        shows the power that was counted (a Hann window and a removed mean would show a
+        different map, and the round-off of a constant map normalised to 0 dB)."""
         if y.shape[-1] < 2 or y.shape[-2] < 2:
             return
-        fy, fx, p = power_spectrum(y)
+        fy, fx, p = power_spectrum(y, window=None, detrend=None)
         n = y.shape[0]
         self.spec_sum = p * n if self.spec_sum is None else self.spec_sum + p * n
         self.spec_axes = (fy, fx)
         self.spec_n += n
-        self.cutoff = cutoff
+        if stride is None:
+            self.cutoff = None
+        else:
+            cy, cx = 0.5 / stride[0], 0.5 / stride[1]
+            self.cutoff = cy if cy == cx else (cy, cx)
 
 
 def _check_inputs(inputs: object) -> torch.Tensor:
@@ -373,6 +481,37 @@ def _check_inputs(inputs: object) -> torch.Tensor:
     if not bool(torch.isfinite(inputs).all()):
         raise ValueError("inputs must be finite (no NaN or infinity)")
     return inputs
+
+
+def _check_shifts(shifts: object) -> tuple[float, ...]:
+    """Finite, non-zero shifts, exact duplicates dropped; two shifts that would share a report
+    key (``equivariance_key``, 6 significant digits) are refused rather than pooled."""
+    if isinstance(shifts, str) or not isinstance(shifts, Sequence | np.ndarray):
+        raise ValueError(f"shifts must be a sequence of numbers, got {shifts!r}")
+    vals = tuple(dict.fromkeys(check_real("shifts", v) for v in shifts))
+    if any(v == 0 for v in vals):
+        raise ValueError(
+            "shifts must be non-zero: a shift of 0 compares each layer with itself (always the "
+            f"{PSNR_CAP_DB:g} dB cap), got {list(vals)}"
+        )
+    keys: dict[str, float] = {}
+    for v in vals:
+        k = equivariance_key(v)
+        if k in keys:
+            raise ValueError(
+                f"shifts {keys[k]!r} and {v!r} would share the report key {k!r} (6 significant "
+                "digits): pass shifts that differ in their first 6 digits"
+            )
+        keys[k] = v
+    return vals
+
+
+def _check_forward_kwargs(kw: object) -> dict[str, object]:
+    if kw is None:
+        return {}
+    if not isinstance(kw, Mapping) or not all(isinstance(k, str) for k in kw):
+        raise ValueError(f"forward_kwargs must be a dict of keyword arguments, got {kw!r}")
+    return dict(kw)
 
 
 def _model_place(model: nn.Module, inputs: torch.Tensor) -> tuple[torch.device, torch.dtype]:
@@ -409,6 +548,7 @@ class _Prober:
     oversample: int
     circular: bool
     progress: bool
+    forward_kwargs: dict[str, object] = field(default_factory=dict)
     accs: dict[str, _Acc] = field(default_factory=dict)
     order: list[str] = field(default_factory=list)
     _first: bool = True
@@ -439,6 +579,7 @@ class _Prober:
                 in_shape=tuple(x0.shape[1:]) if x0 is not None else (),
                 out_shape=tuple(out.shape[1:]),
                 rate=out.shape[-2] / self.h_net,
+                rate_w=out.shape[-1] / self.w_net,
             )
             self.order.append(key)
         elif key not in self.accs:
@@ -451,10 +592,12 @@ class _Prober:
         if self.do_down and info.downsampling and x0 is not None and x0.ndim == 4:
             eq1 = stride1_equivalent(info, x0, out)
         if eq1 is not None:
-            y1 = _np(eq1[0])
-            for k, v in downsampling_aliasing(y1, eq1[1]).items():
+            y1 = _np(eq1.map)
+            for k, v in downsampling_aliasing(y1, eq1.stride).items():
                 acc.add(k, v)
-            acc.add_spectrum(y1, 0.5 / eq1[1])
+            acc.add_spectrum(y1, eq1.stride)
+            if eq1.note:
+                acc.notes.setdefault(eq1.note, None)
         elif self.do_eq or key in self._nl_inputs:
             acc.add_spectrum(_np(out), None)
         if key in self._nl_inputs:
@@ -478,7 +621,7 @@ class _Prober:
         span = f"inputs {start}..{start + len(xb) - 1}"
         self._seen = []
         self.log(f"{span}: base pass")
-        run_hooked(model, xb, self.infos, self.on_output, self.on_input)
+        run_hooked(model, xb, self.infos, self.on_output, self.on_input, self.forward_kwargs)
         self._nl_inputs.clear()
         if self._first and not self.order:
             raise ValueError(
@@ -503,8 +646,36 @@ class _Prober:
                 xs,
                 self.infos,
                 lambda k, i, _a, o, _t=t: self.on_shifted(k, _layer_output(i, o), _t),
+                forward_kwargs=self.forward_kwargs,
             )
         self._stored.clear()
+
+
+#: Why a requested measure can find no layer (a warning and a report note say so).
+_EMPTY_MEASURE_REASONS = {
+    "downsampling": (
+        "no hooked layer lowers the rate (a strided Conv2d/MaxPool2d/AvgPool2d, adaptive pooling "
+        "or Upsample to a smaller map, or a module named in downsampling_layers); functional "
+        "calls inside a forward (F.interpolate, F.avg_pool2d, a strided F.conv2d) are not "
+        "modules, so hooks cannot see them: name the module that makes them in "
+        "downsampling_layers"
+    ),
+    "nonlinearity": (
+        "no hooked layer is a pointwise nonlinearity module (NONLINEARITY_TYPES or a module "
+        "named in nonlinearities); functional calls inside a forward (F.relu, torch.tanh, "
+        "x.clamp) are not modules, so hooks cannot see them: use the module form (nn.ReLU) or "
+        "name a module that only applies the function in nonlinearities"
+    ),
+    "equivariance": "no hooked layer produced a map to compare",
+}
+
+
+def _measure_present(measure: str, rows: Sequence[LayerRow]) -> bool:
+    if measure == "downsampling":
+        return any("out_of_band" in r.measures for r in rows)
+    if measure == "nonlinearity":
+        return any("nonlinearity" in r.measures for r in rows)
+    return any(k.startswith("equivariance_") for r in rows for k in r.measures)
 
 
 def probe_model(
@@ -520,40 +691,59 @@ def probe_model(
     circular: bool = True,
     batch_size: int | None = None,
     progress: bool = False,
+    forward_kwargs: Mapping[str, object] | None = None,
 ) -> ProbeReport:
     """Measure aliasing per layer and per channel of any ``nn.Module``. See REFERENCE §5, §7.
 
     Forward hooks (removed afterwards) capture each hooked module's input and output; the model
     runs in eval mode under ``torch.no_grad()`` in its own dtype and device (inputs are cast to
-    them). Hooked modules: all leaf modules (plus those named below) whose output is a 4D tensor,
-    kept if their name matches one of the ``layers`` patterns. A module called several times per
-    pass gets one row per call (``name#2``, …). Measures, per (input, channel) map:
+    them), as ``model(x, **forward_kwargs)``. Hooked modules: all leaf modules (plus those named
+    below) whose output is a 4D tensor, kept if their name matches one of the ``layers``
+    patterns. A module called several times per pass gets one row per call (``name#2``, …).
+    Measures, per (input, channel) map:
 
     1. ``"downsampling"`` on rate-lowering layers (strided ``Conv2d``/``MaxPool2d``/
        ``AvgPool2d``, adaptive pooling and ``Upsample`` that shrink the map, and
-       ``downsampling_layers``): the stride-1 equivalent output (``stride1_equivalent``) →
-       ``out_of_band`` (fraction of power outside the square alias-free band
-       ``|f_x|, |f_y| < 1/(2s)`` cycles/sample) and the fold classification energy fractions
-       (``downsampling_aliasing``);
-    2. ``"nonlinearity"`` on ReLU, LeakyReLU, GELU, SiLU, Tanh, ELU, Softplus, Hardswish and
-       ``nonlinearities``: the aliased energy of the module applied to its input at rate 1
-       against rate ``oversample`` plus an ideal low-pass, per map, relative to the layer's
-       mean map energy, so that the mean over maps is the aliased fraction of the layer's
-       output energy (``nonlinearity_fraction``);
+       ``downsampling_layers``): the stride-1 equivalent output (``stride1_equivalent``; for
+       ``Upsample``, non-integer adaptive pooling and named layers built from polyphase runs of
+       the layer itself, so its own anti-alias filter counts) → ``out_of_band`` (fraction of
+       power outside the alias-free band ``|f_y| < 1/(2s_y)``, ``|f_x| < 1/(2s_x)``
+       cycles/sample, per-axis strides ``(s_y, s_x)``) and the fold classification energy
+       fractions (``downsampling_aliasing``). A row whose map had to be the layer's input says
+       so in its ``notes``;
+    2. ``"nonlinearity"`` on the modules of ``hooks.NONLINEARITY_TYPES`` (ReLU, ReLU6,
+       LeakyReLU, PReLU, GELU, SiLU, Mish, Tanh, Sigmoid, …) and ``nonlinearities``: the
+       aliased energy of the module applied to its input at rate 1 against rate ``oversample``
+       plus an ideal low-pass, per map, relative to the layer's mean map energy, so that the
+       mean over maps is the aliased fraction of the layer's output energy
+       (``nonlinearity_fraction``);
     3. ``"equivariance"`` on every hooked layer: the model is run on the input shifted by ``t``
-       input pixels along both axes for each ``t`` in ``shifts`` (integer: roll; fractional:
-       band-limited FFT shift; ``circular=False``: zero fill instead of wrap) and each layer's
-       output is compared with its unshifted output shifted by ``t·H_out/H_in`` (resp.
-       ``t·W_out/W_in``) of its own samples: PSNR in dB of the RMS-normalised maps
-       (``equivariance_psnr``), one measure key per shift (``equivariance_key(t)``).
+       input pixels along both axes for each ``t`` in ``shifts`` and each layer's output is
+       compared with its unshifted output shifted by ``t·H_out/H_in`` (resp. ``t·W_out/W_in``)
+       of its own samples with the same shift operator (``shift_maps``): PSNR in dB of the
+       RMS-normalised maps (``equivariance_psnr``), one measure key per shift
+       (``equivariance_key(t)``).
 
     The expected shift uses the size ratio ``H_out/H_in`` as the layer's rate (as in the
     report's ``rate`` column), so a layer that crops (``padding=0``) is compared as if it had
     resampled slightly.
 
-    Circular shifts only isolate the network from its borders if its convolutions pad circularly;
-    with zero padding the borders count as non-equivariance (use ``circular=False`` to exclude a
-    border band instead).
+    **Which shifts (``circular``).** ``circular=True`` (default) rolls the input (integer
+    shifts) or shifts it with the periodic band-limited FFT shift (fractional), and compares
+    whole maps: right for periodic inputs (such as ``dsp.figures.bandlimited_field`` noise)
+    and networks that pad circularly. On non-periodic inputs (photos) the roll brings the
+    opposite edge in as a seam, which dominates the error (a zero-padded convolution reads about
+    11 dB at a 1-pixel shift): use ``circular=False`` there. It shifts with zero fill and the
+    local Lanczos-3 kernel (``dsp.interpolation.lanczos_shift``, input and expected map alike)
+    and compares the interior only (``|d|`` samples from each border for an integer shift of
+    ``d`` layer samples, ``floor(|d|) + 3`` for a fractional one, plus ``size//8``; a map too
+    small for that gets ``NaN``), so a layer that is shift-invariant away from its borders scores
+    near float precision at integer and fractional shifts alike. ``aliasfree aliasing`` picks
+    the mode from its image source.
+
+    If a requested measure finds no layer (the nonlinearities of a model that calls ``F.relu``
+    in its ``forward`` are not modules, so hooks cannot see them), a ``UserWarning`` is issued
+    and the report's ``notes`` say which measure and why.
 
     Parameters
     ----------
@@ -566,16 +756,21 @@ def probe_model(
         inside it); ``None`` keeps all.
     downsampling_layers, nonlinearities : sequence of str
         Names of further modules to treat as rate-lowering resp. pointwise (a pointwise module
-        is applied to single maps ``[k, 1, H, W]``, so per-channel parameters are not supported).
+        is applied to maps ``[k, C, H, W]``, so per-channel parameters work).
     oversample : int
         Oversampling factor ``m >= 2`` of the nonlinearity reference.
     shifts : sequence of float
-        Input shifts in pixels (non-empty when equivariance is measured).
+        Input shifts in pixels, non-zero (non-empty when equivariance is measured); exact
+        duplicates are dropped, shifts that share a report key (6 significant digits) refused.
     circular : bool
+        Periodic shifts over whole maps (``True``) or zero-filled Lanczos shifts over the
+        interior (``False``); see above.
     batch_size : int, optional
         Inputs per forward pass (default: all at once); results do not depend on it.
     progress : bool
         Print one line per pass to stderr.
+    forward_kwargs : dict, optional
+        Keyword arguments passed to every call of the model (``model(x, **forward_kwargs)``).
 
     Returns
     -------
@@ -602,12 +797,12 @@ def probe_model(
     oversample = check_int("oversample", oversample, minimum=2)
     if not isinstance(circular, bool):
         raise ValueError(f"circular must be a bool, got {circular!r}")
-    # Duplicates would only repeat the same measurement under one key.
-    shifts = tuple(dict.fromkeys(check_real("shifts", s) for s in shifts))
+    shifts = _check_shifts(shifts)
     if "equivariance" in measures and not shifts:
         raise ValueError("shifts must not be empty when measuring equivariance")
     if batch_size is not None:
         batch_size = check_int("batch_size", batch_size, minimum=1)
+    fwd_kw = _check_forward_kwargs(forward_kwargs)
     infos = discover_layers(
         model,
         layers=layers,
@@ -627,6 +822,7 @@ def probe_model(
         oversample=oversample,
         circular=circular,
         progress=progress,
+        forward_kwargs=fwd_kw,
     )
     flags = [(m, m.training) for m in model.modules()]
     model.eval()
@@ -654,6 +850,8 @@ def probe_model(
                 out_shape=acc.out_shape,
                 rate=acc.rate,
                 measures={k: Stat.from_values(np.concatenate(v)) for k, v in acc.values.items()},
+                rate_w=acc.rate_w,
+                notes=tuple(acc.notes),
             )
         )
         if acc.spec_sum is not None and acc.spec_axes is not None:
@@ -672,6 +870,7 @@ def probe_model(
         "oversample": oversample,
         "shifts": [float(s) for s in shifts],
         "circular": circular,
+        "forward_kwargs": sorted(fwd_kw),
         "model": type(model).__name__,
     }
     if not rows:
@@ -679,4 +878,11 @@ def probe_model(
             f"no hooked layer is eligible for measures {list(measures)}; layers with 4D outputs "
             f"are {[f'{k} ({accs[k].type})' for k in order]}"
         )
-    return ProbeReport(rows=rows, spectra=spectra, settings=settings)
+    notes = []
+    for m in measures:
+        if not _measure_present(m, rows):
+            among = "" if layers is None else f" among the layers kept by layers={list(layers)}"
+            note = f"measure {m!r} found no layer{among}: {_EMPTY_MEASURE_REASONS[m]}"
+            warnings.warn(note, UserWarning, stacklevel=2)
+            notes.append(note)
+    return ProbeReport(rows=rows, spectra=spectra, settings=settings, notes=notes)

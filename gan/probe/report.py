@@ -15,6 +15,11 @@ Measure keys (``LayerRow.measures``):
 Each measure is a ``Stat``: mean, standard deviation, minimum and maximum over all (input,
 channel) values of that layer. Stats are computed with exactly rounded sums of the sorted values,
 so they do not depend on the order of the batch.
+
+A layer's rate is given per axis (``rate`` along H, ``rate_w`` along W: a stride ``(2, 1)``
+halves the rows only); ``notes`` say how a row was measured where that is not the default (e.g.
+a rate-lowering layer measured on its input because its stride-1 equivalent could not be built).
+The report's own ``notes`` say which requested measure found no layer, and why.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ __all__ = [
     "ProbeReport",
     "equivariance_key",
     "higher_is_worse",
+    "rate_text",
 ]
 
 PSNR_CAP_DB = 200.0
@@ -49,13 +55,25 @@ PSNR_CAP_DB = 200.0
 (float64 round-off sits near 300 dB, float32 near 140 dB)."""
 
 FOLD_KEYS = ("fold_non_aliased", "fold_aliased", "fold_tangled")
-_CSV_FIXED = ("name", "type", "in_shape", "out_shape", "rate")
+_CSV_FIXED_V1 = ("name", "type", "in_shape", "out_shape", "rate")
+_CSV_FIXED = _CSV_FIXED_V1 + ("rate_w", "notes")
 _STAT_FIELDS = ("mean", "std", "min", "max")
+_NOTE_SEP = " | "
 
 
 def equivariance_key(shift: float) -> str:
-    """The measure key of the equivariance PSNR for an input shift of ``shift`` pixels."""
+    """The measure key of the equivariance PSNR for an input shift of ``shift`` pixels
+    (``"equivariance_<shift:g>"``: 6 significant digits, so nearby shifts can share a key;
+    ``probe_model`` refuses such a set)."""
     return f"equivariance_{float(shift):g}"
+
+
+def rate_text(rate_h: float, rate_w: float | None = None) -> str:
+    """A layer's rate for display: ``"0.5"`` when both axes share it, ``"0.5×1"`` (H×W)
+    otherwise."""
+    if rate_w is None or rate_w == rate_h:
+        return f"{rate_h:.4g}"
+    return f"{rate_h:.4g}×{rate_w:.4g}"
 
 
 def higher_is_worse(measure: str) -> bool:
@@ -113,9 +131,14 @@ class LayerRow:
     in_shape, out_shape : tuple of int
         Per-sample shapes ``(C, H, W)`` (no batch axis) of the first input and the output.
     rate : float
-        Output sampling rate relative to the network input: ``H_out / H_in``.
+        Output sampling rate along H (rows) relative to the network input: ``H_out / H_in``.
     measures : dict
         Measure key → ``Stat`` (module docstring).
+    rate_w : float, optional
+        The same along W (columns), ``W_out / W_in``; ``None`` (rows written before it existed)
+        means equal to ``rate``.
+    notes : tuple of str
+        How this row was measured where that is not the default (``probe_model``).
     """
 
     name: str
@@ -124,6 +147,13 @@ class LayerRow:
     out_shape: tuple[int, ...]
     rate: float
     measures: dict[str, Stat] = field(default_factory=dict)
+    rate_w: float | None = None
+    notes: tuple[str, ...] = ()
+
+    @property
+    def rates(self) -> tuple[float, float]:
+        """``(rate along H, rate along W)``."""
+        return self.rate, self.rate if self.rate_w is None else self.rate_w
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -131,7 +161,9 @@ class LayerRow:
             "type": self.type,
             "in_shape": list(self.in_shape),
             "out_shape": list(self.out_shape),
-            "rate": self.rate,
+            "rate": self.rates[0],
+            "rate_w": self.rates[1],
+            "notes": list(self.notes),
             "measures": {k: s.to_dict() for k, s in self.measures.items()},
         }
 
@@ -144,6 +176,8 @@ class LayerRow:
             out_shape=tuple(int(v) for v in d["out_shape"]),
             rate=float(d["rate"]),
             measures={k: Stat.from_dict(v) for k, v in d.get("measures", {}).items()},
+            rate_w=float(d["rate_w"]) if d.get("rate_w") is not None else None,
+            notes=tuple(str(v) for v in d.get("notes", ())),
         )
 
 
@@ -151,16 +185,19 @@ class LayerRow:
 class Spectrum:
     """Average power spectrum of one layer's map, from ``dsp.spectrum.power_spectrum``.
 
-    ``fy``, ``fx``: centred frequency axes in cycles/sample of the map; ``power``: ``[H, W]``.
-    ``cutoff``: for rate-lowering layers the spectrum is that of the stride-1 equivalent output
-    and ``cutoff = 1/(2·stride)`` cycles/sample is the edge of its alias-free band; otherwise
-    the spectrum is of the layer's output and ``cutoff`` is ``None``.
+    ``fy``, ``fx``: centred frequency axes in cycles/sample of the map; ``power``: ``[H, W]``,
+    ``mean_{n,c} |DFT_2(x[n, c])|² / (H·W)`` with no window and the mean kept (the conventions
+    of ``dsp.aliasing.out_of_band_energy``, so the power outside the band drawn is what the
+    ``out_of_band`` measure counts). ``cutoff``: for rate-lowering layers the spectrum is that
+    of the stride-1 equivalent output and ``cutoff = 1/(2·stride)`` cycles/sample is the edge of
+    its alias-free band (a pair ``(1/(2·s_y), 1/(2·s_x))`` when the strides differ between the
+    axes); otherwise the spectrum is of the layer's output and ``cutoff`` is ``None``.
     """
 
     fy: np.ndarray
     fx: np.ndarray
     power: np.ndarray
-    cutoff: float | None = None
+    cutoff: float | tuple[float, float] | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -174,12 +211,16 @@ class ProbeReport:
         Layer name → ``Spectrum`` (not written to CSV/JSON; kept for ``gan.probe.plots``).
     settings : dict
         The ``probe_model`` arguments that shape the numbers (input shape, measures, oversample,
-        shifts, circular), JSON-serialisable.
+        shifts, circular), JSON-serialisable; the command line adds where the model and the
+        inputs came from.
+    notes : list of str
+        Remarks on the whole report, e.g. a requested measure that found no layer, and why.
     """
 
     rows: list[LayerRow]
     spectra: dict[str, Spectrum] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
     # ---------------------------------------------------------------- queries
     @property
@@ -219,10 +260,12 @@ class ProbeReport:
 
     # ---------------------------------------------------------------- output
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict: ``{"settings": ..., "measures": [...], "rows": [...]}`` (NaN → null)."""
+        """JSON-ready dict: ``{"settings": ..., "measures": [...], "notes": [...],
+        "rows": [...]}`` (NaN → null)."""
         return {
             "settings": self.settings,
             "measures": self.measure_names,
+            "notes": list(self.notes),
             "rows": [r.to_dict() for r in self.rows],
         }
 
@@ -232,6 +275,7 @@ class ProbeReport:
         return cls(
             rows=[LayerRow.from_dict(r) for r in d.get("rows", [])],
             settings=dict(d.get("settings", {})),
+            notes=[str(v) for v in d.get("notes", [])],
         )
 
     def to_json(self, path: str | os.PathLike) -> Path:
@@ -243,9 +287,10 @@ class ProbeReport:
         return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
 
     def to_csv(self, path: str | os.PathLike) -> Path:
-        """Write one line per row atomically: name, type, in_shape, out_shape (``CxHxW``), rate,
-        then ``<measure>_mean, _std, _min, _max`` for every measure (empty where a row lacks it,
-        ``nan`` for a NaN value)."""
+        """Write one line per row atomically: name, type, in_shape, out_shape (``CxHxW``), rate
+        (along H), rate_w (along W), notes (joined by ``" | "``), then
+        ``<measure>_mean, _std, _min, _max`` for every measure (empty where a row lacks it,
+        ``nan`` for a NaN value). The report's own notes are not in the CSV (see the JSON)."""
         return write_text_atomic(path, self.csv_text())
 
     def csv_text(self) -> str:
@@ -255,7 +300,9 @@ class ProbeReport:
         w = csv.writer(buf, lineterminator="\n")
         w.writerow(list(_CSV_FIXED) + [f"{m}_{s}" for m in names for s in _STAT_FIELDS])
         for r in self.rows:
-            line = [r.name, r.type, _shape_str(r.in_shape), _shape_str(r.out_shape), repr(r.rate)]
+            rh, rw = r.rates
+            line = [r.name, r.type, _shape_str(r.in_shape), _shape_str(r.out_shape), repr(rh)]
+            line += [repr(rw), _NOTE_SEP.join(r.notes)]
             for m in names:
                 st = r.measures.get(m)
                 line += [""] * 4 if st is None else [repr(getattr(st, s)) for s in _STAT_FIELDS]
@@ -264,22 +311,29 @@ class ProbeReport:
 
     @classmethod
     def from_csv(cls, path: str | os.PathLike) -> ProbeReport:
-        """Read rows back from ``to_csv`` output (settings and spectra are not in the CSV)."""
+        """Read rows back from ``to_csv`` output (settings, report notes and spectra are not in
+        the CSV). CSVs written before the per-axis rate (no ``rate_w``, ``notes``) are read too.
+        """
         text = Path(path).read_text(encoding="utf-8")
         reader = csv.reader(io.StringIO(text))
         header = next(reader)
-        if tuple(header[:5]) != _CSV_FIXED:
+        if tuple(header[: len(_CSV_FIXED)]) == _CSV_FIXED:
+            fixed = len(_CSV_FIXED)
+        elif tuple(header[: len(_CSV_FIXED_V1)]) == _CSV_FIXED_V1:
+            fixed = len(_CSV_FIXED_V1)
+        else:
             raise ValueError(f"path is not a probe report CSV (header {header[:5]})")
-        measure_cols = header[5:]
+        measure_cols = header[fixed:]
         names = [c[: -len("_mean")] for c in measure_cols[::4]]
         rows = []
         for line in reader:
             measures = {}
             for i, m in enumerate(names):
-                cells = line[5 + 4 * i : 9 + 4 * i]
+                cells = line[fixed + 4 * i : fixed + 4 + 4 * i]
                 if all(c == "" for c in cells):
                     continue
                 measures[m] = Stat(*(float(c) for c in cells))
+            new = fixed == len(_CSV_FIXED)
             rows.append(
                 LayerRow(
                     name=line[0],
@@ -288,18 +342,34 @@ class ProbeReport:
                     out_shape=_parse_shape(line[3]),
                     rate=float(line[4]),
                     measures=measures,
+                    rate_w=float(line[5]) if new else None,
+                    notes=tuple(line[6].split(_NOTE_SEP)) if new and line[6] else (),
                 )
             )
         return cls(rows=rows)
 
     def table(self, measures: Sequence[str] | None = None, digits: int = 3) -> str:
-        """A fixed-width text table: name, type, output shape, rate and ``mean ± std`` per
-        measure (fractions as percentages, PSNR in dB); ``-`` where a layer lacks a measure."""
-        names = self.measure_names if measures is None else list(measures)
+        """A fixed-width text table: name, type, output shape, rate (``"0.5"``, or ``"0.5×1"``
+        (H×W) when the axes differ) and ``mean ± std`` per measure (fractions as percentages,
+        PSNR in dB); ``-`` where a layer lacks a measure. Rows with notes get a marker ``[k]``
+        after the name and the notes follow the table, then the report's own notes.
+
+        Raises
+        ------
+        ValueError
+            If ``measures`` names a measure that no row has (the message lists the known ones).
+        """
+        known = self.measure_names
+        names = known if measures is None else _check_measures(measures, known)
         header = ["layer", "type", "out_shape", "rate"] + [_column_title(m) for m in names]
         lines = [header]
+        footnotes: list[str] = []
         for r in self.rows:
-            cells = [r.name, r.type, _shape_str(r.out_shape), f"{r.rate:.4g}"]
+            label = r.name
+            if r.notes:
+                footnotes.append(f"[{len(footnotes) + 1}] {r.name}: " + "; ".join(r.notes))
+                label = f"{r.name} [{len(footnotes)}]"
+            cells = [label, r.type, _shape_str(r.out_shape), rate_text(*r.rates)]
             for m in names:
                 st = r.measures.get(m)
                 cells.append("-" if st is None else _format_stat(m, st, digits))
@@ -310,10 +380,22 @@ class ProbeReport:
             out.append("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip())
             if j == 0:
                 out.append("  ".join("-" * w for w in widths))
+        out += footnotes
+        out += [f"note: {n}" for n in self.notes]
         return "\n".join(out)
 
     def __str__(self) -> str:
         return self.table()
+
+
+def _check_measures(measures: Sequence[str], known: list[str]) -> list[str]:
+    if isinstance(measures, str):
+        measures = [measures]
+    names = list(measures)
+    bad = [m for m in names if m not in known]
+    if bad:
+        raise ValueError(f"measures must be among {known}, got unknown {bad}")
+    return names
 
 
 def _measure_rank(m: str) -> int:

@@ -150,3 +150,107 @@ def test_a_model_failing_on_the_input_shape_names_the_layer(tmp_path, monkeypatc
     assert cli.main([*args, "--input-shape", "3,20,20"]) == 2
     err = capsys.readouterr().err
     assert "'3'" in err and "Linear" in err
+
+
+def test_noise_inputs_of_any_shape_are_periodic_and_bandlimited():
+    # A square field cropped to H×W was neither periodic nor band-limited at H×W. Truth: the
+    # DFT of each H×W map has no power at |f| >= 0.4 (f_y = k/H, f_x = k/W); a seam between
+    # opposite edges (a cropped field) would put broadband power there.
+    for shape in [(2, 12, 20), (1, 24, 8), (1, 9, 14)]:
+        x, desc = make_inputs("noise", shape, 2, normalize=False)
+        assert x.shape == (2, *shape) and "band-limited" in desc
+        spec = np.abs(np.fft.fft2(x.double().numpy())) ** 2
+        fy = np.fft.fftfreq(shape[1])[:, None]
+        fx = np.fft.fftfreq(shape[2])[None, :]
+        outside = np.hypot(fy, fx) >= 0.4
+        assert spec[..., outside].sum() < 1e-12 * spec.sum(), shape  # float32 round-off
+
+
+def _small_net_module(tmp_path, monkeypatch) -> str:
+    (tmp_path / "cli_small_nets.py").write_text(
+        "import torch.nn as nn\n"
+        "def net():\n"
+        "    return nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.ReLU(),\n"
+        "                         nn.Conv2d(2, 2, 3, stride=2, padding=1), nn.GELU())\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return "cli_small_nets:net"
+
+
+def _settings(out) -> dict:
+    return json.loads((out / "report.json").read_text())["settings"]
+
+
+def test_lists_before_the_model_and_negative_shifts(tmp_path, monkeypatch, capsys):
+    # nargs="+" swallowed MODEL when --layers came first, and --shifts -1,0.5 was read as an
+    # unknown option.
+    spec = _small_net_module(tmp_path, monkeypatch)
+    out = tmp_path / "o"
+    rc = cli.main(["aliasing", "--layers", "0,1", "--layers", "3", "--nonlinearities", "1",
+                   spec, "--input-shape", "1,16,16", "--images", "noise", "--num", "1",
+                   "--shifts", "-1,0.5", "--out", str(out)])  # fmt: skip
+    assert rc == 0, capsys.readouterr().err
+    doc = json.loads((out / "report.json").read_text())
+    assert [r["name"] for r in doc["rows"]] == ["0", "1", "3"]
+    assert doc["settings"]["layers"] == ["0", "1", "3"]
+    assert doc["settings"]["nonlinearities"] == ["1"]
+    assert doc["settings"]["shifts"] == [-1.0, 0.5]
+    assert "equivariance_-1" in doc["rows"][0]["measures"]
+    rc = cli.main(["aliasing", spec, "--input-shape", "1,16,16", "--images", "noise",
+                   "--num", "1", "--shifts=-0.5", "--measures", "equivariance",
+                   "--out", str(out)])  # fmt: skip
+    assert rc == 0 and _settings(out)["shifts"] == [-0.5]
+    rc = cli.main(["aliasing", spec, "--images", "noise", "--num", "1",
+                   "--shifts", "0.5,0.5000001", "--out", str(out)])  # fmt: skip
+    assert rc == 2 and "shifts" in capsys.readouterr().err
+
+
+def test_circular_default_follows_the_image_source_and_settings_record_provenance(
+    tmp_path, monkeypatch, capsys
+):
+    spec = _small_net_module(tmp_path, monkeypatch)
+    base = [spec, "--input-shape", "1,16,16", "--num", "1", "--measures", "equivariance",
+            "--shifts", "1", "--seed", "3", "--no-normalize"]  # fmt: skip
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (16, 16), dtype=np.uint8)).save(
+        folder / "a.png"
+    )
+    cases = [
+        (["--images", "noise"], True),
+        (["--images", str(folder)], False),
+        (["--images", "builtin"], False),
+        (["--images", "builtin", "--circular"], True),
+        (["--images", "noise", "--no-circular"], False),
+    ]
+    for extra, want in cases:
+        out = tmp_path / f"o{len(extra)}{want}"
+        assert cli.main(["aliasing", *base, *extra, "--out", str(out)]) == 0
+        s = _settings(out)
+        assert s["circular"] is want, extra
+        assert s["model_spec"] == spec and s["images"] == extra[1] and s["seed"] == 3
+        assert s["normalize"] is False and s["weights"] is None and s["num"] == 1
+        assert ("circular shifts" if want else "non-circular") in capsys.readouterr().out
+
+
+def test_help_shows_the_working_forms(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["aliasing", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--shifts=-1,0.5" in text
+    assert "circular for --images noise" in text and "comma-separated" in text
+
+
+def test_a_measure_without_layers_is_a_note_in_the_table(tmp_path, monkeypatch, capsys):
+    spec = _small_net_module(tmp_path, monkeypatch)
+    out = tmp_path / "o"
+    rc = cli.main(["aliasing", spec, "--input-shape", "1,16,16", "--images", "noise",
+                   "--num", "1", "--layers", "0", "--measures", "downsampling,equivariance",
+                   "--shifts", "1", "--out", str(out)])  # fmt: skip
+    assert rc == 0
+    captured = capsys.readouterr()
+    assert "note: measure 'downsampling' found no layer" in captured.out
+    assert "UserWarning" not in captured.err
+    assert json.loads((out / "report.json").read_text())["notes"][0].startswith(
+        "measure 'downsampling' found no layer"
+    )

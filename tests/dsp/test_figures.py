@@ -69,6 +69,32 @@ def test_bandlimited_field_is_band_limited_with_unit_rms(n, bandwidth, seed):
     assert np.sqrt(np.mean(x**2)) == pytest.approx(1.0, rel=1e-12)
 
 
+@given(
+    h=st.integers(4, 24),
+    w=st.integers(4, 24),
+    bandwidth=st.floats(0.1, 0.5),
+    seed=st.integers(0, 2**31 - 1),
+)
+def test_rectangular_bandlimited_field_is_band_limited_and_periodic(h, w, bandwidth, seed):
+    # Truth: the DFT of the H×W field has no power at |f| >= bandwidth (f_y = k/H, f_x = k/W).
+    # The DFT reads the field as one period: a seam between opposite edges (a cropped, not
+    # periodic, field) would put broadband power there, so this checks periodicity too.
+    x = bandlimited_field((h, w), bandwidth, seed=seed)
+    assert x.shape == (h, w)
+    fy, fx = np.fft.fftfreq(h)[:, None], np.fft.fftfreq(w)[None, :]
+    p = np.abs(np.fft.fft2(x)) ** 2
+    assert p[np.hypot(fy, fx) >= bandwidth].sum() <= 1e-24 * p.sum()
+    assert np.sqrt(np.mean(x**2)) == pytest.approx(1.0, rel=1e-12)
+    if h == w:
+        np.testing.assert_array_equal(x, bandlimited_field(h, bandwidth, seed=seed))
+
+
+@pytest.mark.parametrize("bad", [(3, 8), (8, 0), (8, 8, 8), (8, 10**6)])
+def test_bandlimited_field_rejects_bad_shapes(bad):
+    with pytest.raises(ValueError, match=r"n"):
+        bandlimited_field(bad, 0.3)
+
+
 def test_bandlimited_field_is_reproducible_and_seeded():
     a = bandlimited_field(16, 0.3, seed=1)
     np.testing.assert_array_equal(a, bandlimited_field(16, 0.3, seed=1))

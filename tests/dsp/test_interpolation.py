@@ -498,3 +498,104 @@ def test_interpolants_at_subnormal_offsets_return_the_sample(offset):
         got = fn(z, np.array([2.0 + offset, offset]))
         assert np.all(np.isfinite(got))
         np.testing.assert_allclose(got, [z[2], z[0]], rtol=0, atol=1e-12)
+
+
+# --------------------------------------------------------------------------------------------
+# Lanczos (local) shift
+# --------------------------------------------------------------------------------------------
+
+
+def test_lanczos_weights_formula_and_order():
+    from dsp.interpolation import lanczos_weights
+
+    for a, frac in ((3, 0.3), (2, 0.75), (4, 0.5)):
+        taps = dict(lanczos_weights(frac, a))
+        assert sorted(taps) == list(range(-a + 1, a + 1))
+        raw = {m: np.sinc(m - frac) * np.sinc((m - frac) / a) for m in taps}
+        total = sum(raw.values())
+        for m in taps:
+            assert taps[m] == pytest.approx(raw[m] / total, rel=1e-12)
+    assert lanczos_weights(0.0) == [(0, 1.0)]
+    for bad in (1.0, -0.1):
+        with pytest.raises(ValueError, match="frac"):
+            lanczos_weights(bad)
+
+
+def _lanczos_brute(x, d, a=3):
+    """out[i] = Σ_j x[j]·L(i − d − j) (L normalised over its taps), zero outside, one axis."""
+    n = math.floor(d)
+    frac = d - n
+    u = np.arange(-a + 1, a + 1) - frac
+    kern = np.where(np.abs(u) < a, np.sinc(u) * np.sinc(u / a), 0.0)
+    kern = kern / kern.sum()
+    out = np.zeros_like(x)
+    for i in range(x.shape[-1]):
+        for m, wgt in zip(range(-a + 1, a + 1), kern, strict=True):
+            j = i - n - m
+            if 0 <= j < x.shape[-1]:
+                out[..., i] += wgt * x[..., j]
+    return out
+
+
+@pytest.mark.parametrize(("dy", "dx"), [(0.5, 0.0), (-1.25, 2.7), (3.0, -2.0), (0.1, -0.9)])
+def test_lanczos_shift_matches_the_direct_sum(dy, dx, rng):
+    from dsp.interpolation import lanczos_shift
+
+    x = rng.standard_normal((2, 9, 11))
+    want = np.swapaxes(_lanczos_brute(np.swapaxes(_lanczos_brute(x, dx), -1, -2), dy), -1, -2)
+    np.testing.assert_allclose(lanczos_shift(x, dy, dx), want, rtol=1e-12, atol=1e-14)
+
+
+def test_lanczos_shift_integer_is_the_zero_filled_shift(rng):
+    from dsp.interpolation import lanczos_shift
+
+    x = rng.standard_normal((5, 7))
+    got = lanczos_shift(x, 2, -3)
+    want = np.zeros_like(x)
+    want[2:, :-3] = x[:-2, 3:]
+    np.testing.assert_array_equal(got, want)
+
+
+def test_lanczos_shift_commutes_with_a_convolution_inside_the_margin(rng):
+    # Both are shift-invariant filters: away from the borders (margin ceil|d| + a plus the
+    # convolution's reach) shift(conv(x)) = conv(shift(x)) to round-off.
+    from dsp.interpolation import lanczos_shift
+
+    x = rng.standard_normal((24, 24))
+    k = rng.standard_normal((3, 3))
+    conv = lambda v: scipy.signal.convolve2d(v, k, mode="same")  # noqa: E731
+    a = lanczos_shift(conv(x), 0.5, -1.5)
+    b = conv(lanczos_shift(x, 0.5, -1.5))
+    m = 2 + 3 + 1
+    np.testing.assert_allclose(a[m:-m, m:-m], b[m:-m, m:-m], rtol=0, atol=1e-12)
+    assert np.abs(a - b).max() > 1e-3  # the borders do differ: the test can fail
+
+
+def test_lanczos_shift_moves_content_like_the_fft_shift():
+    # A slow tone inside the margin: Lanczos-3 reproduces the ideal shift to a few 1e-3.
+    from dsp.interpolation import lanczos_shift
+
+    n = np.arange(64)
+    x = np.cos(2 * np.pi * 3 * n / 64)[None, :] * np.ones((4, 1))
+    got = lanczos_shift(x, 0.0, 0.4)[:, 8:-8]
+    want = fractional_shift(x, 0.4)[:, 8:-8]
+    np.testing.assert_allclose(got, want, atol=5e-3)
+    assert np.abs(got - x[:, 8:-8]).max() > 0.05
+
+
+@pytest.mark.parametrize("d", [0.5, -0.5, 2.5, -2.5, 0.0625, 3.0, -2.0, 0.3])
+def test_lanczos_margin_is_where_the_shift_reads_outside(d, rng):
+    # Truth: the same map inside a larger one; the shifted outputs differ exactly where a tap
+    # read outside the small map (zero there, other data in the large one). The margin is the larger
+    # of the two border bands.
+    from dsp.interpolation import lanczos_margin, lanczos_shift
+
+    n, pad = 16, 8
+    x = rng.standard_normal((1, n)) + 3.0
+    big = rng.standard_normal((1, n + 2 * pad)) - 3.0  # other data around the map
+    big[:, pad:-pad] = x
+    bad = np.abs(lanczos_shift(x, 0.0, d) - lanczos_shift(big, 0.0, d)[:, pad:-pad])[0] > 0
+    top = int(np.argmin(bad)) if not bad.all() else n
+    bottom = int(np.argmin(bad[::-1]))
+    assert bad.sum() == top + bottom  # two border bands, nothing inside
+    assert lanczos_margin(d) == max(top, bottom)

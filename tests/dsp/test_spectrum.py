@@ -228,6 +228,26 @@ def test_plots_draw_the_spectrum_in_db(tmp_path, rng):
         plot_power_spectrum(fy[:-1], fx, p)
 
 
+def test_band_marks_can_differ_between_the_axes(rng):
+    # A stride (2, 1) keeps |f_y| < 1/4 and |f_x| < 1/2: the outline is that rectangle (and
+    # the ellipse through its edges), not a square.
+    import matplotlib.pyplot as plt
+
+    from dsp.plots.spectrum import plot_power_spectrum
+
+    fy, fx, p = power_spectrum(rng.standard_normal((2, 16, 16)))
+    fig = plot_power_spectrum(fy, fx, p, marks=[(0.25, 0.5)], band="both")
+    square, disc = fig.axes[0].lines[:2]
+    assert (max(square.get_xdata()), max(square.get_ydata())) == (0.5, 0.25)
+    assert max(disc.get_xdata()) == pytest.approx(0.5)
+    assert max(disc.get_ydata()) == pytest.approx(0.25)
+    plt.close(fig)
+    with pytest.raises(ValueError, match="marks"):
+        plot_power_spectrum(fy, fx, p, marks=[(0.25, 0.5, 1.0)])
+    with pytest.raises(ValueError, match="marks"):
+        plot_power_spectrum(fy, fx, p, marks=[(0.25, -0.5)])
+
+
 def test_plots_label_the_frequency_unit_of_the_axes(rng):
     # power_spectrum(fs=...) gives axes in the units of fs, but both plots always said
     # "cycles/sample": the unit label must follow the axes the caller passes.

@@ -196,6 +196,217 @@ def test_shift_maps_matches_roll_and_zero_fill(rng):
     np.testing.assert_allclose(got, np.cos(2 * np.pi * 3 * (np.arange(10) - 0.3) / 10) + 0 * t)
 
 
+def _dft_out_of_band(y1: np.ndarray, sy: int, sx: int) -> np.ndarray:
+    """Brute-force truth [N, C]: |fft2|² outside |fy| < 1/(2 sy), |fx| < 1/(2 sx)."""
+    p = np.abs(np.fft.fft2(y1)) ** 2
+    fy = np.fft.fftfreq(y1.shape[-2])[:, None]
+    fx = np.fft.fftfreq(y1.shape[-1])[None, :]
+    inside = (np.abs(fy) < 0.5 / sy) & (np.abs(fx) < 0.5 / sx)
+    return (p * ~inside).sum(axis=(-2, -1)) / p.sum(axis=(-2, -1))
+
+
+def test_anisotropic_stride_is_measured_per_axis():
+    # cos(2π·0.375·w) varies only along W; stride (2, 1) decimates H only: nothing aliases.
+    # max(stride) for both axes reported 100 % out of band and 100 % aliased folds.
+    conv = nn.Conv2d(1, 1, 1, stride=(2, 1), bias=False).double()
+    with torch.no_grad():
+        conv.weight.fill_(1.0)
+    rep = probe_model(conv, _tone_batch(24), measures=("downsampling",))
+    (row,) = rep.rows
+    assert row.rates == (0.5, 1.0) and row.rate == 0.5
+    assert row.measures["out_of_band"].max < 1e-20
+    assert row.measures["fold_aliased"].max == 0.0
+    assert row.measures["fold_non_aliased"].min == pytest.approx(1.0, abs=1e-12)
+    assert rep.spectra["(model)"].cutoff == (0.25, 0.5)
+    assert rep.table().splitlines()[2].split()[3] == "0.5×1"
+    # The other axis decimated: the tone is beyond 1/4 cycle/sample along W, all aliased.
+    conv.stride = (1, 2)
+    row = probe_model(conv, _tone_batch(24), measures=("downsampling",)).rows[0]
+    assert row.rates == (1.0, 0.5)
+    assert row.measures["out_of_band"].min == pytest.approx(1.0, rel=1e-12)
+    assert row.measures["fold_aliased"].min == pytest.approx(1.0, rel=1e-12)
+
+
+def test_anisotropic_stride_matches_brute_force(rng):
+    torch.manual_seed(0)
+    conv = nn.Conv2d(2, 3, 3, stride=(1, 3), padding=1, bias=False).double()
+    x = torch.from_numpy(rng.standard_normal((2, 2, 10, 18)))
+    rep = probe_model(conv, x, measures=("downsampling",))
+    with torch.no_grad():
+        y1 = F.conv2d(x, conv.weight, None, 1, 1).numpy()
+    want = _dft_out_of_band(y1, 1, 3)
+    st = rep.rows[0].measures["out_of_band"]
+    assert st.mean == pytest.approx(want.mean(), rel=1e-9)
+    assert (st.min, st.max) == pytest.approx((want.min(), want.max()), rel=1e-9)
+
+
+def test_global_pool_of_a_non_square_map_is_measured():
+    # 4×6 map, AdaptiveAvgPool2d(1): factors (4, 6); cropping both axes to multiples of 6 left
+    # no row. Its stride-1 map is constant: nothing out of band.
+    x = torch.from_numpy(np.random.default_rng(1).standard_normal((2, 3, 4, 6)))
+    rep = probe_model(nn.AdaptiveAvgPool2d(1), x, measures=("downsampling",))
+    (row,) = rep.rows
+    assert row.rates == (0.25, 1 / 6)
+    assert row.measures["out_of_band"].max < 1e-20
+
+
+class _BlurPool(nn.Module):
+    """Zhang's BlurPool as users write it: a fixed separable blur and stride 2 in one
+    F.conv2d call (circular padding), not an nn.Conv2d the probe could recognise."""
+
+    def __init__(self, taps: np.ndarray | None) -> None:
+        super().__init__()
+        t = torch.ones(1, dtype=torch.float64) if taps is None else torch.from_numpy(taps)
+        self.register_buffer("kernel", torch.outer(t, t)[None, None])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        k = self.kernel.shape[-1]
+        c = x.shape[1]
+        xp = F.pad(x, ((k - 1) // 2, k // 2, (k - 1) // 2, k // 2), mode="circular")
+        return F.conv2d(xp, self.kernel.expand(c, 1, k, k), stride=2, groups=c)
+
+
+def test_named_blurpool_is_measured_with_its_own_filter():
+    # A layer named in downsampling_layers was measured on its input: the blur was invisible
+    # and BlurPool read the same as plain decimation. Truth: the stride-1 blurred map (the
+    # same F.conv2d at stride 1) through a brute-force DFT.
+    from dsp.figures import bandlimited_field
+    from gan.probe.examples import kaiser_taps
+
+    x = torch.from_numpy(
+        np.stack([[bandlimited_field(32, 0.5, seed=2 * i + c) for c in range(2)] for i in range(2)])
+    )
+    taps = kaiser_taps(2, 12)
+    oob = {}
+    for name, taps_ in (("plain", None), ("blur", taps)):
+        net = nn.Sequential(nn.Identity(), _BlurPool(taps_))
+        rep = probe_model(net, x, measures=("downsampling",), downsampling_layers=["1"])
+        row = rep.row("1")
+        assert row.notes == () and row.rates == (0.5, 0.5)
+        oob[name] = row.measures["out_of_band"].mean
+        k = 1 if taps_ is None else taps_.size
+        xp = F.pad(x, ((k - 1) // 2, k // 2, (k - 1) // 2, k // 2), mode="circular")
+        kern = net[1].kernel.expand(2, 1, k, k)
+        want = _dft_out_of_band(F.conv2d(xp, kern, groups=2).numpy(), 2, 2)
+        assert oob[name] == pytest.approx(want.mean(), rel=1e-9)
+    assert oob["plain"] > 0.5 and oob["blur"] < 0.02 * oob["plain"]
+
+
+def test_bilinear_half_scale_upsample_equals_avgpool2():
+    # nn.Upsample(scale_factor=0.5, mode="bilinear") averages each 2×2 block: it is
+    # AvgPool2d(2), so every number must agree (it was measured on its input before).
+    from dsp.figures import bandlimited_field
+
+    x = torch.from_numpy(np.stack([[bandlimited_field(16, 0.5, seed=i)] for i in range(3)]))
+    up = nn.Upsample(scale_factor=0.5, mode="bilinear", align_corners=False)
+    with torch.no_grad():
+        torch.testing.assert_close(up(x), F.avg_pool2d(x, 2), rtol=1e-12, atol=1e-12)
+    a = probe_model(up, x, shifts=(1.0, 0.5)).rows[0]
+    b = probe_model(nn.AvgPool2d(2), x, shifts=(1.0, 0.5)).rows[0]
+    assert a.measures.keys() == b.measures.keys() and "out_of_band" in a.measures
+    for k in a.measures:
+        np.testing.assert_allclose(
+            [getattr(a.measures[k], f) for f in ("mean", "std", "min", "max")],
+            [getattr(b.measures[k], f) for f in ("mean", "std", "min", "max")],
+            rtol=1e-9,
+            atol=1e-12,
+            err_msg=k,
+        )
+    assert a.notes == ()
+
+
+def test_polyphase_fallback_is_noted():
+    # 7 → 3 is not a whole stride: the input is measured and the row says so.
+    x = torch.from_numpy(np.random.default_rng(0).standard_normal((1, 1, 7, 7)))
+    up = nn.Upsample(scale_factor=0.5, mode="bilinear")
+    rep = probe_model(up, x, measures=("downsampling",))
+    (row,) = rep.rows
+    assert len(row.notes) == 1 and "layer's input" in row.notes[0]
+    assert "[1]" in rep.table() and rep.to_dict()["rows"][0]["notes"] == list(row.notes)
+
+
+@pytest.mark.parametrize(
+    "layer",
+    [nn.AvgPool2d(2), nn.Conv2d(1, 1, 2, stride=2, bias=False), nn.AvgPool2d(3, stride=2)],
+    ids=["avgpool2", "conv2x2", "avgpool3s2"],
+)
+def test_unpadded_layers_keep_a_periodic_input_periodic(layer):
+    # Band 0.1 cycles/sample, periodic, 16×16: every stride-1 map of an LSI layer stays below
+    # 0.1, well inside |f| < 1/4. Cropping the unpadded stride-1 map (15×15 → 14×14) broke its
+    # periodicity and read ~1 % out of band.
+    from dsp.figures import bandlimited_field
+
+    layer = layer.double()
+    if isinstance(layer, nn.Conv2d):
+        with torch.no_grad():
+            layer.weight.copy_(torch.tensor([[[[1.0, -0.5], [0.25, 2.0]]]]))
+    x = torch.from_numpy(np.stack([[bandlimited_field(16, 0.1, seed=i)] for i in range(2)]))
+    row = probe_model(layer, x, measures=("downsampling",)).rows[0]
+    assert row.measures["out_of_band"].max < 1e-20
+
+
+def test_zero_padded_conv_is_equivariant_inside_the_borders(rng):
+    # Non-periodic input, zero padding, circular=False: with the local Lanczos shift on both the
+    # input and the expected map, an LSI layer commutes exactly with the shift in the interior
+    # (the FFT shift's ringing from the borders read ~35 dB at 0.5).
+    torch.manual_seed(2)
+    conv = nn.Conv2d(2, 3, 3, padding=1).double()
+    x = torch.from_numpy(rng.standard_normal((2, 2, 24, 24)))
+    rep = probe_model(
+        nn.Sequential(conv), x, measures=("equivariance",), shifts=(1.0, 0.5), circular=False
+    )
+    for t in (1.0, 0.5):
+        assert rep.row("0").measures[equivariance_key(t)].min >= 100.0, t
+
+
+def test_stored_spectrum_uses_the_out_of_band_conventions(rng):
+    # The panel must show what out_of_band counted: |fft2|²/(H·W), no window, mean kept.
+    torch.manual_seed(0)
+    conv = nn.Conv2d(1, 2, 3, stride=2, padding=1).double()
+    x = torch.from_numpy(rng.standard_normal((3, 1, 16, 16)) + 2.0)
+    rep = probe_model(conv, x, measures=("downsampling",))
+    with torch.no_grad():
+        y1 = F.conv2d(x, conv.weight, conv.bias, 1, 1).numpy()
+    want = np.fft.fftshift((np.abs(np.fft.fft2(y1)) ** 2 / 256).mean(axis=(0, 1)))
+    sp = rep.spectra["(model)"]
+    np.testing.assert_allclose(sp.power, want, rtol=1e-9)
+    np.testing.assert_array_equal(sp.fy, np.fft.fftshift(np.fft.fftfreq(16)))
+    assert sp.cutoff == 0.25
+
+
+def test_shifts_are_checked(rng):
+    x = torch.from_numpy(rng.standard_normal((1, 1, 8, 8)))
+    net = nn.Sequential(nn.Conv2d(1, 1, 3, padding=1)).double()
+    with pytest.raises(ValueError, match=r"shifts .*0\.5.*0\.5000001.*share"):
+        probe_model(net, x, measures=("equivariance",), shifts=(0.5, 0.5000001))
+    with pytest.raises(ValueError, match="shifts must be non-zero"):
+        probe_model(net, x, measures=("equivariance",), shifts=(1.0, 0.0))
+    rep = probe_model(net, x, measures=("equivariance",), shifts=(1, 1.0, 0.5))
+    assert rep.settings["shifts"] == [1.0, 0.5]
+    assert [k for k in rep.measure_names] == ["equivariance_1", "equivariance_0.5"]
+
+
+def test_forward_kwargs_reach_every_model_call(rng):
+    class Scaled(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv2d(1, 1, 3, stride=2, padding=1).double()
+
+        def forward(self, x, *, gain: float = 1.0):
+            return self.conv(x * gain)
+
+    torch.manual_seed(0)
+    net = Scaled()
+    x = torch.from_numpy(rng.standard_normal((1, 1, 16, 16)))
+    got = probe_model(net, x, forward_kwargs={"gain": 3.0}, shifts=(1.0,))
+    want = probe_model(nn.Sequential(net.conv), 3.0 * x, shifts=(1.0,))
+    for a, b in zip(got.rows, want.rows, strict=True):
+        assert a.measures == b.measures
+    assert got.settings["forward_kwargs"] == ["gain"]
+    with pytest.raises(ValueError, match="forward_kwargs"):
+        probe_model(net, x, forward_kwargs=[("gain", 3.0)])
+
+
 # ------------------------------------------------------------------------------ invariances
 def _small_net() -> nn.Module:
     torch.manual_seed(3)
@@ -379,15 +590,85 @@ def test_nonlinearity_mean_is_the_aliased_fraction_of_the_layer_energy():
     assert np.isnan(dead).all()
 
 
-def test_per_channel_user_nonlinearity_gets_an_error_naming_the_argument():
-    model = nn.Sequential(nn.Conv2d(1, 3, 3, padding=1), nn.PReLU(3)).double()
-    x = torch.from_numpy(np.random.default_rng(0).standard_normal((1, 1, 16, 16)))
-    with pytest.raises(ValueError, match="nonlinearities.*PReLU|PReLU.*nonlinearities"):
-        probe_model(model, x, measures=("nonlinearity",), nonlinearities=["1"])
-    # A PReLU with one shared parameter is pointwise and is measured.
-    model[1] = nn.PReLU(1).double()
-    rep = probe_model(model, x, measures=("nonlinearity",), nonlinearities=["1"])
-    assert any(r.name == "1" for r in rep.rows)
+def test_per_channel_prelu_is_measured_channel_by_channel(rng):
+    # Maps were fed as [k, 1, H, W], so PReLU(num_parameters=C) failed. Truth: each channel's
+    # leaky ReLU with its own slope through dsp's analyzer, normalised by the layer's mean map
+    # energy as nonlinearity_fraction documents.
+    from dsp.aliasing import nonlinearity_aliasing
+
+    torch.manual_seed(0)
+    conv = nn.Conv2d(1, 3, 3, padding=1, padding_mode="circular").double()
+    act = nn.PReLU(3).double()
+    with torch.no_grad():
+        act.weight.copy_(torch.tensor([0.0, 0.2, 0.7], dtype=torch.float64))
+    x = torch.from_numpy(rng.standard_normal((2, 1, 16, 16)))
+    rep = probe_model(nn.Sequential(conv, act), x, measures=("nonlinearity",))
+    with torch.no_grad():
+        z = conv(x).numpy()
+    energy, output = np.empty((2, 3)), np.empty((2, 3))
+    for c, slope in enumerate((0.0, 0.2, 0.7)):
+        r = nonlinearity_aliasing(z[:, c], lambda v, a=slope: np.where(v > 0, v, a * v), m=4)
+        energy[:, c], output[:, c] = r.per_channel_energy, r.per_channel_output_energy
+    want = energy / output.mean(axis=1, keepdims=True)
+    st = rep.row("1").measures["nonlinearity"]
+    assert st.mean == pytest.approx(want.mean(), rel=1e-9)
+    assert st.min == pytest.approx(want.min(), rel=1e-9)
+    assert st.max == pytest.approx(want.max(), rel=1e-9)
+
+
+_POINTWISE = [
+    nn.ReLU6(),
+    nn.PReLU(),
+    nn.RReLU(),
+    nn.Mish(),
+    nn.Sigmoid(),
+    nn.Hardtanh(),
+    nn.SELU(),
+    nn.CELU(),
+    nn.Hardsigmoid(),
+    nn.Softsign(),
+    nn.LogSigmoid(),
+    nn.Threshold(0.1, -1.0),
+    nn.Hardshrink(),
+    nn.Softshrink(),
+    nn.Tanhshrink(),
+]
+
+
+@pytest.mark.parametrize("act", _POINTWISE, ids=lambda m: type(m).__name__)
+def test_common_nonlinearities_are_measured(act, rng):
+    # Truth: the module's own function on numpy maps through dsp's analyzer (RReLU in eval mode
+    # is the leaky ReLU with the mean slope).
+    from dsp.aliasing import nonlinearity_aliasing
+
+    act = act.double()
+    x = torch.from_numpy(1.5 * rng.standard_normal((2, 2, 12, 12)))
+    rep = probe_model(nn.Sequential(act), x, measures=("nonlinearity",))
+    act.eval()
+
+    def fn(v):
+        with torch.no_grad():
+            return act(torch.from_numpy(v)).numpy()
+
+    r = nonlinearity_aliasing(x.numpy(), fn, m=4)
+    want = r.per_channel_energy / r.per_channel_output_energy.mean(axis=1, keepdims=True)
+    assert rep.row("0").measures["nonlinearity"].mean == pytest.approx(want.mean(), rel=1e-9)
+
+
+def test_functional_nonlinearities_give_a_warning_and_a_note(rng):
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv2d(1, 2, 3, padding=1)
+
+        def forward(self, x):
+            return F.relu(self.conv(x))
+
+    x = torch.from_numpy(rng.standard_normal((1, 1, 8, 8))).float()
+    with pytest.warns(UserWarning, match=r"'nonlinearity' found no layer.*F\.relu"):
+        rep = probe_model(Net(), x, measures=("nonlinearity", "equivariance"), shifts=(1.0,))
+    assert len(rep.notes) == 1 and "not modules" in rep.notes[0]
+    assert rep.notes[0] in rep.table() and rep.to_dict()["notes"] == rep.notes
 
 
 # ------------------------------------------------------------------------------ user models

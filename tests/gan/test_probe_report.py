@@ -44,18 +44,33 @@ def _report() -> ProbeReport:
             0.5,
             {"nonlinearity": Stat(0.07, 0.01, 0.05, 0.09), "equivariance_1": Stat(8, 1, 6, 9)},
         ),
+        LayerRow(
+            "pool",
+            "Upsample",
+            (4, 4, 4),
+            (4, 2, 4),
+            0.25,
+            {"out_of_band": Stat(0.01, 0.05, 0.0, 0.2)},
+            rate_w=0.5,
+            notes=("measured on the layer's input", "second, note"),
+        ),
     ]
-    return ProbeReport(rows=rows, settings={"input_shape": [2, 3, 8, 8], "shifts": [1.0]})
+    return ProbeReport(
+        rows=rows,
+        settings={"input_shape": [2, 3, 8, 8], "shifts": [1.0]},
+        notes=["measure 'x' found no layer: why"],
+    )
 
 
 def _same(a: ProbeReport, b: ProbeReport) -> None:
     assert [r.name for r in a.rows] == [r.name for r in b.rows]
     for ra, rb in zip(a.rows, b.rows, strict=True):
-        assert (ra.type, ra.in_shape, ra.out_shape, ra.rate) == (
+        assert (ra.type, ra.in_shape, ra.out_shape, ra.rates, ra.notes) == (
             rb.type,
             rb.in_shape,
             rb.out_shape,
-            rb.rate,
+            rb.rates,
+            rb.notes,
         )
         assert ra.measures.keys() == rb.measures.keys()
         for k in ra.measures:
@@ -96,9 +111,15 @@ def test_json_round_trip_and_nan_as_null(tmp_path):
         "nonlinearity",
         "equivariance_1",
     ]
+    assert raw["rows"][3]["rate"] == 0.25 and raw["rows"][3]["rate_w"] == 0.5
+    assert raw["notes"] == rep.notes
     back = ProbeReport.from_json(path)
     _same(rep, back)
-    assert back.settings == rep.settings
+    assert back.settings == rep.settings and back.notes == rep.notes
+    # A report written before the per-axis rate and the notes reads back with equal rates.
+    old = {"rows": [{k: v for k, v in raw["rows"][0].items() if k not in ("rate_w", "notes")}]}
+    row = ProbeReport.from_dict(old).rows[0]
+    assert row.rates == (1.0, 1.0) and row.notes == ()
     assert not list(tmp_path.glob("sub/.r.json*"))  # no temporary file left behind
 
 
@@ -106,9 +127,18 @@ def test_csv_round_trip(tmp_path):
     rep = _report()
     path = rep.to_csv(tmp_path / "r.csv")
     lines = path.read_text().splitlines()
-    assert lines[0].startswith("name,type,in_shape,out_shape,rate,out_of_band_mean,")
-    assert lines[1].startswith("conv,Conv2d,3x8x8,4x8x8,1.0,,,,,")
+    assert lines[0].startswith("name,type,in_shape,out_shape,rate,rate_w,notes,out_of_band_mean,")
+    assert lines[1].startswith("conv,Conv2d,3x8x8,4x8x8,1.0,1.0,,,,,")
+    assert lines[4].startswith("pool,Upsample,4x4x4,4x2x4,0.25,0.5,")
     _same(rep, ProbeReport.from_csv(path))
+    # A CSV written before rate_w and notes existed (five fixed columns) still reads.
+    old = tmp_path / "old.csv"
+    old.write_text(
+        "name,type,in_shape,out_shape,rate,out_of_band_mean,out_of_band_std,out_of_band_min,"
+        "out_of_band_max\ndown,Conv2d,4x8x8,4x4x4,0.5,0.4,0.1,0.2,0.6\n"
+    )
+    (row,) = ProbeReport.from_csv(old).rows
+    assert row.rates == (0.5, 0.5) and row.measures["out_of_band"] == Stat(0.4, 0.1, 0.2, 0.6)
     bad = tmp_path / "bad.csv"
     bad.write_text("a,b\n1,2\n")
     with pytest.raises(ValueError, match="probe report CSV"):
@@ -132,7 +162,7 @@ def test_round_trip_of_a_probed_model(tmp_path, rng):
 def test_worst_orders_by_badness():
     rep = _report()
     assert [r.name for r in rep.worst("equivariance_1", 2)] == ["act#2", "down"]
-    assert [r.name for r in rep.worst("out_of_band", 5)] == ["down"]
+    assert [r.name for r in rep.worst("out_of_band", 5)] == ["down", "pool"]
     assert rep.worst("fold_non_aliased", 1) == []  # only a NaN value
     with pytest.raises(ValueError, match="measure must be one of"):
         rep.worst("aliasing", 1)
@@ -145,11 +175,25 @@ def test_worst_orders_by_badness():
 def test_table_lists_every_row_and_measure():
     text = _report().table()
     lines = text.splitlines()
-    assert len(lines) == 2 + 3
+    assert len(lines) == 2 + 4 + 1 + 1  # header, rule, rows, one row footnote, one report note
     assert "out_of_band [%]" in lines[0] and "equivariance_1 [dB]" in lines[0]
     assert lines[2].split()[0] == "conv" and " - " in lines[2]
     assert "40 ± 10" in lines[3] and "12.50 ± 1.00" in lines[3]
+    # Per-axis rates show as H×W; equal ones as one number.
+    assert lines[3].split()[3] == "0.5"
+    assert lines[5].split()[:5] == ["pool", "[1]", "Upsample", "4x2x4", "0.25×0.5"]
+    assert lines[6] == "[1] pool: measured on the layer's input; second, note"
+    assert lines[7] == "note: measure 'x' found no layer: why"
     assert str(_report()) == text
+    assert _report().table(["out_of_band"]).splitlines()[0].split()[-2:] == ["out_of_band", "[%]"]
+
+
+def test_table_refuses_unknown_measures():
+    # A typo printed a column of '-' instead of saying so.
+    with pytest.raises(ValueError, match=r"measures must be among .*out_of_band.*'bogus'"):
+        _report().table(measures=["bogus"])
+    with pytest.raises(ValueError, match="bogus"):
+        _report().table(measures=["out_of_band", "bogus"])
 
 
 # ------------------------------------------------------------------------------ plots
@@ -176,3 +220,42 @@ def test_plots_build(rng):
         plot_worst_spectra(ProbeReport.from_dict(rep.to_dict()), "out_of_band")
     with pytest.raises(ValueError, match="report"):
         plot_depth("not a report")  # type: ignore[arg-type]
+
+
+def test_depth_plot_draws_only_where_a_measure_is_defined():
+    # fill_between(step="mid") shaded across the layers lacking a measure, and mean − std
+    # went below 0 % for fractions.
+    fig = plot_depth(_report(), ["out_of_band", "equivariance_1"])
+    oob_ax, eq_ax = fig.axes
+    bars = [p for p in oob_ax.patches if p.get_height() == p.get_height()]  # not NaN
+    # rows 1 ('down', 20–60 %) and 3 ('pool', 0–20 %): one bar each, at their own positions
+    assert sorted(round(p.get_x() + p.get_width() / 2) for p in bars) == [1, 3]
+    assert not [c for c in oob_ax.collections if type(c).__name__ == "PolyCollection"]
+    # error bars: 'pool' is 1 ± 5 %: its lower end stops at 0 %, not −4 %; the upper one and
+    # the PSNR bars are mean ± std as they are
+    (segs,) = [c for c in oob_ax.collections if type(c).__name__ == "LineCollection"]
+    ends = sorted((float(np.min(s[:, 1])), float(np.max(s[:, 1]))) for s in segs.get_segments())
+    np.testing.assert_allclose(ends, [(0.0, 6.0), (30.0, 50.0)], atol=1e-9)
+    (segs,) = [c for c in eq_ax.collections if type(c).__name__ == "LineCollection"]
+    lows = sorted(float(np.min(s[:, 1])) for s in segs.get_segments())
+    assert lows == pytest.approx([7.0, 11.5, 28.0])
+    plt.close(fig)
+
+
+def test_worst_spectra_leave_out_layers_without_aliasing(rng):
+    # A global average pool's stride-1 map is constant: out of band 0. Its panel showed float
+    # round-off normalised to 0 dB; it is left out now, and a report where every layer is
+    # negligible has no such figure.
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 2, 3, stride=2, padding=1), nn.AdaptiveAvgPool2d(1)).double()
+    x = torch.from_numpy(rng.standard_normal((2, 1, 16, 16)))
+    rep = probe_model(model, x, measures=("downsampling",))
+    assert rep.row("1").measures["out_of_band"].max < 1e-20
+    assert "1" in rep.spectra
+    fig = plot_worst_spectra(rep, "out_of_band", k=4)
+    titles = [ax.get_title() for ax in fig.axes if ax.get_visible() and ax.get_images()]
+    assert len(titles) == 1 and titles[0].startswith("0 (Conv2d)")
+    plt.close(fig)
+    glob = probe_model(nn.AdaptiveAvgPool2d(1), x, measures=("downsampling",))
+    with pytest.raises(ValueError, match="negligible"):
+        plot_worst_spectra(glob, "out_of_band")
