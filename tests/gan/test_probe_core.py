@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -669,6 +670,11 @@ def test_functional_nonlinearities_give_a_warning_and_a_note(rng):
         rep = probe_model(Net(), x, measures=("nonlinearity", "equivariance"), shifts=(1.0,))
     assert len(rep.notes) == 1 and "not modules" in rep.notes[0]
     assert rep.notes[0] in rep.table() and rep.to_dict()["notes"] == rep.notes
+    # Not asked for by name (the default measures): the note, without the warning.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        rep = probe_model(Net(), x, shifts=(1.0,))
+    assert any("'nonlinearity' found no layer" in n for n in rep.notes)
 
 
 # ------------------------------------------------------------------------------ user models
