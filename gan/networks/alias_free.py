@@ -172,7 +172,9 @@ class SynthesisLayer(nn.Module):
 
     ``x ← x / sqrt(magnitude_ema)`` (folded into the conv weights; the EMA of the input's mean
     square is updated with ``β = magnitude_ema_beta ** batch`` when ``update_emas``, i.e.
-    ``0.5^(batch/20000)`` by default, and frozen otherwise), styles ``= FullyConnected(w)``
+    ``0.5^(batch/20000)`` by default, and frozen otherwise; ``batch`` is ``x``'s, or
+    ``update_emas`` itself when it is a number: the images the update stands for, the global
+    batch when each process sees a shard of it), styles ``= FullyConnected(w)``
     (bias 1), full modulated conv (``padding = conv_padding = k − 1``; demodulated, except
     ToRGB whose styles are scaled by ``1/sqrt(in_channels k²)``), then
     ``filtered_lrelu(x, fu, fd, bias, up, down, padding, gain=√2, slope=0.2, clamp)``
@@ -220,7 +222,11 @@ class SynthesisLayer(nn.Module):
         self.register_buffer("down_filter", to_filter_tensor(spec.down_filter()))
 
     def forward(
-        self, x: torch.Tensor, w: torch.Tensor, update_emas: bool = False, force_fp32: bool = False
+        self,
+        x: torch.Tensor,
+        w: torch.Tensor,
+        update_emas: bool | int = False,
+        force_fp32: bool = False,
     ) -> torch.Tensor:
         """``x [N, in_channels, in_size, in_size]``, ``w [N, w_dim]`` → ``[N, out_channels,
         out_size, out_size]`` (float16 in fp16 layers, else float32; float64 for a float64
@@ -229,8 +235,9 @@ class SynthesisLayer(nn.Module):
         if x.ndim != 4 or tuple(x.shape) != want:
             raise ValueError(f"{self.name}: x must have shape {list(want)}, got {list(x.shape)}")
         if update_emas:
+            images = x.shape[0] if update_emas is True else int(update_emas)
             with torch.no_grad():
-                beta = self.magnitude_ema_beta ** x.shape[0]
+                beta = self.magnitude_ema_beta**images
                 mag = x.detach().to(self.magnitude_ema.dtype).square().mean()
                 self.magnitude_ema.copy_(mag.lerp(self.magnitude_ema, beta))
         input_gain = self.magnitude_ema.rsqrt()
@@ -326,7 +333,7 @@ class SynthesisNetwork(nn.Module):
         transform: torch.Tensor | None = None,
         return_features: bool = False,
         noise_mode: str = "const",
-        update_emas: bool = False,
+        update_emas: bool | int = False,
         force_fp32: bool = False,
     ) -> torch.Tensor | tuple[torch.Tensor, OrderedDict[str, torch.Tensor]]:
         """Image ``[N, img_channels, res, res]`` (float32; float64 for a float64 module), plus
@@ -492,7 +499,7 @@ class AliasFreeGenerator(nn.Module):
         return_features: bool = False,
         noise_mode: str = "const",
         truncation_cutoff: int | None = None,
-        update_emas: bool = False,
+        update_emas: bool | int = False,
     ) -> torch.Tensor | tuple[torch.Tensor, OrderedDict[str, torch.Tensor]]:
         ws = self.mapping(
             z, c, psi=psi, truncation_cutoff=truncation_cutoff, update_emas=update_emas

@@ -382,7 +382,7 @@ class BaselineGenerator(nn.Module):
         return_features: bool = False,
         noise_mode: str = "const",
         truncation_cutoff: int | None = None,
-        update_emas: bool = False,
+        update_emas: bool | int = False,
     ) -> torch.Tensor | tuple[torch.Tensor, OrderedDict[str, torch.Tensor]]:
         ws = self.mapping(
             z, c, psi=psi, truncation_cutoff=truncation_cutoff, update_emas=update_emas

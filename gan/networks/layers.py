@@ -196,7 +196,7 @@ class MappingNetwork(nn.Module):
         c: torch.Tensor | None = None,
         psi: float = 1.0,
         truncation_cutoff: int | None = None,
-        update_emas: bool = False,
+        update_emas: bool | int = False,
     ) -> torch.Tensor:
         """Return ws ``[N, num_ws, w_dim]`` (float32; float64 for a float64 module)."""
         psi = check_real("psi", psi)

@@ -322,6 +322,33 @@ def broadcast_module(module: nn.Module, env: DistEnv, *, src: int = 0) -> None:
                 t.copy_(buf)
 
 
+def average_buffers(module: nn.Module, env: DistEnv) -> int:
+    """Replace every floating-point buffer of ``module`` by its mean over the ranks, in place;
+    returns the number of buffers averaged (0 in a single process).
+
+    Running statistics a forward pass updates from its own shard of the batch (the generator's
+    ``w_avg`` and magnitude EMAs) otherwise drift apart between the ranks, although the
+    parameters stay identical: rank 0's checkpoint would then not hold the state the other ranks
+    continue from, and a resumed run would not take the steps of an uninterrupted one. With the
+    same decay on every rank, the mean of the ranks' updates is the update by the mean of their
+    statistics, i.e. by the global batch's. One collective for all of them.
+    """
+    if not env.is_distributed:
+        return 0
+    bufs = [b for b in module.buffers() if b.is_floating_point()]
+    if not bufs:
+        return 0
+    with torch.no_grad():
+        flat = torch.cat([b.detach().reshape(-1).to(torch.float64) for b in bufs])
+        flat = _allreduce_copy(flat.to(bufs[0].device), env, mean=True)
+        offset = 0
+        for b in bufs:
+            n = b.numel()
+            b.copy_(flat[offset : offset + n].view_as(b))
+            offset += n
+    return len(bufs)
+
+
 _Reducible = torch.Tensor | float | int | Mapping
 
 

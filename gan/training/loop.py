@@ -203,6 +203,8 @@ class Trainer:
             r1_gamma=opts.r1_gamma,
             r1_interval=opts.r1_interval,
             autocast=autocast,
+            # Sharded: each process's statistics update stands for the global batch.
+            ema_images=opts.batch if self.env.is_distributed else None,
         )
         self.step_idx = 0
         self.cur_nimg = 0
@@ -320,6 +322,11 @@ class Trainer:
         loss, real_logits, st = self.loss.loss_D(real, c_real, z, c, blur_sigma=blur, generator=gen)
         self._optimize(self.D, self.opt_D, loss)
         stats.update(st)
+        # The D phase's G pass updated G's running statistics from this rank's shard: make
+        # them the ranks' mean, so that every rank (and rank 0's checkpoint) holds the same.
+        from .distributed import average_buffers
+
+        average_buffers(self.G, self.env)
         if self.ada is not None:
             self.ada.accumulate(real_logits)
 
@@ -381,7 +388,13 @@ class Trainer:
         from .checkpoint import load_training_state
 
         extra = load_training_state(
-            path, modules=self._modules(), optimizers=self._optimizers(), map_location="cpu"
+            path,
+            modules=self._modules(),
+            optimizers=self._optimizers(),
+            map_location="cpu",
+            # The saved states are rank 0's; the other ranks keep their own (every step reseeds
+            # from (seed, step, rank) anyway).
+            restore_rng=self.env.is_main,
         )
         self.step_idx = int(extra["step"])
         self.cur_nimg = int(extra["cur_nimg"])

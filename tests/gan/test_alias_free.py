@@ -218,6 +218,13 @@ def test_magnitude_ema_updates_only_when_asked() -> None:
     expected = beta * 1.0 + (1 - beta) * x.double().square().mean().item()
     assert float(layer0.magnitude_ema) == pytest.approx(expected, rel=1e-5)
     assert all(float(lay.magnitude_ema) != 1.0 for lay in G.synthesis.layers)
+    # A number: the images the update stands for (the global batch of a sharded step).
+    layer0.magnitude_ema.fill_(1.0)
+    with torch.no_grad():
+        G.synthesis(ws, update_emas=32)
+    beta = 0.5 ** (32 / 20000)
+    expected = beta * 1.0 + (1 - beta) * x.double().square().mean().item()
+    assert float(layer0.magnitude_ema) == pytest.approx(expected, rel=1e-5)
 
 
 def test_gradients_reach_every_parameter() -> None:

@@ -417,8 +417,10 @@ def _dist_worker(rank: int, world: int, port: int, tmp: str) -> None:
     )
     os.environ["MASTER_PORT"] = str(port)
     torch.set_num_threads(1)
+    # Config T: besides parameters, its generator keeps running statistics (w_avg and each
+    # layer's magnitude EMA) that every rank updates from its own shard of the batch.
     out = train(
-        _opts(config="baseline", batch=4, r1_interval=2, augment_p=0.3, out=f"{tmp}/run"),
+        _opts(config="t", batch=4, r1_interval=2, augment_p=0.3, out=f"{tmp}/run"),
         progress=False,
         dataset=TinyData(),
         max_steps=3,
@@ -426,6 +428,8 @@ def _dist_worker(rank: int, world: int, port: int, tmp: str) -> None:
     tr = out["trainer"]
     flat = torch.cat([p.detach().flatten() for m in (tr.G, tr.D, tr.G_ema) for p in m.parameters()])
     np.save(f"{tmp}/params{rank}.npy", flat.numpy())
+    bufs = [b.detach().flatten().double() for m in (tr.G, tr.G_ema) for b in m.buffers()]
+    np.save(f"{tmp}/buffers{rank}.npy", torch.cat(bufs).numpy())
     np.save(f"{tmp}/batch{rank}.npy", tr.batch_indices(0))
 
 
@@ -441,6 +445,11 @@ def test_two_process_gloo_run_keeps_ranks_identical(tmp_path):
     mp.spawn(_dist_worker, args=(2, port, str(tmp_path)), nprocs=2, join=True)
     p0, p1 = np.load(tmp_path / "params0.npy"), np.load(tmp_path / "params1.npy")
     np.testing.assert_array_equal(p0, p1)
+    # The running statistics too (they drifted apart, so rank 0's checkpoint did not hold the
+    # state rank 1 went on with, and a resumed run was not the uninterrupted one).
+    np.testing.assert_array_equal(
+        np.load(tmp_path / "buffers0.npy"), np.load(tmp_path / "buffers1.npy")
+    )
     # Each rank trained on its own half of the global batch.
     b0, b1 = np.load(tmp_path / "batch0.npy"), np.load(tmp_path / "batch1.npy")
     assert len(b0) == len(b1) == 2 and not set(b0) & set(b1)
@@ -452,7 +461,7 @@ def test_two_process_gloo_run_keeps_ranks_identical(tmp_path):
     said: list[str] = []
     out = train(
         _opts(
-            config="baseline",
+            config="t",
             batch=4,
             r1_interval=2,
             augment_p=0.3,
