@@ -380,7 +380,7 @@ def _plots(report, out: Path) -> list[Path]:
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    from dsp.plots._save import save_figure
+    from dsp.plots import save_figure
     from gan.probe.plots import plot_depth, plot_worst_spectra
 
     written = []

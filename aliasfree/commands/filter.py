@@ -148,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
     from dsp._io import write_json_atomic
     from dsp.filters import FilterSpec
     from dsp.kaiser import kaiser_atten, kaiser_beta
-    from dsp.plots._save import save_figure
+    from dsp.plots import save_figure
     from dsp.plots.response import plot_response_1d, plot_response_2d, plot_response_slices
     from dsp.response import figures_of_merit
 

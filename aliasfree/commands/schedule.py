@@ -163,7 +163,7 @@ def run(args: argparse.Namespace) -> int:
     json_path = write_json_atomic(out / "schedule.json", data)
     written = [json_path]
     if not args.no_plot:
-        from dsp.plots._save import save_figure
+        from dsp.plots import save_figure
         from dsp.plots.schedule import plot_schedule
 
         written.append(save_figure(plot_schedule(sched), out / "schedule.png"))

@@ -164,7 +164,7 @@ def run(args: argparse.Namespace) -> int:
     from dsp._io import write_json_atomic
     from dsp.aliasing import out_of_band_fraction
     from dsp.imagefiles import load_images
-    from dsp.plots._save import save_figure
+    from dsp.plots import save_figure
     from dsp.plots.spectrum import plot_power_spectrum, plot_spectrum_slices
     from dsp.spectrum import power_spectrum
 

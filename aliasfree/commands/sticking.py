@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from dsp.plots._save import save_figure
+    from dsp.plots import save_figure
     from gan.metrics.sticking import (
         average_of_neighbourhood,
         plot_sticking,

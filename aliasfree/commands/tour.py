@@ -112,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
     matplotlib.use("Agg")
     from dsp._io import check_output_dir, write_json_atomic
     from dsp.figures import relu_aliasing
-    from dsp.plots._save import save_figure
+    from dsp.plots import save_figure
     from dsp.schedule import layer_schedule
 
     out: Path = args.out

@@ -1,7 +1,7 @@
 """Figures of the paper's illustrative experiments (:mod:`dsp.figures`), e.g. its Fig. 2.
 
 Every function returns a ``matplotlib.figure.Figure`` built without pyplot (nothing is left
-open, nothing is shown); save with :func:`dsp.plots._save.save_figure`. See REFERENCE §1, §4.
+open, nothing is shown); save with :func:`dsp.plots.save_figure`. See REFERENCE §1, §4.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Figures of filter frequency responses: 1D magnitude, 2D heatmap, 0/45 degree slices.
 
 Every function returns a ``matplotlib.figure.Figure`` (the one holding ``ax`` when given) and
-never shows it; save with :func:`dsp.plots._save.save_figure`. Frequencies on the axes are in
+never shows it; save with :func:`dsp.plots.save_figure`. Frequencies on the axes are in
 the units of ``fs``; magnitudes in dB relative to 1 (designed filters have DC gain 1), clipped
 at ``floor_db``.
 """

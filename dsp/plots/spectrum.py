@@ -1,7 +1,7 @@
 """Figures of average power spectra and fold classifications (REFERENCE §7).
 
 Every function returns a ``matplotlib.figure.Figure`` (the one holding ``ax`` when given) and
-never shows it; save with :func:`dsp.plots._save.save_figure`. Power is drawn in dB relative to
+never shows it; save with :func:`dsp.plots.save_figure`. Power is drawn in dB relative to
 the largest value shown, clipped at ``floor_db``. Frequencies are in the units of the axes passed
 in (cycles/sample for ``dsp.spectrum.power_spectrum`` with ``fs=1``).
 """

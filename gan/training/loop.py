@@ -578,7 +578,7 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
 
 def _plot_losses(log_path: Path, metrics_path: Path, path: Path) -> None:
     """``losses.png``: losses, ADA's p and the equivariance metrics over kimg."""
-    from dsp.plots._save import save_figure
+    from dsp.plots import save_figure
     from gan.training.plots import plot_training
 
     save_figure(plot_training(_read_jsonl(log_path), _read_jsonl(metrics_path)), path)
@@ -604,7 +604,7 @@ def _grid_top_row(path: Path, res: int, n: int) -> np.ndarray | None:
 
 def _plot_progress(metrics_path: Path, run_dir: Path, res: int, n: int, path: Path) -> None:
     """``progress.png``: the top row of up to 8 snapshot grids, spread over the run."""
-    from dsp.plots._save import save_figure
+    from dsp.plots import save_figure
     from gan.training.plots import plot_progress, select_snapshots
 
     rows = []

@@ -91,7 +91,7 @@ def test_outputs_get_the_usual_permissions(tmp_path):
     assert stat.S_IMODE(p.stat().st_mode) == output_mode()
     import matplotlib.pyplot as plt
 
-    from dsp.plots._save import save_figure
+    from dsp.plots import save_figure
 
     fig = plt.figure()
     q = save_figure(fig, tmp_path / "f.png")
@@ -291,7 +291,7 @@ def test_save_figure_needs_a_format_suffix(tmp_path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from dsp.plots._save import save_figure
+    from dsp.plots import save_figure
 
     fig = plt.figure()
     try:

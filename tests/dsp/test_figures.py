@@ -329,7 +329,7 @@ def test_invalid_arguments_raise_value_error(call):
 def test_plots_draw_and_save(tmp_path):
     from matplotlib.figure import Figure
 
-    from dsp.plots._save import save_figure
+    from dsp.plots import save_figure
     from dsp.plots.figures import plot_relu_aliasing, plot_relu_aliasing_1d
 
     r = relu_aliasing(16, seed=2)

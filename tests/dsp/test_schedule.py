@@ -339,7 +339,7 @@ def test_invalid_parameters(kwargs, name):
 def test_plot_schedule(tmp_path):
     from matplotlib.figure import Figure
 
-    from dsp.plots._save import save_figure
+    from dsp.plots import save_figure
     from dsp.plots.schedule import plot_schedule
 
     s = layer_schedule(256, "r")

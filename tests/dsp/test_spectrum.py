@@ -206,7 +206,7 @@ def test_radial_and_slices_reject_bad_input():
 def test_plots_draw_the_spectrum_in_db(tmp_path, rng):
     import matplotlib.pyplot as plt
 
-    from dsp.plots._save import save_figure
+    from dsp.plots import save_figure
     from dsp.plots.spectrum import plot_power_spectrum, plot_spectrum_slices
 
     fy, fx, p = power_spectrum(rng.standard_normal((2, 16, 16)))
