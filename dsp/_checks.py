@@ -43,11 +43,19 @@ def as_finite_array(
     ``allow_empty``), holds NaN or infinity, or is complex while ``dtype`` is real (numpy would
     silently drop the imaginary part).
     """
-    if not np.issubdtype(np.dtype(dtype), np.complexfloating) and np.iscomplexobj(x):
-        raise ValueError(f"{name} must be real, got complex values")
     try:
+        if not np.issubdtype(np.dtype(dtype), np.complexfloating) and np.iscomplexobj(x):
+            raise ValueError(f"{name} must be real, got complex values")
         arr = np.asarray(x, dtype=dtype)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, RuntimeError) as exc:
+        # RuntimeError: e.g. a torch tensor that requires grad or lives on a GPU.
+        raise ValueError(
+            f"{name} must be a numeric array, got {type(x).__name__} ({exc}); a torch tensor "
+            "goes in as x.detach().cpu()"
+        ) from exc
+    except ValueError as exc:
+        if "must be real" in str(exc):
+            raise
         raise ValueError(f"{name} must be a numeric array, got {type(x).__name__}") from exc
     if ndim is not None:
         allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
@@ -73,7 +81,15 @@ def check_callable(name: str, fn: object) -> Callable:
 def apply_pointwise(fn: Callable, x: np.ndarray) -> np.ndarray:
     """``fn(x)`` for a user's pointwise nonlinearity, checked: the result must be real, finite
     and of ``x``'s shape (returned as float64); ``ValueError`` naming ``fn`` otherwise."""
-    y = np.asarray(fn(x))
+    try:
+        y = np.asarray(fn(x))
+    except TypeError as exc:
+        # The common case: a torch function or module given numpy arrays.
+        raise ValueError(
+            f"fn must map numpy arrays to numpy arrays (pointwise); calling it on one raised "
+            f"TypeError: {exc}. A torch function or module m can be wrapped as "
+            "lambda a: m(torch.from_numpy(a)).numpy()"
+        ) from exc
     if np.iscomplexobj(y):
         raise ValueError("fn must return real values")
     if y.shape != x.shape:

@@ -198,6 +198,9 @@ def out_of_band_fraction(
     shift=shift)`` (cycles/sample; boundary bins outside, DC inside). Dimensionless, in
     ``[0, 1]``.
 
+    ``power_spectrum``'s defaults (Hann window, mean removed) change the fraction; with
+    ``window=None, detrend=None`` it equals ``out_of_band_energy`` on the same maps.
+
     Unlike ``out_of_band_energy``, which gives a silent map ``r = 0`` so that batch averages of
     feature maps stay finite, a spectrum with no power at all (a constant image with its mean
     removed, or 1-pixel images) has no defined fraction and gets ``NaN``: reporting 0 % would

@@ -155,7 +155,7 @@ def _design_args(
                 f"(the default half_width is cutoff - bandwidth), got {cutoff:g}"
             )
         half_width = cutoff - bandwidth
-    f = design_lowpass(cutoff, half_width, float(up), numtaps)
+    f = design_lowpass(cutoff, half_width=half_width, fs=float(up), numtaps=numtaps)
     return float(cutoff), float(half_width), f
 
 

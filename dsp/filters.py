@@ -227,12 +227,18 @@ class FilterSpec:
         return 2.0 * self.half_width
 
     def design(self) -> np.ndarray:
-        """The taps: ``design_lowpass(cutoff, half_width, fs, numtaps, radial)``."""
-        return design_lowpass(self.cutoff, self.half_width, self.fs, self.numtaps, self.radial)
+        """The taps: ``design_lowpass(cutoff, half_width=…, fs=…, numtaps=…, radial=…)``."""
+        return design_lowpass(
+            self.cutoff,
+            half_width=self.half_width,
+            fs=self.fs,
+            numtaps=self.numtaps,
+            radial=self.radial,
+        )
 
 
 def design_lowpass(
-    cutoff: float, half_width: float, fs: float, numtaps: int, radial: bool = False
+    cutoff: float, *, half_width: float, fs: float, numtaps: int, radial: bool = False
 ) -> np.ndarray:
     """The generator's low-pass filter (REFERENCE §3).
 
@@ -241,6 +247,10 @@ def design_lowpass(
     - otherwise, separable: ``firwin_lowpass(numtaps, cutoff, width=2 * half_width, fs=fs)``
       (1D taps, applied along x then y);
     - ``radial``: ``jinc_lowpass(numtaps, cutoff, 2 * half_width, fs)`` (2D taps).
+
+    Everything after ``cutoff`` is keyword-only: this takes the *half* width and ``numtaps``
+    last (the paper's parametrisation), where ``firwin_lowpass`` takes the full ``width``
+    after ``numtaps`` as scipy does; positional arguments would mix the two up silently.
 
     Parameters
     ----------

@@ -669,7 +669,7 @@ def lanczos_margin(d: float, a: int = LANCZOS_A) -> int:
     return n if frac == 0.0 else n + a
 
 
-def lanczos_shift(x: object, dy: float, dx: float, *, a: int = LANCZOS_A) -> np.ndarray:
+def lanczos_shift(x: object, *, dy: float, dx: float, a: int = LANCZOS_A) -> np.ndarray:
     """Local shift of maps ``[..., H, W]`` by ``(dy, dx)`` samples with a separable Lanczos-``a``
     kernel, zero fill outside. See REFERENCE §5 (the EQ-T_frac reference).
 

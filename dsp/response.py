@@ -260,6 +260,11 @@ def freqz2(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """2D frequency response on a centred grid (like MATLAB ``freqz2``, in units of ``fs``).
 
+    The default ``fs = 2`` (Nyquist at 1) follows ``scipy.signal``; ``dsp.spectrum`` and
+    ``dsp.aliasing`` work in cycles/sample (``fs = 1``): pass ``fs=1`` to overlay this on a
+    feature map's spectrum. The axes come back x first (MATLAB's order), unlike
+    ``power_spectrum``'s ``(fy, fx, P)``.
+
     The grid along each axis is ``f_k = (k - n // 2) * fs / n`` for ``k = 0..n-1``: from
     ``-fs / 2`` (included for even ``n``) to just below ``fs / 2``, with ``f = 0`` at index
     ``n // 2``. It is a full period, so ``mean(|H|^2) == sum(h^2)`` (Parseval) whenever

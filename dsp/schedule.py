@@ -217,7 +217,7 @@ def _design(cutoff: float, half_width: float, fs: float, numtaps: int, radial: b
     # Imported here: dsp.filters is a sibling module and only filter users need it.
     from dsp.filters import design_lowpass
 
-    return design_lowpass(cutoff, half_width, fs, numtaps, radial=radial)
+    return design_lowpass(cutoff, half_width=half_width, fs=fs, numtaps=numtaps, radial=radial)
 
 
 @dataclass(frozen=True)

@@ -285,7 +285,7 @@ from dsp.response import angular_deviation, dtft2
 ly = max((l for l in sched_r.layers if l.down_radial), key=lambda l: l.out_cutoff / l.tmp_rate)
 fc, fh, fs = ly.out_cutoff, ly.out_half_width, ly.tmp_rate
 h_jinc = ly.down_filter()
-h_sep = design_lowpass(fc, fh, fs, ly.down_taps, radial=False)
+h_sep = design_lowpass(fc, half_width=fh, fs=fs, numtaps=ly.down_taps, radial=False)
 grid = 96 if FAST else 192
 fig, axes = plt.subplots(2, 2, figsize=(12, 9.5), layout="constrained")
 for col, (h, name) in enumerate(((h_sep, "separable Kaiser"), (h_jinc, "radial jinc"))):

@@ -19,7 +19,9 @@ different magnitude compare (``20·log10(2) ≈ 6.02`` dB is then "error as larg
 and the mask keeps only the samples on the image, ``[-0.5, 0.5]²``: a map's margin (REFERENCE
 §3) is corrupted by zero padding by design and cropped before the image, so it is compared
 nowhere (the reference resamplers still read it).
-Identical images give ``+inf``.
+Identical images give ``+inf``. The aliasing probe's per-layer PSNR
+(``gan.probe.measures.equivariance_psnr``, for any network) keeps peak 1 instead, normalised by
+the unshifted map and capped at 200 dB: the same maps read 6.02 dB lower there.
 """
 
 from __future__ import annotations
@@ -200,7 +202,8 @@ def shift_fractional(img: torch.Tensor, tx: float, ty: float) -> tuple[torch.Ten
 
     ``out(i, j) = Σ img[k, l] · L(i − ty − k) · L(j − tx − l)`` with the normalised taps of
     ``dsp.interpolation.lanczos_weights`` (6 per axis; the numpy twin is
-    ``dsp.interpolation.lanczos_shift``). An integer shift equals :func:`shift_integer`.
+    ``dsp.interpolation.lanczos_shift``, whose shifts are keyword-only ``dy=``, ``dx=``: here
+    x comes first, as in :func:`shift_integer`). An integer shift equals :func:`shift_integer`.
     Returns ``(out, mask)``: ``mask [H, W]`` is True where every tap's source pixel exists.
     """
     img = _check_image("img", img)
@@ -223,9 +226,9 @@ def rotation_filter(device=None, dtype: torch.dtype = torch.float64) -> torch.Te
 
     return lowpass_filter(
         _ROT_CUTOFF,
-        _ROT_HALF_WIDTH,
-        float(_ROT_UP),
-        _ROT_TAPS_PER_FACTOR * _ROT_UP,
+        half_width=_ROT_HALF_WIDTH,
+        fs=float(_ROT_UP),
+        numtaps=_ROT_TAPS_PER_FACTOR * _ROT_UP,
         radial=True,
         device=device,
         dtype=dtype,

@@ -305,7 +305,8 @@ def normalize_filtered_lrelu(
     pad = parse_padding(padding)
     g = _real("gain", gain)
     s = _real("slope", slope)
-    c = None if clamp is None else _real("clamp", clamp, low=0.0, low_inclusive=False)
+    # 0 is allowed, as in dsp.resample.filtered_lrelu (the float64 truth): a degenerate clamp.
+    c = None if clamp is None else _real("clamp", clamp, low=0.0)
     flip = _check_bool("flip_filter", flip_filter)
     dt = compute_dtype(x)
     fut = as_filter("fu", fu, x.device, dt)

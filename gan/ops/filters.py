@@ -48,6 +48,7 @@ def to_filter_tensor(
 
 def lowpass_filter(
     cutoff: float,
+    *,
     half_width: float,
     fs: float,
     numtaps: int,
@@ -64,5 +65,5 @@ def lowpass_filter(
     """
     from dsp.filters import design_lowpass
 
-    taps = design_lowpass(cutoff, half_width, fs, numtaps, radial=radial)
+    taps = design_lowpass(cutoff, half_width=half_width, fs=fs, numtaps=numtaps, radial=radial)
     return to_filter_tensor(taps, device=device, dtype=dtype)

@@ -96,8 +96,8 @@ def kaiser_taps(factor: int = 2, numtaps: int = 12, half_width: float | None = N
 
     In cycles/sample (``fs = 1``): the new Nyquist frequency is ``f_n = 1 / (2·factor)``; the
     stopband starts there (``cutoff + half_width = f_n``), with ``half_width = f_n / 4`` by
-    default, so the -6 dB ``cutoff = f_n − half_width``. ``design_lowpass(cutoff, half_width,
-    fs=1, numtaps)`` (REFERENCE §2) designs the separable taps.
+    default, so the -6 dB ``cutoff = f_n − half_width``. ``design_lowpass(cutoff,
+    half_width=half_width, fs=1, numtaps=numtaps)`` (REFERENCE §2) designs the separable taps.
     """
     factor = check_int("factor", factor, minimum=2)
     numtaps = check_int("numtaps", numtaps, minimum=2)
@@ -106,7 +106,7 @@ def kaiser_taps(factor: int = 2, numtaps: int = 12, half_width: float | None = N
         half_width = f_n / 4
     half_width = check_real("half_width", half_width, low=0.0, high=f_n, low_inclusive=False,
                             high_inclusive=False)  # fmt: skip
-    return design_lowpass(f_n - half_width, half_width, 1.0, numtaps)
+    return design_lowpass(f_n - half_width, half_width=half_width, fs=1.0, numtaps=numtaps)
 
 
 class LowpassDownsample(nn.Conv2d):

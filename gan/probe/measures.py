@@ -50,6 +50,7 @@ __all__ = [
     "nonlinearity_fraction",
     "shift_maps",
     "equivariance_psnr",
+    "layer_rate",
 ]
 
 MEASURES = ("downsampling", "nonlinearity", "equivariance")
@@ -375,7 +376,7 @@ def shift_maps(x: np.ndarray, dy: float, dx: float, *, circular: bool = True) ->
     """
     out = np.asarray(x, dtype=np.float64)
     if not circular:
-        return lanczos_shift(out, dy, dx)
+        return lanczos_shift(out, dy=dy, dx=dx)
     h, w = out.shape[-2:]
     if _is_int(dy) and _is_int(dx):
         return np.roll(out, (int(round(dy)), int(round(dx))), axis=(-2, -1))
@@ -403,7 +404,9 @@ def equivariance_psnr(
 
     ``PSNR[n, c] = 10·log10(ms[n, c] / mse[n, c])`` dB: the maps normalised by their RMS
     ``sqrt(ms)``, ``ms`` the mean square of ``ref[n, c]`` (of all channels of input ``n`` when
-    that map is all zero; 1 when the whole output is), peak 1. The expected map is
+    that map is all zero; 1 when the whole output is), peak 1 (0 dB: an error as large as the
+    signal). The generators' per-layer EQ metrics (``gan.metrics.equivariance``) use the image
+    metric's peak-to-peak 2 instead, so the same maps read 6.02 dB higher there. The expected map is
     ``shift_maps(ref, dy, dx, circular=circular)`` (the same shift operator as the input's).
     ``mse`` is accumulated in float64 over the compared region: the whole map for ``circular``,
     else the interior without ``lanczos_margin(d) + size//8`` samples at each border of each
@@ -428,6 +431,21 @@ def equivariance_psnr(
     db = np.minimum(np.where(mse > 0, db, PSNR_CAP_DB), PSNR_CAP_DB)
     dead = ~np.any(ref != 0, axis=(-2, -1)) & ~np.any(shifted != 0, axis=(-2, -1))
     return np.where(dead, np.nan, db)
+
+
+def layer_rate(n_out: int, n_net: int) -> float:
+    """Sampling rate of a layer's map along one axis, relative to the network input's.
+
+    ``n_out / n_net``, snapped to the nearest power of two when within 15 % of it: a layer
+    without padding crops a few border samples (a stride-2 3×3 convolution maps 64 samples to
+    31) without changing its sample spacing, and the expected shift of its output must be the
+    spacing's (``t/2`` samples there), or an exactly equivariant layer would be scored as if it
+    had resampled. Rates that are not near a power of two (``interpolate(size=50)`` on 64
+    samples) are kept as the ratio.
+    """
+    r = n_out / n_net
+    p = 2.0 ** round(math.log2(r))
+    return p if abs(r / p - 1.0) <= 0.15 else r
 
 
 # ------------------------------------------------------------------------------ the probe
@@ -578,8 +596,8 @@ class _Prober:
                 type=info.type,
                 in_shape=tuple(x0.shape[1:]) if x0 is not None else (),
                 out_shape=tuple(out.shape[1:]),
-                rate=out.shape[-2] / self.h_net,
-                rate_w=out.shape[-1] / self.w_net,
+                rate=layer_rate(out.shape[-2], self.h_net),
+                rate_w=layer_rate(out.shape[-1], self.w_net),
             )
             self.order.append(key)
         elif key not in self.accs:
@@ -612,8 +630,8 @@ class _Prober:
             return
         if not isinstance(out, torch.Tensor) or out.shape != ref.shape:
             raise ValueError(f"layer {key!r} output changed shape under a shift of {t:g}")
-        dy = t * ref.shape[-2] / self.h_net
-        dx = t * ref.shape[-1] / self.w_net
+        acc = self.accs[key]
+        dy, dx = t * acc.rate, t * acc.rate_w
         psnr = equivariance_psnr(_np(ref), _np(out), dy, dx, circular=self.circular)
         self.accs[key].add(equivariance_key(t), psnr)
 
@@ -719,14 +737,15 @@ def probe_model(
        (``nonlinearity_fraction``);
     3. ``"equivariance"`` on every hooked layer: the model is run on the input shifted by ``t``
        input pixels along both axes for each ``t`` in ``shifts`` and each layer's output is
-       compared with its unshifted output shifted by ``t·H_out/H_in`` (resp. ``t·W_out/W_in``)
-       of its own samples with the same shift operator (``shift_maps``): PSNR in dB of the
+       compared with its unshifted output shifted by ``t·rate`` (resp. ``t·rate_w``) of its
+       own samples with the same shift operator (``shift_maps``): PSNR in dB of the
        RMS-normalised maps (``equivariance_psnr``), one measure key per shift
        (``equivariance_key(t)``).
 
-    The expected shift uses the size ratio ``H_out/H_in`` as the layer's rate (as in the
-    report's ``rate`` column), so a layer that crops (``padding=0``) is compared as if it had
-    resampled slightly.
+    A layer's rate (the report's ``rate`` and ``rate_w`` columns) is its size over the
+    input's, snapped to the nearest power of two within 15 % (:func:`layer_rate`): a layer
+    that crops (``padding=0``) keeps its stride's spacing, so an exactly equivariant one scores
+    as such.
 
     **Which shifts (``circular``).** ``circular=True`` (default) rolls the input (integer
     shifts) or shifts it with the periodic band-limited FFT shift (fractional), and compares

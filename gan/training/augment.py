@@ -109,7 +109,9 @@ def _reflect_pad(x: torch.Tensor, pad: int) -> torch.Tensor:
 
 
 def _band_filter(device: torch.device, dtype: torch.dtype) -> torch.Tensor:
-    return lowpass_filter(_CUTOFF, _HALF_WIDTH, _FS, _NUMTAPS, device=device, dtype=dtype)
+    return lowpass_filter(
+        _CUTOFF, half_width=_HALF_WIDTH, fs=_FS, numtaps=_NUMTAPS, device=device, dtype=dtype
+    )
 
 
 def resample_affine(images: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:

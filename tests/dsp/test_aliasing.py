@@ -636,3 +636,17 @@ def test_nonlinearity_fn_sees_whole_channel_blocks():
             got.per_channel_energy[:, c], want.per_channel_energy, rtol=1e-12, atol=1e-30
         )
     assert np.all(got.per_channel_energy[:, 3] < 1e-25)  # slope 1: linear, no aliasing
+
+
+def test_out_of_band_fraction_of_an_unwindowed_spectrum_equals_the_energy_measure():
+    # The documented bridge between the two routes (dsp.aliasing docstrings, ARCHITECTURE): the
+    # spectrum's defaults (Hann window, mean removed) change the fraction, the plain spectrum
+    # gives the pooled energy measure exactly.
+    from dsp.aliasing import channel_out_of_band_energy, out_of_band_fraction
+    from dsp.spectrum import power_spectrum
+
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((3, 1, 20, 24)) + 1.0
+    plain = out_of_band_fraction(power_spectrum(x, window=None, detrend=None)[2], 2)
+    np.testing.assert_allclose(plain, channel_out_of_band_energy(x, 2)[0], rtol=1e-12)
+    assert abs(out_of_band_fraction(power_spectrum(x)[2], 2) - plain) > 0.05

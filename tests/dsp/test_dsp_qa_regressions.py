@@ -301,3 +301,25 @@ def test_save_figure_needs_a_format_suffix(tmp_path):
     finally:
         plt.close(fig)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["plot.svg"]
+
+
+def test_torch_style_inputs_get_errors_that_say_what_to_do():
+    # A torch function given numpy arrays raises TypeError, a tensor that requires grad raises
+    # RuntimeError from np.asarray: both are told how to pass them (dsp never imports torch,
+    # so stand-ins raise the same exceptions).
+    from dsp import aliasing
+
+    x = np.random.default_rng(0).standard_normal((1, 8, 8))
+
+    def torch_like_relu(a):
+        raise TypeError("relu(): argument 'input' must be Tensor, not numpy.ndarray")
+
+    with pytest.raises(ValueError, match=r"fn must map numpy arrays.*torch\.from_numpy"):
+        aliasing.nonlinearity_aliasing(x, torch_like_relu)
+
+    class NeedsGrad:
+        def __array__(self, dtype=None, copy=None):
+            raise RuntimeError("Can't call numpy() on Tensor that requires grad")
+
+    with pytest.raises(ValueError, match=r"x must be a numeric array.*detach\(\)\.cpu\(\)"):
+        aliasing.out_of_band_energy(NeedsGrad(), 2)

@@ -136,7 +136,7 @@ def test_jinc_centre_uses_limit():
 @given(lowpass_params())
 def test_design_lowpass_matches_firwin_spec(params):
     numtaps, cutoff, width, fs = params
-    h = design_lowpass(cutoff, width / 2, fs, numtaps)
+    h = design_lowpass(cutoff, half_width=width / 2, fs=fs, numtaps=numtaps)
     if numtaps == 1:
         np.testing.assert_array_equal(h, [1.0])
     else:
@@ -144,18 +144,24 @@ def test_design_lowpass_matches_firwin_spec(params):
 
 
 def test_design_lowpass_radial_and_identity():
-    f = design_lowpass(16.0, 10.0, 64.0, 12, radial=True)
+    f = design_lowpass(16.0, half_width=10.0, fs=64.0, numtaps=12, radial=True)
     np.testing.assert_allclose(f, _jinc_brute(12, 16.0, 20.0, 64.0), atol=1e-13)
     # A factor of 1: no filter, even at cutoff == fs/2 (the generator's ToRGB layer).
-    np.testing.assert_array_equal(design_lowpass(128.0, 40.0, 256.0, 1), [1.0])
-    np.testing.assert_array_equal(design_lowpass(128.0, 40.0, 256.0, 1, radial=True), [1.0])
+    np.testing.assert_array_equal(
+        design_lowpass(128.0, half_width=40.0, fs=256.0, numtaps=1), [1.0]
+    )
+    np.testing.assert_array_equal(
+        design_lowpass(128.0, half_width=40.0, fs=256.0, numtaps=1, radial=True), [1.0]
+    )
 
 
 def test_filter_spec():
     spec = FilterSpec(cutoff=16.0, half_width=10.0, fs=64.0, numtaps=12, radial=True)
     assert spec.stopband == 26.0
     assert spec.width == 20.0
-    np.testing.assert_array_equal(spec.design(), design_lowpass(16.0, 10.0, 64.0, 12, True))
+    np.testing.assert_array_equal(
+        spec.design(), design_lowpass(16.0, half_width=10.0, fs=64.0, numtaps=12, radial=True)
+    )
     with pytest.raises(dataclasses.FrozenInstanceError):
         spec.cutoff = 3.0  # type: ignore[misc]
     with pytest.raises(ValueError, match="cutoff"):
@@ -208,10 +214,10 @@ def test_polyphase_filtering_equals_upfirdn(numtaps, factor, n):
         lambda: jinc_lowpass(12, 32.0, 10.0, 64.0),
         lambda: jinc_lowpass(12, 8.0, 0.0, 64.0),
         lambda: jinc_lowpass(0, 8.0, 1.0, 64.0),
-        lambda: design_lowpass(16.0, 10.0, 64.0, 0),
-        lambda: design_lowpass(16.0, -1.0, 64.0, 12),
-        lambda: design_lowpass(33.0, 1.0, 64.0, 1),
-        lambda: design_lowpass(32.0, 1.0, 64.0, 12),
+        lambda: design_lowpass(16.0, half_width=10.0, fs=64.0, numtaps=0),
+        lambda: design_lowpass(16.0, half_width=-1.0, fs=64.0, numtaps=12),
+        lambda: design_lowpass(33.0, half_width=1.0, fs=64.0, numtaps=1),
+        lambda: design_lowpass(32.0, half_width=1.0, fs=64.0, numtaps=12),
         lambda: polyphase(np.ones(5), 0),
         lambda: polyphase(np.ones((2, 5)), 2),
         lambda: polyphase(np.ones(5), 2.5),

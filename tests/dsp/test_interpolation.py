@@ -543,14 +543,14 @@ def test_lanczos_shift_matches_the_direct_sum(dy, dx, rng):
 
     x = rng.standard_normal((2, 9, 11))
     want = np.swapaxes(_lanczos_brute(np.swapaxes(_lanczos_brute(x, dx), -1, -2), dy), -1, -2)
-    np.testing.assert_allclose(lanczos_shift(x, dy, dx), want, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(lanczos_shift(x, dy=dy, dx=dx), want, rtol=1e-12, atol=1e-14)
 
 
 def test_lanczos_shift_integer_is_the_zero_filled_shift(rng):
     from dsp.interpolation import lanczos_shift
 
     x = rng.standard_normal((5, 7))
-    got = lanczos_shift(x, 2, -3)
+    got = lanczos_shift(x, dy=2, dx=-3)
     want = np.zeros_like(x)
     want[2:, :-3] = x[:-2, 3:]
     np.testing.assert_array_equal(got, want)
@@ -564,8 +564,8 @@ def test_lanczos_shift_commutes_with_a_convolution_inside_the_margin(rng):
     x = rng.standard_normal((24, 24))
     k = rng.standard_normal((3, 3))
     conv = lambda v: scipy.signal.convolve2d(v, k, mode="same")  # noqa: E731
-    a = lanczos_shift(conv(x), 0.5, -1.5)
-    b = conv(lanczos_shift(x, 0.5, -1.5))
+    a = lanczos_shift(conv(x), dy=0.5, dx=-1.5)
+    b = conv(lanczos_shift(x, dy=0.5, dx=-1.5))
     m = 2 + 3 + 1
     np.testing.assert_allclose(a[m:-m, m:-m], b[m:-m, m:-m], rtol=0, atol=1e-12)
     assert np.abs(a - b).max() > 1e-3  # the borders do differ: the test can fail
@@ -577,7 +577,7 @@ def test_lanczos_shift_moves_content_like_the_fft_shift():
 
     n = np.arange(64)
     x = np.cos(2 * np.pi * 3 * n / 64)[None, :] * np.ones((4, 1))
-    got = lanczos_shift(x, 0.0, 0.4)[:, 8:-8]
+    got = lanczos_shift(x, dy=0.0, dx=0.4)[:, 8:-8]
     want = fractional_shift(x, 0.4)[:, 8:-8]
     np.testing.assert_allclose(got, want, atol=5e-3)
     assert np.abs(got - x[:, 8:-8]).max() > 0.05
@@ -594,7 +594,10 @@ def test_lanczos_margin_is_where_the_shift_reads_outside(d, rng):
     x = rng.standard_normal((1, n)) + 3.0
     big = rng.standard_normal((1, n + 2 * pad)) - 3.0  # other data around the map
     big[:, pad:-pad] = x
-    bad = np.abs(lanczos_shift(x, 0.0, d) - lanczos_shift(big, 0.0, d)[:, pad:-pad])[0] > 0
+    bad = (
+        np.abs(lanczos_shift(x, dy=0.0, dx=d) - lanczos_shift(big, dy=0.0, dx=d)[:, pad:-pad])[0]
+        > 0
+    )
     top = int(np.argmin(bad)) if not bad.all() else n
     bottom = int(np.argmin(bad[::-1]))
     assert bad.sum() == top + bottom  # two border bands, nothing inside

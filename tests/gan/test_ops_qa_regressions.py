@@ -100,3 +100,21 @@ def test_scalar_arguments_take_one_element_tensors():
             upfirdn2d(x, f, gain=bad)
     with pytest.raises(ValueError, match="clamp must be in"):
         filtered_lrelu(x, f, f, clamp=torch.tensor(-1.0))
+
+
+def test_clamp_zero_is_accepted_as_by_the_float64_truth():
+    # dsp.resample.filtered_lrelu documents clamp >= 0; the torch op refused 0.
+    import numpy as np
+
+    from dsp.filters import design_lowpass
+    from dsp.resample import filtered_lrelu as truth
+    from gan.ops import filtered_lrelu
+
+    f = design_lowpass(0.25, half_width=0.1, fs=1.0, numtaps=8)
+    x = np.random.default_rng(0).standard_normal((1, 2, 10, 10))
+    want = truth(x, f, f, up=2, down=2, padding=5, clamp=0.0)
+    ft = torch.from_numpy(f)
+    got = filtered_lrelu(torch.from_numpy(x), ft, ft, up=2, down=2, padding=5, clamp=0.0)
+    np.testing.assert_array_equal(got.numpy(), want)
+    with pytest.raises(ValueError, match="clamp"):
+        filtered_lrelu(torch.from_numpy(x), ft, ft, up=2, down=2, padding=5, clamp=-1.0)

@@ -214,8 +214,10 @@ def test_row_kernel_filters_width_only():
 def test_float32_agrees_with_float64(radial, torch_gen):
     x = torch.randn(2, 4, 14, 14, generator=torch_gen, dtype=torch.float64)
     b = torch.randn(4, generator=torch_gen, dtype=torch.float64)
-    fu = lowpass_filter(4.0, 2.0, 32.0, 12, dtype=torch.float64)
-    fd = lowpass_filter(4.0, 2.0, 32.0, 12, radial=radial, dtype=torch.float64)
+    fu = lowpass_filter(4.0, half_width=2.0, fs=32.0, numtaps=12, dtype=torch.float64)
+    fd = lowpass_filter(
+        4.0, half_width=2.0, fs=32.0, numtaps=12, radial=radial, dtype=torch.float64
+    )
     kw = dict(up=2, down=2, padding=[10, 11, 10, 11], clamp=2.5)
     y64 = filtered_lrelu(x, fu, fd, b, **kw)
     y32 = filtered_lrelu(x.float(), fu.float(), fd.float(), b.float(), **kw)
@@ -284,15 +286,17 @@ def test_gradcheck_filtered_lrelu(torch_gen):
 
 
 def test_filter_tensors_come_from_dsp():
-    taps = dsp.filters.design_lowpass(3.0, 1.5, 16.0, 12)
-    t = lowpass_filter(3.0, 1.5, 16.0, 12, dtype=torch.float64)
+    taps = dsp.filters.design_lowpass(3.0, half_width=1.5, fs=16.0, numtaps=12)
+    t = lowpass_filter(3.0, half_width=1.5, fs=16.0, numtaps=12, dtype=torch.float64)
     np.testing.assert_array_equal(t.numpy(), taps)
-    radial = lowpass_filter(3.0, 1.5, 16.0, 8, radial=True)
+    radial = lowpass_filter(3.0, half_width=1.5, fs=16.0, numtaps=8, radial=True)
     assert radial.shape == (8, 8) and radial.dtype == torch.float32
     np.testing.assert_allclose(
-        radial.numpy(), dsp.filters.design_lowpass(3.0, 1.5, 16.0, 8, radial=True), rtol=1e-6
+        radial.numpy(),
+        dsp.filters.design_lowpass(3.0, half_width=1.5, fs=16.0, numtaps=8, radial=True),
+        rtol=1e-6,
     )
-    assert lowpass_filter(8.0, 1.0, 16.0, 1).tolist() == [1.0]
+    assert lowpass_filter(8.0, half_width=1.0, fs=16.0, numtaps=1).tolist() == [1.0]
     assert to_filter_tensor(np.array([1, 2, 1])).dtype == torch.float32
 
 

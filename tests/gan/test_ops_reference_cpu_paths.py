@@ -167,7 +167,7 @@ def test_float32_t_tiny_layer_agrees_with_float64(torch_gen):
     # channels: float32 output and gradient within float32 rounding of the float64 result.
     x = torch.randn(1, 3, 54, 54, generator=torch_gen, dtype=torch.float64) * 2
     b = torch.randn(3, generator=torch_gen, dtype=torch.float64)
-    f = torch.from_numpy(dsp.filters.design_lowpass(8.0, 4.0, 64.0, 12))
+    f = torch.from_numpy(dsp.filters.design_lowpass(8.0, half_width=4.0, fs=64.0, numtaps=12))
     gy = torch.randn(1, 3, 52, 52, generator=torch_gen, dtype=torch.float64)
     for pad in ((9, 8), (-11, -12)):
         out = {}

@@ -812,3 +812,21 @@ def test_compiled_models_are_probed_like_their_eager_modules(rng):
     inside = [r.name for r in nested.rows if r.name.startswith("layer2.")]
     assert len(nested.rows) == len(want.rows) and inside
     assert all(name.startswith("layer2._orig_mod.") for name in inside)
+
+
+def test_a_layer_that_crops_keeps_its_strides_rate():
+    # A stride-2 3x3 convolution without padding maps 64 samples to 31 at spacing 2: an input
+    # shift of 2 pixels moves its output by exactly 1 sample (the size ratio 31/64 made it
+    # 0.97, scoring an exactly equivariant layer at ~31 dB).
+    from dsp.figures import bandlimited_field
+    from gan.probe.measures import layer_rate
+
+    assert layer_rate(31, 64) == 0.5 and layer_rate(62, 64) == 1.0 and layer_rate(15, 64) == 0.25
+    assert layer_rate(128, 64) == 2.0 and layer_rate(50, 64) == 50 / 64  # not near 2^k: kept
+    torch.manual_seed(0)
+    conv = nn.Conv2d(1, 2, 3, stride=2, padding=0)
+    x = torch.from_numpy(bandlimited_field(64, 0.1, seed=1)[None, None]).float()
+    rep = probe_model(conv, x, measures=("equivariance",), shifts=(2.0,), circular=False)
+    (row,) = rep.rows
+    assert row.rate == 0.5
+    assert row.measures[equivariance_key(2.0)].mean > 100

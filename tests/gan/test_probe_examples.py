@@ -118,7 +118,9 @@ def test_lowpass_downsample_is_same_filter_then_decimate(taps, size, rng):
 
 def test_kaiser_taps_come_from_dsp_and_stop_at_the_new_nyquist():
     taps = kaiser_taps(2, 12)
-    np.testing.assert_array_equal(taps, design_lowpass(0.25 - 0.0625, 0.0625, 1.0, 12))
+    np.testing.assert_array_equal(
+        taps, design_lowpass(0.25 - 0.0625, half_width=0.0625, fs=1.0, numtaps=12)
+    )
     f, h = scipy.signal.freqz(taps, worN=np.linspace(0.25, 0.5, 64), fs=1.0)
     assert 20 * np.log10(np.abs(h).max()) < -20.0
     np.testing.assert_allclose(blur_taps(), np.array([1, 3, 3, 1]) / 8)
