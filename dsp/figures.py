@@ -67,6 +67,9 @@ def bandlimited_field(n: int | tuple[int, int], bandwidth: float, *, seed: int =
     field is band-limited for any rotation and, being one period of a sum of its DFT bins,
     periodic with period ``(H, W)``. Normalised to unit RMS. A square ``n`` and ``(n, n)`` give
     the same field.
+
+    Sampled already (an array); ``dsp.signals.bandlimited_noise`` is its continuous counterpart
+    (a callable sum of tones, bandwidth in cycles per unit length, sampled at any rate).
     """
     if isinstance(n, tuple | list):
         height, width = check_shape_2d("n", n, minimum=4)

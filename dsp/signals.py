@@ -199,6 +199,10 @@ def bandlimited_noise(
 ) -> Tones | Tones2D:
     """Random band-limited signal: a sum of ``n_components`` tones strictly inside the band.
 
+    Continuous (a callable; ``bandwidth`` in cycles per unit length). For a sampled, periodic
+    test field in cycles/sample (what the aliasing analysers take), see
+    ``dsp.figures.bandlimited_field``.
+
     1D: frequencies uniform in ``[0, bandwidth)``. 2D: uniform in the disc ``|f| < bandwidth``
     (``band="disc"``) or the square ``|fx|, |fy| < bandwidth`` (``band="square"``). Amplitudes
     are Rayleigh with ``E[a^2] = 2 / n_components`` (unit expected power), phases uniform. The
