@@ -29,7 +29,7 @@ from gan.ops import to_filter_tensor
 
 from .alias_free import check_transform
 from .conv import LRELU_GAIN, LRELU_SLOPE, resample_filter_taps, upsample_2x
-from .layers import FullyConnected, MappingNetwork, modulated_conv2d
+from .layers import FullyConnected, MappingNetwork, compute_dtype, modulated_conv2d
 
 __all__ = [
     "BaselineGenerator",
@@ -284,7 +284,9 @@ class BaselineSynthesis(nn.Module):
         if noise_mode not in NOISE_MODES:
             raise ValueError(f"noise_mode must be one of {NOISE_MODES}, got {noise_mode!r}")
         n = ws.shape[0]
-        ws = ws.to(torch.float32)
+        # The module's precision (float64 after .double(): gradient checks, float64 truths).
+        full = compute_dtype(next(self.parameters()))
+        ws = ws.to(full)
         tf = check_transform(transform, n, ws.device)
         feats: OrderedDict[str, torch.Tensor] = OrderedDict()
         x = self.input(n, tf)
@@ -303,7 +305,7 @@ class BaselineSynthesis(nn.Module):
             img = upsample_2x(img, self.resample_filter) + self.torgbs[f"b{r}"](
                 x, ws[:, 2 * level + 1]
             )
-        img = img.to(torch.float32)
+        img = img.to(full)
         return (img, feats) if return_features else img
 
 

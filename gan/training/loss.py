@@ -113,7 +113,8 @@ class GANLoss:
     Parameters
     ----------
     G, D : nn.Module
-        Generator ``G(z, c, update_emas=)`` and discriminator ``D(img, c) -> [N, 1]``.
+        Generator ``G(z, c, update_emas=, noise_mode=)`` (called with ``noise_mode="random"``)
+        and discriminator ``D(img, c) -> [N, 1]``.
     augment_pipe : callable, optional
         ``augment_pipe(images, generator=gen)`` applied to every image D sees (reals and fakes).
     r1_gamma : float
@@ -157,8 +158,10 @@ class GANLoss:
     def run_G(
         self, z: torch.Tensor, c: torch.Tensor | None, *, update_emas: bool | int
     ) -> torch.Tensor:
+        # Fresh per-pixel noise for every sample (StyleGAN2 trains so; the baseline's constant
+        # noise is for generating fixed images). The alias-free generators have no noise.
         with self._ctx():
-            return self.G(z, c, update_emas=update_emas).float()
+            return self.G(z, c, update_emas=update_emas, noise_mode="random").float()
 
     def run_D(
         self,

@@ -200,7 +200,7 @@ def test_losses_match_direct_formulas():
     torch.manual_seed(0)
     shape = (1, 4, 4)
     D = _LinearD(shape).double()
-    G = lambda z, c, update_emas=False: z.view(-1, *shape)  # noqa: E731
+    G = lambda z, c, update_emas=False, noise_mode="const": z.view(-1, *shape)  # noqa: E731
     L = GANLoss(G, D, r1_gamma=0.8, r1_interval=4)
     real = torch.randn(3, *shape, dtype=torch.float64)
     z = torch.randn(3, 16, dtype=torch.float64)
@@ -566,3 +566,23 @@ def test_ranks_that_resume_from_different_checkpoints_are_refused(
         assert returncode != 0
         assert "processes start at different steps" in log and "--out must be" in log, log
     assert not (tmp_path / "node1").exists()  # rank 1 wrote nothing
+
+
+def test_the_baseline_trains_with_fresh_noise_per_sample():
+    # StyleGAN2 draws new per-pixel noise for every sample while training; the constant noise
+    # buffer is for generating fixed images (metrics, grids). It used to be used in training too.
+    from gan.networks.presets import build_discriminator, build_generator
+
+    G = build_generator("baseline-tiny", res=16, seed=0)
+    D = build_discriminator("baseline-tiny", res=16, seed=0)
+    with torch.no_grad():
+        for name, p in G.named_parameters():
+            if name.endswith("noise_strength"):
+                p.fill_(0.5)
+    loss = GANLoss(G, D)
+    z = torch.randn(2, G.z_dim, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        a, b = loss.run_G(z, None, update_emas=False), loss.run_G(z, None, update_emas=False)
+        const = G(z, noise_mode="const")
+    assert (a - b).abs().max() > 1e-3 and (a - const).abs().max() > 1e-3
+    assert torch.equal(const, G(z))  # generating without training: the constant noise
