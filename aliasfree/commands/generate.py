@@ -102,16 +102,19 @@ def load_model(args: argparse.Namespace):
     return G.eval().to(args.device)
 
 
-def add_class_arg(p: argparse.ArgumentParser) -> None:
-    """``--class K`` for the commands that render one class of a conditional generator."""
+def add_class_arg(
+    p: argparse.ArgumentParser,
+    default: str = "default 0; not for an unconditional generator",
+) -> None:
+    """``--class K`` for the commands that render a class of a conditional generator;
+    ``default`` says in the help what happens without it."""
     p.add_argument(
         "--class",
         dest="class_idx",
         type=int,
         default=None,
         metavar="K",
-        help="class 0..C-1 of a generator trained with --labels on C classes (default 0; "
-        "not for an unconditional generator)",
+        help=f"class 0..C-1 of a generator trained with --labels on C classes ({default})",
     )
 
 
@@ -213,15 +216,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "counter-clockwise as displayed (row 0 at the top, like np.rot90); applied before the "
         "translation (default 0)",
     )
-    p.add_argument(
-        "--class",
-        dest="class_idx",
-        type=int,
-        default=None,
-        metavar="K",
-        help="class of every image, 0..C-1, for a generator trained with --labels on C classes "
-        "(default: image i gets class i mod C, as in the run's sample grids)",
-    )
+    add_class_arg(p, "of every image; default: image i gets class i mod C, as in the run's "
+                  "sample grids")  # fmt: skip
     p.add_argument("--cols", type=int, default=None, help="grid columns (default ~sqrt(#seeds))")
     p.add_argument("--batch", type=int, default=8, help="images per forward pass (default 8)")
     p.add_argument(

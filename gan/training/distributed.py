@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import datetime
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -293,12 +293,18 @@ def average_gradients(
             flat.div_(env.world_size)
             if nan_to_num:
                 torch.nan_to_num_(flat, nan=0.0, posinf=1e5, neginf=-1e5)
-            offset = 0
-            for g in bucket:
-                n = g.numel()
-                g.copy_(flat[offset : offset + n].view_as(g))
-                offset += n
+            _scatter(flat, bucket)
     return len(grads)
+
+
+def _scatter(flat: torch.Tensor, tensors: Sequence[torch.Tensor]) -> None:
+    """Copy consecutive slices of the 1D ``flat`` into ``tensors`` (the inverse of a flat
+    concatenation), in place."""
+    offset = 0
+    for t in tensors:
+        n = t.numel()
+        t.copy_(flat[offset : offset + n].view_as(t))
+        offset += n
 
 
 def broadcast_module(module: nn.Module, env: DistEnv, *, src: int = 0) -> None:
@@ -340,12 +346,7 @@ def average_buffers(module: nn.Module, env: DistEnv) -> int:
         return 0
     with torch.no_grad():
         flat = torch.cat([b.detach().reshape(-1).to(torch.float64) for b in bufs])
-        flat = _allreduce_copy(flat.to(bufs[0].device), env, mean=True)
-        offset = 0
-        for b in bufs:
-            n = b.numel()
-            b.copy_(flat[offset : offset + n].view_as(b))
-            offset += n
+        _scatter(_allreduce_copy(flat.to(bufs[0].device), env, mean=True), bufs)
     return len(bufs)
 
 
