@@ -83,9 +83,9 @@ def alias_free_band(
     The inequalities are strict and evaluated in exact integer arithmetic: a bin exactly on the
     boundary (``|f| = c``) is **outside**, because ``+c`` and ``−c`` land on the same
     Nyquist bin of the decimated map, which cannot tell them apart (a cosine there survives, a
-    sine vanishes). DC (``f = 0``) is always inside. The rule is the same for every stride: on
-    an axis of stride 1 the band is the whole axis except the Nyquist bin of an even length
-    (``|f| = 1/2``, already ambiguous in the input).
+    sine vanishes). DC (``f = 0``) is always inside. With ``band="square"`` an axis of stride
+    1 is not decimated, so the whole axis is inside (its Nyquist bin too: nothing folds that
+    was not already there); the disc keeps its ellipse.
 
     Parameters
     ----------
@@ -109,7 +109,9 @@ def alias_free_band(
     ky, kx = _signed_bins(height), _signed_bins(width)
     if band == "square":
         # |k/n| < 1/(2·f)  <=>  2·f·|k| < n
-        mask = (2 * fy * np.abs(ky) < height)[:, None] & (2 * fx * np.abs(kx) < width)
+        in_y = (2 * fy * np.abs(ky) < height) | (fy == 1)
+        in_x = (2 * fx * np.abs(kx) < width) | (fx == 1)
+        mask = in_y[:, None] & in_x
     else:
         # (2·fy·ky/H)² + (2·fx·kx/W)² < 1  <=>  4·(fy²·ky²·w² + fx²·kx²·h²) < g²·h²·w²  with
         # H = g·h, W = g·w: dividing by gcd² keeps the integers small (exact for square maps of
@@ -474,6 +476,7 @@ def nonlinearity_aliasing(
     m: int = 4,
     *,
     ndim: int = 2,
+    keep_channels: bool = False,
 ) -> NonlinearityAliasing:
     """Energy that a pointwise nonlinearity ``fn`` folds back when applied at the sampling rate.
 
@@ -500,14 +503,17 @@ def nonlinearity_aliasing(
         Real, finite; rank ``>= ndim``. Leading axes are independent signals ("channels").
     fn : callable
         Pointwise function on arrays (same shape out, real, finite), e.g. ``np.square`` or
-        ``lambda v: np.maximum(v, 0)``. It is called on chunks along the first axis with the
-        other axes intact (``[k, C, H, W]`` for ``x`` of shape ``[N, C, H, W]``, at the input
-        rate and at ``m`` times it), so a function with one parameter per channel (a per-channel
-        PReLU) sees every channel where it expects it.
+        ``lambda v: np.maximum(v, 0)``, called on chunks of signals at the input rate and at
+        ``m`` times it: ``[k, *signal]`` with all leading axes flattened, or with
+        ``keep_channels`` ``[k, C, …, *signal]`` (chunks along the first axis only).
     m : int
         Oversampling factor of the reference, an integer ``>= 2``.
     ndim : {1, 2}
         Number of trailing signal axes.
+    keep_channels : bool
+        Give ``fn`` whole inputs (every channel of a sample together), for a function with one
+        parameter per channel (a per-channel PReLU). A chunk then holds at least one input's
+        channels at ``m²`` times the size, so leave it off for functions that do not need it.
 
     Returns
     -------
@@ -520,8 +526,10 @@ def nonlinearity_aliasing(
     arr = as_finite_array("x", x, min_ndim=ndim)
     sig = arr.shape[arr.ndim - ndim :]
     lead = arr.shape[: arr.ndim - ndim]
-    # Chunks along the first axis only: the inner leading axes (channels) stay together.
-    blocks = arr.reshape((lead[0] if lead else 1,) + lead[1:] + sig)
+    if keep_channels:  # chunks along the first axis only: the channels stay together
+        blocks = arr.reshape((lead[0] if lead else 1,) + lead[1:] + sig)
+    else:  # chunks of single signals: memory bounded whatever the channel count
+        blocks = arr.reshape((-1,) + sig)
     per_block = int(np.prod(blocks.shape[1:]))
     up_sizes = tuple(m * n for n in sig)
     per = max(1, _CHUNK_ELEMENTS // (per_block * m**ndim))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import sys
 import warnings
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -65,7 +66,9 @@ def _pair(v: object) -> tuple[int, int]:
 
 
 def _ratio_factor(n_in: int, n_out: int) -> int:
-    return max(1, int(round(n_in / max(n_out, 1))))
+    # Rounded up: a layer that shrinks its map at all (32 → 24) lowers the rate, and a
+    # non-integer ratio is measured against the stricter band of the next whole stride.
+    return max(1, math.ceil(n_in / max(n_out, 1) - 1e-9))
 
 
 class Stride1(NamedTuple):
@@ -168,7 +171,8 @@ def _polyphase(
         note = (
             f"downsampling measured on the layer's input: its output {h_out}x{w_out} is not "
             f"its input {h_in}x{w_in} divided by a whole stride per axis, so no stride-1 "
-            "equivalent could be built from the layer (its own filter is not seen)"
+            "equivalent could be built from the layer (its own filter is not seen; the band is "
+            f"that of the ratio rounded up to the stride {s[0]}x{s[1]})"
         )
         return x, s, note
     y = out.new_empty(out.shape[:-2] + (h_in, w_in))
@@ -211,8 +215,9 @@ def stride1_equivalent(info: LayerInfo, x: torch.Tensor, out: torch.Tensor) -> S
     does): the stride-1 map keeps the input's size and stays periodic when the input is (a global
     pool then gives a constant map: no aliasing). The stride is per axis, ``(s_y, s_x)``
     (``stride=(2, 1)`` decimates the rows only); each axis is cropped to a multiple of its own
-    stride (the strided output samples positions ``0, s, 2s, …``, so the crop loses nothing the
-    layer keeps).
+    stride (the strided output samples positions ``0, s, 2s, …``; the crop can drop the last
+    of them, e.g. 15 → 14 samples for a 4-tap stride-2 convolution with padding 1 on 16, whose
+    output keeps 8: a sample at the border, a small effect on the spectrum).
     """
     mod = info.module
     h_in, w_in = x.shape[-2:]
@@ -279,12 +284,14 @@ def downsampling_aliasing(y1: np.ndarray, stride: int | tuple[int, int]) -> dict
 
 # ------------------------------------------------------------------------------ nonlinearity
 def _module_fn(module: nn.Module):
-    """``module`` as a numpy → numpy function on maps ``[k, C, H, W]`` (float64 out), on the
-    module's device and in its parameters' dtype (float64 for a module without parameters).
+    """``module`` as a numpy → numpy function on maps ``[k, C, H, W]`` or single maps
+    ``[k, H, W]`` (fed as ``[k, 1, H, W]``; float64 out), on the module's device and in its
+    parameters' dtype (float64 for a module without parameters).
 
-    ``dsp.aliasing.nonlinearity_aliasing`` calls it on chunks of whole inputs, at the input
-    rate and at ``oversample`` times it, so a module with one parameter per channel (a
-    ``PReLU(num_parameters=C)``) sees the channels where it expects them. The module gets its
+    ``dsp.aliasing.nonlinearity_aliasing`` calls it at the input rate and at ``oversample``
+    times it: on chunks of whole inputs for a module with parameters, so that one with a
+    parameter per channel (a ``PReLU(num_parameters=C)``) sees the channels where it expects
+    them, and on single maps otherwise (bounded memory). The module gets its
     own copy of the maps (an in-place module, ``ReLU(inplace=True)``, must not overwrite the
     analyzer's array) and runs with the probe's hooks paused (its calls are not rows).
     """
@@ -294,6 +301,9 @@ def _module_fn(module: nn.Module):
 
     def fn(a: np.ndarray) -> np.ndarray:
         t = torch.from_numpy(a).to(device=device, dtype=dtype, copy=True)
+        single = t.ndim == 3  # [k, H, W]: single maps, fed as [k, 1, H, W]
+        if single:
+            t = t[:, None]
         try:
             with torch.no_grad(), hooks_paused():
                 y = module(t)
@@ -312,6 +322,7 @@ def _module_fn(module: nn.Module):
                 f"{type(module).__name__} turned {tuple(t.shape)} into "
                 f"{getattr(y, 'shape', type(y).__name__)}: leave it out of nonlinearities"
             )
+        y = y[:, 0] if single else y
         return y.to(torch.float64).cpu().numpy()
 
     return fn
@@ -331,7 +342,10 @@ def nonlinearity_fraction(x: np.ndarray, module: nn.Module, oversample: int) -> 
     input whose output is zero in every channel.
     """
     fn = _module_fn(module)
-    res = nonlinearity_aliasing(x, fn, m=oversample)
+    # Whole inputs only for a module with parameters (one per channel, a PReLU): others get
+    # single maps, whose chunks stay small whatever the channel count.
+    per_channel = any(True for _ in module.parameters())
+    res = nonlinearity_aliasing(x, fn, m=oversample, keep_channels=per_channel)
     aliased = np.asarray(res.per_channel_energy, dtype=np.float64).reshape(x.shape[:2])
     output = np.asarray(res.per_channel_output_energy, dtype=np.float64).reshape(x.shape[:2])
     mean_energy = np.mean(output, axis=1, keepdims=True)
@@ -433,19 +447,37 @@ def equivariance_psnr(
     return np.where(dead, np.nan, db)
 
 
-def layer_rate(n_out: int, n_net: int) -> float:
-    """Sampling rate of a layer's map along one axis, relative to the network input's.
+def layer_rate(
+    module: nn.Module,
+    rate_in: tuple[float, float],
+    in_hw: tuple[int, int] | None,
+    out_hw: tuple[int, int],
+) -> tuple[float, float]:
+    """Sampling rate ``(y, x)`` of a layer's output relative to the network input, from the rate
+    of its input and the layer's structure (REFERENCE §7).
 
-    ``n_out / n_net``, snapped to the nearest power of two when within 15 % of it: a layer
-    without padding crops a few border samples (a stride-2 3×3 convolution maps 64 samples to
-    31) without changing its sample spacing, and the expected shift of its output must be the
-    spacing's (``t/2`` samples there), or an exactly equivariant layer would be scored as if it
-    had resampled. Rates that are not near a power of two (``interpolate(size=50)`` on 64
-    samples) are kept as the ratio.
+    A strided ``Conv2d``/``MaxPool2d``/``AvgPool2d`` divides the rate by its stride and a
+    ``ConvTranspose2d`` multiplies it, whatever their padding (a stride-2 3×3 convolution
+    without padding maps 64 samples to 31 at spacing 2); any other layer whose output has its
+    input's size keeps the rate (an unpadded stride-1 convolution crops, but does not resample);
+    a layer that changes the size otherwise (``Upsample``, interpolation, adaptive pooling, a
+    user's resampler) scales the rate by the size ratio. The expected shift of a layer's map
+    under an input shift ``t`` is ``t·rate``: from the size ratio alone an exactly equivariant
+    layer that crops would be scored as if it had resampled.
     """
-    r = n_out / n_net
-    p = 2.0 ** round(math.log2(r))
-    return p if abs(r / p - 1.0) <= 0.15 else r
+    ry, rx = rate_in
+    if isinstance(module, nn.Conv2d | nn.MaxPool2d | nn.AvgPool2d):
+        stride = getattr(module, "stride", None)
+        if stride is None:  # pooling without a stride: the kernel size
+            stride = module.kernel_size
+        sy, sx = _pair(stride)
+        return ry / sy, rx / sx
+    if isinstance(module, nn.ConvTranspose2d):
+        sy, sx = _pair(module.stride)
+        return ry * sy, rx * sx
+    if in_hw is None:
+        return ry, rx
+    return ry * out_hw[0] / in_hw[0], rx * out_hw[1] / in_hw[1]
 
 
 # ------------------------------------------------------------------------------ the probe
@@ -573,6 +605,26 @@ class _Prober:
     _seen: list[str] = field(default_factory=list)
     _stored: dict[str, torch.Tensor] = field(default_factory=dict)
     _nl_inputs: dict[str, np.ndarray] = field(default_factory=dict)
+    # Rates of the tensors seen in the first pass: by identity (checked through a weak
+    # reference: ids are reused once a tensor is freed), and the latest per spatial size for
+    # tensors no hooked module produced (a residual sum, a concatenation).
+    _rate_of: dict[int, tuple[object, tuple[float, float]]] = field(default_factory=dict)
+    _rate_by_size: dict[tuple[int, int], tuple[float, float]] = field(default_factory=dict)
+
+    def _remember_rate(self, t: torch.Tensor, rate: tuple[float, float]) -> None:
+        self._rate_of[id(t)] = (weakref.ref(t), rate)
+        self._rate_by_size[tuple(t.shape[-2:])] = rate
+
+    def _input_rate(self, x: torch.Tensor | None) -> tuple[float, float]:
+        if x is None or x.ndim != 4:
+            return 1.0, 1.0
+        entry = self._rate_of.get(id(x))
+        if entry is not None and entry[0]() is x:
+            return entry[1]
+        size = tuple(x.shape[-2:])
+        if size in self._rate_by_size:
+            return self._rate_by_size[size]
+        return x.shape[-2] / self.h_net, x.shape[-1] / self.w_net
 
     def log(self, msg: str) -> None:
         if self.progress:
@@ -592,12 +644,15 @@ class _Prober:
             return
         x0 = args[0] if args and isinstance(args[0], torch.Tensor) else None
         if self._first:
+            in_hw = tuple(x0.shape[-2:]) if x0 is not None and x0.ndim == 4 else None
+            rate = layer_rate(info.module, self._input_rate(x0), in_hw, tuple(out.shape[-2:]))
+            self._remember_rate(out, rate)
             self.accs[key] = _Acc(
                 type=info.type,
                 in_shape=tuple(x0.shape[1:]) if x0 is not None else (),
                 out_shape=tuple(out.shape[1:]),
-                rate=layer_rate(out.shape[-2], self.h_net),
-                rate_w=layer_rate(out.shape[-1], self.w_net),
+                rate=rate[0],
+                rate_w=rate[1],
             )
             self.order.append(key)
         elif key not in self.accs:
@@ -639,7 +694,10 @@ class _Prober:
         span = f"inputs {start}..{start + len(xb) - 1}"
         self._seen = []
         self.log(f"{span}: base pass")
+        if self._first:
+            self._remember_rate(xb, (1.0, 1.0))
         run_hooked(model, xb, self.infos, self.on_output, self.on_input, self.forward_kwargs)
+        self._rate_of.clear()
         self._nl_inputs.clear()
         if self._first and not self.order:
             raise ValueError(
@@ -742,10 +800,10 @@ def probe_model(
        RMS-normalised maps (``equivariance_psnr``), one measure key per shift
        (``equivariance_key(t)``).
 
-    A layer's rate (the report's ``rate`` and ``rate_w`` columns) is its size over the
-    input's, snapped to the nearest power of two within 15 % (:func:`layer_rate`): a layer
-    that crops (``padding=0``) keeps its stride's spacing, so an exactly equivariant one scores
-    as such.
+    A layer's rate (the report's ``rate`` and ``rate_w`` columns, relative to the input's) is
+    followed through the network from the layers' structure (:func:`layer_rate`: strides, else
+    size ratios), so a layer that crops (``padding=0``) keeps its stride's spacing and an
+    exactly equivariant one scores as such.
 
     **Which shifts (``circular``).** ``circular=True`` (default) rolls the input (integer
     shifts) or shifts it with the periodic band-limited FFT shift (fractional), and compares

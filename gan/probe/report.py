@@ -58,7 +58,18 @@ FOLD_KEYS = ("fold_non_aliased", "fold_aliased", "fold_tangled")
 _CSV_FIXED_V1 = ("name", "type", "in_shape", "out_shape", "rate")
 _CSV_FIXED = _CSV_FIXED_V1 + ("rate_w", "notes")
 _STAT_FIELDS = ("mean", "std", "min", "max")
-_NOTE_SEP = " | "
+
+
+def _read_notes(cell: str) -> tuple[str, ...]:
+    """A CSV ``notes`` cell: a JSON list of strings (any text, separators included); a cell that
+    is not one (reports written before the JSON form) is one note per ``" | "``-separated part."""
+    try:
+        notes = json.loads(cell)
+    except json.JSONDecodeError:
+        return tuple(cell.split(" | "))
+    if isinstance(notes, list) and all(isinstance(n, str) for n in notes):
+        return tuple(notes)
+    return (cell,)
 
 
 def equivariance_key(shift: float) -> str:
@@ -131,11 +142,13 @@ class LayerRow:
     in_shape, out_shape : tuple of int
         Per-sample shapes ``(C, H, W)`` (no batch axis) of the first input and the output.
     rate : float
-        Output sampling rate along H (rows) relative to the network input: ``H_out / H_in``.
+        Output sampling rate along H (rows) relative to the network input, followed through
+        the layers' strides (``gan.probe.measures.layer_rate``; ``H_out / H_in`` for a network
+        that neither crops nor resamples by other means).
     measures : dict
         Measure key → ``Stat`` (module docstring).
     rate_w : float, optional
-        The same along W (columns), ``W_out / W_in``; ``None`` (rows written before it existed)
+        The same along W (columns); ``None`` (rows written before it existed)
         means equal to ``rate``.
     notes : tuple of str
         How this row was measured where that is not the default (``probe_model``).
@@ -288,7 +301,7 @@ class ProbeReport:
 
     def to_csv(self, path: str | os.PathLike) -> Path:
         """Write one line per row atomically: name, type, in_shape, out_shape (``CxHxW``), rate
-        (along H), rate_w (along W), notes (joined by ``" | "``), then
+        (along H), rate_w (along W), notes (a JSON list of strings), then
         ``<measure>_mean, _std, _min, _max`` for every measure (empty where a row lacks it,
         ``nan`` for a NaN value). The report's own notes are not in the CSV (see the JSON)."""
         return write_text_atomic(path, self.csv_text())
@@ -302,7 +315,7 @@ class ProbeReport:
         for r in self.rows:
             rh, rw = r.rates
             line = [r.name, r.type, _shape_str(r.in_shape), _shape_str(r.out_shape), repr(rh)]
-            line += [repr(rw), _NOTE_SEP.join(r.notes)]
+            line += [repr(rw), json.dumps(list(r.notes)) if r.notes else ""]
             for m in names:
                 st = r.measures.get(m)
                 line += [""] * 4 if st is None else [repr(getattr(st, s)) for s in _STAT_FIELDS]
@@ -343,7 +356,7 @@ class ProbeReport:
                     rate=float(line[4]),
                     measures=measures,
                     rate_w=float(line[5]) if new else None,
-                    notes=tuple(line[6].split(_NOTE_SEP)) if new and line[6] else (),
+                    notes=_read_notes(line[6]) if new and line[6] else (),
                 )
             )
         return cls(rows=rows)

@@ -41,8 +41,8 @@ def test_band_mask_matches_exact_rationals(shape, factor, band):
         for b in range(w):
             fy = Fraction(a if a < h - h // 2 else a - h, h)
             fx = Fraction(b if b < w - w // 2 else b - w, w)
-            if band == "square":
-                want[a, b] = abs(fy) < fc and abs(fx) < fc
+            if band == "square":  # stride 1: nothing decimated, the whole plane inside
+                want[a, b] = factor == 1 or (abs(fy) < fc and abs(fx) < fc)
             else:
                 want[a, b] = fy * fy + fx * fx < fc * fc
     np.testing.assert_array_equal(alias_free_band(shape, factor, band), want)
@@ -523,8 +523,8 @@ def test_band_mask_per_axis_matches_exact_rationals(shape, factor, band):
         for b in range(w):
             fy = Fraction(a if a < h - h // 2 else a - h, h)
             fx = Fraction(b if b < w - w // 2 else b - w, w)
-            if band == "square":
-                want[a, b] = abs(fy) < cy and abs(fx) < cx
+            if band == "square":  # an axis of stride 1 is not decimated: all inside
+                want[a, b] = (abs(fy) < cy or factor[0] == 1) and (abs(fx) < cx or factor[1] == 1)
             else:
                 want[a, b] = (fy / cy) ** 2 + (fx / cx) ** 2 < 1
     np.testing.assert_array_equal(alias_free_band(shape, factor, band), want)
@@ -628,7 +628,7 @@ def test_nonlinearity_fn_sees_whole_channel_blocks():
         shapes.append(v.shape)
         return np.where(v > 0, v, slopes[None, :, None, None] * v)
 
-    got = nonlinearity_aliasing(x, prelu, m=2)
+    got = nonlinearity_aliasing(x, prelu, m=2, keep_channels=True)
     assert all(s[1:2] == (4,) for s in shapes)
     for c, a in enumerate(slopes):
         want = nonlinearity_aliasing(x[:, c], lambda v, a=a: np.where(v > 0, v, a * v), m=2)
@@ -636,6 +636,14 @@ def test_nonlinearity_fn_sees_whole_channel_blocks():
             got.per_channel_energy[:, c], want.per_channel_energy, rtol=1e-12, atol=1e-30
         )
     assert np.all(got.per_channel_energy[:, 3] < 1e-25)  # slope 1: linear, no aliasing
+    # By default single signals ([k, H, W]: bounded memory), the same energies for a function
+    # without per-channel parameters.
+    shapes.clear()
+    relu = lambda v: (shapes.append(v.shape), np.maximum(v, 0))[1]  # noqa: E731
+    plain = nonlinearity_aliasing(x, relu, m=2)
+    assert all(len(s) == 3 for s in shapes)
+    whole = nonlinearity_aliasing(x, lambda v: np.maximum(v, 0), m=2, keep_channels=True)
+    np.testing.assert_allclose(plain.per_channel_energy, whole.per_channel_energy, rtol=1e-12)
 
 
 def test_out_of_band_fraction_of_an_unwindowed_spectrum_equals_the_energy_measure():

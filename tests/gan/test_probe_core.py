@@ -198,11 +198,12 @@ def test_shift_maps_matches_roll_and_zero_fill(rng):
 
 
 def _dft_out_of_band(y1: np.ndarray, sy: int, sx: int) -> np.ndarray:
-    """Brute-force truth [N, C]: |fft2|² outside |fy| < 1/(2 sy), |fx| < 1/(2 sx)."""
+    """Brute-force truth [N, C]: |fft2|² outside |fy| < 1/(2 sy), |fx| < 1/(2 sx) (an axis of
+    stride 1 is not decimated: all of it inside)."""
     p = np.abs(np.fft.fft2(y1)) ** 2
     fy = np.fft.fftfreq(y1.shape[-2])[:, None]
     fx = np.fft.fftfreq(y1.shape[-1])[None, :]
-    inside = (np.abs(fy) < 0.5 / sy) & (np.abs(fx) < 0.5 / sx)
+    inside = ((np.abs(fy) < 0.5 / sy) | (sy == 1)) & ((np.abs(fx) < 0.5 / sx) | (sx == 1))
     return (p * ~inside).sum(axis=(-2, -1)) / p.sum(axis=(-2, -1))
 
 
@@ -819,10 +820,7 @@ def test_a_layer_that_crops_keeps_its_strides_rate():
     # shift of 2 pixels moves its output by exactly 1 sample (the size ratio 31/64 made it
     # 0.97, scoring an exactly equivariant layer at ~31 dB).
     from dsp.figures import bandlimited_field
-    from gan.probe.measures import layer_rate
 
-    assert layer_rate(31, 64) == 0.5 and layer_rate(62, 64) == 1.0 and layer_rate(15, 64) == 0.25
-    assert layer_rate(128, 64) == 2.0 and layer_rate(50, 64) == 50 / 64  # not near 2^k: kept
     torch.manual_seed(0)
     conv = nn.Conv2d(1, 2, 3, stride=2, padding=0)
     x = torch.from_numpy(bandlimited_field(64, 0.1, seed=1)[None, None]).float()
@@ -830,3 +828,54 @@ def test_a_layer_that_crops_keeps_its_strides_rate():
     (row,) = rep.rows
     assert row.rate == 0.5
     assert row.measures[equivariance_key(2.0)].mean > 100
+
+
+class _FftCrop(nn.Module):
+    """A resampler no stride describes: periodic (FFT) resampling of 64 samples to 56."""
+
+    def forward(self, x):
+        spec = torch.fft.fftshift(torch.fft.fft2(x), dim=(-2, -1))
+        c, h = x.shape[-1] // 2, 28
+        spec = spec[..., c - h : c + h, c - h : c + h]
+        y = torch.fft.ifft2(torch.fft.ifftshift(spec, dim=(-2, -1))).real
+        return y * (56 / 64) ** 2
+
+
+def test_rates_follow_the_layers_not_their_sizes():
+    # Unpadded stride-1 convs crop without resampling (rate 1 at every depth, also beyond a 15 %
+    # crop); a stride-3 conv divides by 3; a resampler no stride describes scales by its size
+    # ratio; a residual sum (no module output) takes the rate of its same-sized operand.
+    from dsp.figures import bandlimited_field
+
+    class Residual(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv2d(1, 1, 3, padding=1)
+            self.down = nn.Conv2d(1, 1, 3, stride=3, padding=1)
+
+        def forward(self, x):
+            return self.down(x + self.conv(x))
+
+    torch.manual_seed(0)
+    crop = nn.Sequential(*[nn.Conv2d(1, 1, 3) for _ in range(6)])
+    x = torch.from_numpy(bandlimited_field(64, 0.1, seed=2)[None, None]).float()
+    rep = probe_model(crop, x, measures=("equivariance",), shifts=(1.0,), circular=False)
+    assert [r.rate for r in rep.rows] == [1.0] * 6
+    assert all(r.measures[equivariance_key(1.0)].mean > 100 for r in rep.rows)
+    rep = probe_model(Residual(), x, measures=("equivariance",), shifts=(6.0,))
+    assert rep.row("down").rate == pytest.approx(1 / 3)
+    rep = probe_model(_FftCrop(), x, measures=("equivariance",), shifts=(1.0,))
+    (row,) = rep.rows
+    assert row.rate == 56 / 64 and row.measures[equivariance_key(1.0)].mean > 100
+
+
+def test_a_non_integer_rate_reduction_is_measured_with_a_note():
+    # Upsample(0.75): 32 -> 24 lowers the rate by 4/3; rounding the ratio to 1 skipped the layer
+    # and the report then said no layer lowers the rate.
+    x = torch.from_numpy(np.random.default_rng(2).standard_normal((1, 1, 32, 32)))
+    up = nn.Upsample(scale_factor=0.75, mode="bilinear", align_corners=False)
+    rep = probe_model(up, x, measures=("downsampling",))
+    (row,) = rep.rows
+    assert "out_of_band" in row.measures and row.rate == 0.75
+    assert any("rounded up to the stride 2x2" in n for n in row.notes)
+    assert not rep.notes

@@ -52,7 +52,7 @@ def _report() -> ProbeReport:
             0.25,
             {"out_of_band": Stat(0.01, 0.05, 0.0, 0.2)},
             rate_w=0.5,
-            notes=("measured on the layer's input", "second, note"),
+            notes=("measured on the layer's input", "second, note | with the old separator"),
         ),
     ]
     return ProbeReport(
@@ -182,7 +182,9 @@ def test_table_lists_every_row_and_measure():
     # Per-axis rates show as H×W; equal ones as one number.
     assert lines[3].split()[3] == "0.5"
     assert lines[5].split()[:5] == ["pool", "[1]", "Upsample", "4x2x4", "0.25×0.5"]
-    assert lines[6] == "[1] pool: measured on the layer's input; second, note"
+    assert lines[6] == (
+        "[1] pool: measured on the layer's input; second, note | with the old separator"
+    )
     assert lines[7] == "note: measure 'x' found no layer: why"
     assert str(_report()) == text
     assert _report().table(["out_of_band"]).splitlines()[0].split()[-2:] == ["out_of_band", "[%]"]
