@@ -44,6 +44,7 @@ code(r"""
 %matplotlib inline
 import math
 import os
+import shutil
 import tempfile
 import time
 import warnings
@@ -118,10 +119,13 @@ grey = 0); turned by 30°; and its error against the band-limited rotation refer
 (×10). Pixels outside the metric's mask (where the reference resampler lacks input) are shown
 as 0, i.e. grey, which is why the rotation errors are bounded by an octagon.
 
-What to look for: config T's translation error is invisible, the baseline's is not, because its
-upsampler and pointwise nonlinearity create frequencies above Nyquist that fold back differently
-for every sub-pixel position. Under rotation only config R stays clean: config T's 3×3 kernels
-and separable filters are not rotation-invariant.
+What to look for: config T's translation error is invisible, the baseline's is not. At
+initialisation the baseline's content hardly follows the input transform at all (moved by 5
+pixels its image is closer to the unmoved one than to the moved reference): apart from its
+Fourier input, its layers are anchored to the pixel grid and the image borders (zero-padded
+3×3 convolutions, fixed upsampling), and its upsampler and pointwise nonlinearity fold
+frequencies above Nyquist back into the band. Under rotation only config R stays clean: config
+T's 3×3 kernels and separable filters are not rotation-invariant.
 """)
 
 code(r"""
@@ -381,6 +385,9 @@ for p in PRESETS:
     title = f"{LABEL[p]}: {num_avg} images averaged, {steps} interpolation steps"
     show(plot_sticking(avg, sl, title=title, column=RES // 2))
 print(f"total notebook compute time {time.perf_counter() - T0:.1f} s")
+if FAST:  # under the test suite: repeated runs must not fill the disk with GIFs
+    shutil.rmtree(WORKDIR, ignore_errors=True)
+print(f"videos in {WORKDIR} ({'deleted' if FAST else 'kept'})")
 """)
 
 md(r"""

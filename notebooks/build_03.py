@@ -199,9 +199,10 @@ sign on the reals, E[sign D(x)], is above the target 0.6, until the augmentation
 reals hard enough to tell apart again. The R1 penalty (applied every 16 steps, weighted by 16)
 keeps D's gradient on the reals small.
 
-The 2-kimg run of the full mode shows the usual start on a tiny dataset: for about 1 kimg both
-losses stay near the dotted lines, then D pulls ahead (`loss_D` ≈ 0.5, D(real) > 0 > D(fake)),
-G's loss climbs, and p starts to rise; a longer run is needed to see ADA bring D back.
+Where this run's losses, logits and p went is printed under the figure. On a run this short
+(2 kimg in the full mode) D usually stays near chance with D(real) > 0 > D(fake), and ADA's p
+stays near 0: it rises only once D's sign on the reals passes the target, which takes longer
+runs (`aliasfree train --minutes 30`).
 """)
 
 code(r"""
@@ -238,6 +239,10 @@ ax.set_title("ADA probability p")
 fig.tight_layout()
 show(fig)
 print(f"s/kimg over the run (median of the ticks): {np.nanmedian(col('sec_per_kimg')):.1f}")
+for name in ("loss_D", "loss_G", "logits_real", "logits_fake", "augment_p"):
+    v = col(name)
+    print(f"{name:12s} first {v[0]:+.3f}  last {v[-1]:+.3f}  range [{np.nanmin(v):+.3f}, "
+          f"{np.nanmax(v):+.3f}]")
 """)
 
 md(r"""
@@ -247,9 +252,10 @@ At every snapshot the EMA generator's equivariance is measured (REFERENCE §5, P
 between `G(z)` moved afterwards and `G(z)` generated moved; higher is more equivariant):
 **EQ-T** (integer-pixel translations), **EQ-T_frac** (sub-pixel translations) and **EQ-R**
 (rotations). Config T keeps a high EQ-T throughout training: it is a property of the
-architecture, not something learned. In the 2-kimg run of the full mode EQ-T stayed at about
-80 dB while EQ-T_frac fell by about 10 dB and EQ-R by about 7 dB from the untrained network's,
-as the images gained contrast and sharper edges. Config T is not built for rotations, so its
+architecture, not something learned. The line under the table gives each metric's change from
+the untrained network to the last snapshot: in short runs EQ-T stays near 80 dB while
+EQ-T_frac and EQ-R lose a few dB as the images gain contrast and sharper edges (not
+monotonically from one snapshot to the next). Config T is not built for rotations, so its
 EQ-R stays low (compare notebook 02 and config R). FID/KID appear here only when the run was
 given a feature extractor (`--fid-extractor FILE`; nothing is downloaded); this run asks for
 FID without one to show the note it gets instead.
@@ -272,6 +278,9 @@ for i, r in enumerate(mets):
     rows.append([f"snapshot {i + 1}", f"{r['kimg']:.3f}"] + vals)
 display(md_table(["snapshot", "kimg"] + [m.replace("eqt", "EQ-T").replace("eqr", "EQ-R")
                                          for m in names], rows))
+last = mets[-1]
+print("change from untrained to the last snapshot: " + ", ".join(
+    f"{m} {last[m] - init[m]:+.1f} dB" for m in names if isinstance(last.get(m), float)))
 notes = {r.get("fid_kid_note") for r in mets} - {None}
 print("\n".join(notes) or "(FID/KID not requested)")
 """)

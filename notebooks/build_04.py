@@ -40,6 +40,7 @@ small inputs; the same report comes from the command line:
 code(r"""
 %matplotlib inline
 import os
+import warnings
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -53,6 +54,7 @@ from gan.probe.plots import plot_depth, plot_worst_spectra
 
 FAST = os.environ.get("ALIASFREE_NOTEBOOK_FAST") == "1"
 torch.set_grad_enabled(False)
+warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm without ipywidgets
 
 
 def show(fig):
@@ -161,11 +163,19 @@ for n in ("resnet-stride", "resnet-kaiser"):
 """)
 
 code(r"""
+def compared(rep):
+    # Layers whose maps have an interior left to compare (the shifts are not circular: each
+    # border loses its margin, which leaves nothing of the smallest maps).
+    return {r.name: r for r in rep.rows if np.isfinite(r.measures["equivariance_0.5"].mean)}
+
+
+# The same layer in every model: the deepest one all three can compare.
+common = set.intersection(*(set(compared(reports[n])) for n in VARIANTS))
+DEEPEST = [r.name for r in reports[VARIANTS[0]].rows if r.name in common][-1]
+
+
 def last_map(rep):
-    # The deepest layer whose map has an interior left to compare (the shifts are not circular:
-    # each border loses its margin, which leaves nothing of the smallest maps).
-    spatial = [r for r in rep.rows if np.isfinite(r.measures["equivariance_0.5"].mean)]
-    return spatial[-1]
+    return compared(rep)[DEEPEST]
 
 
 rows = []
@@ -188,7 +198,7 @@ for n in VARIANTS:
 md_table(
     [
         "model",
-        "deepest layer compared",
+        "layer compared",
         "PSNR, 1 px shift [dB]",
         "PSNR, ½ px shift [dB]",
         "ReLU aliasing (mean over ReLUs)",
@@ -198,7 +208,8 @@ md_table(
 psnr = {n: last_map(reports[n]).measures["equivariance_0.5"].mean for n in VARIANTS}
 display(
     Markdown(
-        f"Half-pixel shift of the input, deepest map compared: {psnr['resnet-stride']:.1f} dB with "
+        f"Half-pixel shift of the input, at `{DEEPEST}` (the deepest layer all three compare): "
+        f"{psnr['resnet-stride']:.1f} dB with "
         f"plain strides, {psnr['resnet-blurpool']:.1f} dB with the blur and "
         f"{psnr['resnet-kaiser']:.1f} dB with the Kaiser filter. The ReLUs still create energy "
         "beyond Nyquist at their own rate (last column): a low-pass before the stride does not "

@@ -75,8 +75,15 @@ def load_feature_extractor(
             warnings.filterwarnings("ignore", category=DeprecationWarning, module="torch")
             module = torch.jit.load(str(p), map_location=device)
     except Exception as exc:  # torch raises RuntimeError or its own types for bad archives
+        hint = ""
+        if p.suffix.lower() == ".pkl":
+            # StyleGAN3's own metrics load a pickled network; this loader takes no pickle.
+            hint = (
+                "; a .pkl (StyleGAN3's pickled detector) cannot be used: take the TorchScript "
+                "inception-2015-12-05.pt that stylegan2-ada-pytorch's metrics use"
+            )
         raise ValueError(
-            f"the feature extractor {str(p)!r} is not a TorchScript archive ({exc})"
+            f"the feature extractor {str(p)!r} is not a TorchScript archive ({exc}){hint}"
         ) from exc
     return module.eval()
 
@@ -280,10 +287,12 @@ def dataset_features(
     """Features of the first ``max_items`` (default all) images of ``dataset``, ``[N, D]``.
 
     ``dataset`` has ``__len__`` and ``__getitem__(i) -> (uint8 [C, H, W], label)`` (as
-    ``gan.training.data.ImageDataset``). Compute once and pass to :func:`compute_fid_kid` as
-    ``real_features`` to reuse across snapshots.
+    ``gan.training.data.ImageDataset``). Its mirrored copies are left out (a dataset with
+    ``num_images`` counts only those; ``ImageDataset`` puts the x-flips after them), as the
+    standard FID of a dataset is taken on its images as they are. Compute once and pass to
+    :func:`compute_fid_kid` as ``real_features`` to reuse across snapshots.
     """
-    n = len(dataset)
+    n = int(getattr(dataset, "num_images", len(dataset)))
     if max_items is not None:
         n = min(n, check_int("max_items", max_items, minimum=1))
     if n < 2:

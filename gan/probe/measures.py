@@ -425,9 +425,10 @@ def equivariance_psnr(
     ``mse`` is accumulated in float64 over the compared region: the whole map for ``circular``,
     else the interior without ``lanczos_margin(d) + size//8`` samples at each border of each
     axis (``_valid_mask``). Zero error gives ``PSNR_CAP_DB``; values are capped there; an empty
-    region gives ``NaN``. A map that is zero everywhere in both runs (a dead ReLU channel) gives
-    ``NaN`` too: it carries no information, and counted at the cap it would dominate a layer's
-    mean of dB values (the report's statistics leave ``NaN`` out).
+    region gives ``NaN``. A map that is zero over the compared region in both runs (a dead ReLU
+    channel, or one alive only in its border band) gives ``NaN`` too: it carries no
+    information, and counted at the cap it would dominate a layer's mean of dB values (the
+    report's statistics leave ``NaN`` out).
     """
     ref = np.asarray(ref, dtype=np.float64)
     shifted = np.asarray(shifted, dtype=np.float64)
@@ -443,8 +444,11 @@ def equivariance_psnr(
     with np.errstate(divide="ignore"):
         db = 10.0 * np.log10(ms / np.maximum(mse, 0.0))
     db = np.minimum(np.where(mse > 0, db, PSNR_CAP_DB), PSNR_CAP_DB)
-    dead = ~np.any(ref != 0, axis=(-2, -1)) & ~np.any(shifted != 0, axis=(-2, -1))
-    return np.where(dead, np.nan, db)
+    # Dead where nothing is compared: zero over the compared region in both runs (a ReLU map
+    # that lives only in its zero-padded border band would otherwise score the cap).
+    alive = np.any(expected[..., sy, sx] != 0, axis=(-2, -1))
+    alive |= np.any(shifted[..., sy, sx] != 0, axis=(-2, -1))
+    return np.where(alive, db, np.nan)
 
 
 def layer_rate(

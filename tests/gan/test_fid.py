@@ -270,6 +270,10 @@ def test_extractor_path_errors(tmp_path):
     junk.write_bytes(b"not a torchscript archive")
     with pytest.raises(ValueError, match="junk.pt.*TorchScript"):
         load_feature_extractor(junk)
+    pickled = tmp_path / "inception-2015-12-05.pkl"
+    pickled.write_bytes(b"\x80\x04 a pickle")
+    with pytest.raises(ValueError, match=r"\.pkl.*cannot be used.*inception-2015-12-05\.pt"):
+        load_feature_extractor(pickled)
 
 
 @pytest.mark.parametrize(
@@ -392,3 +396,22 @@ def test_dataset_errors():
 
     with pytest.raises(ValueError, match="item 0.*uint8"):
         dataset_features(BadData(), ext)
+
+
+def test_real_features_leave_the_mirrored_copies_out(tmp_path):
+    # An x-flip dataset doubles its length with mirrored copies after the originals; the real
+    # statistics are the images as they are (StyleGAN3's metrics do the same).
+    from PIL import Image
+
+    from gan.training.data import ImageDataset
+
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(tmp_path / f"{i}.png")
+    flipped = ImageDataset(tmp_path, xflip=True)
+    plain = ImageDataset(tmp_path)
+    assert len(flipped) == 6 and flipped.num_images == 3
+    ext = torch.jit.script(TinyExtractor())
+    np.testing.assert_array_equal(
+        dataset_features(flipped, ext, 2), dataset_features(plain, ext, 2)
+    )

@@ -175,6 +175,11 @@ def test_dead_maps_are_left_out_of_the_equivariance_statistics(rng):
     # A map that is zero in one run only is a real error, not a dead map.
     shifted[0, 1, 2, 2] = 1.0
     assert np.isfinite(equivariance_psnr(ref, shifted, 1.0, 0.0)[0, 1])
+    # Alive only in the border band the non-circular comparison leaves out: nothing compared,
+    # NaN (it scored the 200 dB cap, 10 of 256 maps of a ResNet layer).
+    border = np.zeros((1, 1, 32, 32))
+    border[..., :2, :] = 1.0
+    assert np.isnan(equivariance_psnr(border, border.copy(), 1.0, 0.0, circular=False)[0, 0])
     x = torch.from_numpy(rng.standard_normal((2, 2, 16, 16)))
     conv = nn.Conv2d(2, 4, 3, padding=1, padding_mode="circular").double()
     with torch.no_grad():
