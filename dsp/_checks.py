@@ -44,19 +44,20 @@ def as_finite_array(
     silently drop the imaginary part).
     """
     try:
-        if not np.issubdtype(np.dtype(dtype), np.complexfloating) and np.iscomplexobj(x):
-            raise ValueError(f"{name} must be real, got complex values")
-        arr = np.asarray(x, dtype=dtype)
-    except (TypeError, RuntimeError) as exc:
-        # RuntimeError: e.g. a torch tensor that requires grad or lives on a GPU.
+        complex_in = np.iscomplexobj(x)
+        arr = None if complex_in else np.asarray(x, dtype=dtype)
+    except RuntimeError as exc:
+        # E.g. a torch tensor that requires grad or lives on a GPU: numpy cannot read it.
         raise ValueError(
             f"{name} must be a numeric array, got {type(x).__name__} ({exc}); a torch tensor "
             "goes in as x.detach().cpu()"
         ) from exc
-    except ValueError as exc:
-        if "must be real" in str(exc):
-            raise
+    except (TypeError, ValueError) as exc:
         raise ValueError(f"{name} must be a numeric array, got {type(x).__name__}") from exc
+    if complex_in:
+        if not np.issubdtype(np.dtype(dtype), np.complexfloating):
+            raise ValueError(f"{name} must be real, got complex values")
+        arr = np.asarray(x, dtype=dtype)
     if ndim is not None:
         allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
         if arr.ndim not in allowed:

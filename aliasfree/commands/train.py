@@ -290,7 +290,8 @@ def _saved_options(opts):
 def resumed_session_options(args: argparse.Namespace, opts):
     """``opts`` with the run's length, snapshot and metric settings (``_SESSION_DESTS``) taken
     from the checkpoint it resumes wherever the user did not type the flag, and the notes that
-    say so (one line listing those that differ from the command-line defaults).
+    say so (one line listing those that differ from the command-line defaults), followed by
+    :func:`_ignored_on_resume`'s (the checkpoint is read once).
 
     ``--kimg`` and ``--minutes`` count as one setting: typing either replaces both. Without a
     checkpoint to resume (no ``--resume``, or ``--resume latest`` in a folder without one) the
@@ -320,7 +321,7 @@ def resumed_session_options(args: argparse.Namespace, opts):
         notes.append(
             f"note: the resumed run keeps its {', '.join(shown)} (type a flag to change it)"
         )
-    return dataclasses.replace(opts, **kept), notes
+    return dataclasses.replace(opts, **kept), notes + _ignored_notes(given, opts, saved)
 
 
 def _ignored_on_resume(args: argparse.Namespace, opts) -> list[str]:
@@ -344,9 +345,10 @@ def _ignored_on_resume(args: argparse.Namespace, opts) -> list[str]:
         One note per given flag whose value differs from the checkpoint's.
     """
     saved = _saved_options(opts)
-    if saved is None:
-        return []
-    given = _given(args)
+    return [] if saved is None else _ignored_notes(_given(args), opts, saved)
+
+
+def _ignored_notes(given: set[str], opts, saved) -> list[str]:
     notes = []
     for dest, field in _FIELD_OF_DEST.items():
         value = getattr(opts, field)
@@ -441,7 +443,7 @@ def run(args: argparse.Namespace) -> int:
 
     opts, resume_notes = resumed_session_options(args, opts)
     if rank == 0:
-        for note in resume_notes + _ignored_on_resume(args, opts):
+        for note in resume_notes:
             print(note, file=sys.stderr, flush=True)
     result = train(opts, progress=args.progress)
     # Stopped by a signal (after the final snapshot and checkpoint): the shell's 128 + signal

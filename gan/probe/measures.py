@@ -344,7 +344,7 @@ def nonlinearity_fraction(x: np.ndarray, module: nn.Module, oversample: int) -> 
     fn = _module_fn(module)
     # Whole inputs only for a module with parameters (one per channel, a PReLU): others get
     # single maps, whose chunks stay small whatever the channel count.
-    per_channel = any(True for _ in module.parameters())
+    per_channel = next(module.parameters(), None) is not None
     res = nonlinearity_aliasing(x, fn, m=oversample, keep_channels=per_channel)
     aliased = np.asarray(res.per_channel_energy, dtype=np.float64).reshape(x.shape[:2])
     output = np.asarray(res.per_channel_output_energy, dtype=np.float64).reshape(x.shape[:2])

@@ -328,9 +328,13 @@ def broadcast_module(module: nn.Module, env: DistEnv, *, src: int = 0) -> None:
                 t.copy_(buf)
 
 
-def average_buffers(module: nn.Module, env: DistEnv) -> int:
-    """Replace every floating-point buffer of ``module`` by its mean over the ranks, in place;
-    returns the number of buffers averaged (0 in a single process).
+def average_buffers(
+    module: nn.Module, env: DistEnv, suffixes: tuple[str, ...] | None = None
+) -> int:
+    """Replace floating-point buffers of ``module`` by their mean over the ranks, in place:
+    every one, or those whose name ends with one of ``suffixes`` (the running statistics, so
+    that constant buffers such as filters and fixed noise are not sent each step); returns the
+    number of buffers averaged (0 in a single process).
 
     Running statistics a forward pass updates from its own shard of the batch (the generator's
     ``w_avg`` and magnitude EMAs) otherwise drift apart between the ranks, although the
@@ -341,7 +345,11 @@ def average_buffers(module: nn.Module, env: DistEnv) -> int:
     """
     if not env.is_distributed:
         return 0
-    bufs = [b for b in module.buffers() if b.is_floating_point()]
+    bufs = [
+        b
+        for name, b in module.named_buffers()
+        if b.is_floating_point() and (suffixes is None or name.endswith(suffixes))
+    ]
     if not bufs:
         return 0
     with torch.no_grad():

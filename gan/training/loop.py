@@ -98,6 +98,11 @@ ln 2 = 0.693; in a healthy run they wander around those values rather than colla
 """
 
 
+# The buffers a generator's forward updates (``update_emas``): the mapping's w_avg and each
+# synthesis layer's magnitude EMA; the others (filters, fixed noise, frequencies) are constants.
+_RUNNING_STATS = ("w_avg", "magnitude_ema")
+
+
 def step_seed(seed: int, step: int, rank: int = 0) -> int:
     """A 63-bit seed for the random draws of one step of one process."""
     state = np.random.SeedSequence([int(seed), int(step), int(rank), 0x5EED]).generate_state(2)
@@ -326,7 +331,7 @@ class Trainer:
         # them the ranks' mean, so that every rank (and rank 0's checkpoint) holds the same.
         from .distributed import average_buffers
 
-        average_buffers(self.G, self.env)
+        average_buffers(self.G, self.env, _RUNNING_STATS)
         if self.ada is not None:
             self.ada.accumulate(real_logits)
 
