@@ -152,7 +152,11 @@ def main(argv=None) -> int:
     ap.add_argument("--nets", nargs="+", choices=NETWORKS, default=list(NETWORKS))
     ap.add_argument("--res", nargs="+", type=int, default=[32, 256, 1024])
     ap.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
-    ap.add_argument("--variant", help="kernel variant (gan/ops/_triton/_launch.py VARIANTS)")
+    ap.add_argument(
+        "--variant",
+        help="variant of the half-precision fused kernels (gan/ops/_triton/_launch.py VARIANTS; "
+        "as ALIASFREE_TRITON_VARIANT on the device: fp32 and upfirdn2d keep their defaults)",
+    )
     args = ap.parse_args(argv)
     if args.variant:
         from gan.ops._triton import _launch

@@ -304,9 +304,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cases", type=parse_case, nargs="+", default=None)
     ap.add_argument("--impls", nargs="+", default=["auto", "ref"], choices=_params.IMPLS)
     ap.add_argument(
-        "--cudnn-benchmark", nargs="+", choices=("off", "on"), default=["off"],
-        help="torch.backends.cudnn.benchmark for each path (both: every path twice; 'on' is "
-        "what aliasfree train uses on a GPU; rows and table mark it '+cb')",
+        "--cudnn-benchmark", choices=("off", "on"), default="off",
+        help="torch.backends.cudnn.benchmark ('on' is what aliasfree train uses on a GPU; rows "
+        "and table mark it '+cb'). One setting per process: cuDNN keeps the plan it chose for "
+        "a convolution shape (autotuned or by heuristics) for the life of the process, "
+        "whatever the flag says later, so 'on' after 'off' would time the heuristic plans",
     )  # fmt: skip
     ap.add_argument(
         "--modconv", nargs="+", choices=("grouped", "batched"), default=["grouped"],
@@ -331,7 +333,7 @@ def main(argv: list[str] | None = None) -> int:
             (impl, cb == "on", mc)
             for impl in dict.fromkeys(args.impls)  # a repeated value would time a path twice
             for mc in dict.fromkeys(args.modconv)
-            for cb in dict.fromkeys(args.cudnn_benchmark)
+            for cb in (args.cudnn_benchmark,)
         ]
         head = {"preset": preset, "res": res, "batch": batch}
 

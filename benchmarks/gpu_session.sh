@@ -9,8 +9,8 @@
 # whole call ends inside the budget):
 #   1. benchmarks/gpu_ops.py --compare      (issue 3: kernel variants, ~125 s) → best_variant.txt
 #   2. benchmarks/gpu_generator.py          (issue 4: T and R at 256, batch 16, Triton path with
-#      cudnn.benchmark off and on × grouped and batched modulated convolutions: the plain
-#      reference path was timed on 2026-11-28) → the faster order for config T (_pick.py)
+#      cudnn.benchmark on × grouped and batched modulated convolutions: the plain reference
+#      path was timed on 2026-11-28) → the faster order for config T (_pick.py)
 #   3. benchmarks/gpu_profile.py            (issue 4: where T's and R's fwd+bwd time goes, per
 #      kernel category: convolutions, fused ops, elementwise; device busy vs wall time)
 #   4. benchmarks/train_step.py --cycles 1  (issue 5: T and R at 256, batch 32; cudnn.benchmark
@@ -19,6 +19,9 @@
 #      on, both orders)
 #   6. aliasfree train --device cuda        (issue 5: the command end to end on the GPU: bf16
 #      autocast, Triton ops, snapshot with metrics; tiny config T, 0.2 kimg)
+#   7. benchmarks/gpu_generator.py          (issue 4: stage 2 with cudnn.benchmark off, grouped
+#      order, in its own process: cuDNN keeps the first setting's plans for the life of a
+#      process, so off and on cannot share one; session 9's figures were off)
 # (torch.compile of the generators on the GPU was measured on 2026-11-28 by hand:
 # benchmarks/generator_compile.py --device cuda; RESULTS.md, "Session 9".)
 # Stages 2–6 run with ALIASFREE_TRITON_VARIANT set to the variant stage 1 ranked first when that
@@ -77,12 +80,18 @@ if [[ -s "$OUT/best_variant.txt" ]]; then
 fi
 echo "== variant for the rest: ${ALIASFREE_TRITON_VARIANT:-default}" | tee -a "$OUT/session.log"
 
-budget() {  # the scripts' own "no case starts after" limit: what is left less a case's time
-    local b=$(($(left) - $1))
+budget() {  # budget CASE_SECONDS STAGE_MAX: the scripts' own "no case starts after" limit,
+    # the stage's time (its cap, or what the session has left) less one case's time, so that a
+    # case it starts finishes before the stage's timeout kills the whole script
+    local cap=$(($(left) - 5))
+    ((cap > $2)) && cap=$2
+    local b=$((cap - $1))
     echo $((b > 1 ? b : 1))
 }
-stage generator_256 90 200 "$PY" benchmarks/gpu_generator.py --cases t:256:16 r:256:16 \
-    --impls auto --cudnn-benchmark off on --modconv grouped batched --budget-s "$(budget 60)"
+# cudnn.benchmark on (as training runs); off in its own process at the end (cuDNN keeps the
+# plans of the first setting for the life of a process).
+stage generator_256 90 170 "$PY" benchmarks/gpu_generator.py --cases t:256:16 r:256:16 \
+    --impls auto --cudnn-benchmark on --modconv grouped batched --budget-s "$(budget 60 170)"
 mv -f "$OUT/gpu_generator.json" "$OUT/gpu_generator_256.json" 2>/dev/null
 MODCONV=$("$PY" benchmarks/_pick.py modconv "$OUT/gpu_generator_256.json")
 MODCONV=${MODCONV:-grouped}
@@ -90,11 +99,14 @@ echo "== modulated convolutions for the rest: $MODCONV" | tee -a "$OUT/session.l
 stage profile 60 80 "$PY" benchmarks/gpu_profile.py --cases t:256:16 r:256:16 \
     --modconv "$MODCONV" --cudnn-benchmark --budget-s 50
 stage train_step 100 220 "$PY" benchmarks/train_step.py --cases t:256:32 r:256:32 --cycles 1 \
-    --modconv "$MODCONV" --budget-s "$(budget 90)" --case-timeout-s 110
+    --modconv "$MODCONV" --budget-s "$(budget 115 220)" --case-timeout-s 110
 stage generator_1024 90 200 "$PY" benchmarks/gpu_generator.py --cases t:1024:4 r:1024:4 \
-    --impls auto --cudnn-benchmark on --modconv grouped batched --budget-s "$(budget 60)"
+    --impls auto --cudnn-benchmark on --modconv grouped batched --budget-s "$(budget 60 200)"
 mv -f "$OUT/gpu_generator.json" "$OUT/gpu_generator_1024.json" 2>/dev/null
 stage train_cli 60 120 "$PY" -m aliasfree train --device cuda --kimg 0.2 --snap-kimg 0.2 \
     --out "$OUT/train_cli_run"
+stage generator_256_off 60 100 "$PY" benchmarks/gpu_generator.py --cases t:256:16 r:256:16 \
+    --impls auto --cudnn-benchmark off --modconv grouped --budget-s "$(budget 50 100)"
+mv -f "$OUT/gpu_generator.json" "$OUT/gpu_generator_256_off.json" 2>/dev/null
 echo "== done after $(($(date +%s) - T0)) s" | tee -a "$OUT/session.log"
 pack

@@ -19,9 +19,11 @@ phases, as REFERENCE §6's training rows do:
 Timing. After a warm-up of one step with R1 and one without (first calls, Triton JIT
 compilation, allocator growth; timed and reported apart), ``--cycles`` full lazy-R1 cycles are
 timed step by step: ``r1_interval`` (16) consecutive steps, the first of which runs the R1 phase,
-so R1 is amortised exactly as in training. ``s/kimg = (time of the cycles) / (images in them) ·
-1000``. The per-step times also give the same figure as ``(15·median plain step + median R1
-step) / 16``, printed beside it as a check. Then ``--phase-steps`` (3) plain steps and as many
+so R1 is amortised exactly as in training (the baseline's path-length phase, every 4 steps,
+falls on steps 0, 4, 8, 12 of each cycle: amortised exactly too). ``s/kimg = (time of the
+cycles) / (images in them) · 1000``. The per-step times also give the same figure as
+``(15·median plain step + median R1 step) / 16`` (the baseline: its 3 path-length steps and 12
+plain ones apart), printed beside it as a check. Then ``--phase-steps`` (3) plain steps and as many
 R1 steps run again with each phase synchronised and timed on its own (medians reported):
 G phase (G forward, D forward, backward into G, Adam), D phase (G forward without grad, D on
 fakes and reals, backward, Adam), R1 phase (D forward with a double backward, Adam); the rest of
@@ -46,6 +48,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import resource
@@ -67,7 +70,7 @@ T_PROCESS = time.perf_counter()
 
 GPU_CASES = ("t:256:32", "r:256:32")
 CPU_CASES = ("t-tiny:32:16", "r-tiny:32:16", "baseline-tiny:32:16")
-SMOKE_CASES = ("t-tiny:32:4", "r-tiny:32:4")
+SMOKE_CASES = ("t-tiny:32:4", "r-tiny:32:4", "baseline-tiny:32:4")
 #: REFERENCE §6: the reference implementation on one H100, s/kimg (training phases only).
 PUBLISHED = {("t", 256, 32): 27.4, ("r", 256, 32): 39.7, ("baseline", 256, 32): 13.6}
 #: Issue 5's goals (1.5× faster than PUBLISHED), s/kimg.
@@ -196,9 +199,15 @@ def run_case(args: argparse.Namespace, row_path: Path) -> None:
         row["modconv"] = args.modconv
         row["build_s"] = time.perf_counter() - t0
         o = trainer.opts
-        interval = o.r1_interval if o.r1_gamma > 0 else 1
+        # One cycle amortises every lazy regulariser exactly: R1 and (the baseline's) path
+        # length both run at its first step, path length again every pl_interval steps.
+        interval = math.lcm(
+            o.r1_interval if o.r1_gamma > 0 else 1, o.pl_interval if o.pl_weight > 0 else 1
+        )
         row |= {
-            "r1_interval": interval,
+            "cycle_steps": interval,
+            "pl_interval": o.pl_interval if o.pl_weight > 0 else None,
+            "r1_interval": o.r1_interval if o.r1_gamma > 0 else None,
             "r1_gamma": o.r1_gamma,
             "blur_sigma_start": o.blur_sigma,
             "fp16": trainer.fp16,
@@ -233,7 +242,7 @@ def run_case(args: argparse.Namespace, row_path: Path) -> None:
         log(f"  warm-up {row['first_step_r1_s']:.2f} s (R1) + {row['second_step_s']:.2f} s")
 
         resident = torch.cuda.memory_allocated() / GIB if cuda else None
-        plain, r1, peaks, t_cycles = [], [], [], 0.0
+        plain, r1, pl, peaks, t_cycles = [], [], [], [], 0.0
         trainer.step_idx = interval  # the start of a cycle: its first step runs R1
         for c in range(args.cycles):
             for _ in range(interval):
@@ -241,7 +250,7 @@ def run_case(args: argparse.Namespace, row_path: Path) -> None:
                 dt, peak, st = timed_step()
                 if bool(st["r1_applied"]) != due:
                     raise RuntimeError("the R1 schedule differs from r1_due()")
-                (r1 if due else plain).append(dt)
+                (r1 if due else pl if st.get("pl_applied") else plain).append(dt)
                 t_cycles += dt
                 if peak is not None:
                     peaks.append(peak)
@@ -250,8 +259,14 @@ def run_case(args: argparse.Namespace, row_path: Path) -> None:
             row["cycles_done"] = c + 1
             row["plain_step_s"] = statistics.median(plain) if plain else None
             row["r1_step_s"] = statistics.median(r1)
+            row["pl_step_s"] = statistics.median(pl) if pl else None
             if plain:
-                amort = (row["plain_step_s"] * (interval - 1) + row["r1_step_s"]) / interval
+                n_pl = len(pl) // (c + 1)
+                amort = (
+                    row["plain_step_s"] * (interval - 1 - n_pl)
+                    + (row["pl_step_s"] or 0.0) * n_pl
+                    + row["r1_step_s"]
+                ) / interval
                 row["sec_per_kimg_from_medians"] = amort / batch * 1000
             row["img_per_s"] = n_img / t_cycles
             if peaks:
@@ -262,7 +277,7 @@ def run_case(args: argparse.Namespace, row_path: Path) -> None:
 
         # Per-phase breakdown of one plain and one R1 step (synchronised phases).
         phases = {}
-        orig = {k: getattr(trainer.loss, k) for k in ("loss_G", "loss_D", "loss_R1")}
+        orig = {k: getattr(trainer.loss, k) for k in ("loss_G", "loss_Gpl", "loss_D", "loss_R1")}
         orig_opt = trainer._optimize
         current: dict = {}
 
@@ -428,7 +443,14 @@ def main(argv: list[str] | None = None) -> int:
         "rows": [],
     }
     log(json.dumps(result["machine"]))
-    tmpdir = Path(tempfile.mkdtemp(prefix="train_step_"))
+    # Under $OUT when set: a case cut off by an outer timeout (the device session's) still
+    # leaves the row its worker wrote after every stage where the session packs its results.
+    out = os.environ.get("OUT")
+    if out:
+        tmpdir = Path(out, "train_step_rows")
+        tmpdir.mkdir(parents=True, exist_ok=True)
+    else:
+        tmpdir = Path(tempfile.mkdtemp(prefix="train_step_"))
     for i, (preset, res, batch) in enumerate(cases):
         row = {"preset": preset, "res": res, "batch": batch}
         left = args.budget_s - (time.perf_counter() - T_PROCESS)
@@ -455,7 +477,9 @@ def main(argv: list[str] | None = None) -> int:
             tail = (proc.stdout + proc.stderr)[-2000:]
         except subprocess.TimeoutExpired as exc:
             note = f"timed out after {args.case_timeout_s:.0f} s"
-            tail = str(exc.stdout or "")[-2000:]
+            # TimeoutExpired carries bytes even with text=True.
+            raw = exc.stdout or b""
+            tail = (raw.decode(errors="replace") if isinstance(raw, bytes) else raw)[-2000:]
         if tail.strip():
             print(tail.rstrip())
         if row_path.is_file():
@@ -466,7 +490,7 @@ def main(argv: list[str] | None = None) -> int:
             log(f"  error: {row['error'][:200]}")
         result["rows"].append(row)
         write(result)
-    shutil.rmtree(tmpdir, ignore_errors=True)
+    shutil.rmtree(tmpdir, ignore_errors=True)  # every row is in train_step.json now
     result["machine"]["load_average_end"] = os.getloadavg()
     table(result["rows"])
     write(result)

@@ -92,6 +92,22 @@ def add_parser(sub) -> argparse.ArgumentParser:
     )
     p.add_argument("--gamma", type=float, default=None, help="R1 weight (default 0.5·(res/128)²)")
     p.add_argument("--r1-interval", type=int, default=16, help="lazy R1 interval (16)")
+    p.add_argument(
+        "--style-mixing",
+        type=float,
+        default=None,
+        metavar="P",
+        help="probability of a style-mixed batch (baseline 0.9, T and R 0)",
+    )
+    p.add_argument(
+        "--pl-weight",
+        type=float,
+        default=None,
+        help="path-length regularisation weight, baseline only (baseline 2; 0 disables)",
+    )
+    p.add_argument(
+        "--pl-interval", type=int, default=4, help="lazy path-length regularisation interval (4)"
+    )
     p.add_argument("--g-lr", type=float, default=None, help="G lr (0.0025; baseline 0.002)")
     p.add_argument("--d-lr", type=float, default=None, help="D lr (0.002)")
     p.add_argument(
@@ -163,7 +179,8 @@ _FIELD_OF_DEST = {
         d: d
         for d in (
             "config", "size", "data", "res", "batch", "xflip", "max_images", "g_lr", "d_lr",
-            "r1_interval", "ema_kimg", "blur_sigma", "blur_fade_kimg", "augment", "augment_p",
+            "r1_interval", "style_mixing", "pl_weight", "pl_interval", "ema_kimg", "blur_sigma",
+            "blur_fade_kimg", "augment", "augment_p",
             "ada_target", "ada_kimg", "seed", "init_seed",
         )
     },
@@ -233,6 +250,9 @@ def options_from_args(args: argparse.Namespace):
         d_lr=args.d_lr,
         r1_gamma=args.gamma,
         r1_interval=args.r1_interval,
+        style_mixing=args.style_mixing,
+        pl_weight=args.pl_weight,
+        pl_interval=args.pl_interval,
         ema_kimg=args.ema_kimg,
         blur_sigma=args.blur_sigma,
         blur_fade_kimg=args.blur_fade_kimg,
@@ -284,7 +304,7 @@ def _saved_options(opts):
     path = resolve_resume(opts.resume, opts.out)
     if path is None:
         return None
-    return TrainOptions.from_dict(read_checkpoint_info(path)["extra"]["options"])
+    return TrainOptions.from_checkpoint(read_checkpoint_info(path)["extra"]["options"])
 
 
 def resumed_session_options(args: argparse.Namespace, opts):

@@ -269,7 +269,9 @@ class BaselineSynthesis(nn.Module):
         transform: object = None,
         return_features: bool = False,
         noise_mode: str = "const",
+        update_emas: bool | int = False,
     ) -> torch.Tensor | tuple[torch.Tensor, OrderedDict[str, torch.Tensor]]:
+        # update_emas: accepted for the alias-free synthesis' signature; nothing to update here.
         if (
             not isinstance(ws, torch.Tensor)
             or ws.ndim != 3

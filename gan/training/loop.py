@@ -68,8 +68,10 @@ Files
 options.json          every setting of this run (REFERENCE §6 hyperparameters resolved)
 log.jsonl             one JSON line per progress tick: kimg (thousands of real images shown to
                       the discriminator), losses (loss_G, loss_D = loss_D_real + loss_D_fake,
-                      loss_R1), mean logits, ADA probability p, blur sigma, seconds per kimg,
-                      time_s (the run's wall time, earlier sessions of a resumed run included)
+                      loss_R1; the baseline's loss_Gpl: its path-length penalty, with
+                      pl_mean the running mean length), mean logits, ADA probability p,
+                      blur sigma, seconds per kimg, time_s (the run's wall time, earlier
+                      sessions of a resumed run included)
 metrics.jsonl         one JSON line per snapshot: equivariance EQ-T, EQ-T_frac, EQ-R (PSNR in
                       dB, higher is better) and FID/KID when --fid-extractor was given
 reals.png             a grid of training images
@@ -126,7 +128,7 @@ class Trainer:
     """
 
     def __init__(self, opts: TrainOptions, *, dataset=None, env=None) -> None:
-        from .distributed import broadcast_module, init_distributed
+        from .distributed import broadcast_module, init_distributed, reduce_mean
 
         self.env = env if env is not None else init_distributed(opts.device)
         self.device = self.env.device
@@ -173,9 +175,10 @@ class Trainer:
         self.D.train()
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
 
-        self.opt_G = torch.optim.Adam(
-            self.G.parameters(), lr=opts.g_lr, betas=opts.betas, eps=opts.eps
+        g_lr, g_betas = lazy_adam_hyperparams(
+            opts.g_lr, opts.betas, opts.pl_interval if opts.pl_weight > 0 else None
         )
+        self.opt_G = torch.optim.Adam(self.G.parameters(), lr=g_lr, betas=g_betas, eps=opts.eps)
         d_lr, d_betas = lazy_adam_hyperparams(
             opts.d_lr, opts.betas, opts.r1_interval if opts.r1_gamma > 0 else None
         )
@@ -210,6 +213,10 @@ class Trainer:
             autocast=autocast,
             # Sharded: each process's statistics update stands for the global batch.
             ema_images=opts.batch if self.env.is_distributed else None,
+            style_mixing=opts.style_mixing,
+            pl_weight=opts.pl_weight,
+            pl_interval=opts.pl_interval,
+            reduce_mean=(lambda t: reduce_mean(t, self.env)) if self.env.is_distributed else None,
         )
         self.step_idx = 0
         self.cur_nimg = 0
@@ -289,6 +296,11 @@ class Trainer:
         step = self.step_idx if step is None else step
         return self.opts.r1_gamma > 0 and step % self.opts.r1_interval == 0
 
+    def pl_due(self, step: int | None = None) -> bool:
+        """Whether step ``step`` (default: the next) runs the lazy path-length phase."""
+        step = self.step_idx if step is None else step
+        return self.opts.pl_weight > 0 and step % self.opts.pl_interval == 0
+
     def _optimize(self, module: nn.Module, opt: torch.optim.Optimizer, loss: torch.Tensor):
         from .distributed import average_gradients
 
@@ -302,8 +314,9 @@ class Trainer:
         opt.step()
 
     def step(self) -> dict[str, float]:
-        """Train one batch: G phase, D phase, lazy R1 when due, EMA, ADA. Returns this
-        process's statistics (losses, logits, ``r1_applied``, ``blur_sigma``, ``ema_beta``,
+        """Train one batch: G phase, lazy path-length phase when due, D phase, lazy R1 when
+        due, EMA, ADA. Returns this process's statistics (losses, logits, ``r1_applied``,
+        ``pl_applied`` when path-length regularisation is on, ``blur_sigma``, ``ema_beta``,
         ``augment_p``)."""
         o, step = self.opts, self.step_idx
         seed = step_seed(o.seed, step, self.env.rank)
@@ -320,6 +333,14 @@ class Trainer:
         loss, st = self.loss.loss_G(z, c, blur_sigma=blur, generator=gen)
         self._optimize(self.G, self.opt_G, loss)
         stats.update(st)
+        pl_applied = self.pl_due(step)
+        if pl_applied:
+            z, c = self._latents(gen)
+            loss, st = self.loss.loss_Gpl(z, c, generator=gen)
+            self._optimize(self.G, self.opt_G, loss)
+            stats.update(st)
+        if self.opts.pl_weight > 0:
+            stats["pl_applied"] = float(pl_applied)
 
         self.G.requires_grad_(False)
         self.D.requires_grad_(True)
@@ -373,6 +394,7 @@ class Trainer:
             "cur_nimg": self.cur_nimg,
             "ada": self.ada.state_dict() if self.ada is not None else None,
             "world_size": self.env.world_size,
+            "pl_mean": self.loss.pl_mean,
         }
 
     def save(self, run_dir: str | os.PathLike, *, extra: dict | None = None) -> Path:
@@ -405,6 +427,8 @@ class Trainer:
         self.cur_nimg = int(extra["cur_nimg"])
         # Wall time of the sessions before (absent in checkpoints before 2026-11-28).
         self.elapsed_s = float(extra.get("time_s", 0.0))
+        # The running mean path length (absent before 2026-11-28, when nothing used it).
+        self.loss.pl_mean = float(extra.get("pl_mean", 0.0))
         if self.ada is not None and extra.get("ada") is not None:
             self.ada.load_state_dict(extra["ada"])
         return extra
@@ -677,7 +701,7 @@ def train(
                 f"{resume_path} into an empty --out (or into its own folder)"
             )
         info = read_checkpoint_info(resume_path)
-        saved = TrainOptions.from_dict(info["extra"]["options"])
+        saved = TrainOptions.from_checkpoint(info["extra"]["options"])
         opts = opts.with_training_fields_of(saved)
     else:
         if list_checkpoints(run_dir) and opts.resume == "latest":
@@ -824,6 +848,9 @@ def train(
         means = reduce_mean({k: float(np.mean(v)) for k, v in acc.items()}, env)
         means["r1_steps"] = float(sum(acc.get("r1_applied", [])))
         means.pop("r1_applied", None)
+        if "pl_applied" in acc:
+            means["pl_steps"] = float(sum(acc["pl_applied"]))
+            means.pop("pl_applied")
         if "loss_R1" not in acc:
             means["loss_R1"] = None
         acc = {}
@@ -859,6 +886,7 @@ def train(
                     f"G {means['loss_G']:.3f}  D {means['loss_D']:.3f}  "
                     f"R1 {'-' if r1 is None else f'{r1:.4f}'}  "
                     f"p {means['augment_p']:.3f}  blur {means['blur_sigma']:.2f}"
+                    + (f"  PL {means['loss_Gpl']:.3f}" if "loss_Gpl" in means else "")
                 )
 
     stop = _GracefulStop(say)

@@ -8,6 +8,15 @@
 - D's inputs (reals and fakes alike) are blurred (config R, :func:`gaussian_blur`, σ from
   :func:`blur_sigma_at`) and then augmented (ADA) before D sees them.
 - G EMA with half-life ``ema_kimg`` and ramp-up (:func:`ema_beta`, :func:`update_ema`).
+- The StyleGAN2 baseline's regularisers (Karras et al. 2020, "Analyzing and Improving the Image
+  Quality of StyleGAN", Sec. 2.2 and 3.2): style mixing (with probability ``p`` a batch's ws
+  come from a second latent from a random layer ``k ∈ [1, num_ws)`` on) and lazy path-length
+  regularisation every ``pl_interval`` steps: G also minimises ``pl_interval · w_pl ·
+  mean_n (‖J_wᵀ y‖₂ − a)²`` with ``J_w`` the Jacobian of the image with respect to ws (per
+  sample, ``‖·‖₂`` over the ws' entries averaged over the ``num_ws`` copies before the square
+  root), ``y`` Gaussian noise of std ``1/sqrt(H·W)`` and ``a`` the running mean of the lengths
+  (decay ``pl_decay``), on ``batch // pl_batch_shrink`` samples; G's Adam then runs with
+  ``lr·I/(I+1)`` and ``β ** (I/(I+1))``.
 """
 
 from __future__ import annotations
@@ -27,6 +36,7 @@ __all__ = [
     "ema_beta",
     "update_ema",
     "lazy_adam_hyperparams",
+    "mixing_cutoff",
     "GANLoss",
 ]
 
@@ -107,6 +117,16 @@ def lazy_adam_hyperparams(
     return lr * ratio, (betas[0] ** ratio, betas[1] ** ratio)
 
 
+def mixing_cutoff(prob: float, num_ws: int, generator: torch.Generator | None = None) -> int:
+    """The first ws index that takes the second latent's w in a style-mixed batch: ``num_ws``
+    (no mixing) with probability ``1 − prob``, else uniform in ``[1, num_ws)`` (always
+    ``num_ws`` when there is only one w). Draws two numbers from ``generator`` whenever
+    ``prob > 0``, so the draws that follow do not depend on the outcome."""
+    cut = int(torch.randint(1, max(num_ws, 2), (), generator=generator))
+    mix = float(torch.rand((), generator=generator)) < prob
+    return cut if mix and num_ws > 1 else num_ws
+
+
 class GANLoss:
     """The three loss terms of one training step, with blur and augmentation before D.
 
@@ -127,6 +147,26 @@ class GANLoss:
         Images one update of G's running statistics (its layers' magnitude EMAs) stands for:
         the global batch when each process generates a shard of it (the decay per step then
         follows the global batch, REFERENCE §3); None: the local batch.
+    style_mixing : float
+        Probability of a style-mixed batch, in ``[0, 1]`` (G must have ``mapping`` and
+        ``synthesis`` when > 0).
+    pl_weight : float
+        Path-length regularisation weight ``w_pl`` (>= 0; 0: :meth:`loss_Gpl` is never due).
+    pl_interval : int
+        Lazy interval of the path-length penalty (the loss is weighted by it).
+    pl_batch_shrink : int
+        The penalty runs on ``batch // pl_batch_shrink`` samples (at least 1).
+    pl_decay : float
+        Decay of the running mean length ``a`` per penalty step, in ``(0, 1]``.
+    reduce_mean : callable, optional
+        ``reduce_mean(t)``: the mean of a scalar tensor over the processes (distributed runs),
+        so that every rank keeps the same ``a``; None: this process's value.
+
+    Attributes
+    ----------
+    pl_mean : float
+        The running mean path length ``a`` (0 before the first penalty step; part of the
+        training state).
     """
 
     def __init__(
@@ -139,6 +179,12 @@ class GANLoss:
         r1_interval: int = 16,
         autocast=None,
         ema_images: int | None = None,
+        style_mixing: float = 0.0,
+        pl_weight: float = 0.0,
+        pl_interval: int = 4,
+        pl_batch_shrink: int = 2,
+        pl_decay: float = 0.01,
+        reduce_mean=None,
     ) -> None:
         self.G = G
         self.ema_images = (
@@ -149,6 +195,13 @@ class GANLoss:
         self.r1_gamma = check_real("r1_gamma", r1_gamma, low=0.0)
         self.r1_interval = check_int("r1_interval", r1_interval, minimum=1)
         self.autocast = autocast
+        self.style_mixing = check_real("style_mixing", style_mixing, low=0.0, high=1.0)
+        self.pl_weight = check_real("pl_weight", pl_weight, low=0.0)
+        self.pl_interval = check_int("pl_interval", pl_interval, minimum=1)
+        self.pl_batch_shrink = check_int("pl_batch_shrink", pl_batch_shrink, minimum=1)
+        self.pl_decay = check_real("pl_decay", pl_decay, low=0.0, high=1.0, low_inclusive=False)
+        self.reduce_mean = reduce_mean
+        self.pl_mean = 0.0
 
     def _ctx(self):
         import contextlib
@@ -156,12 +209,34 @@ class GANLoss:
         return self.autocast() if self.autocast is not None else contextlib.nullcontext()
 
     def run_G(
-        self, z: torch.Tensor, c: torch.Tensor | None, *, update_emas: bool | int
-    ) -> torch.Tensor:
+        self,
+        z: torch.Tensor,
+        c: torch.Tensor | None,
+        *,
+        update_emas: bool | int,
+        generator: torch.Generator | None = None,
+        return_ws: bool = False,
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """``G(z, c)`` as float32, style-mixed with probability ``style_mixing`` (the second
+        latent and the cutoff drawn from ``generator``); with ``return_ws`` also the ws the
+        synthesis saw (part of the autograd graph: the path-length penalty differentiates
+        the image with respect to them)."""
         # Fresh per-pixel noise for every sample (StyleGAN2 trains so; the baseline's constant
         # noise is for generating fixed images). The alias-free generators have no noise.
         with self._ctx():
-            return self.G(z, c, update_emas=update_emas, noise_mode="random").float()
+            if self.style_mixing == 0 and not return_ws:
+                return self.G(z, c, update_emas=update_emas, noise_mode="random").float()
+            G = self.G
+            ws = G.mapping(z, c, update_emas=update_emas)
+            if self.style_mixing > 0:
+                cut = mixing_cutoff(self.style_mixing, ws.shape[1], generator)
+                z2 = torch.randn(z.shape, generator=generator).to(z.device, z.dtype)
+                if cut < ws.shape[1]:
+                    # The second latent's w does not enter w_avg (as in StyleGAN2).
+                    ws2 = G.mapping(z2, c, update_emas=False)
+                    ws = torch.cat([ws[:, :cut], ws2[:, cut:]], dim=1)
+            img = G.synthesis(ws, update_emas=update_emas, noise_mode="random").float()
+        return (img, ws) if return_ws else img
 
     def run_D(
         self,
@@ -187,7 +262,7 @@ class GANLoss:
         generator: torch.Generator | None = None,
     ) -> tuple[torch.Tensor, dict[str, float]]:
         """Non-saturating G loss ``mean softplus(−D(G(z)))``."""
-        fake = self.run_G(z, c, update_emas=False)
+        fake = self.run_G(z, c, update_emas=False, generator=generator)
         logits = self.run_D(fake, c, blur_sigma=blur_sigma, generator=generator)
         loss = F.softplus(-logits).mean()
         return loss, {"loss_G": float(loss.detach()), "logits_fake_G": _mean(logits)}
@@ -206,7 +281,7 @@ class GANLoss:
         ``(loss, real_logits, stats)`` (the real logits steer ADA). G runs without gradients
         and with ``update_emas=True``."""
         with torch.no_grad():
-            fake = self.run_G(z, c, update_emas=self.ema_images or True)
+            fake = self.run_G(z, c, update_emas=self.ema_images or True, generator=generator)
         logits_fake = self.run_D(fake, c, blur_sigma=blur_sigma, generator=generator)
         logits_real = self.run_D(real, c_real, blur_sigma=blur_sigma, generator=generator)
         loss_fake = F.softplus(logits_fake).mean()
@@ -219,6 +294,41 @@ class GANLoss:
         }
         stats["loss_D"] = stats["loss_D_fake"] + stats["loss_D_real"]
         return loss_fake + loss_real, logits_real.detach(), stats
+
+    def loss_Gpl(
+        self,
+        z: torch.Tensor,
+        c: torch.Tensor | None,
+        *,
+        generator: torch.Generator | None = None,
+    ) -> tuple[torch.Tensor, dict[str, float]]:
+        """Lazy path-length penalty ``I · w_pl · mean_n (L_n − a)²`` on the first
+        ``len(z) // pl_batch_shrink`` latents, ``L_n = sqrt(mean_k ‖(J_wᵀ y)_{n,k}‖²)`` (``k``
+        over the ws copies), ``y ~ N(0, 1/(H·W))`` drawn from ``generator``; updates
+        :attr:`pl_mean` (``a ← a + pl_decay·(mean_n L_n − a)``, the mean over all processes)
+        before the penalty uses it."""
+        n = max(z.shape[0] // self.pl_batch_shrink, 1)
+        img, ws = self.run_G(
+            z[:n], None if c is None else c[:n], update_emas=False, generator=generator,
+            return_ws=True,
+        )  # fmt: skip
+        h, w = img.shape[2], img.shape[3]
+        noise = torch.randn(img.shape, generator=generator).to(img.device) / math.sqrt(h * w)
+        (grad,) = torch.autograd.grad((img * noise).sum(), ws, create_graph=True)
+        lengths = grad.float().square().sum(dim=2).mean(dim=1).sqrt()
+        batch_mean = lengths.detach().mean()
+        if self.reduce_mean is not None:
+            batch_mean = self.reduce_mean(batch_mean)
+        self.pl_mean += self.pl_decay * (float(batch_mean) - self.pl_mean)
+        penalty = (lengths - self.pl_mean).square()
+        # img·0 gives every G parameter a (zero) gradient, as in loss_R1.
+        loss = penalty.mean() * self.pl_weight * self.pl_interval + img.mean() * 0
+        stats = {
+            "pl_penalty": float(penalty.detach().mean()),
+            "pl_mean": self.pl_mean,
+            "loss_Gpl": float(loss.detach()),
+        }
+        return loss, stats
 
     def loss_R1(
         self,

@@ -18,6 +18,10 @@ Fields left ``None`` take the values of REFERENCE §6 once the resolution is kno
   grows over them (45–48 kimg, measured 2026-11-28; benchmarks/RESULTS.md). The paper's 10 px
   is for 256 px images, and its ``batch·200/32`` = 100 kimg fade would last an hour of a CPU
   run. An explicit ``blur_sigma`` applies to every config.
+- The baseline trains as StyleGAN2 does: style mixing with probability 0.9 (each batch's ws
+  switch to a second latent's from a random layer on) and lazy path-length regularisation
+  every 4 steps, weight 2 (G's Adam then runs with ``lr·4/5``, ``β ** (4/5)``); configs T and R
+  without either, as in the alias-free GAN paper.
 - ADA: p moves by 1 in 500 kimg (ADA's value; ``tiny``: 10 kimg, so that it can react within a
   minutes-long run on a small dataset).
 """
@@ -58,6 +62,9 @@ TRAINING_FIELDS = (
     "eps",
     "r1_gamma",
     "r1_interval",
+    "style_mixing",
+    "pl_weight",
+    "pl_interval",
     "ema_kimg",
     "ema_rampup",
     "blur_sigma",
@@ -80,6 +87,12 @@ _ADA_KIMG = {"paper": 500.0, "tiny": 10.0}
 # kimg over which the tiny size's D input blur fades (module docstring): about 25 minutes of a
 # 2-core CPU run, the length of run a CPU user makes of the tiny networks.
 _TINY_BLUR_FADE_KIMG = 40.0
+
+
+#: Training fields added after the first checkpoints were written, with the behaviour of the
+#: code before them (2026-11-28: the baseline trained without style mixing and path-length
+#: regularisation).
+_ADDED_FIELDS = {"style_mixing": 0.0, "pl_weight": 0.0, "pl_interval": 4}
 
 
 def default_r1_gamma(res: int) -> float:
@@ -115,6 +128,17 @@ class TrainOptions:
         R1 weight; None: :func:`default_r1_gamma`; 0 disables R1.
     r1_interval : int
         Lazy R1 every ``r1_interval`` steps (weighted by it; D's lr ×I/(I+1), betas **I/(I+1)).
+    style_mixing : float, optional
+        Probability that a batch's ws switch from its latents' to a second latent's at a
+        random layer (StyleGAN2's mixing regularisation), in ``[0, 1]``; None: 0.9 for the
+        baseline, 0 for configs T and R.
+    pl_weight : float, optional
+        Weight of StyleGAN2's path-length regulariser (``>= 0``; 0 disables it); None: 2 for
+        the baseline, 0 for configs T and R (which cannot take it: the alias-free generator's
+        fused filtered leaky ReLU has no second derivative on the GPU).
+    pl_interval : int
+        Lazy path-length regularisation every ``pl_interval`` steps (weighted by it; G's lr
+        ×I/(I+1), betas **I/(I+1)).
     ema_kimg : float, optional
         Half-life of the G EMA in kimg (None: ``batch·10/32``).
     ema_rampup : float, optional
@@ -181,6 +205,9 @@ class TrainOptions:
     eps: float = 1e-8
     r1_gamma: float | None = None
     r1_interval: int = 16
+    style_mixing: float | None = None
+    pl_weight: float | None = None
+    pl_interval: int = 4
     ema_kimg: float | None = None
     ema_rampup: float | None = 0.05
     blur_sigma: float | None = None
@@ -275,6 +302,18 @@ class TrainOptions:
         object.__setattr__(self, "betas", (float(betas[0]), float(betas[1])))
         check_real("eps", self.eps, low=0.0, low_inclusive=False)
         check_int("r1_interval", self.r1_interval, minimum=1)
+        if self.style_mixing is not None:
+            check_real("style_mixing", self.style_mixing, low=0.0, high=1.0)
+        if self.pl_weight is not None:
+            check_real("pl_weight", self.pl_weight, low=0.0)
+            if self.pl_weight > 0 and self.config != "baseline":
+                raise ValueError(
+                    f"pl_weight must be 0 for config {self.config!r}: path-length "
+                    "regularisation needs the generator's second derivatives, which the fused "
+                    "filtered leaky ReLU of the alias-free generators does not provide (the "
+                    "paper trains configs T and R without it); it is for the baseline"
+                )
+        check_int("pl_interval", self.pl_interval, minimum=1)
         check_real("augment_p", self.augment_p, low=0.0, high=1.0)
         check_real(  # as AdaController: r_t <= 1, so a target of 1 could only lower p
             "ada_target",
@@ -317,6 +356,7 @@ class TrainOptions:
         """A copy with every ``None`` hyperparameter set from REFERENCE §6 for resolution
         ``res`` (the dataset's when ``self.res`` is None)."""
         res = int(self.res if self.res is not None else res)
+        base = self.config == "baseline"
         blur, fade = self.blur_sigma, self.blur_fade_kimg
         if blur is None:
             if self.size == "paper":
@@ -333,6 +373,10 @@ class TrainOptions:
             else (0.002 if self.config == "baseline" else 0.0025),
             d_lr=self.d_lr if self.d_lr is not None else 0.002,
             r1_gamma=self.r1_gamma if self.r1_gamma is not None else default_r1_gamma(res),
+            style_mixing=(
+                self.style_mixing if self.style_mixing is not None else (0.9 if base else 0.0)
+            ),
+            pl_weight=self.pl_weight if self.pl_weight is not None else (2.0 if base else 0.0),
             ema_kimg=self.ema_kimg if self.ema_kimg is not None else self.batch * 10 / 32,
             blur_sigma=blur,
             blur_fade_kimg=fade,
@@ -359,6 +403,13 @@ class TrainOptions:
             if isinstance(kw.get(key), list):  # JSON arrays; anything else is checked as given
                 kw[key] = tuple(kw[key])
         return cls(**kw)
+
+    @classmethod
+    def from_checkpoint(cls, d: dict[str, Any]) -> TrainOptions:
+        """:meth:`from_dict` of the options a checkpoint stores, with the fields added after it
+        was written set to what the code that wrote it did (:data:`_ADDED_FIELDS`), so that
+        resuming an older run continues it as it was trained."""
+        return cls.from_dict({**_ADDED_FIELDS, **d})
 
     def with_training_fields_of(self, saved: TrainOptions) -> TrainOptions:
         """This run's options with the optimisation fields (:data:`TRAINING_FIELDS`) taken

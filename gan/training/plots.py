@@ -8,7 +8,12 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
-LOSSES = (("loss_G", "G", "tab:red"), ("loss_D", "D", "tab:blue"), ("loss_R1", "R1", "tab:green"))
+LOSSES = (
+    ("loss_G", "G", "tab:red"),
+    ("loss_D", "D", "tab:blue"),
+    ("loss_R1", "R1", "tab:green"),
+    ("loss_Gpl", "G path length", "tab:orange"),
+)
 
 
 def _series(records: Sequence[dict[str, Any]], key: str) -> tuple[list[float], list[float]]:

@@ -149,6 +149,25 @@ def test_bad_arguments_raise_value_errors(tmp_path):
         train_cmd.options_from_args(_parse(["--res", "48"]))
     with pytest.raises(SystemExit):  # argparse: --kimg and --minutes exclude each other
         _parse(["--kimg", "1", "--minutes", "1"])
+    with pytest.raises(ValueError, match="pl_weight must be 0 for config 't'"):
+        train_cmd.options_from_args(_parse(["--pl-weight", "2"]))
+    o = train_cmd.options_from_args(
+        _parse(["--config", "baseline", "--style-mixing", "0.5", "--pl-weight", "1"])
+    )
+    assert (o.style_mixing, o.pl_weight, o.pl_interval) == (0.5, 1.0, 4)
+
+
+def test_regulariser_flags_name_themselves_in_errors(tmp_path, capsys):
+    from aliasfree.cli import main
+
+    for argv, flag in [
+        (["--config", "t", "--pl-weight", "2"], "--pl-weight must be 0 for config 't'"),
+        (["--config", "baseline", "--style-mixing", "1.5"], "--style-mixing must"),
+        (["--config", "baseline", "--pl-interval", "0"], "--pl-interval must"),
+    ]:
+        assert main(["train", *argv, "--out", str(tmp_path / "never")]) == 2
+        assert flag in capsys.readouterr().err
+    assert not (tmp_path / "never").exists()
 
 
 class _MeanColour(torch.nn.Module):

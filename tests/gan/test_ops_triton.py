@@ -581,7 +581,9 @@ def test_half_precision_default_variant_runs_a_whole_generator(monkeypatch):
     monkeypatch.setenv("ALIASFREE_OPS_IMPL", "ref")
     want = G(z).double()
     monkeypatch.setenv("ALIASFREE_OPS_IMPL", "triton")
-    monkeypatch.setenv("ALIASFREE_TRITON_VARIANT", "b64_r168")
+    from gan.ops._triton import _launch
+
+    monkeypatch.setattr(_launch, "DEFAULT_VARIANTS", {torch.float32: "b64_r168"})
     got = G(z).double()
     psnr = 20 * np.log10(2) - 10 * np.log10((got - want).square().mean().item())
     assert psnr > 120, psnr
@@ -612,14 +614,19 @@ def test_launch_retries_with_smaller_shared_memory_budget():
 def test_variant_from_environment(monkeypatch):
     from gan.ops._triton import _launch
 
-    monkeypatch.setenv(_launch.ENV_VARIANT, "b64_r168")
-    tune = _launch.resolve_tune(None)
-    assert tune == dict(_launch.VARIANTS["b64_r168"])
-    # An explicit _tune variant wins over the environment.
-    assert _launch.resolve_tune({"variant": "base"}) == dict(_launch.VARIANTS["base"])
+    monkeypatch.setenv(_launch.ENV_VARIANT, "b64_r168_stack")
+    stack = dict(_launch.VARIANTS["b64_r168_stack"])
+    for half in (torch.float16, torch.bfloat16):
+        assert _launch.resolve_tune(None, half) == stack
+        # An explicit _tune variant wins over the environment.
+        assert _launch.resolve_tune({"variant": "base"}, half) == dict(_launch.VARIANTS["base"])
+    # The comparison that picks it times fp16 only: fp32 and the upfirdn2d kernel keep their
+    # defaults (it used to switch them to variants never timed or run on a GPU).
+    assert _launch.resolve_tune(None, torch.float32) == dict(_launch.VARIANTS["base"])
+    assert _launch.resolve_tune(None, torch.float16, fused_kernel=False) == {}
     monkeypatch.setenv(_launch.ENV_VARIANT, "nope")
     with pytest.raises(ValueError, match=_launch.ENV_VARIANT):
-        _launch.resolve_tune(None)
+        _launch.resolve_tune(None, torch.float16)
     monkeypatch.delenv(_launch.ENV_VARIANT)
     for dtype in (torch.float32, torch.float16, torch.bfloat16):
         want = dict(_launch.VARIANTS[_launch.DEFAULT_VARIANTS[dtype]])

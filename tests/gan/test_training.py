@@ -13,6 +13,7 @@ import torch
 from scipy import ndimage
 
 from gan.networks import alias_free
+from gan.networks.presets import build_discriminator, build_generator
 from gan.training import loss as loss_mod
 from gan.training.loop import Trainer, step_seed, train
 from gan.training.loss import (
@@ -22,6 +23,7 @@ from gan.training.loss import (
     gaussian_blur,
     gaussian_taps,
     lazy_adam_hyperparams,
+    mixing_cutoff,
     update_ema,
 )
 from gan.training.options import TrainOptions, default_r1_gamma
@@ -267,7 +269,9 @@ def test_mixed_precision_steps_run_and_track_fp32(data, config, half_layers, mon
         # The same initial weights in both runs: G's images and D's logits through the loss's
         # own (autocast) entry points, which the losses alone would hide (near ln 2 at init).
         with torch.no_grad():
-            img = tr.loss.run_G(z[:, : tr.G.z_dim], None, update_emas=False)
+            # (The same draws for the baseline's style mixing in both runs.)
+            mix = torch.Generator().manual_seed(1)
+            img = tr.loss.run_G(z[:, : tr.G.z_dim], None, update_emas=False, generator=mix)
             gen = torch.Generator().manual_seed(4)
             logits = tr.loss.run_D(img, None, blur_sigma=0.0, generator=gen)
         outs[fp16] = (img, logits)
@@ -278,13 +282,19 @@ def test_mixed_precision_steps_run_and_track_fp32(data, config, half_layers, mon
         assert err < 0.08, err  # measured 0.03-0.035: bfloat16 keeps 8 bits
     for exact, mixed in zip(runs[False], runs[True], strict=True):
         assert set(exact) == set(mixed)
-        for k in ("loss_G", "loss_D", "loss_R1"):
+        for k in ("loss_G", "loss_D", "loss_R1", "pl_penalty"):
             if k in exact:
                 assert math.isfinite(mixed[k]), k
                 # Measured: <= 0.5 % for the losses, <= 3 % for R1 (a sum of squared gradients).
+                # The baseline's path-length step (a second derivative, 5 % apart in bf16)
+                # moves G differently: its later losses 1.5 % apart.
                 tol = 0.06 if k == "loss_R1" else 0.01
+                if config == "baseline":
+                    tol = 0.1 if k == "pl_penalty" else max(tol, 0.03)
                 assert mixed[k] == pytest.approx(exact[k], rel=tol, abs=0), k
     assert runs[True][0]["loss_R1"] > 0
+    if config == "baseline":
+        assert runs[True][0]["pl_penalty"] > 0
 
 
 def test_r1_applied_exactly_when_due(data):
@@ -294,7 +304,8 @@ def test_r1_applied_exactly_when_due(data):
     # D's optimizer stepped once per D phase plus once per R1 phase.
     steps = {int(s["step"]) for s in tr.opt_D.state_dict()["state"].values()}
     assert steps == {4 + 2}
-    assert {int(s["step"]) for s in tr.opt_G.state_dict()["state"].values()} == {4}
+    # G's once per G phase plus once per path-length phase (the baseline's, every 4 steps).
+    assert {int(s["step"]) for s in tr.opt_G.state_dict()["state"].values()} == {4 + 1}
     lr, betas = lazy_adam_hyperparams(tr.opts.d_lr, tr.opts.betas, 3)
     assert tr.opt_D.param_groups[0]["lr"] == pytest.approx(lr)
     assert tr.opt_D.param_groups[0]["betas"] == pytest.approx(betas)
@@ -571,7 +582,6 @@ def test_ranks_that_resume_from_different_checkpoints_are_refused(
 def test_the_baseline_trains_with_fresh_noise_per_sample():
     # StyleGAN2 draws new per-pixel noise for every sample while training; the constant noise
     # buffer is for generating fixed images (metrics, grids). It used to be used in training too.
-    from gan.networks.presets import build_discriminator, build_generator
 
     G = build_generator("baseline-tiny", res=16, seed=0)
     D = build_discriminator("baseline-tiny", res=16, seed=0)
@@ -586,3 +596,166 @@ def test_the_baseline_trains_with_fresh_noise_per_sample():
         const = G(z, noise_mode="const")
     assert (a - b).abs().max() > 1e-3 and (a - const).abs().max() > 1e-3
     assert torch.equal(const, G(z))  # generating without training: the constant noise
+
+
+# ---- the baseline's regularisers: style mixing and path length (StyleGAN2) ------------------
+
+
+@pytest.fixture(scope="module")
+def nets():
+    G = build_generator("baseline-tiny", res=16, seed=0).double()
+    D = build_discriminator("baseline-tiny", res=16, seed=1).double()
+    return G, D
+
+
+def _finite_difference_jt_y(G, ws: torch.Tensor, y: torch.Tensor, eps: float = 1e-6):
+    """``J_wᵀ y`` per sample by central differences of ``Σ y·G.synthesis(ws)`` along every
+    coordinate of ws (float64; an independent truth for the autograd double backward)."""
+    n, k, d = ws.shape
+    out = torch.empty_like(ws)
+    eye = torch.eye(k * d, dtype=ws.dtype).view(k * d, k, d)
+    with torch.no_grad():
+        for i in range(n):
+            plus = G.synthesis(ws[i] + eps * eye)
+            minus = G.synthesis(ws[i] - eps * eye)
+            out[i] = ((plus - minus) * y[i]).sum(dim=(1, 2, 3)).view(k, d) / (2 * eps)
+    return out
+
+
+def test_path_length_penalty_matches_finite_differences(nets):
+    G, D = nets
+    L = GANLoss(G, D, pl_weight=2.0, pl_interval=4, pl_batch_shrink=2, pl_decay=0.01)
+    z = torch.randn(4, G.z_dim, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    seed = 11
+    loss, st = L.loss_Gpl(z, None, generator=torch.Generator().manual_seed(seed))
+
+    # The truth: the first batch // 2 latents, noise y ~ N(0, 1/(H·W)) from the same draw.
+    zs = z[:2]
+    with torch.no_grad():
+        ws = G.mapping(zs)
+        img = G.synthesis(ws)
+    y = torch.randn(img.shape, generator=torch.Generator().manual_seed(seed)).double()
+    y = y / math.sqrt(img.shape[2] * img.shape[3])
+    jty = _finite_difference_jt_y(G, ws, y)
+    lengths = jty.square().sum(dim=2).mean(dim=1).sqrt()
+    a = 0.0 + 0.01 * (float(lengths.mean()) - 0.0)
+    want = float((lengths - a).square().mean()) * 2.0 * 4
+    assert L.pl_mean == pytest.approx(a, rel=1e-6)
+    assert st["pl_mean"] == L.pl_mean and st["pl_penalty"] == pytest.approx(want / 8, rel=1e-6)
+    assert float(loss.detach()) == pytest.approx(want, rel=1e-6)
+    assert lengths.min() > 0  # a real signal, not a vacuous 0 == 0
+
+    # The gradient reaches G's parameters through the second derivative (mapping included).
+    G.zero_grad(set_to_none=True)
+    loss.backward()
+    grads = {n: p.grad for n, p in G.named_parameters()}
+    assert all(g is not None for g in grads.values())  # every parameter gets one (zeros allowed)
+    assert any(float(g.abs().max()) > 0 for n, g in grads.items() if n.startswith("mapping."))
+    assert any(float(g.abs().max()) > 0 for n, g in grads.items() if n.startswith("synthesis."))
+    G.zero_grad(set_to_none=True)
+
+
+def test_path_length_mean_is_a_running_average_over_processes(nets):
+    G, D = nets
+    # reduce_mean stands for the all-reduce of a multi-process run: the mean that enters a is
+    # whatever it returns, so every rank keeps the same a.
+    L = GANLoss(G, D, pl_weight=1.0, pl_decay=0.25, reduce_mean=lambda t: t * 0 + 5.0)
+    z = torch.randn(2, G.z_dim, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    L.loss_Gpl(z, None, generator=torch.Generator().manual_seed(0))
+    assert L.pl_mean == pytest.approx(0.25 * 5.0)
+    L.loss_Gpl(z, None, generator=torch.Generator().manual_seed(1))
+    assert L.pl_mean == pytest.approx(1.25 + 0.25 * (5.0 - 1.25))
+
+
+def test_style_mixing_switches_latents_at_the_drawn_layer(nets):
+    G, D = nets
+    num_ws = G.num_ws
+    z = torch.randn(3, G.z_dim, dtype=torch.float64, generator=torch.Generator().manual_seed(5))
+    w1 = G.mapping(z).detach()
+    cuts = []
+    for seed in range(40):
+        L = GANLoss(G, D, style_mixing=1.0)
+        with torch.no_grad():
+            img, ws = L.run_G(
+                z, None, update_emas=False, generator=torch.Generator().manual_seed(seed),
+                return_ws=True,
+            )  # fmt: skip
+        # The draws: the cutoff in [1, num_ws), the mixing coin, then the second latent.
+        g = torch.Generator().manual_seed(seed)
+        cut = int(torch.randint(1, num_ws, (), generator=g))
+        torch.rand((), generator=g)
+        z2 = torch.randn(z.shape, generator=g).double()
+        w2 = G.mapping(z2).detach()
+        torch.testing.assert_close(ws[:, :cut], w1[:, :cut], rtol=0, atol=0)
+        torch.testing.assert_close(ws[:, cut:], w2[:, cut:], rtol=0, atol=0)
+        torch.testing.assert_close(img, G.synthesis(ws).float(), rtol=0, atol=0)
+        cuts.append(cut)
+    assert set(cuts) == set(range(1, num_ws))  # every cutoff occurs, never 0 or num_ws
+
+    # Probability p: about p of the batches mixed; p = 0 never draws at all.
+    draws = [mixing_cutoff(0.3, num_ws, torch.Generator().manual_seed(s)) for s in range(2000)]
+    frac = sum(c < num_ws for c in draws) / len(draws)
+    assert abs(frac - 0.3) < 0.04, frac
+    g = torch.Generator().manual_seed(0)
+    state = g.get_state()
+    L0 = GANLoss(G, D, style_mixing=0.0)
+    with torch.no_grad():
+        torch.testing.assert_close(L0.run_G(z, None, update_emas=False, generator=g), G(z).float())
+    assert torch.equal(g.get_state(), state)
+
+
+def test_style_mixing_keeps_the_second_latent_out_of_w_avg():
+    G = build_generator("baseline-tiny", res=16, seed=0)
+    D = build_discriminator("baseline-tiny", res=16, seed=1)
+    z = torch.randn(4, G.z_dim, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        want = G.mapping(z).mean(dim=0)[0].lerp(G.mapping.w_avg, G.mapping.w_avg_beta)
+        GANLoss(G, D, style_mixing=1.0).run_G(
+            z, None, update_emas=True, generator=torch.Generator().manual_seed(0)
+        )
+    torch.testing.assert_close(G.mapping.w_avg, want)
+
+
+def test_path_length_phase_runs_exactly_when_due():
+    data = TinyData()
+    tr = Trainer(_opts(pl_interval=3, augment="noaug", r1_gamma=0.0), dataset=data)
+    assert tr.opts.pl_weight == 2.0 and tr.opts.style_mixing == 0.9  # the baseline's defaults
+    means = []
+    applied = []
+    for _ in range(4):
+        st = tr.step()
+        applied.append(st["pl_applied"])
+        means.append(tr.loss.pl_mean)
+        assert all(math.isfinite(v) for v in st.values())
+    assert applied == [1.0, 0.0, 0.0, 1.0]
+    assert means[0] > 0 and means[0] == means[1] == means[2] != means[3]
+    # G's Adam steps once per G phase and once per path-length phase, with the lazy lr/betas.
+    assert {int(s["step"]) for s in tr.opt_G.state_dict()["state"].values()} == {4 + 2}
+    lr, betas = lazy_adam_hyperparams(tr.opts.g_lr, tr.opts.betas, 3)
+    assert tr.opt_G.param_groups[0]["lr"] == pytest.approx(lr)
+    assert tr.opt_G.param_groups[0]["betas"] == pytest.approx(betas)
+    assert tr.state_extra()["pl_mean"] == tr.loss.pl_mean
+
+    off = Trainer(_opts(pl_weight=0.0, augment="noaug"), dataset=data)
+    assert "pl_applied" not in off.step()
+    assert off.opt_G.param_groups[0]["lr"] == off.opts.g_lr  # no lazy adjustment without it
+
+
+def test_regularizer_options_defaults_validation_and_older_checkpoints():
+    for config, mixing, weight in [("baseline", 0.9, 2.0), ("t", 0.0, 0.0), ("r", 0.0, 0.0)]:
+        o = TrainOptions(config=config).resolved(32)
+        assert (o.style_mixing, o.pl_weight, o.pl_interval) == (mixing, weight, 4)
+    assert TrainOptions(config="t", style_mixing=0.5).resolved(32).style_mixing == 0.5
+    with pytest.raises(ValueError, match="pl_weight must be 0 for config 't'"):
+        TrainOptions(config="t", pl_weight=1.0)
+    for kw in [{"style_mixing": 1.5}, {"pl_weight": -1.0}, {"pl_interval": 0}]:
+        with pytest.raises(ValueError, match=next(iter(kw))):
+            TrainOptions(config="baseline", **kw)
+    # A checkpoint written before these options existed trained without them: it resumes so.
+    old = TrainOptions(config="baseline").resolved(32).to_dict()
+    for key in ("style_mixing", "pl_weight", "pl_interval"):
+        del old[key]
+    saved = TrainOptions.from_checkpoint(old)
+    assert (saved.style_mixing, saved.pl_weight) == (0.0, 0.0)
+    new = TrainOptions(config="baseline").resolved(32)
+    assert TrainOptions.from_checkpoint(new.to_dict()) == new

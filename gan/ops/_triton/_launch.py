@@ -125,8 +125,11 @@ fp32: ``base``, the only variant ever timed in fp32 on a GPU (session 1). The up
 (:func:`single`) was never compared across variants and defaults to ``base`` in every dtype."""
 
 ENV_VARIANT = "ALIASFREE_TRITON_VARIANT"
-"""Environment variable naming the variant to run when ``_tune`` names none (for benchmarks
-that time the whole generator or training step with a variant other than the default)."""
+"""Environment variable naming the fused kernel's variant for fp16/bf16 inputs when ``_tune``
+names none (for benchmarks that time the whole generator or training step with a variant other
+than the half-precision default). It replaces :data:`DEFAULT_VARIANTS`' half-precision entries
+only: the variant comparison that picks it times fp16 alone, so fp32 calls and the upfirdn2d
+kernel keep their defaults."""
 
 _TUNE_KEYS = frozenset(
     {"variant", "blocks", "num_warps", "num_warps_fwd", "num_warps_bwd", "num_stages", "maxnreg"}
@@ -138,17 +141,18 @@ _TUNE_KEYS = frozenset(
 def resolve_tune(
     tune: dict | None, dtype: torch.dtype = torch.float32, fused_kernel: bool = True
 ) -> dict:
-    """The launch settings of a ``_tune`` dict for inputs of ``dtype``: its ``variant`` (else
-    the one named by :data:`ENV_VARIANT`, else the dtype's :data:`DEFAULT_VARIANTS` entry for
-    the fused kernel, ``base`` for the upfirdn2d kernel) overridden by its other keys that are
-    not None."""
+    """The launch settings of a ``_tune`` dict for inputs of ``dtype``: its ``variant`` (else,
+    for the fused kernel, the one named by :data:`ENV_VARIANT` in fp16/bf16 and the dtype's
+    :data:`DEFAULT_VARIANTS` entry otherwise; ``base`` for the upfirdn2d kernel) overridden by
+    its other keys that are not None."""
     tune = tune or {}
     unknown = set(tune) - _TUNE_KEYS
     if unknown:
         raise ValueError(f"_tune: unknown keys {sorted(unknown)} (known: {sorted(_TUNE_KEYS)})")
     name = tune.get("variant")
     source = "_tune: variant"
-    if not name and os.environ.get(ENV_VARIANT):
+    half = dtype in (torch.float16, torch.bfloat16)
+    if not name and fused_kernel and half and os.environ.get(ENV_VARIANT):
         name, source = os.environ[ENV_VARIANT], f"environment variable {ENV_VARIANT}"
     name = name or (DEFAULT_VARIANTS.get(dtype, "base") if fused_kernel else "base")
     if name not in VARIANTS:
