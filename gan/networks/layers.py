@@ -225,7 +225,7 @@ class MappingNetwork(nn.Module):
             raise ValueError("z (or c) must hold at least one row, got N = 0")
         check_finite(x, "z and c must be finite (no NaN or infinity)")
         # In float32 even under autocast: w sets every style, and w_avg is a float32 running mean.
-        with _autocast_off(x.device):
+        with autocast_off(x.device):
             for layer in self.layers:
                 x = layer(x)
 
@@ -352,7 +352,7 @@ def modulated_conv2d(
     if demodulate:
         # In the weights' precision even under autocast (which would run the product in bf16:
         # a per-channel scale error of ~0.4 %, systematic across the channel).
-        with _autocast_off(x.device):
+        with autocast_off(x.device):
             d = (s.square() @ w.square().sum(dim=[2, 3]).t() + 1e-8).rsqrt()  # [N, O]
 
     if not grouped:
@@ -388,7 +388,7 @@ def set_grouped_modconv(model: nn.Module, grouped: bool) -> int:
     return count
 
 
-def _autocast_off(device: torch.device):
+def autocast_off(device: torch.device):
     """A context computing in the tensors' own dtypes even inside an autocast region (a meta
     tensor has no autocast to leave)."""
     return nullcontext() if device.type == "meta" else torch.autocast(device.type, enabled=False)

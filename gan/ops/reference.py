@@ -153,7 +153,14 @@ class _Interleave(torch.autograd.Function):
 
 
 def _interleave(phases: list[torch.Tensor], dim: int) -> torch.Tensor:
-    return phases[0] if len(phases) == 1 else _Interleave.apply(dim, *phases)
+    if len(phases) == 1:
+        return phases[0]
+    if not (torch.is_grad_enabled() and any(p.requires_grad for p in phases)):
+        # No graph to record: the stack itself. (torch.compile's fullgraph tracing also fails
+        # on the Function under no_grad, torch 2.13: an AttributeError inside its forward.)
+        nhwc = phases[0].is_contiguous(memory_format=torch.channels_last)
+        return _stack_phases(tuple(phases), dim, nhwc)
+    return _Interleave.apply(dim, *phases)
 
 
 def _axis_window(
