@@ -16,7 +16,14 @@ band limit and the grid that samples it:
 
 All frequencies are in cycles per unit length, where the unit length is the output image's
 width (``s_i`` samples span the image, ``margin`` extra samples on each side). Cutoffs are
-the -6 dB points, as in ``scipy.signal.firwin``; the stopband starts at ``cutoff + half_width``.
+the -6 dB points, as in ``scipy.signal.firwin``.
+
+Two stopband frequencies belong to an entry and differ almost everywhere: ``ft_i`` (the
+``stopband`` fields) is the schedule's *target* stopband of REFERENCE §3, the input to the
+rate and half-width formulas; the filters designed from the entry have the transition band
+``[fc_i - fh_i, fc_i + fh_i]`` centred on the cutoff, so *their* stopband starts at
+``fc_i + fh_i = max(ft_i, s_i / 2) >= ft_i`` (:attr:`ScheduleEntry.filter_stopband`). The two
+agree only where ``ft_i >= s_i / 2`` (the critically sampled entries).
 
 A synthesis layer runs: modulated conv (kernel ``k``) -> upsample by ``up`` with the up filter
 -> leaky ReLU -> low-pass with the down filter and keep every ``down``-th sample, at the
@@ -64,13 +71,26 @@ import numpy as np
 
 from dsp._checks import check_int, check_power_of_two, check_real
 
-__all__ = ["ScheduleEntry", "LayerSpec", "Schedule", "layer_schedule", "CONFIGS"]
+__all__ = [
+    "ScheduleEntry",
+    "LayerSpec",
+    "Schedule",
+    "layer_schedule",
+    "CONFIGS",
+    "TARGET_STOPBAND_COLUMN",
+    "FILTER_STOPBAND_COLUMN",
+]
 
 #: Per-config defaults (REFERENCE §3): conv kernel, channel_base, channel_max, radial down filters.
 CONFIGS: Mapping[str, Mapping[str, Any]] = {
     "T": {"conv_kernel": 3, "channel_base": 32768, "channel_max": 512, "radial": False},
     "R": {"conv_kernel": 1, "channel_base": 65536, "channel_max": 1024, "radial": True},
 }
+
+#: Table column of the schedule's target stopband ``ft`` (``LayerSpec.out_stopband``).
+TARGET_STOPBAND_COLUMN = "f_t (target)"
+#: Table column of the filters' stopband edge ``fc + fh`` (``ScheduleEntry.filter_stopband``).
+FILTER_STOPBAND_COLUMN = "fc+fh (filter)"
 
 _MIN_RES = 16
 _MAX_RES = 1024
@@ -89,7 +109,8 @@ class ScheduleEntry:
     cutoff : float
         ``fc``: -6 dB cutoff, cycles per unit length (unit = image width).
     stopband : float
-        ``ft``: where the stopband is meant to start, cycles per unit length.
+        ``ft``: the schedule's target stopband (REFERENCE §3), cycles per unit length. Not the
+        filters' stopband edge, which is :attr:`filter_stopband` ``= cutoff + half_width``.
     rate : int
         ``s``: sampling rate, samples per unit length (a power of two).
     half_width : float
@@ -111,6 +132,15 @@ class ScheduleEntry:
     size: int
     channels: int
     critically_sampled: bool
+
+    @property
+    def filter_stopband(self) -> float:
+        """``fc + fh = max(ft, s/2)``: where the stopband of this entry's filters starts.
+
+        Cycles per unit length; at least :attr:`stopband` (``ft``), equal to it only where
+        ``ft >= s/2``. Derived, so it is not among the fields and not in :meth:`to_dict`.
+        """
+        return self.cutoff + self.half_width
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-serialisable dict of the fields."""
@@ -138,8 +168,13 @@ class LayerSpec:
         (``tmp = max(in_rate, out_rate) * m``, ``m = 1`` for ToRGB).
     in_size, out_size, in_channels, out_channels : int
         Feature-map sizes (per axis) and channel counts.
-    in_cutoff, out_cutoff, in_half_width, out_half_width, in_stopband, out_stopband : float
-        Band limits of the input and output entries.
+    in_cutoff, out_cutoff, in_half_width, out_half_width : float
+        Cutoffs ``fc`` and half-widths ``fh`` of the input and output entries (those of the up
+        and the down filter), cycles per unit length.
+    in_stopband, out_stopband : float
+        Target stopbands ``ft`` of the input and output entries (REFERENCE §3), cycles per unit
+        length. The filters' stopband edges are ``in_cutoff + in_half_width`` and
+        ``out_cutoff + out_half_width`` (:attr:`ScheduleEntry.filter_stopband`), at least as high.
     up, down : int
         ``tmp_rate / in_rate`` and ``tmp_rate / out_rate``.
     up_taps, down_taps : int
@@ -285,7 +320,13 @@ class Schedule:
         }
 
     def rows(self) -> list[dict[str, Any]]:
-        """One summary dict per layer (the columns of :meth:`table`)."""
+        """One summary dict per layer (the columns of :meth:`table`).
+
+        Frequencies are those of the layer's output entry, cycles per unit length: ``cutoff``
+        ``fc``, ``half_width`` ``fh``, the target stopband ``ft`` (column
+        :data:`TARGET_STOPBAND_COLUMN`) and the down filter's stopband edge ``fc + fh``
+        (column :data:`FILTER_STOPBAND_COLUMN`).
+        """
         out = []
         for lay in self.layers:
             out.append(
@@ -296,8 +337,9 @@ class Schedule:
                     "rate": f"{lay.in_rate}->{lay.out_rate}",
                     "tmp": lay.tmp_rate,
                     "cutoff": lay.out_cutoff,
-                    "stopband": lay.out_stopband,
                     "half_width": lay.out_half_width,
+                    TARGET_STOPBAND_COLUMN: lay.out_stopband,
+                    FILTER_STOPBAND_COLUMN: lay.out_cutoff + lay.out_half_width,
                     "channels": f"{lay.in_channels}->{lay.out_channels}",
                     "k": lay.conv_kernel,
                     "up/down": f"{lay.up}/{lay.down}",

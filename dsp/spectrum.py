@@ -56,7 +56,7 @@ def spectrum_window(
         fftbins=True)``, the usual choice for spectral analysis). ``None`` is the rectangular
         window (all ones).
     beta : float
-        Kaiser shape parameter (``window="kaiser"`` only), ``>= 0``.
+        Kaiser shape parameter, ``>= 0``; ignored, and not checked, for any other ``window``.
 
     Returns
     -------
@@ -71,8 +71,11 @@ def spectrum_window(
         return np.ones((h, w))
     if window not in _WINDOWS:
         raise ValueError(f"window must be 'hann', 'kaiser' or None, got {window!r}")
-    beta = check_real("beta", beta, low=0.0)
-    spec = ("kaiser", beta) if window == "kaiser" else "hann"
+    # beta shapes the Kaiser window only; another window ignores it, whatever its value.
+    if window == "kaiser":
+        spec = ("kaiser", check_real("beta", beta, low=0.0))
+    else:
+        spec = "hann"
     wy = scipy.signal.get_window(spec, h, fftbins=True) if h > 1 else np.ones(1)
     wx = scipy.signal.get_window(spec, w, fftbins=True) if w > 1 else np.ones(1)
     w2 = np.outer(wy, wx)

@@ -65,7 +65,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "--plots-2d",
         action="store_true",
         help="for a separable filter, also draw the 2D heatmap and 0/45 degree "
-        "slices of outer(h, h) (always drawn for --radial)",
+        "slices of outer(h, h), and report its figures of merit along both slices "
+        "(always so for --radial)",
     )
     p.add_argument(
         "--json",
@@ -111,15 +112,18 @@ def _stopband_warning(spec, width_arg: str) -> str | None:
 
 
 def _table(spec: dict, figures: list[dict]) -> str:
+    # Frequencies are in the units of --fs, which the rows name: a bare 16 could be cycles
+    # per sample, per unit length or relative to Nyquist.
+    funit = "(fs units)"
     rows = [
         ("DC gain", "dc_gain", ""),
         ("passband ripple", "passband_ripple_db", " dB"),
         ("stopband attenuation", "stopband_attenuation_db", " dB"),
-        ("-6 dB point", "f_6db", ""),
-        ("-3 dB point", "f_3db", ""),
-        ("transition band (measured)", "transition_band", ""),
-        ("passband edge used", "passband_edge", ""),
-        ("stopband edge used", "stopband_edge", ""),
+        (f"-6 dB point {funit}", "f_6db", ""),
+        (f"-3 dB point {funit}", "f_3db", ""),
+        (f"transition band, measured {funit}", "transition_band", ""),
+        (f"passband edge used {funit}", "passband_edge", ""),
+        (f"stopband edge used {funit}", "stopband_edge", ""),
     ]
     kind = "radial (jinc) 2D" if spec["radial"] else "separable (windowed sinc) 1D"
     lines = [
@@ -128,7 +132,9 @@ def _table(spec: dict, figures: list[dict]) -> str:
         f"Kaiser design: attenuation {spec['kaiser_atten_db']:.4g} dB, "
         f"beta {spec['kaiser_beta']:.4g}",
     ]
-    heads = ["1D" if f["angle_deg"] is None else f"{f['angle_deg']:g} deg" for f in figures]
+    if not spec["radial"] and any(f["angle_deg"] is not None for f in figures):
+        lines.append("figures of merit of the 2D filter outer(h, h), along two slices:")
+    heads = ["1D" if f["angle_deg"] is None else f"{f['angle_deg']:g} deg slice" for f in figures]
     width = max(len(r[0]) for r in rows)
     lines.append(f"{'':<{width}}  " + "  ".join(f"{h:>14}" for h in heads))
     for name, key, unit in rows:
@@ -145,7 +151,7 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from dsp._checks import check_real
-    from dsp._io import write_json_atomic
+    from dsp._io import prepare_output, write_json_atomic
     from dsp.filters import FilterSpec
     from dsp.kaiser import kaiser_atten, kaiser_beta
     from dsp.plots import save_figure
@@ -180,24 +186,41 @@ def run(args: argparse.Namespace) -> int:
         "kaiser_beta": kaiser_beta(atten),
     }
     two_d = taps.ndim == 2
-    angles = (0.0, 45.0) if two_d else (None,)
+    if two_d or args.plots_2d:
+        # A separable filter drawn in 2D is outer(h, h), whose diagonal is far weaker than its
+        # axes (21 vs 55 dB for --numtaps 12 --cutoff 16 --width 20 --fs 64): the figures
+        # must show both directions, as for --radial. Its 0 degree slice equals the 1D figures.
+        measured, angles = (taps if two_d else np.outer(taps, taps)), (0.0, 45.0)
+    else:
+        measured, angles = taps, (0.0,)
     figures = [
         figures_of_merit(
-            taps, spec.cutoff, stopband=spec.stopband, fs=spec.fs, angle_deg=0.0 if a is None else a
+            measured, spec.cutoff, stopband=spec.stopband, fs=spec.fs, angle_deg=a
         ).to_dict()
         for a in angles
     ]
 
     out: Path = args.out
-    files: list[str] = []
+    names: list[str] = []
     if not args.no_plots:
-        marks = {"cutoff": spec.cutoff, "stopband": spec.stopband}
-        figs = {"response_1d.png": plot_response_1d(taps, spec.fs, **marks)}
+        names = ["response_1d.png"]
         if two_d or args.plots_2d:
-            figs["response_2d.png"] = plot_response_2d(taps, spec.fs, **marks)
-            figs["response_slices.png"] = plot_response_slices(taps, spec.fs, **marks)
-        for name, fig in figs.items():
-            files.append(str(save_figure(fig, out / name)))
+            names += ["response_2d.png", "response_slices.png"]
+    # Every target is checked (and its folder made) before the first file is written: a bad
+    # JSON path found after the plots used to leave them behind with exit status 2.
+    json_path = prepare_output(out / "filter_taps.json")
+    targets = {name: prepare_output(out / name) for name in names}
+    files: list[str] = []
+    if names:
+        marks = {"cutoff": spec.cutoff, "stopband": spec.stopband}
+        plotters = {
+            "response_1d.png": plot_response_1d,
+            "response_2d.png": plot_response_2d,
+            "response_slices.png": plot_response_slices,
+        }
+        for name, path in targets.items():
+            fig = plotters[name](taps, spec.fs, **marks)
+            files.append(str(save_figure(fig, path)))
             plt.close(fig)
 
     doc = {
@@ -206,7 +229,7 @@ def run(args: argparse.Namespace) -> int:
         "taps": np.asarray(taps).tolist(),
         "plots": files,
     }
-    json_path = write_json_atomic(out / "filter_taps.json", doc)
+    json_path = write_json_atomic(json_path, doc)
     if args.json:
         print(json.dumps(doc, indent=2))
     else:

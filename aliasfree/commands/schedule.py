@@ -7,6 +7,13 @@ from pathlib import Path
 
 DEFAULT_OUT = Path("aliasfree-out") / "schedule"
 
+# The table has two stopband columns that differ on every layer that is not critically sampled;
+# the note keeps a reader from taking the target for the filters' edge.
+STOPBAND_NOTE = (
+    "f_t (target): the schedule's target stopband (REFERENCE §3); fc+fh (filter): where the "
+    "filters' stopband starts, their transition band being [fc-fh, fc+fh]"
+)
+
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser(
@@ -14,8 +21,10 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="layer schedule of the alias-free generator (cutoffs, rates, sizes, filters)",
         description=(
             "Compute the alias-free generator's layer schedule (StyleGAN3 config T or R) for "
-            "one output resolution: per layer the input/output size, sampling rate, cutoff, "
-            "stopband, filter half-width, channels, up/down factors, filter taps and padding. "
+            "one output resolution: per layer the input/output size, sampling rate, cutoff fc, "
+            "filter half-width fh, the schedule's target stopband f_t, the filters' actual "
+            "stopband edge fc+fh (= max(f_t, rate/2), their transition band being "
+            "[fc-fh, fc+fh]), channels, up/down factors, filter taps and padding. "
             "Prints a table (or JSON with --json) and writes schedule.json and schedule.png "
             "(like Fig. 4c of the paper) to --out. Frequencies are in cycles per image width, "
             "rates in samples per image width."
@@ -73,13 +82,13 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "--first-stopband",
         type=float,
         default=2**2.1,
-        help="stopband ft of the first layer (default 2**2.1)",
+        help="target stopband f_t of the first layer (default 2**2.1)",
     )
     g.add_argument(
         "--last-stopband-rel",
         type=float,
         default=2**0.3,
-        help="stopband of the last layers relative to res/2, > 1 (default 2**0.3)",
+        help="target stopband f_t of the last layers relative to res/2, > 1 (default 2**0.3)",
     )
     g.add_argument(
         "--margin",
@@ -176,8 +185,9 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(
             f"Layer schedule, config {sched.config}, res {sched.res} "
-            f"(frequencies in cycles per image width; cutoff/stopband/half-width of the output)"
+            f"(frequencies in cycles per image width, of each layer's output)"
         )
+        print(STOPBAND_NOTE)
         print(sched.table())
         for path in written:
             print(f"wrote {path}")

@@ -89,7 +89,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "--beta",
         type=float,
         default=8.0,
-        help="Kaiser window shape parameter for --window kaiser (default 8)",
+        help="Kaiser window shape parameter, >= 0; used (and checked) only with "
+        "--window kaiser (default 8)",
     )
     p.add_argument(
         "--json",
@@ -160,7 +161,7 @@ def run(args: argparse.Namespace) -> int:
 
     import matplotlib.pyplot as plt
 
-    from dsp._checks import check_int
+    from dsp._checks import check_int, check_real
     from dsp._io import write_json_atomic
     from dsp.aliasing import out_of_band_fraction
     from dsp.imagefiles import load_images
@@ -171,6 +172,9 @@ def run(args: argparse.Namespace) -> int:
     if args.size is not None:
         check_int("--size", args.size, minimum=MIN_SIZE)
     window = None if args.window == "none" else args.window
+    # --beta only shapes the Kaiser window: checked (before any image is read) only then.
+    if window == "kaiser":
+        check_real("--beta", args.beta, low=0.0)
     images, skipped, sources = load_images(
         args.path,
         size=args.size,

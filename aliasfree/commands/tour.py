@@ -67,7 +67,7 @@ def _filter_rows(sched) -> list[dict]:
                     h, cutoff=cutoff, width=2 * half, fs=layer.tmp_rate, angle_deg=45.0
                 )
                 extra["stopband_attenuation_db_45deg"] = fom45.stopband_attenuation_db
-            rows[key] = {
+            row = {
                 "kind": kind,
                 "layers": [layer.idx],
                 "numtaps": taps,
@@ -78,6 +78,12 @@ def _filter_rows(sched) -> list[dict]:
                 **fom.to_dict(),
                 **extra,
             }
+            if row["passband_edge"] == 0.0:
+                # The default passband edge 2 cutoff - (cutoff + half_width) is negative for
+                # these wide transition bands, so the "passband" is DC alone, where the gain is
+                # 1 by normalisation: a ripple of 0 dB would claim a flatness nobody measured.
+                row["passband_ripple_db"] = None
+            rows[key] = row
     return list(rows.values())
 
 
@@ -87,10 +93,16 @@ def _worst_attenuation(row: dict) -> float:
 
 
 def _print_filters(config: str, rows: list[dict]) -> None:
-    print(f"\nFilters of config {config.upper()} (frequencies in cycles per unit length)")
+    print(
+        f"\nFilters of config {config.upper()} (frequencies in cycles per unit length). Each "
+        f"filter's transition band is [fc-fh, fc+fh]:\n'stop fc+fh' is where its stopband "
+        f"starts (not the schedule's target f_t); 'pass edge' ends the band the ripple is "
+        f"measured on\n(2 fc - (fc+fh), or 0: then the passband is DC alone and the ripple n/a)"
+    )
     head = (
         f"{'kind':>4} {'layers':>14} {'taps':>4} {'radial':>6} {'fs':>6} {'cutoff':>8} "
-        f"{'-6dB at':>8} {'stop at':>8} {'atten dB':>8} {'at 45°':>6} {'ripple dB':>9}"
+        f"{'-6dB at':>8} {'stop fc+fh':>10} {'atten dB':>8} {'at 45°':>6} {'pass edge':>9} "
+        f"{'ripple dB':>9}"
     )
     print(head)
     print("-" * len(head))
@@ -98,11 +110,13 @@ def _print_filters(config: str, rows: list[dict]) -> None:
         layers = ",".join(str(i) for i in r["layers"])
         a45 = r.get("stopband_attenuation_db_45deg")
         at45 = "-" if a45 is None else f"{a45:.1f}"
+        ripple = r["passband_ripple_db"]
+        ripple_text = "n/a" if ripple is None else f"{ripple:.4f}"
         print(
             f"{r['kind']:>4} {layers:>14} {r['numtaps']:>4} {str(r['radial']):>6} "
             f"{r['fs']:>6g} {r['cutoff']:>8.3f} {r['f_6db']:>8.3f} "
-            f"{r['cutoff'] + r['half_width']:>8.3f} {r['stopband_attenuation_db']:>8.1f} "
-            f"{at45:>6} {r['passband_ripple_db']:>9.4f}"
+            f"{r['stopband_edge']:>10.3f} {r['stopband_attenuation_db']:>8.1f} "
+            f"{at45:>6} {r['passband_edge']:>9.3f} {ripple_text:>9}"
         )
 
 
@@ -110,6 +124,7 @@ def run(args: argparse.Namespace) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
+    from aliasfree.commands.schedule import STOPBAND_NOTE
     from dsp._io import check_output_dir, write_json_atomic
     from dsp.figures import relu_aliasing
     from dsp.plots import save_figure
@@ -125,6 +140,7 @@ def run(args: argparse.Namespace) -> int:
     for config, sched in schedules.items():
         print(f"[{config.upper()}] layer schedule at {args.res} px ...", flush=True)
         print(sched.table())
+        print(STOPBAND_NOTE)
         rows = _filter_rows(sched)
         _print_filters(config, rows)
         written.append(write_json_atomic(out / f"schedule_{config}.json", sched.to_dict()))
@@ -155,8 +171,20 @@ def run(args: argparse.Namespace) -> int:
             plt.close(fig)
             radial = [ly for ly in sched.layers if ly.down_radial]
             if radial:
-                ly = radial[0]
-                fig = plot_response_2d(ly.down_filter(), fs=ly.tmp_rate)
+                # The last radial layer (down_radial excludes the critically sampled ones): in
+                # the first ones the jinc's main lobe is wider than the window, which then
+                # sets the shape, and the response looks square.
+                ly = radial[-1]
+                fig = plot_response_2d(
+                    ly.down_filter(),
+                    fs=ly.tmp_rate,
+                    cutoff=ly.out_cutoff,
+                    stopband=ly.out_cutoff + ly.out_half_width,
+                    title=(
+                        f"Config {config.upper()}, layer {ly.idx} down filter\n"
+                        f"{ly.down_taps}×{ly.down_taps} jinc taps, fs = {ly.tmp_rate:g}"
+                    ),
+                )
                 written.append(save_figure(fig, out / f"radial_filter_L{ly.idx}.png"))
                 plt.close(fig)
 

@@ -121,16 +121,39 @@ def plot_response_2d(
     cutoff: float | None = None,
     stopband: float | None = None,
     floor_db: float = -120.0,
+    edges: str | None = None,
     title: str | None = None,
     ax=None,
 ):
     """Heatmap of ``20 log10 |H(f_x, f_y)|`` over the centred period ``[-fs/2, fs/2)^2``.
 
-    A 1D ``h`` is the separable filter ``outer(h, h)``. ``cutoff`` and ``stopband`` are drawn as
-    circles (the radially symmetric ideal's edges).
+    Parameters
+    ----------
+    h : array_like
+        2D taps, or 1D taps standing for the separable filter ``outer(h, h)``.
+    fs : float
+        Sampling rate, positive; the axes are in its units (cycles per unit length).
+    shape : int or (int, int)
+        Frequency grid, as in :func:`dsp.response.freqz2`.
+    cutoff, stopband : float, optional
+        Band edges to outline (units of ``fs``).
+    floor_db : float
+        Lowest dB level drawn.
+    edges : {"square", "circle"}, optional
+        Shape of the outlines: the square ``max(|f_x|, |f_y|) = edge`` where a separable
+        filter has its edges, or the circle ``|f| = edge`` of a radially symmetric one.
+        Default: square for 1D ``h``, circle for 2D ``h``.
+    title : str, optional
+        Axes title.
+    ax : matplotlib Axes, optional
+        Draw into this axes instead of a new figure.
     """
     h = as_finite_array("h", h, ndim=(1, 2))
     fs = check_real("fs", fs, low=0.0, low_inclusive=False)
+    if edges is None:
+        edges = "square" if h.ndim == 1 else "circle"
+    elif edges not in ("square", "circle"):
+        raise ValueError(f"edges must be 'square', 'circle' or None, got {edges!r}")
     fx, fy, H = freqz2(h, shape, fs)
     fig, ax = _axes(ax, (5.6, 4.8))
     dx, dy = fs / fx.size, fs / fy.size
@@ -145,17 +168,23 @@ def plot_response_2d(
         interpolation="nearest",
     )
     fig.colorbar(im, ax=ax, label="|H| (dB)")
-    t = np.linspace(0, 2 * np.pi, 361)
-    for radius, style, name in ((cutoff, "--", "cutoff"), (stopband, ":", "stopband")):
-        if radius is not None:
-            ax.plot(radius * np.cos(t), radius * np.sin(t), "w" + style, lw=0.9, label=name)
+    if edges == "square":
+        # outer(h, h) responds H(f_x) H(f_y): its band edges lie where one axis reaches the
+        # 1D edge, so a square, not a circle.
+        ux, uy = np.array([-1.0, 1.0, 1.0, -1.0, -1.0]), np.array([-1.0, -1.0, 1.0, 1.0, -1.0])
+    else:
+        t = np.linspace(0, 2 * np.pi, 361)
+        ux, uy = np.cos(t), np.sin(t)
+    for edge, style, name in ((cutoff, "--", "cutoff"), (stopband, ":", "stopband")):
+        if edge is not None:
+            ax.plot(edge * ux, edge * uy, "w" + style, lw=0.9, label=f"{name} {edge:g}")
     if cutoff is not None or stopband is not None:
         ax.legend(loc="upper right", fontsize="small")
     ax.set_xlim(extent[0], extent[1])
     ax.set_ylim(extent[2], extent[3])
     ax.set_aspect("equal")
-    ax.set_xlabel("f_x (cycles per unit length)")
-    ax.set_ylabel("f_y (cycles per unit length)")
+    ax.set_xlabel(f"f_x (cycles per unit length, fs = {fs:g})")
+    ax.set_ylabel(f"f_y (cycles per unit length, fs = {fs:g})")
     ax.set_title(title or "2D magnitude response")
     return fig
 

@@ -18,8 +18,8 @@ def _pow2_label(v: float, _pos: int) -> str:
     return f"{v:g}"
 
 
-def _pow2_axis(ax, lo: float, hi: float) -> None:
-    """Log2 y axis from ``lo`` to ``hi`` with ticks at powers of two."""
+def _pow2_axis(ax, lo: float, hi: float) -> tuple[float, float]:
+    """Log2 y axis from ``lo`` to ``hi`` with ticks at powers of two; returns its limits."""
     ax.set_yscale("log", base=2)
     ticks = 2.0 ** np.arange(np.floor(np.log2(lo)), np.ceil(np.log2(hi)) + 1)
     # Every other power of two once the labels would crowd.
@@ -28,6 +28,7 @@ def _pow2_axis(ax, lo: float, hi: float) -> None:
     ax.yaxis.set_major_formatter(FuncFormatter(_pow2_label))
     ax.yaxis.set_minor_locator(NullLocator())
     ax.set_ylim(ticks[0] / 1.15, ticks[-1] * 1.15)
+    return ticks[0] / 1.15, ticks[-1] * 1.15
 
 
 def plot_schedule(schedule: Schedule, *, title: str | None = None) -> Figure:
@@ -36,8 +37,10 @@ def plot_schedule(schedule: Schedule, *, title: str | None = None) -> Figure:
     Top panel (log2 frequency axis, cycles per unit length = per image width), one point per
     schedule entry ``i``, which is also the output of layer ``i``:
 
-    - cutoff ``fc_i`` and stopband ``ft_i`` (lines with markers),
-    - the filters' stopband edge ``fc_i + fh_i`` (the transition band ``[fc, fc + fh]`` shaded),
+    - cutoff ``fc_i`` and the schedule's target stopband ``ft_i`` (lines with markers),
+    - the filters' stopband edge ``fc_i + fh_i`` (triangles) and their transition band
+      ``[max(fc_i - fh_i, 0), fc_i + fh_i]``, centred on the cutoff, shaded as one block per
+      entry (down to the bottom of the axis where it reaches DC),
     - Nyquist ``s_i / 2`` (step line) and the intermediate Nyquist ``tmp / 2`` of each layer's
       upsampled leaky ReLU (dotted step),
     - the critically sampled layers shaded grey.
@@ -75,14 +78,28 @@ def plot_schedule(schedule: Schedule, *, title: str | None = None) -> Figure:
     for a in (ax, axb):
         if crit:
             a.axvspan(min(crit) - 0.5, max(crit) + 0.5, color="0.88", zorder=0, lw=0)
-    ax.fill_between(x, fc, fc + fh, color="C0", alpha=0.15, lw=0, label="transition band")
+    lo, _ = _pow2_axis(ax, fc.min(), max(tmp_nyq.max(), ft.max(), (fc + fh).max()))
+    # The band [fc - fh, fc + fh] is centred on the cutoff; where it reaches DC (fh >= fc, the
+    # wide bands of the early layers) a log axis cannot show 0, so it runs off the bottom.
+    # One block per entry: a band interpolated between entries belongs to no filter.
+    band_lo = np.maximum(fc - fh, lo)
+    ax.bar(
+        x,
+        fc + fh - band_lo,
+        bottom=band_lo,
+        width=0.8,
+        color="C0",
+        alpha=0.15,
+        lw=0,
+        label="filter transition band $[f_c - f_h, f_c + f_h]$",
+    )
     ax.step(
         x, tmp_nyq, where="mid", color="0.5", ls=":", lw=1.2, label="intermediate Nyquist tmp/2"
     )
     ax.step(x, nyq, where="mid", color="k", lw=1.5, label="Nyquist s/2")
-    ax.plot(x, ft, "o-", color="C1", ms=4, label="stopband $f_t$")
+    ax.plot(x, fc + fh, "v", color="C0", ms=5, label="filter stopband edge $f_c + f_h$")
+    ax.plot(x, ft, "o-", color="C1", ms=4, label="target stopband $f_t$")
     ax.plot(x, fc, "o-", color="C0", ms=4, label="cutoff $f_c$")
-    _pow2_axis(ax, fc.min(), max(tmp_nyq.max(), ft.max()))
     ax.set_ylabel("frequency (cycles per image width)")
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(loc="upper left", fontsize=8, framealpha=0.9)

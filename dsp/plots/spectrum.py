@@ -23,6 +23,10 @@ __all__ = ["plot_power_spectrum", "plot_spectrum_slices", "plot_fold_map"]
 
 _BANDS = ("square", "disc", "both")
 
+# (colour, line style) of the vertical marks of plot_spectrum_slices, in turn; C0 and C1 are
+# the slices' own colours.
+_MARK_STYLES = (("k", "--"), ("C3", ":"), ("C2", "-."), ("C4", (0, (5, 2, 1, 2, 1, 2))))
+
 
 def _axes(ax, figsize: tuple[float, float]):
     if ax is None:
@@ -183,7 +187,9 @@ def plot_spectrum_slices(
     ax.plot(f0, d0, lw=1.2, label="0 deg")
     ax.plot(f45, d45, lw=1.2, label="45 deg")
     for i, r in enumerate(radii):
-        ax.axvline(r, color="k", ls="--", lw=0.8, label=f"|f| = {r:g}" if i < 3 else None)
+        # One colour and dash per mark, so that each legend entry names one line.
+        colour, style = _MARK_STYLES[i % len(_MARK_STYLES)]
+        ax.axvline(r, color=colour, ls=style, lw=0.9, label=f"|f| = {r:g}")
     ax.set_xlim(0.0, max(float(f0[-1]), float(f45[-1])))
     # Zoom to the data: the floor only matters when the spectrum actually reaches it.
     ax.set_ylim(max(floor_db, float(min(d0.min(), d45.min())) - 5.0), 5.0)

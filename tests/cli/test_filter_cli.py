@@ -105,3 +105,56 @@ def test_help_lists_flags_with_units(capsys):
                  "--json", "--out", "--no-plots"):  # fmt: skip
         assert flag in text
     assert "units of --fs" in text
+
+
+def test_plots_2d_reports_both_slices_of_the_separable_filter(tmp_path, capsys):
+    out = tmp_path / "sep2d"
+    rc = main(["filter", "--numtaps", "12", "--cutoff", "16", "--width", "20", "--fs", "64",
+               "--plots-2d", "--out", str(out)])  # fmt: skip
+    assert rc == 0
+    text = capsys.readouterr().out
+    assert "0 deg slice" in text and "45 deg slice" in text and "outer(h, h)" in text
+    doc = json.loads((out / "filter_taps.json").read_text())
+    assert [f["angle_deg"] for f in doc["figures"]] == [0.0, 45.0]
+    # Independent: outer(h, h) responds H(fx) H(fy), so along 45 degrees at radial frequency
+    # f it is H(f / sqrt 2) ** 2, along 0 degrees H(f) (H(0) = 1); dense grid from scipy.
+    h = ss.firwin(12, 16, width=20, fs=64)
+    f = np.linspace(26.0, 32.0, 20001)
+    h0 = np.abs(ss.freqz(h, worN=f, fs=64)[1])
+    h45 = np.abs(ss.freqz(h, worN=f / np.sqrt(2), fs=64)[1]) ** 2
+    atten0 = -20 * np.log10(h0.max())
+    atten45 = -20 * np.log10(h45.max())
+    assert doc["figures"][0]["stopband_attenuation_db"] == pytest.approx(atten0, abs=0.01)
+    assert doc["figures"][1]["stopband_attenuation_db"] == pytest.approx(atten45, abs=0.01)
+    assert atten45 < atten0 - 30  # 21.3 vs 54.7 dB: the diagonal is what --plots-2d must show
+
+
+def test_table_gives_the_frequency_unit(tmp_path, capsys):
+    assert main(["filter", "--numtaps", "12", "--cutoff", "16", "--width", "20", "--fs", "64",
+                 "--no-plots", "--out", str(tmp_path / "u")]) == 0  # fmt: skip
+    lines = capsys.readouterr().out.splitlines()
+    for name in ("-6 dB point", "-3 dB point", "transition band", "passband edge",
+                 "stopband edge"):  # fmt: skip
+        (line,) = [x for x in lines if x.startswith(name)]
+        assert "(fs units)" in line
+    assert "fs=64" in lines[0]
+    (line,) = [x for x in lines if x.startswith("DC gain")]
+    assert "fs units" not in line
+
+
+def test_bad_json_target_writes_no_plot(tmp_path, capsys):
+    out = tmp_path / "D"
+    (out / "filter_taps.json").mkdir(parents=True)
+    rc = main(["filter", "--numtaps", "12", "--cutoff", "16", "--width", "20", "--fs", "64",
+               "--plots-2d", "--out", str(out)])  # fmt: skip
+    assert rc == 2
+    assert "filter_taps.json" in capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == ["filter_taps.json"]
+    # A plot path taken by a folder stops the run before the JSON is written, too.
+    out2 = tmp_path / "E"
+    (out2 / "response_slices.png").mkdir(parents=True)
+    rc = main(["filter", "--numtaps", "12", "--cutoff", "16", "--width", "20", "--fs", "64",
+               "--plots-2d", "--out", str(out2)])  # fmt: skip
+    assert rc == 2
+    assert sorted(p.name for p in out2.iterdir()) == ["response_slices.png"]
+    capsys.readouterr()

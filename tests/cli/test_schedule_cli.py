@@ -110,3 +110,18 @@ def test_help_explains_every_flag(capsys):
         assert action.help, action.option_strings
         for opt in action.option_strings:
             assert opt in text
+
+
+def test_table_tells_the_target_stopband_from_the_filters_edge(tmp_path, capsys):
+    assert main(["schedule", "--res", "256", "--no-plot", "--out", str(tmp_path / "s")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    head = next(line for line in lines if line.split()[:2] == ["idx", "name"])
+    cols = [c.strip() for c in head.split("  ") if c.strip()]
+    assert "stopband" not in cols
+    assert "f_t (target)" in cols and "fc+fh (filter)" in cols
+    assert any(line.startswith("f_t (target): the schedule's target stopband") for line in lines)
+    row0 = next(line for line in lines if line.split()[:2] == ["0", "L0_36_512"])
+    # Layer 0 at res 256: f_t = 2**2.1 = 4.287 (REFERENCE §3); the rate is 16, so the filters'
+    # half-width is 16/2 - 2 = 6 and their stopband starts at 2 + 6 = 8.
+    values = row0.split()
+    assert values[5:9] == ["2", "6", f"{2**2.1:.4g}", "8"]

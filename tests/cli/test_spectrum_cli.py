@@ -121,3 +121,22 @@ def test_help_explains_every_flag(capsys):
 def test_gray_and_rgb_are_exclusive(capsys):
     with pytest.raises(SystemExit):
         _parse(["x", "--gray", "--rgb"])
+
+
+def test_beta_is_checked_only_for_the_kaiser_window(folder, tmp_path, capsys):
+    from dsp.imagefiles import load_images
+    from dsp.spectrum import power_spectrum
+
+    out = tmp_path / "hann"
+    argv = [str(folder), "--out", str(out), "--window", "hann", "--beta", "-1", "--limit", "2"]
+    assert cmd.run(_parse(argv)) == 0
+    images, _ = load_images(folder, limit=2)
+    _, _, want = power_spectrum(images, window="hann")
+    with np.load(out / "spectrum.npz") as z:
+        np.testing.assert_allclose(z["P"], want, rtol=1e-12)
+    assert json.loads((out / "summary.json").read_text())["beta"] is None
+    capsys.readouterr()
+    bad = tmp_path / "kaiser"
+    with pytest.raises(ValueError, match="--beta"):
+        cmd.run(_parse([str(folder), "--out", str(bad), "--window", "kaiser", "--beta", "-1"]))
+    assert not bad.exists()

@@ -464,3 +464,33 @@ def test_flat_response_has_zero_not_negative_zero_attenuation():
     fom = figures_of_merit(np.ones(1), 16.0, width=20.0, fs=64.0)
     assert fom.stopband_attenuation_db == 0.0
     assert math.copysign(1.0, fom.stopband_attenuation_db) == 1.0
+
+
+def test_heatmap_outlines_follow_the_filter_shape_and_label_fs():
+    # outer(h, h) has its edges where |f_x| or |f_y| reaches the 1D edge (a square); a jinc
+    # design has them on circles |f| = edge.
+    import matplotlib.pyplot as plt
+
+    from dsp.plots.response import plot_response_2d
+
+    h = firwin_lowpass(12, 16.0, width=20.0, fs=64.0)
+    for taps, norm in ((h, np.max), (jinc_lowpass(12, 16.0, 20.0, 64.0), None)):
+        fig = plot_response_2d(taps, 64.0, shape=32, cutoff=16.0, stopband=26.0)
+        ax = fig.axes[0]
+        lines = ax.get_lines()
+        assert [line.get_label() for line in lines] == ["cutoff 16", "stopband 26"]
+        for line, edge in zip(lines, (16.0, 26.0), strict=True):
+            x, y = (np.asarray(v, float) for v in line.get_data())
+            if norm is np.max:
+                np.testing.assert_allclose(np.maximum(np.abs(x), np.abs(y)), edge)
+                assert {(abs(a), abs(b)) for a, b in zip(x, y, strict=True)} == {(edge, edge)}
+            else:
+                np.testing.assert_allclose(np.hypot(x, y), edge)
+        assert "fs = 64" in ax.get_xlabel() and "fs = 64" in ax.get_ylabel()
+        plt.close(fig)
+    fig = plot_response_2d(h, 64.0, shape=16, cutoff=16.0, edges="circle")
+    x, y = fig.axes[0].get_lines()[0].get_data()
+    np.testing.assert_allclose(np.hypot(x, y), 16.0)
+    plt.close(fig)
+    with pytest.raises(ValueError, match="edges"):
+        plot_response_2d(h, 64.0, edges="hexagon")

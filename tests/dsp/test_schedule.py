@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scipy import signal, special
 
+import dsp.schedule as schedule_module
 from dsp.schedule import LayerSpec, Schedule, ScheduleEntry, layer_schedule
 
 ALL_RES = [16, 32, 64, 128, 256, 512, 1024]
@@ -358,3 +359,60 @@ def test_plot_schedule(tmp_path):
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with pytest.raises(ValueError, match="schedule"):
         plot_schedule(s.to_dict())
+
+
+def test_the_two_stopbands_are_told_apart():
+    # ft is the schedule's target; the filters' transition band [fc - fh, fc + fh] ends at
+    # fc + fh = max(ft, s/2) (REFERENCE §3's half-width formula), above ft wherever s/2 > ft.
+    from dsp.schedule import FILTER_STOPBAND_COLUMN, TARGET_STOPBAND_COLUMN
+
+    s = layer_schedule(256, "t")
+    for ent in s.entries:
+        assert ent.filter_stopband == pytest.approx(max(ent.stopband, ent.rate / 2), rel=1e-12)
+        assert ent.filter_stopband >= ent.stopband
+    # Entry 0 at res 256: ft = 2**2.1, s = 16 (REFERENCE check values), so the edge is 8.
+    assert s.entries[0].stopband == pytest.approx(2**2.1)
+    assert s.entries[0].filter_stopband == pytest.approx(8.0)
+    assert "the stopband starts at ``cutoff + half_width``" not in schedule_module.__doc__
+    assert "filter_stopband" not in s.entries[0].to_dict()  # the JSON keys stay as they were
+
+    rows = s.rows()
+    assert "stopband" not in rows[0]
+    assert rows[0][TARGET_STOPBAND_COLUMN] == pytest.approx(2**2.1)
+    assert rows[0][FILTER_STOPBAND_COLUMN] == pytest.approx(8.0)
+    for row, lay in zip(rows, s.layers, strict=True):
+        assert row[TARGET_STOPBAND_COLUMN] == lay.out_stopband
+        assert row[FILTER_STOPBAND_COLUMN] == pytest.approx(lay.out_cutoff + lay.out_half_width)
+    head, _, first = s.table().splitlines()[:3]
+    assert TARGET_STOPBAND_COLUMN in head and FILTER_STOPBAND_COLUMN in head
+    assert "4.287" in first.split() and "8" in first.split()
+
+
+def test_plot_schedule_shades_the_transition_band_centred_on_the_cutoff():
+    import matplotlib.pyplot as plt
+
+    from dsp.plots.schedule import plot_schedule
+
+    s = layer_schedule(256, "t")
+    fig = plot_schedule(s)
+    ax = fig.axes[0]
+    ylo = ax.get_ylim()[0]
+    (band,) = ax.containers
+    assert band.get_label() == "filter transition band $[f_c - f_h, f_c + f_h]$"
+    bars = list(band)
+    assert len(bars) == len(s.entries)
+    for bar, ent in zip(bars, s.entries, strict=True):
+        lo, hi = bar.get_y(), bar.get_y() + bar.get_height()
+        assert bar.get_x() + bar.get_width() / 2 == pytest.approx(ent.i)
+        assert hi == pytest.approx(ent.cutoff + ent.half_width)
+        if ent.cutoff - ent.half_width > ylo:
+            # Centred on the cutoff (linear frequency): [fc - fh, fc + fh].
+            assert (lo + hi) / 2 == pytest.approx(ent.cutoff)
+        else:
+            # It reaches DC (or nearly), which the log axis shows as its bottom.
+            assert lo == pytest.approx(ylo)
+    # Entry 9 at res 256: fc = 2**5.5, s = 128, so fh = 64 - 2**5.5 and the band starts at
+    # 2**6.5 - 64, well above DC.
+    assert bars[9].get_y() == pytest.approx(2 * 2**5.5 - 64)
+    assert "transition band" not in ax.get_legend_handles_labels()[1]
+    plt.close(fig)

@@ -270,3 +270,40 @@ def test_plots_label_the_frequency_unit_of_the_axes(rng):
     plt.close(fig)
     with pytest.raises(ValueError, match="unit"):
         plot_power_spectrum(fy, fx, p, unit="")
+
+
+def test_slice_marks_are_told_apart(rng):
+    import matplotlib.pyplot as plt
+
+    from dsp.plots.spectrum import plot_spectrum_slices
+
+    fy, fx, p = power_spectrum(rng.standard_normal((2, 16, 16)))
+    marks = (0.25, 0.125, 0.0625, 0.03125)
+    fig = plot_spectrum_slices(fy, fx, p, marks=marks)
+    ax = fig.axes[0]
+    vlines = ax.get_lines()[2:]
+    assert [line.get_xdata()[0] for line in vlines] == list(marks)
+    styles = {(str(line.get_color()), str(line.get_linestyle())) for line in vlines}
+    assert len(styles) == len(marks)
+    # Every mark has its own legend entry, drawn in its own style.
+    legend = ax.get_legend()
+    texts = [t.get_text() for t in legend.get_texts()]
+    handles = dict(zip(texts, legend.legend_handles, strict=True))
+    for line, m in zip(vlines, marks, strict=True):
+        handle = handles[f"|f| = {m:g}"]
+        assert (handle.get_color(), handle.get_linestyle()) == (
+            line.get_color(),
+            line.get_linestyle(),
+        )
+    plt.close(fig)
+
+
+def test_beta_only_matters_for_the_kaiser_window():
+    hann = spectrum_window((8, 12), "hann")
+    np.testing.assert_array_equal(spectrum_window((8, 12), "hann", beta=-1.0), hann)
+    np.testing.assert_array_equal(spectrum_window((8, 12), None, beta=float("nan")), 1.0)
+    # Independent: scipy's DFT-even Hann, scaled to unit mean square.
+    w = np.outer(scipy.signal.get_window("hann", 8), scipy.signal.get_window("hann", 12))
+    np.testing.assert_allclose(hann, w / np.sqrt(np.mean(w * w)))
+    with pytest.raises(ValueError, match="beta"):
+        spectrum_window((8, 12), "kaiser", beta=-1.0)
