@@ -58,3 +58,20 @@ def test_dsp_subcommand_help_does_not_import_torch():
         "            pass\n"
     )
     assert not _imports_torch(code)
+
+
+def test_dsp_subcommand_filter_run_does_not_import_torch(tmp_path):
+    # docs/ARCHITECTURE.md: "`aliasfree filter` never loads torch": the whole command, plots
+    # included, not only its --help.
+    out = tmp_path / "filter"
+    code = (
+        "import contextlib, io\n"
+        "from aliasfree.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    rc = main(['filter', '--numtaps', '12', '--cutoff', '16', '--width', '20',\n"
+        f"               '--fs', '64', '--plots-2d', '--out', {str(out)!r}])\n"
+        "assert rc == 0, rc\n"
+    )
+    assert not _imports_torch(code)
+    assert (out / "filter_taps.json").is_file()
+    assert list(out.glob("*.png"))  # the plots ran too

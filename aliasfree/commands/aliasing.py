@@ -207,9 +207,17 @@ def parse_shifts(text: str) -> list[float]:
 def _photo(name: str, c: int, h: int, w: int):
     """One scikit-image sample photo as ``[C, H, W]`` float64 in [0, 1]."""
     import numpy as np
-    import skimage.data
-    from skimage.color import gray2rgb, rgb2gray
-    from skimage.transform import resize
+
+    try:
+        import skimage.data
+        from skimage.color import gray2rgb, rgb2gray
+        from skimage.transform import resize
+    except ImportError as exc:
+        raise ValueError(
+            "--images builtin uses scikit-image's sample photos, but scikit-image is not "
+            f"installed ({exc}); install it with `pip install 'aliasfree[data]'` (or `pip "
+            "install scikit-image`), or pass --images noise or a folder of images"
+        ) from exc
 
     img = np.asarray(getattr(skimage.data, name)(), dtype=np.float64)
     if img.max() > 1.0:

@@ -198,6 +198,8 @@ def transform_video(
     G : generator with the project interface.
     z : Tensor
         ``[z_dim]`` or ``[1, z_dim]`` latent.
+    path : str or os.PathLike
+        Output file; must end in ``.gif`` (``ValueError`` otherwise). Returned as a ``Path``.
     frames : int
         Number of frames (one loop).
     translate : (tx, ty)

@@ -8,11 +8,13 @@ which only rebuilds tensors and plain containers.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import inspect
 import os
 import re
-from collections.abc import Mapping
+import sys
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import torch
@@ -145,6 +147,68 @@ def _check_no_argument_call(spec: str, attr: str, obj: object) -> None:
         ) from None
 
 
+def _on_sys_path(directory: str) -> bool:
+    """Whether ``directory`` is already searched by imports (``""`` means the working folder)."""
+    here = os.path.realpath(directory)
+    return any(os.path.realpath(p or os.curdir) == here for p in sys.path if isinstance(p, str))
+
+
+@contextlib.contextmanager
+def _user_module(mod_name: str) -> Iterator[object]:
+    """Import ``mod_name``; if its top-level package is not found, retry with the current
+    working folder at the front of ``sys.path`` (the ``aliasfree`` console script, unlike
+    ``python -m``, does not put it there), as uvicorn's ``--app-dir`` does. The folder stays on
+    ``sys.path`` while the ``with`` block runs (the factory call, which may import more of the
+    user's modules) and is removed afterwards; modules imported meanwhile stay imported."""
+    added = None
+    try:
+        mod = importlib.import_module(mod_name)
+    except ModuleNotFoundError as exc:
+        cwd = os.getcwd()
+        if exc.name != mod_name.partition(".")[0] or _on_sys_path(cwd):
+            raise
+        sys.path.insert(0, cwd)
+        added = cwd
+        try:
+            mod = importlib.import_module(mod_name)
+        except BaseException:
+            _remove_path(added)
+            raise
+    try:
+        yield mod
+    finally:
+        if added is not None:
+            _remove_path(added)
+
+
+def _remove_path(entry: str) -> None:
+    # Our one entry, wherever it is now (the user's code may have edited sys.path meanwhile).
+    with contextlib.suppress(ValueError):
+        sys.path.remove(entry)
+
+
+def _model_from(spec: str, mod: object, mod_name: str, attr: str) -> nn.Module:
+    """The module named by ``attr`` in ``mod``: an ``nn.Module`` itself or what its factory
+    returns."""
+    obj: object = mod
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            raise ValueError(f"model spec {spec!r}: module {mod_name!r} has no {attr!r}")
+        obj = getattr(obj, part)
+    if isinstance(obj, nn.Module):
+        model = obj
+    elif not callable(obj):
+        raise ValueError(f"model spec {spec!r}: {attr!r} is a {type(obj).__name__}, not callable")
+    else:
+        _check_no_argument_call(spec, attr, obj)
+        model = obj()
+        if not isinstance(model, nn.Module):
+            raise ValueError(
+                f"model spec {spec!r}: {attr}() returned a {type(model).__name__}, not an nn.Module"
+            )
+    return model
+
+
 def load_model(spec: str, *, weights: str | os.PathLike | None = None, **kw: object) -> nn.Module:
     """The model named by ``spec``, in eval mode, with ``weights`` loaded if given.
 
@@ -153,7 +217,9 @@ def load_model(spec: str, *, weights: str | os.PathLike | None = None, **kw: obj
     spec : str
         ``"package.module:factory"``: imports ``package.module`` and calls ``factory()`` (no
         arguments; it must return an ``nn.Module``), or a built-in example name
-        (:func:`gan.probe.examples.build_example`, which also takes ``**kw``).
+        (:func:`gan.probe.examples.build_example`, which also takes ``**kw``). A package that
+        ``sys.path`` does not hold is looked for in the current working folder, which is on
+        ``sys.path`` only while the module is imported and the factory runs.
     weights : path, optional
         Safetensors or torch state dict (:func:`load_weights`).
 
@@ -172,31 +238,16 @@ def load_model(spec: str, *, weights: str | os.PathLike | None = None, **kw: obj
         if kw:
             raise ValueError(f"keyword arguments {sorted(kw)} apply to built-in examples only")
         mod_name, attr = parsed
+        stack = contextlib.ExitStack()
         try:
-            mod = importlib.import_module(mod_name)
+            mod = stack.enter_context(_user_module(mod_name))
         except ModuleNotFoundError as exc:
             raise ValueError(
-                f"model spec {spec!r}: cannot import module {mod_name!r} ({exc})"
+                f"model spec {spec!r}: cannot import module {mod_name!r} ({exc}; looked on "
+                "sys.path and in the current folder)"
             ) from exc
-        obj: object = mod
-        for part in attr.split("."):
-            if not hasattr(obj, part):
-                raise ValueError(f"model spec {spec!r}: module {mod_name!r} has no {attr!r}")
-            obj = getattr(obj, part)
-        if isinstance(obj, nn.Module):
-            model = obj
-        elif not callable(obj):
-            raise ValueError(
-                f"model spec {spec!r}: {attr!r} is a {type(obj).__name__}, not callable"
-            )
-        else:
-            _check_no_argument_call(spec, attr, obj)
-            model = obj()
-            if not isinstance(model, nn.Module):
-                raise ValueError(
-                    f"model spec {spec!r}: {attr}() returned a {type(model).__name__}, "
-                    "not an nn.Module"
-                )
+        with stack:
+            model = _model_from(spec, mod, mod_name, attr)
     # A factory may return torch.compile(model): the probe measures the module itself, and its
     # weights file has the module's keys (the wrapper prefixes them with "_orig_mod.").
     model = eager_module(model)

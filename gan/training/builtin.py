@@ -38,10 +38,21 @@ _NUM_FACES = 100
 _DEFAULT_NUM_TEXTURES = 1000
 
 
-def _faces(res: int, num: int | None) -> np.ndarray:
-    import skimage.data
+def _skimage_data():
+    """``skimage.data``, or a ``ValueError`` that says how to get it (``data`` extra)."""
+    try:
+        import skimage.data
+    except ImportError as exc:
+        raise ValueError(
+            "the built-in training images come from scikit-image, which is not installed "
+            f"({exc}); install it with `pip install 'aliasfree[data]'` (or `pip install "
+            "scikit-image`), or pass a folder or zip of images instead"
+        ) from exc
+    return skimage.data
 
-    faces = skimage.data.lfw_subset()[:_NUM_FACES]
+
+def _faces(res: int, num: int | None) -> np.ndarray:
+    faces = _skimage_data().lfw_subset()[:_NUM_FACES]
     if num is not None:
         faces = faces[:num]
     # lfw_subset holds floats in [0, 1]; resizing in 0..255 units keeps the rounding at the end.
@@ -50,9 +61,7 @@ def _faces(res: int, num: int | None) -> np.ndarray:
 
 
 def _load_rgb(name: str) -> np.ndarray:
-    import skimage.data
-
-    img = np.asarray(getattr(skimage.data, name)())
+    img = np.asarray(getattr(_skimage_data(), name)())
     if img.ndim == 2:
         img = np.repeat(img[:, :, None], 3, axis=2)
     return np.ascontiguousarray(np.moveaxis(img[:, :, :3], -1, 0), dtype=np.float64)
@@ -104,6 +113,11 @@ def builtin_images(
     -------
     numpy.ndarray
         ``uint8 [N, C, res, res]``.
+
+    Raises
+    ------
+    ValueError
+        Bad arguments, or scikit-image (the ``data`` extra) not installed.
     """
     if name not in BUILTIN_SETS:
         raise ValueError(f"built-in set must be one of {', '.join(BUILTIN_SETS)}, got {name!r}")

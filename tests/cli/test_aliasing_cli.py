@@ -254,3 +254,25 @@ def test_a_measure_without_layers_is_a_note_in_the_table(tmp_path, monkeypatch, 
     assert json.loads((out / "report.json").read_text())["notes"][0].startswith(
         "measure 'downsampling' found no layer"
     )
+
+
+def _block_skimage(monkeypatch):
+    import sys
+
+    for name in ["skimage", "skimage.data", "skimage.color", "skimage.transform"]:
+        monkeypatch.setitem(sys.modules, name, None)
+    for name in [m for m in sys.modules if m.startswith("skimage")]:
+        monkeypatch.setitem(sys.modules, name, None)
+
+
+def test_builtin_images_without_scikit_image_is_a_one_line_error(tmp_path, monkeypatch, capsys):
+    # Was a raw ModuleNotFoundError traceback: scikit-image is only in the `data` extra.
+    _block_skimage(monkeypatch)
+    with pytest.raises(ValueError, match=r"scikit-image.*aliasfree\[data\]"):
+        make_inputs("builtin", (3, 16, 16), 1)
+    rc = cli.main(["aliasing", "resnet-stride", "--input-shape", "3,16,16", "--num", "1",
+                   "--out", str(tmp_path / "o")])  # fmt: skip
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert err.startswith("aliasfree aliasing: error:") and "scikit-image" in err
+    assert "Traceback" not in err

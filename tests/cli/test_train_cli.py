@@ -320,3 +320,19 @@ def test_a_run_stopped_by_a_signal_exits_with_128_plus_its_number(tmp_path, caps
     assert "run directory" in captured.out
     assert "stopped early; continue with --resume latest" in captured.err
     assert (out / "checkpoint-00000001.json").is_file()
+
+
+def test_train_without_scikit_image_is_a_one_line_error(tmp_path, monkeypatch, capsys):
+    import sys
+
+    from aliasfree import cli
+
+    for name in ["skimage", "skimage.data", *[m for m in sys.modules if m.startswith("skimage")]]:
+        monkeypatch.setitem(sys.modules, name, None)
+    # Was a raw ModuleNotFoundError traceback: the default --data builtin needs scikit-image,
+    # which only the `data` extra installs.
+    rc = cli.main(["train", "--config", "baseline", "--res", "16", "--batch", "4", "--kimg",
+                   "0.004", "--metrics", "none", "--out", str(tmp_path / "run")])  # fmt: skip
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert "aliasfree train: error:" in err and "aliasfree[data]" in err

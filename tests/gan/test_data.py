@@ -366,3 +366,21 @@ def test_dataset_reports_dangling_links_and_applies_exif_orientation(tmp_path):
     # dark at the top and bright at the bottom.
     mid = img[:, 6:10]
     assert mid[:6].mean() < 60 and mid[-6:].mean() > 200
+
+
+@pytest.fixture
+def no_skimage(monkeypatch):
+    """scikit-image absent (the ``data`` extra not installed): every import of it fails."""
+    import sys
+
+    for name in ["skimage", "skimage.data", *[m for m in sys.modules if m.startswith("skimage")]]:
+        monkeypatch.setitem(sys.modules, name, None)
+
+
+@pytest.mark.parametrize("name", ["lfw", "textures"])
+def test_builtin_without_scikit_image_says_how_to_get_it(no_skimage, name):
+    # Was a raw ModuleNotFoundError traceback from `aliasfree train` (default --data builtin).
+    with pytest.raises(ValueError, match=r"scikit-image.*aliasfree\[data\].*folder"):
+        builtin_images(name, 16, num=2)
+    with pytest.raises(ValueError, match="scikit-image"):
+        ImageDataset(f"builtin:{name}", res=16)

@@ -309,6 +309,45 @@ def test_load_model_missing_module():
         load_model("no_such_pkg_xyz.mod:net")
 
 
+def test_load_model_finds_a_package_in_the_working_folder(tmp_path, monkeypatch):
+    # `aliasfree aliasing mypkg.models:build_net` run from the project folder: the console
+    # script does not put the working folder on sys.path (python -m does), so the import failed.
+    import sys
+
+    pkg = tmp_path / "probe_cwd_pkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "models.py").write_text(
+        "import torch.nn as nn\n"
+        "def build_net():\n"
+        "    from probe_cwd_pkg import layers  # imported while the factory runs\n"
+        "    return nn.Sequential(nn.Conv2d(1, 2, 3), layers.act())\n"
+    )
+    (pkg / "layers.py").write_text("import torch.nn as nn\ndef act():\n    return nn.ReLU()\n")
+    monkeypatch.chdir(tmp_path)
+    here = [p for p in sys.path if p in ("", ".", str(tmp_path))]
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in here])
+    for name in [m for m in sys.modules if m.startswith("probe_cwd_pkg")]:
+        monkeypatch.delitem(sys.modules, name)
+    before = list(sys.path)
+    try:
+        m = load_model("probe_cwd_pkg.models:build_net")
+        assert isinstance(m, nn.Sequential) and isinstance(m[1], nn.ReLU)
+        assert sys.path == before  # the working folder was on sys.path only meanwhile
+        # A missing package is still a clear error, and leaves sys.path as it was.
+        with pytest.raises(ValueError, match="cannot import module 'no_such_pkg_xyz'.*current"):
+            load_model("no_such_pkg_xyz:net")
+        assert sys.path == before
+        # A module that exists but imports something missing is not retried or hidden.
+        (pkg / "broken.py").write_text("import no_such_dependency_xyz\n")
+        with pytest.raises(ValueError, match="no_such_dependency_xyz"):
+            load_model("probe_cwd_pkg.broken:net")
+        assert sys.path == before
+    finally:
+        for name in [m for m in sys.modules if m.startswith("probe_cwd_pkg")]:
+            del sys.modules[name]
+
+
 def _params_equal(a, b):
     sa, sb = a.state_dict(), b.state_dict()
     return list(sa) == list(sb) and all(torch.equal(sa[k], sb[k]) for k in sa)
