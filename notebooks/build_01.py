@@ -190,7 +190,8 @@ md(r"""
 ### The layer schedule
 
 The generator has `N = 14` synthesis layers plus ToRGB. Each feature map `i` has a sampling rate
-`s_i`, a cutoff `fc_i` (the band it should contain) and a stopband `ft_i`; they grow geometrically
+`s_i`, a cutoff `fc_i` (the band it should contain) and a target stopband `ft_i` (the filters'
+own stopband starts at `fc_i + fh_i = max(ft_i, s_i/2)`); they grow geometrically
 from `fc_0 = 2` to the output's Nyquist frequency, and the last two layers are critically sampled
 (`fc = s/2`) to produce sharp images (REFERENCE §3). Config R differs in 1×1 convolutions and jinc
 down filters. Frequencies are in cycles per image width at output resolution 256.
