@@ -150,7 +150,12 @@ def _table(results, metrics: list[str], targets: list[str | None] | None = None)
     by_key = {(r.layer, r.metric): r for r in results}
     names = ["image" if t is None else t for t in targets]
     w = max(8, *(len(n) for n in names))
-    lines = [f"{'':<{w}}  " + "  ".join(f"{_HEADS[m]:>10}" for m in metrics) + "   (dB)"]
+    unit = "   (dB)"
+    if any(t is not None for t in targets):
+        # Two scales: the image's PSNR is against its peak-to-peak 2 (REFERENCE §5), a layer's
+        # against the map's own RMS (so layers of different magnitude compare).
+        unit = "   (dB; image: peak-to-peak 2, layers: relative to the map's RMS)"
+    lines = [f"{'':<{w}}  " + "  ".join(f"{_HEADS[m]:>10}" for m in metrics) + unit]
     for t, name in zip(targets, names, strict=True):
         cells = "  ".join(
             f"{format_db(by_key[(t, m)].psnr_db) if (t, m) in by_key else 'n/a':>10}"

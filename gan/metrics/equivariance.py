@@ -22,6 +22,20 @@ nowhere (the reference resamplers still read it).
 Identical images give ``+inf``. The aliasing probe's per-layer PSNR
 (``gan.probe.measures.equivariance_psnr``, for any network) keeps peak 1 instead, normalised by
 the unshifted map and capped at 200 dB: the same maps read 6.02 dB lower there.
+
+Ceilings of the references (what a perfectly equivariant generator would score; measured with
+analytic shifts and rotations, 2026-11-28). Lanczos a = 3 (REFERENCE §5) is exact only well
+below Nyquist: an exact shift of content near 0.2 cycles/sample scores 54–57 dB, so on coarse
+feature maps, whose content fills their band, per-layer EQ-T_frac measures mostly the
+reference (a 36-sample map of config R: 51 dB at a = 3, 59 at a = 5, 63 at a = 7; its EQ-T
+145 dB). The rotation reference low-passes at the input Nyquist, as the paper's does, with a
+transition band (0.25–0.75 cycles/pixel) that straddles it, so spectral copies of content
+above 0.25 cycles/pixel survive the ×4 upsampling and fold back rotated: a perfectly rotated
+sinusoid scores 77 / 64 / 59 / 51 / 38 / 32 dB at 0.1 / 0.2 / 0.3 / 0.4 / 0.45 / 0.49 cycles
+per pixel, broadband content ≈ 58 dB (1/f² spectrum, natural images) and ≈ 50 dB (white). A
+stopband at Nyquist would remove that floor but narrow the mask by twice the filter length
+(48 taps at 12 per factor: 32-px images would keep a few pixels) and depart from the paper's
+definition, against which the published EQ-R figures (≈ 40 dB) were measured.
 """
 
 from __future__ import annotations
@@ -30,6 +44,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -87,7 +102,7 @@ class EquivarianceResult:
     num_values : int
         Number of compared values (masked pixels × channels, summed over samples).
     batch_psnr_db : tuple of float
-        PSNR of each batch alone (one transform per batch): the spread over transforms.
+        PSNR of each batch alone (its samples' errors pooled): a rough spread.
     """
 
     metric: str
@@ -98,9 +113,17 @@ class EquivarianceResult:
     num_values: int
     batch_psnr_db: tuple[float, ...] = field(default=())
 
+    @property
+    def psnr_scale(self) -> str:
+        """What the PSNR is relative to: ``"peak-to-peak 2"`` (the image, REFERENCE §5) or
+        ``"map RMS"`` (a layer: the MSE over the map's mean square, module docstring)."""
+        return "peak-to-peak 2" if self.layer is None else "map RMS"
+
     def to_dict(self) -> dict[str, Any]:
-        """JSON-friendly dict; infinite dB values become the string ``"inf"``."""
+        """JSON-friendly dict (with :attr:`psnr_scale`); infinite dB values become the string
+        ``"inf"``."""
         d = asdict(self)
+        d["psnr_scale"] = self.psnr_scale
         d["psnr_db"] = _json_db(self.psnr_db)
         d["batch_psnr_db"] = [_json_db(v) for v in self.batch_psnr_db]
         return d
@@ -407,11 +430,14 @@ def measure(
 ) -> EquivarianceResult:
     """One equivariance metric of generator ``G`` (REFERENCE §5).
 
-    Per batch of latents ``z ~ N(0, I)`` (drawn from ``seed``), one random transform is drawn:
-    ``t ~ U[−max_shift, max_shift]²`` image widths for ``"eqt"``/``"eqt_frac"`` (``"eqt"``
-    rounds ``t·rate`` to whole samples of the compared map and generates with the rounded
-    ``t``), ``angle ~ U[−max_angle, max_angle]`` radians for ``"eqr"``. ``y1 = G(z)`` and
-    ``y2 = G(z, transform=A)`` are compared as described in the module docstring, in float64.
+    Each latent ``z_i ~ N(0, I)`` gets its own random transform: ``t ~ U[−max_shift,
+    max_shift]²`` image widths for ``"eqt"``/``"eqt_frac"`` (``"eqt"`` rounds ``t·rate`` to whole
+    samples of the compared map and generates with the rounded ``t``), ``angle ~ U[−max_angle,
+    max_angle]`` radians for ``"eqr"``. ``y1 = G(z)`` and ``y2 = G(z, transform=A)`` are compared
+    as described in the module docstring, in float64, each sample inside its own mask; the
+    squared errors of all samples are pooled into one PSNR. Latents and transforms come from two
+    streams seeded by ``seed``, one draw per latent, so the result does not depend on
+    ``batch``.
 
     Parameters
     ----------
@@ -432,7 +458,7 @@ def measure(
     max_angle : float
         Largest rotation in radians, in ``(0, π]`` (the paper: π).
     batch : int
-        Latents per forward pass (and per transform), ``>= 1``.
+        Latents per forward pass, ``>= 1`` (memory and speed only).
     seed : int
         Seed of the latents and transforms (CPU generator: same draws on every device).
     psi : float
@@ -474,7 +500,9 @@ def measure(
 
     rate = _find_rate(G, layer)
     G = G.to(dev)
-    gen = torch.Generator().manual_seed(seed)
+    # Two streams, one draw per latent from each: latent i and its transform are the same
+    # whatever the batch size (a shared stream drawn per batch made the result depend on it).
+    gen_z, gen_t = (torch.Generator().manual_seed(v) for v in _stream_seeds(seed))
     err_sum = 0.0
     ref_sum = 0.0
     count = 0
@@ -484,9 +512,9 @@ def measure(
     with tqdm(total=num_samples, disable=not progress, desc=f"{metric}:{layer or 'image'}") as bar:
         for start in range(0, num_samples, batch):
             n = min(batch, num_samples - start)
-            z = torch.randn(n, G.z_dim, generator=gen).to(dev)
+            z = torch.stack([torch.randn(G.z_dim, generator=gen_z) for _ in range(n)]).to(dev)
+            draws = [torch.rand(2, generator=gen_t, dtype=torch.float64) * 2 - 1 for _ in range(n)]
             c = class_labels(G, n, class_idx, dev)
-            draw = torch.rand(2, generator=gen, dtype=torch.float64) * 2 - 1
             kw = dict(psi=psi, return_features=want_features, noise_mode="const")
             with torch.no_grad():
                 out1 = G(z, c, transform=eye, **kw)
@@ -501,32 +529,35 @@ def measure(
                         "rounds to 0; measure eqt_frac here, or raise max_shift"
                     )
                 if metric == "eqr":
-                    # Negated so that each seed turns the content the same way as before the
-                    # counter-clockwise convention: recorded EQ-R values stay reproducible.
-                    angle = -float(draw[0]) * max_angle
-                    out2 = G(z, c, transform=rotate(angle, device=dev), **kw)
+                    params = [float(d[0]) * max_angle for d in draws]
+                    mats = [rotate(angle, device=dev) for angle in params]
                 else:
-                    tx, ty = (float(v) * max_shift for v in draw)
+                    params = [tuple(float(v) * max_shift for v in d) for d in draws]
                     if metric == "eqt":
-                        tx, ty = round(tx * r) / r, round(ty * r) / r
-                    out2 = G(z, c, transform=translate(tx, ty, device=dev), **kw)
+                        params = [(round(tx * r) / r, round(ty * r) / r) for tx, ty in params]
+                    mats = [translate(tx, ty, device=dev) for tx, ty in params]
+                out2 = G(z, c, transform=torch.stack(mats), **kw)
                 x2, _ = _pick(out2, layer, rate)
                 x1 = x1.to(torch.float64)
                 x2 = x2.to(torch.float64)
-                if metric == "eqt":
-                    ref, mask = shift_integer(x1, round(tx * r), round(ty * r))
-                elif metric == "eqt_frac":
-                    ref, mask = shift_fractional(x1, tx * r, ty * r)
-                else:
-                    ref, m1 = rotate_bandlimited(x1, angle)
-                    x2, m2 = bandlimit(x2)
-                    mask = m1 & m2
-                if want_features:
-                    mask = mask & _image_mask(x2.shape[-1], r, dev)
-                m = mask.to(torch.float64)
-                e = float(((x2 - ref).square() * m).sum())
-                s = float((x2.square() * m).sum())
-                k = int(mask.sum()) * x2.shape[0] * x2.shape[1]
+                e = s = 0.0
+                k = 0
+                for i, p in enumerate(params):
+                    a, b = x1[i : i + 1], x2[i : i + 1]
+                    if metric == "eqt":
+                        ref, mask = shift_integer(a, round(p[0] * r), round(p[1] * r))
+                    elif metric == "eqt_frac":
+                        ref, mask = shift_fractional(a, p[0] * r, p[1] * r)
+                    else:
+                        ref, m1 = rotate_bandlimited(a, p)
+                        b, m2 = bandlimit(b)
+                        mask = m1 & m2
+                    if want_features:
+                        mask = mask & _image_mask(b.shape[-1], r, dev)
+                    m = mask.to(torch.float64)
+                    e += float(((b - ref).square() * m).sum())
+                    s += float((b.square() * m).sum())
+                    k += int(mask.sum()) * b.shape[1]
             if k == 0:
                 raise ValueError(
                     f"{metric}: no valid pixels left after the transform: {x2.shape[-1]} "
@@ -550,6 +581,12 @@ def measure(
         num_values=count,
         batch_psnr_db=tuple(batch_db),
     )
+
+
+def _stream_seeds(seed: int) -> tuple[int, int]:
+    """Seeds of the latent and the transform streams of :func:`measure`'s ``seed``."""
+    a, b = np.random.SeedSequence([int(seed), 0xE0]).generate_state(2, dtype=np.uint64)
+    return int(a) >> 1, int(b) >> 1
 
 
 def _db(err_sum: float, count: int, ref_sum: float | None) -> float:

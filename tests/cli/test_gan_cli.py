@@ -84,6 +84,19 @@ def test_equivariance_table(capsys):
     assert "EQ-T" in text and "EQ-T_frac" in text and "EQ-R" in text
     row = next(line for line in text.splitlines() if line.startswith("image"))
     assert len(row.split()) == 4
+    assert "layers" not in text.splitlines()[1]  # one scale: the image's
+
+
+def test_equivariance_table_names_the_two_psnr_scales(tmp_path, capsys):
+    out = tmp_path / "eq.json"
+    rc = cli.main(["equivariance", "--preset", "r-tiny", "--res", "32", "--num", "2",
+                   "--metrics", "eqt_frac", "--layers", "L0_36_32", "--no-progress",
+                   "--out", str(out)])  # fmt: skip
+    assert rc == 0
+    head = capsys.readouterr().out.splitlines()[1]
+    assert "image: peak-to-peak 2" in head and "layers: relative to the map's RMS" in head
+    scales = {r["layer"]: r["psnr_scale"] for r in json.loads(out.read_text())["results"]}
+    assert scales == {None: "peak-to-peak 2", "L0_36_32": "map RMS"}
 
 
 def test_sticking_and_video_write_files(tmp_path, capsys):
