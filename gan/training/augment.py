@@ -33,8 +33,8 @@ The chain, in order:
    saturation (scale the part orthogonal to the grey axis by ``2^(N(0, saturation_std²))``).
    Hue rotation and saturation leave each pixel's *luma* — here the projection onto the grey
    axis, i.e. the mean of the three channels, not Rec. 601 luma, whose unequal weights no
-   rotation about the grey axis keeps — unchanged. Single-channel images get brightness and
-   contrast only.
+   rotation about the grey axis keeps — unchanged. Images with other than 3 channels get
+   brightness and contrast only.
 
 Differences from the ADA paper's pipeline, all deliberate: integer translation wraps around
 (an exact permutation; ADA mirrors, which duplicates border pixels), arbitrary rotation is
@@ -131,8 +131,9 @@ def resample_affine(images: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:
     bilinearly (``grid_sample``) at the transformed ×2 output grid extended by 7 samples per
     side, then low-pass with the same filter and keep every second sample (the extension makes
     the decimated samples land on the pixel centres without zero padding). The identity matrix
-    therefore returns ``x`` low-passed twice: exact for content below 0.25 cycles/pixel,
-    attenuated in the transition band.
+    therefore returns ``x`` low-passed twice: gain 1 within the filter's passband ripple
+    (0.9975–1.0007 measured below 0.25 cycles/pixel), attenuated in the transition band, and
+    off by up to a few percent at the border, where the mirror extension has a kink.
 
     Parameters
     ----------
@@ -320,6 +321,11 @@ class AugmentPipe(nn.Module):
         itself.
         """
         x = _check_images(images)
+        if self.weights["rotate90"] > 0 and x.shape[-2] != x.shape[-1]:
+            # Before the p = 0 shortcut: the error must not wait until ADA raises p mid-run.
+            raise ValueError(
+                f"rotate90 needs square images, got {x.shape[-2]}×{x.shape[-1]}; set rotate90=0"
+            )
         p = float(self.p)
         if p <= 0.0:
             return x
@@ -331,9 +337,6 @@ class AugmentPipe(nn.Module):
     # -- pixel blitting: an exact per-sample permutation of the pixels ------------------------
     def _blit(self, x: torch.Tensor, p: float, gen: torch.Generator | None) -> torch.Tensor:
         n, c, h, w = x.shape
-        if self.weights["rotate90"] > 0 and h != w:
-            # Checked before drawing, so that the error does not depend on the random draws.
-            raise ValueError(f"rotate90 needs square images, got {h}×{w}; set rotate90=0")
         dev = x.device
         flip = self._mask("xflip", p, n, gen, dev) & (_rand(n, gen, dev) < 0.5)
         k = torch.where(
@@ -574,8 +577,27 @@ class AdaController:
             self.pipe.p.fill_(new_p)
         return self.p
 
+    def consolidate(self, keep: bool) -> None:
+        """Sum the processes' partial accumulators (since the last update of ``p``) onto the
+        one process with ``keep`` True and zero them elsewhere (a collective: every process
+        calls it; no-op without ``reduce``). The next update sums the same totals, so the run
+        goes on exactly as before, while that process's :meth:`state_dict` now holds the whole
+        interval's sums: a checkpoint written by one process, taken mid-interval, must not
+        carry its own share only (every process would restore it, and the next update would
+        count it once per process)."""
+        if self.reduce is None:
+            return
+        total = self.reduce(self._acc.clone())
+        self._acc = total if keep else torch.zeros_like(self._acc)
+
+    def discard_partial(self) -> None:
+        """Zero the accumulators: a process other than the one whose :meth:`consolidate`-d
+        state it restored (that one carries the sums for all)."""
+        self._acc = torch.zeros_like(self._acc)
+
     def state_dict(self) -> dict[str, Any]:
-        """Plain JSON-able state: ``p``, the accumulators, the step count and the settings."""
+        """Plain JSON-able state: ``p``, the accumulators, the step count and the settings.
+        In a multi-process run call :meth:`consolidate` first on every process."""
         total, count = (float(v) for v in self._acc.cpu())
         return {
             "p": self.p,

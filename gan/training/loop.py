@@ -397,8 +397,15 @@ class Trainer:
             "pl_mean": self.loss.pl_mean,
         }
 
+    def prepare_checkpoint(self) -> None:
+        """Every rank, before the main rank's :meth:`save`: gather the state that each rank
+        holds a share of onto the main rank (ADA's partial sums since its last update)."""
+        if self.ada is not None:
+            self.ada.consolidate(keep=self.env.is_main)
+
     def save(self, run_dir: str | os.PathLike, *, extra: dict | None = None) -> Path:
-        """Write a checkpoint ``checkpoint-{step}`` into ``run_dir`` (main rank only)."""
+        """Write a checkpoint ``checkpoint-{step}`` into ``run_dir`` (main rank only, after
+        :meth:`prepare_checkpoint` on every rank)."""
         from .checkpoint import save_training_state
 
         return save_training_state(
@@ -431,6 +438,8 @@ class Trainer:
         self.loss.pl_mean = float(extra.get("pl_mean", 0.0))
         if self.ada is not None and extra.get("ada") is not None:
             self.ada.load_state_dict(extra["ada"])
+            if not self.env.is_main:
+                self.ada.discard_partial()  # rank 0's state carries every rank's sums
         return extra
 
 
@@ -810,6 +819,7 @@ def train(
         nonlocal last_metrics, last_ckpt
         kimg = trainer.cur_nimg / 1000
         mets = _metrics(trainer, extractor, fid_cache) if main else {}
+        trainer.prepare_checkpoint()
         if main:
             grid = run_dir / f"samples-kimg{kimg:08.3f}.png"
             _save_grid(trainer, grid, grid_z, grid_c)

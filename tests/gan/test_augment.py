@@ -104,6 +104,9 @@ def test_rotate90_moves_a_pixel_to_the_four_quarter_turn_positions():
 def test_rotate90_needs_square_images():
     with pytest.raises(ValueError, match="square"):
         only("rotate90")(rand_images(h=8, w=10), generator=gen())
+    # Also at p = 0 (ADA's start): the error used to wait until p rose mid-run.
+    with pytest.raises(ValueError, match="square"):
+        AugmentPipe(p=0.0)(rand_images(h=8, w=10))
 
 
 def test_integer_translation_is_exact_roll():
@@ -468,6 +471,64 @@ def test_controller_state_round_trip_continues_identically(rng):
             ctl.step(8)
         assert a.p == b.p
     assert a.p != pytest.approx(0.2)
+
+
+class _TwoRanks:
+    """Two controllers whose ``reduce`` is an all-reduce over both (called by each in turn, as
+    the collective is: the sum is taken when the first rank arrives)."""
+
+    def __init__(self, state=None, main_only=False):
+        self.c = [AdaController(AugmentPipe(p=0.3), interval=2, speed_kimg=1.0) for _ in "ab"]
+        self._sum = None
+        for rank, c in enumerate(self.c):
+            c.reduce = self._reduce
+            if state is not None:
+                c.load_state_dict(state)
+                if main_only and rank:
+                    c.discard_partial()
+
+    def _reduce(self, t):
+        if self._sum is None:
+            self._sum = sum(c._acc for c in self.c).clone()
+            self._left = len(self.c)
+        out, self._left = self._sum.clone(), self._left - 1
+        if self._left == 0:
+            self._sum = None
+        return out
+
+    def step(self):
+        # Rank 0 sees only positive logits, rank 1 half and half: r_t = 0.5 < 0.6.
+        self.c[0].accumulate(torch.ones(16))
+        self.c[1].accumulate(torch.tensor([1.0] * 8 + [-1.0] * 8))
+        for c in self.c:
+            c.step(32)
+
+
+def test_multi_process_resume_mid_interval_continues_exactly():
+    # Only rank 0 writes checkpoints and every rank restores them: rank 0's own partial sums
+    # were then counted once per rank at the next update (r_t 0.75 instead of 0.5: p went up
+    # instead of down). The sums are now gathered onto rank 0 before the checkpoint, and the
+    # other ranks drop theirs after loading it.
+    whole = _TwoRanks()
+    whole.step()
+    whole.step()
+    part = _TwoRanks()
+    part.step()  # mid-interval: the accumulators hold one step
+    for rank, c in enumerate(part.c):
+        c.consolidate(keep=rank == 0)
+    state = json.loads(json.dumps(part.c[0].state_dict()))
+    resumed = _TwoRanks(state, main_only=True)
+    resumed.step()
+    assert whole.c[0].rt == 0.5 and whole.c[0].p < 0.3
+    for a, b in zip(whole.c, resumed.c, strict=True):
+        assert (b.rt, b.p) == (a.rt, a.p)
+    # Consolidating does not change an uninterrupted run either.
+    again = _TwoRanks()
+    again.step()
+    for rank, c in enumerate(again.c):
+        c.consolidate(keep=rank == 0)
+    again.step()
+    assert [(c.rt, c.p) for c in again.c] == [(c.rt, c.p) for c in whole.c]
 
 
 def test_controller_invalid_arguments():
