@@ -22,8 +22,11 @@ __all__ = [
     "IMAGE_EXTENSIONS",
     "UnsupportedSamples",
     "check_integer_samples",
+    "integer_samples",
     "iter_image_files",
     "load_images",
+    "zip_entry_name",
+    "zip_image_entries",
 ]
 
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"})
@@ -35,6 +38,43 @@ def _wanted(parts: tuple[str, ...]) -> bool:
     if any(p.startswith(".") or p == "__MACOSX" for p in parts):
         return False
     return PurePosixPath(parts[-1]).suffix.lower() in IMAGE_EXTENSIONS
+
+
+# General-purpose bit 11 of a zip entry: its name is stored as UTF-8.
+_ZIP_UTF8_FLAG = 0x800
+
+
+def zip_entry_name(info: zipfile.ZipInfo) -> str:
+    """The name of a zip entry, with UTF-8 names stored without the UTF-8 flag repaired.
+
+    Python decodes names without flag ``0x800`` as cp437, as the zip format says, but Info-ZIP
+    ``zip`` on Linux (and other tools) store the UTF-8 bytes of the file names without setting
+    the flag, so ``sub/ünïcødé 猫.png`` would read as ``sub/├╝n├»c├╕d├⌐ τî½.png`` and match
+    neither its label nor the same folder unzipped. Such a name is re-decoded as UTF-8 when its
+    bytes are valid UTF-8 (true of every ASCII name, which is unchanged; cp437 names of
+    accented letters are almost never valid UTF-8, so they keep their cp437 reading).
+    """
+    if info.flag_bits & _ZIP_UTF8_FLAG:
+        return info.filename
+    try:
+        return info.filename.encode("cp437").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return info.filename
+
+
+def zip_image_entries(zf: zipfile.ZipFile) -> list[tuple[str, zipfile.ZipInfo]]:
+    """``(name, info)`` of the image files in an open archive, sorted by name (as
+    :func:`iter_image_files` yields them). Read an entry by its ``info``, not its name: a name
+    may have been re-decoded (:func:`zip_entry_name`), and an archive may hold two entries of
+    the same name, which ``zf.open(name)`` cannot tell apart (it returns the last one)."""
+    entries = []
+    for info in zf.infolist():
+        name = zip_entry_name(info)
+        if not info.is_dir() and _wanted(PurePosixPath(name).parts):
+            entries.append((name, info))
+    # A stable sort: two entries of the same name keep their order in the archive.
+    entries.sort(key=lambda item: item[0])
+    return entries
 
 
 def iter_image_files(path: str | os.PathLike) -> Iterator[tuple[str, Callable[[], bytes]]]:
@@ -79,14 +119,8 @@ def iter_image_files(path: str | os.PathLike) -> Iterator[tuple[str, Callable[[]
         except (zipfile.BadZipFile, OSError) as exc:
             raise ValueError(f"cannot open zip archive {str(p)!r}: {exc}") from exc
         with zf:
-            infos = [
-                i
-                for i in zf.infolist()
-                if not i.is_dir() and _wanted(PurePosixPath(i.filename).parts)
-            ]
-            infos.sort(key=lambda i: i.filename)
-            for info in infos:
-                yield info.filename, (lambda info=info: zf.read(info))
+            for name, info in zip_image_entries(zf):
+                yield name, (lambda info=info: zf.read(info))
         return
     if p.suffix.lower() == ".zip":
         raise ValueError(f"not a valid zip archive: {str(p)!r}")
@@ -107,12 +141,31 @@ def check_integer_samples(pil_mode: str) -> None:
     """Raise ``UnsupportedSamples`` (a ``ValueError``) for a floating-point image (Pillow mode
     ``"F"``, e.g. a 32-bit float TIFF): such images have no agreed white level, so they are
     refused rather than scaled by a guess. 8- and 16-bit images (and 32-bit integer ones, read
-    as 16-bit) pass."""
+    as 16-bit by :func:`integer_samples`, which refuses values outside ``0..65535``) pass."""
     if pil_mode == "F":
         raise UnsupportedSamples(
             "32-bit floating-point image: no white level to scale by; convert it to 8 or 16 "
             "bits per sample"
         )
+
+
+def integer_samples(img) -> np.ndarray:
+    """The samples of a Pillow integer greyscale image (mode ``"I"`` or ``"I;16*"``) as float64
+    ``[H, W]`` on the 16-bit scale ``0..65535``.
+
+    Raises ``UnsupportedSamples`` when a sample is negative or above 65535 (a signed or 32-bit
+    integer image): scaling by ``1/65535`` would saturate it, e.g. a ramp to 65 million would
+    come out almost all white, so it is refused with its range instead of silently clipped.
+    """
+    arr = np.asarray(img, dtype=np.float64)
+    if arr.size:
+        lo, hi = float(arr.min()), float(arr.max())
+        if lo < 0 or hi > 65535:
+            raise UnsupportedSamples(
+                f"integer samples from {lo:.0f} to {hi:.0f} are outside 0..65535 (read as "
+                f"16-bit, they would be clipped); convert it to 8 or 16 bits per sample"
+            )
+    return arr
 
 
 def _decode(data: bytes, mode: str) -> np.ndarray:
@@ -132,8 +185,7 @@ def _decode(data: bytes, mode: str) -> np.ndarray:
         check_integer_samples(img.mode)
         if img.mode.startswith("I;16") or img.mode == "I":
             # 16-bit greyscale: Pillow's convert("L") would clip at 255 instead of scaling.
-            arr = np.asarray(img, dtype=np.float64) / 65535.0
-            arr = np.clip(arr, 0.0, 1.0)[:, :, None]
+            arr = (integer_samples(img) / 65535.0)[:, :, None]
             return np.repeat(arr, 3, axis=2) if mode == "RGB" else arr
         # Alpha is dropped (not composited); palette and CMYK images are converted.
         conv = img.convert(mode)

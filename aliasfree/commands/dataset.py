@@ -66,7 +66,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
         default=None,
         metavar="FILE",
         help='class labels JSON {"labels": [["name.png", class], ...]} with names relative to '
-        "SRC (default: SRC/dataset.json when present)",
+        "SRC (default: SRC/dataset.json when present); a file with no labels is an error",
     )
     p.add_argument(
         "--no-upscale",
@@ -96,7 +96,8 @@ def run(args: argparse.Namespace) -> int:
         max_images=args.max_images,
     )  # fmt: skip
     colour = "greyscale" if report.channels == 1 else "RGB"
-    labels = f", {report.c_dim} classes" if report.c_dim else ""
+    classes = "class" if report.c_dim == 1 else "classes"
+    labels = f", {report.c_dim} {classes}" if report.c_dim else ""
     images = "image" if report.written == 1 else "images"
     print(
         f"wrote {report.dest}: {report.written} {images}, {report.res}x{report.res} {colour}, "

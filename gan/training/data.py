@@ -22,12 +22,12 @@ import numpy as np
 import torch
 
 from dsp._checks import check_int
-from dsp.imagefiles import iter_image_files
+from dsp.imagefiles import iter_image_files, zip_image_entries
 from gan.training.dataset_tool import (
-    GRAY_MODES,
     check_resolution,
     decode_image,
     describe_error,
+    is_gray_image,
     read_source_labels,
 )
 
@@ -59,9 +59,11 @@ class ImageDataset(torch.utils.data.Dataset):
         Double the dataset with mirror images: index ``i + N`` is image ``i`` flipped left-right.
     use_labels : bool
         Return the ``dataset.json`` class labels as one-hot vectors (``c_dim`` = largest class
-        + 1). If false, or for built-in sets, ``c_dim = 0`` and labels have shape ``[0]``.
+        in ``dataset.json`` + 1, whatever ``max_images`` keeps). If false, or for built-in
+        sets, ``c_dim = 0`` and labels have shape ``[0]``.
     max_images : int, optional
-        Use only the first ``max_images`` images (sorted file order).
+        Use only the first ``max_images`` images (sorted file order). A zip holding two entries
+        of the same name yields both (as ``aliasfree dataset`` reads them).
 
     Attributes
     ----------
@@ -105,11 +107,15 @@ class ImageDataset(torch.utils.data.Dataset):
         self.xflip = bool(xflip)
         self._images: np.ndarray | None = None  # in-memory sets (built-in)
         self._files: list[str] = []
+        # Zip entries by position in _files: opened by ZipInfo, since a name may appear twice
+        # (zf.open(name) would return the last copy for both) or have been re-decoded.
+        self._infos: list[zipfile.ZipInfo] | None = None
         self._path: Path | None = None
         self._is_zip = False
         self._zip: zipfile.ZipFile | None = None
         self._zip_pid: int | None = None
         raw_labels: np.ndarray | None = None
+        c_dim = 0
 
         src = os.fspath(source)
         if isinstance(src, str) and (src == "builtin" or src.startswith("builtin:")):
@@ -129,11 +135,8 @@ class ImageDataset(torch.utils.data.Dataset):
         else:
             self._init_files(Path(src), res, max_images)
             if use_labels:
-                raw_labels = self._read_labels()
-        if raw_labels is not None:
-            self.c_dim = int(raw_labels.max()) + 1
-        else:
-            self.c_dim = 0
+                raw_labels, c_dim = self._read_labels()
+        self.c_dim = c_dim
         self._raw_labels = raw_labels
 
     # ---- construction helpers ---------------------------------------------------------------
@@ -151,16 +154,28 @@ class ImageDataset(torch.utils.data.Dataset):
         self._path = path
         self._is_zip = not path.is_dir()
         self.name = path.stem if self._is_zip else path.name
-        names = [name for name, _ in iter_image_files(path)]
+        infos = None
+        if self._is_zip:
+            try:
+                with zipfile.ZipFile(path) as zf:
+                    entries = zip_image_entries(zf)  # the order and names of iter_image_files
+            except (zipfile.BadZipFile, OSError) as exc:
+                raise ValueError(f"cannot open zip archive {str(path)!r}: {exc}") from None
+            names = [name for name, _ in entries]
+            infos = [info for _, info in entries]
+        else:
+            names = [name for name, _ in iter_image_files(path)]
         if max_images is not None:
             names = names[:max_images]
+            infos = infos[:max_images] if infos is not None else None
+        self._files, self._infos = names, infos
         if not names:
             raise ValueError(f"no PNG/JPEG/WebP/BMP/TIFF image found in {str(path)!r}")
         colour = False
-        for name in names:
+        for i, name in enumerate(names):
             try:
-                with self._open_file(name) as fh, Image.open(fh) as img:
-                    size, mode = img.size, img.mode
+                with self._open_file(i) as fh, Image.open(fh) as img:
+                    size, gray = img.size, is_gray_image(img)
             except Exception as exc:
                 raise ValueError(
                     f"cannot read image {name!r} in {str(path)!r}: {describe_error(exc)}"
@@ -180,13 +195,14 @@ class ImageDataset(torch.utils.data.Dataset):
                     f"expected {res}x{res}; convert the folder with "
                     f"'aliasfree dataset SRC DEST.zip --res {res}'"
                 )
-            colour = colour or mode not in GRAY_MODES
-        self._files = names
+            colour = colour or not gray
         self.res = int(res)
         self.num_channels = 3 if colour else 1
         self.num_images = len(names)
 
-    def _read_labels(self) -> np.ndarray:
+    def _read_labels(self) -> tuple[np.ndarray, int]:
+        """The classes of the images used, and ``c_dim`` from every label in ``dataset.json``
+        (so that a subset, ``max_images``, keeps the label dimension of the whole set)."""
         assert self._path is not None
         mapping = read_source_labels(self._path)
         where = f"{str(self._path)!r}"
@@ -201,23 +217,27 @@ class ImageDataset(torch.utils.data.Dataset):
                 f"dataset.json in {where} has no label for {len(missing)} image(s), "
                 f"first {missing[0]!r}"
             )
-        return np.array([mapping[n] for n in self._files], dtype=np.int64)
+        c_dim = max(mapping.values()) + 1
+        return np.array([mapping[n] for n in self._files], dtype=np.int64), c_dim
 
     # ---- file access ------------------------------------------------------------------------
 
-    def _open_file(self, name: str):
+    def _open_file(self, i: int):
+        """Image ``i`` of ``_files`` opened for reading."""
         assert self._path is not None
         if not self._is_zip:
-            return open(self._path / name, "rb")
+            return open(self._path / self._files[i], "rb")
         # One handle per process: a ZipFile must not be shared across DataLoader workers.
         if self._zip is None or self._zip_pid != os.getpid():
             self._zip = zipfile.ZipFile(self._path)
             self._zip_pid = os.getpid()
-        return self._zip.open(name)
+        assert self._infos is not None
+        return self._zip.open(self._infos[i])
 
-    def _read_bytes(self, name: str) -> bytes:
+    def _read_bytes(self, i: int) -> bytes:
+        name = self._files[i]
         try:
-            with self._open_file(name) as fh:
+            with self._open_file(i) as fh:
                 return fh.read()
         except Exception as exc:
             raise ValueError(
@@ -257,7 +277,7 @@ class ImageDataset(torch.utils.data.Dataset):
         name = self._files[i]
         mode = "RGB" if self.num_channels == 3 else "L"
         try:
-            arr = decode_image(self._read_bytes(name), mode, f"{name} in {self._path}")
+            arr = decode_image(self._read_bytes(i), mode, name, source=self._path)
         except ValueError as exc:
             raise ValueError(f"{exc}{_CLEAN_HINT}") from None
         if arr.shape[:2] != (self.res, self.res):

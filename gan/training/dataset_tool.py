@@ -18,12 +18,16 @@ This module imports numpy, Pillow and ``dsp`` only (no torch), so the command st
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import math
 import os
+import re
+import signal
+import threading
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -35,7 +39,9 @@ from dsp.imagefiles import (
     IMAGE_EXTENSIONS,
     UnsupportedSamples,
     check_integer_samples,
+    integer_samples,
     iter_image_files,
+    zip_entry_name,
 )
 from dsp.interpolation import fractional_shift, resample_rational
 
@@ -43,7 +49,9 @@ __all__ = [
     "DatasetReport",
     "check_resolution",
     "decode_image",
+    "is_gray_image",
     "make_dataset",
+    "pad_resize",
     "read_labels_file",
     "resize_bandlimited",
     "resize_matrix",
@@ -52,6 +60,10 @@ __all__ = [
 
 # Pillow modes that carry no colour: such images become one channel in "auto" channel mode.
 GRAY_MODES = frozenset({"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"})
+
+# Every entry of a written zip gets this timestamp (the earliest a zip can hold) rather than the
+# time of writing, so the same inputs give a byte-identical zip (checksums, caches, diffs).
+_ZIP_DATE_TIME = (1980, 1, 1, 0, 0, 0)
 
 # Complex samples transformed at once by one resampling pass: bounds the FFT scratch memory
 # (about 16 bytes each, a few copies) for large photographs.
@@ -65,10 +77,39 @@ def check_resolution(res: object, name: str = "res") -> int:
     return check_power_of_two(name, res, 4, 8192)
 
 
+def is_gray_image(img) -> bool:
+    """True if an opened (not necessarily loaded) Pillow image carries no colour.
+
+    Besides the colourless modes, a 16-bit grey + alpha PNG counts: Pillow has no 16-bit
+    grey-alpha mode and opens it as ``"RGBA"`` (raw mode ``"LA;16B"``), which would make a
+    folder of greyscale images RGB in "auto" channel mode.
+    """
+    if img.mode in GRAY_MODES:
+        return True
+    tile = getattr(img, "tile", None)
+    return (
+        img.format == "PNG"
+        and img.mode == "RGBA"
+        and bool(tile)
+        and isinstance(tile[0][3], str)
+        and tile[0][3].startswith("LA")
+    )
+
+
 def describe_error(exc: BaseException) -> str:
     """A short reason for a failed image read (Pillow's own text names an anonymous buffer)."""
-    from PIL import UnidentifiedImageError
+    from PIL import Image, UnidentifiedImageError
 
+    if isinstance(exc, Image.DecompressionBombError):
+        # A valid image, just big: "corrupt" would send the user looking for damage. Pillow
+        # refuses images over twice MAX_IMAGE_PIXELS (its guard against decompression bombs).
+        limit = 2 * (Image.MAX_IMAGE_PIXELS or 0)
+        size = re.search(r"\((\d+) pixels\)", str(exc))  # Pillow's "Image size (N pixels)"
+        pixels = f"{int(size.group(1)):,} pixels, " if size else ""
+        return (
+            f"{pixels}larger than Pillow's limit of {limit:,} pixels (a guard against "
+            f"decompression bombs; raise PIL.Image.MAX_IMAGE_PIXELS to read it)"
+        )
     if isinstance(exc, UnidentifiedImageError):
         return "not a recognised image (corrupt, or not PNG/JPEG/WebP/BMP/TIFF)"
     if isinstance(exc, UnsupportedSamples):
@@ -77,19 +118,27 @@ def describe_error(exc: BaseException) -> str:
 
 
 def decode_image(
-    data: bytes, mode: str, name: str = "image", *, as_float: bool = False
+    data: bytes,
+    mode: str,
+    name: str = "image",
+    *,
+    as_float: bool = False,
+    source: str | os.PathLike | None = None,
 ) -> np.ndarray:
     """Decode image bytes to ``uint8 [H, W, C]`` (``C`` = 1 for ``mode="L"``, 3 for ``"RGB"``).
 
     The EXIF orientation tag is applied (photos stored sideways come out upright, as viewers
     show them). Alpha is dropped; palette, CMYK and bilevel images are converted by Pillow; 16-bit
     and 32-bit integer greyscale is scaled by ``255 / 65535`` (Pillow's own conversion would clip
-    it). With ``as_float`` the result is float64 in ``[0, 255]`` units and keeps 16-bit precision.
+    it; integer samples outside ``0..65535`` are refused, see
+    :func:`dsp.imagefiles.integer_samples`). With ``as_float`` the result is float64 in
+    ``[0, 255]`` units and keeps 16-bit precision.
 
     Raises
     ------
     ValueError
-        If the bytes cannot be decoded; the message names ``name``.
+        If the bytes cannot be decoded; the message names ``name`` (and ``source``, the folder
+        or zip holding it, when given).
     """
     if mode not in ("L", "RGB"):
         raise ValueError(f"mode must be 'L' or 'RGB', got {mode!r}")
@@ -101,7 +150,7 @@ def decode_image(
             img = ImageOps.exif_transpose(opened)
             check_integer_samples(img.mode)
             if img.mode.startswith("I"):
-                arr = np.clip(np.asarray(img, dtype=np.float64) * (255.0 / 65535.0), 0, 255)
+                arr = integer_samples(img) * (255.0 / 65535.0)
                 arr = np.repeat(arr[:, :, None], 3 if mode == "RGB" else 1, axis=2)
                 if not as_float:
                     arr = to_uint8(arr)
@@ -110,7 +159,8 @@ def decode_image(
     except Exception as exc:
         # Decoders raise many types (OSError, SyntaxError, struct.error...); Pillow's messages
         # name an in-memory buffer, so the file name is added here.
-        raise ValueError(f"cannot decode image {name!r}: {describe_error(exc)}") from None
+        where = f" in {os.fspath(source)!r}" if source is not None else ""
+        raise ValueError(f"cannot decode image {name!r}{where}: {describe_error(exc)}") from None
     if arr.ndim == 2:
         arr = arr[:, :, None]
     return np.ascontiguousarray(arr)
@@ -252,6 +302,49 @@ def square_image(image: np.ndarray, mode: str = "crop") -> np.ndarray:
     return out
 
 
+def pad_resize(image: np.ndarray, res: int, *, method: str = "auto") -> np.ndarray:
+    """``resize_bandlimited(square_image(image, "pad"), res)`` without the padded square.
+
+    The padded square of a 2 x 8000 strip is 8000 x 8000 (512 MB of float64 per channel) for a
+    64 x 64 result. The resize is linear and separable and the padding is zeros, so the long
+    axis (which needs no padding) is resized first, and only then is the short axis padded, to
+    ``max(H, W)`` rows of ``res`` samples, and resized: the largest array is
+    ``max(H, W) x res``. The result equals the padded square resized, to rounding.
+
+    Parameters
+    ----------
+    image : array_like
+        Real ``[..., H, W]``.
+    res : int
+        Output side in pixels (``>= 1``).
+    method : {"auto", "fft", "matrix"}
+        As for :func:`resize_bandlimited`.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 ``[..., res, res]``.
+    """
+    if method not in ("auto", "fft", "matrix"):
+        raise ValueError(f"method must be 'auto', 'fft' or 'matrix', got {method!r}")
+    arr = as_finite_array("image", image, min_ndim=2)
+    res = check_int("res", res, minimum=1)
+    h, w = arr.shape[-2:]
+    s = max(h, w)
+    # The axis that spans the square (the long one) and the one padded to it.
+    long_axis, short_axis = (-1, -2) if w >= h else (-2, -1)
+    short = arr.shape[short_axis]
+    if s != res:
+        arr = _resize_axis(arr, res, long_axis, method)
+    before = (s - short) // 2
+    pad = [(0, 0)] * arr.ndim
+    pad[short_axis] = (before, s - short - before)
+    arr = np.pad(arr, pad)
+    if s != res:
+        arr = _resize_axis(arr, res, short_axis, method)
+    return np.ascontiguousarray(arr)
+
+
 def to_uint8(image: np.ndarray) -> np.ndarray:
     """Round and clip float pixel values in ``[0, 255]`` units to ``uint8``."""
     return np.clip(np.rint(image), 0, 255).astype(np.uint8)
@@ -327,10 +420,11 @@ def _other_files(src: Path) -> list[str]:
     elif zipfile.is_zipfile(src):
         with zipfile.ZipFile(src) as zf:
             for info in zf.infolist():
-                parts = PurePosixPath(info.filename).parts
+                name = zip_entry_name(info)  # as iter_image_files names the images
+                parts = PurePosixPath(name).parts
                 if info.is_dir() or any(p.startswith(".") or p == "__MACOSX" for p in parts):
                     continue
-                names.append(info.filename)
+                names.append(name)
     return sorted(
         n
         for n in names
@@ -386,11 +480,44 @@ def _probe_gray(src: Path) -> bool:
     for _, read in iter_image_files(src):
         try:
             with Image.open(io.BytesIO(read())) as img:
-                if img.mode not in GRAY_MODES:
+                if not is_gray_image(img):
                     return False
         except Exception:
             continue  # unreadable files are reported by the main pass
     return True
+
+
+@contextlib.contextmanager
+def _sigterm_raises() -> Iterator[None]:
+    """Within the block, SIGTERM raises ``SystemExit(143)`` instead of killing the process.
+
+    The default action of SIGTERM (``kill``, a job scheduler's stop) ends the process at once,
+    skipping the cleanup that removes the temporary zip: a hidden ``.dest.zip.*.tmp`` of up to
+    the full dataset's size would be left beside the destination. Raising lets that cleanup
+    run; the exit status stays the conventional 128 + 15. The previous handler is restored on
+    the way out. Handlers can only be set from the main thread; elsewhere nothing changes.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def _raise(signum, frame):
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, _raise)
+    try:
+        yield
+    finally:
+        # None: a handler set outside Python, which cannot be put back; the default is closest.
+        signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+
+
+def _write_entry(zf: zipfile.ZipFile, name: str, data: bytes) -> None:
+    """Store ``data`` as ``name`` with the fixed timestamp (reproducible zips)."""
+    info = zipfile.ZipInfo(name, date_time=_ZIP_DATE_TIME)
+    info.compress_type = zipfile.ZIP_STORED
+    info.external_attr = 0o644 << 16  # rw-r--r-- when unzipped (0 would mean no permissions)
+    zf.writestr(info, data)
 
 
 def _png_bytes(img: np.ndarray) -> bytes:
@@ -436,9 +563,10 @@ def make_dataset(
     channels : {None, 1, 3}
         1 = greyscale, 3 = RGB, ``None`` = 1 if every image is greyscale, else 3.
     labels : path-like, optional
-        JSON labels file (``{"labels": [[name, class], ...]}``, names relative to ``src``). If
-        not given, a ``dataset.json`` at the top of ``src`` is used when present. Entries
-        naming no image file are reported (``DatasetReport.labels_without_image``).
+        JSON labels file (``{"labels": [[name, class], ...]}``, names relative to ``src``); one
+        with no labels (``null`` or an empty list) is an error. If not given, a
+        ``dataset.json`` at the top of ``src`` is used when present. Entries naming no image
+        file are reported (``DatasetReport.labels_without_image``).
     allow_upscale : bool
         If false, images whose square side is below ``res`` are skipped instead of enlarged.
     max_upscale : float
@@ -476,9 +604,17 @@ def make_dataset(
         raise ValueError(f"dest must be a .zip file, got {str(dest)!r}")
     if dest.exists() and src.exists() and dest.resolve() == src.resolve():
         raise ValueError("dest must differ from src")
-    label_map = read_labels_file(labels) if labels is not None else read_source_labels(src)
-    if label_map == {}:
-        label_map = None
+    if labels is not None:
+        label_map = read_labels_file(labels)
+        if not label_map:
+            # Asked for by name: a file that labels nothing is a mistake (a wrong file, an
+            # export gone wrong), not a request for an unlabelled set.
+            raise ValueError(
+                f"labels file {os.fspath(labels)!r} has no labels (null or empty); give "
+                f'{{"labels": [["name.png", class], ...]}}, or leave out labels for none'
+            )
+    else:
+        label_map = read_source_labels(src) or None
     if channels is None:
         channels = 1 if _probe_gray(src) else 3
     pil_mode = "L" if channels == 1 else "RGB"
@@ -486,9 +622,33 @@ def make_dataset(
     skipped: list[tuple[str, str]] = [
         (n, "not an image file (extension)") for n in _other_files(src)
     ] + _links_not_read(src)
+    dest = prepare_output(dest)
+    with _sigterm_raises():
+        return _write_dataset(
+            src, dest, label_map, skipped, res=res, mode=mode, channels=channels,
+            pil_mode=pil_mode, allow_upscale=allow_upscale, max_upscale=max_upscale,
+            max_images=max_images, progress=progress,
+        )  # fmt: skip
+
+
+def _write_dataset(
+    src: Path,
+    dest: Path,
+    label_map: dict[str, int] | None,
+    skipped: list[tuple[str, str]],
+    *,
+    res: int,
+    mode: str,
+    channels: int,
+    pil_mode: str,
+    allow_upscale: bool,
+    max_upscale: float,
+    max_images: int | None,
+    progress: Callable[[int, str], None] | None,
+) -> DatasetReport:
+    """The write of :func:`make_dataset` (arguments checked): temporary zip, then rename."""
     records: list[tuple[str, str, int | None]] = []  # (new name, source name, class)
     upscaled, max_factor = 0, 1.0
-    dest = prepare_output(dest)
     fd, tmp = mkstemp_output(dest, suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -516,8 +676,8 @@ def make_dataset(
                     if min(h, w) == 0:
                         skipped.append((name, "empty image"))
                         continue
-                    sq = square_image(np.moveaxis(img, -1, 0), mode)
-                    side = sq.shape[-1]
+                    chw = np.moveaxis(img, -1, 0)
+                    side = min(h, w) if mode == "crop" else max(h, w)
                     if not allow_upscale and side < res:
                         skipped.append(
                             (name, f"smaller than {res}x{res} after {mode}: {w}x{h} (no upscale)")
@@ -536,14 +696,21 @@ def make_dataset(
                     if side < res:
                         upscaled += 1
                         max_factor = max(max_factor, res / side)
-                    if sq.shape[-1] != res:
-                        sq = resize_bandlimited(sq, res)
+                    if mode == "pad":
+                        # Never the padded square: max(H, W)^2 floats per channel for a strip.
+                        sq = pad_resize(chw, res)
+                    else:
+                        sq = square_image(chw, mode)
+                        if side != res:
+                            sq = resize_bandlimited(sq, res)
                     out = to_uint8(sq)
                     new = f"img{len(records):08d}.png"
-                    zf.writestr(new, _png_bytes(np.moveaxis(out, 0, -1)))
+                    _write_entry(zf, new, _png_bytes(np.moveaxis(out, 0, -1)))
                     records.append((new, name, cls))
                     if progress is not None:
                         progress(len(records), name)
+                # One list in file order (it was gathered as non-images, links, then the rest).
+                skipped.sort(key=lambda item: item[0])
                 if not records:
                     first = f"; first skipped: {skipped[0][0]}: {skipped[0][1]}" if skipped else ""
                     raise ValueError(
@@ -568,7 +735,7 @@ def make_dataset(
                     "labels_without_image": orphans,
                     "upscaled": upscaled,
                 }
-                zf.writestr("dataset.json", json.dumps(meta, indent=1) + "\n")
+                _write_entry(zf, "dataset.json", (json.dumps(meta, indent=1) + "\n").encode())
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, dest)

@@ -198,3 +198,65 @@ def test_degenerate_images_are_skipped_and_enlargements_reported(tmp_path, capsy
     assert report.max_upscale_factor == pytest.approx(12.8)
     assert main(["dataset", str(src), str(dest), "--max-upscale", "0.5"]) == 2
     assert "--max-upscale must be >= 1" in capsys.readouterr().err
+
+
+def test_sigterm_during_the_write_leaves_no_temporary_file(tmp_path, rng):
+    # SIGTERM's default action killed the process mid-write, skipping the cleanup: a hidden
+    # .keep.zip.*.tmp was left beside the destination.
+    src = tmp_path / "src"
+    for i in range(3):
+        _save(src / f"{i}.png", rng.integers(0, 256, (20, 20, 3), dtype=np.uint8))
+    out = tmp_path / "out"
+    code = (
+        "import os, signal\n"
+        "from gan.training.dataset_tool import make_dataset\n"
+        "def progress(n, name):\n"
+        "    os.kill(os.getpid(), signal.SIGTERM)\n"
+        "try:\n"
+        f"    make_dataset({str(src)!r}, {str(out / 'keep.zip')!r}, res=16, progress=progress)\n"
+        "except SystemExit as exc:\n"
+        "    print(exc.code, signal.getsignal(signal.SIGTERM) is signal.SIG_DFL)\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    # Exit status 128 + 15 as for a killed process; the previous handler is back.
+    assert res.stdout.split() == ["143", "True"]
+    assert list(out.iterdir()) == []
+
+
+def test_skipped_files_are_listed_in_file_order(tmp_path, capsys, rng):
+    # They came grouped by kind: other extensions first, then links, then decode failures.
+    src = tmp_path / "src"
+    _save(src / "b.png", rng.integers(0, 256, (20, 20), dtype=np.uint8))
+    (src / "a_broken.png").write_bytes(b"not a png")
+    (src / "c_notes.txt").write_text("hello")
+    (src / "d_gone.png").symlink_to(tmp_path / "missing.png")
+    dest = tmp_path / "o.zip"
+    assert main(["dataset", str(src), str(dest), "--res", "16"]) == 0
+    listed = [line.split(":")[0].strip() for line in capsys.readouterr().out.splitlines()[2:]]
+    assert listed == ["a_broken.png", "c_notes.txt", "d_gone.png"]
+    with zipfile.ZipFile(dest) as zf:
+        assert [n for n, _ in json.loads(zf.read("dataset.json"))["skipped"]] == listed
+
+
+def test_one_class_is_singular_and_a_labels_file_without_labels_is_an_error(tmp_path, capsys, rng):
+    src = tmp_path / "src"
+    for i in range(2):
+        _save(src / f"x{i}.png", rng.integers(0, 256, (20, 20), dtype=np.uint8))
+    labels = tmp_path / "labels.json"
+    labels.write_text(json.dumps({"labels": [["x0.png", 0], ["x1.png", 0]]}))
+    dest = tmp_path / "o.zip"
+    assert main(["dataset", str(src), str(dest), "--res", "16", "--labels", str(labels)]) == 0
+    text = capsys.readouterr().out
+    assert ", 1 class" in text and "classes" not in text
+    # {"labels": null} given by name meant "no labels" without a word.
+    for empty in (None, []):
+        labels.write_text(json.dumps({"labels": empty}))
+        rc = main(["dataset", str(src), str(dest), "--res", "16", "--labels", str(labels)])
+        assert rc == 2
+        assert f"labels file {str(labels)!r} has no labels" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="has no labels"):
+        make_dataset(src, dest, res=16, labels=labels)
+    # A dataset.json in SRC saying null still means an unlabelled set.
+    (src / "dataset.json").write_text(json.dumps({"labels": None}))
+    assert make_dataset(src, dest, res=16).c_dim == 0

@@ -230,3 +230,67 @@ def test_exif_orientation_is_applied(tmp_path):
     images, skipped = load_images(tmp_path, mode="L")
     assert skipped == []
     np.testing.assert_array_equal(images[0, 0], np.rot90(a, -1) / 255.0)
+
+
+def _zip_raw_names(path, entries):
+    """A zip whose entries have the given raw name bytes and no UTF-8 flag (0x800), as Info-ZIP
+    ``zip`` on Linux writes UTF-8 names. zipfile would set the flag for any non-ASCII name, so
+    each entry is written under an ASCII stand-in of the same length, then renamed in place."""
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as zf:
+        stand_ins = {}
+        for i, (raw, data) in enumerate(entries.items()):
+            stand_in = f"Z{i}".ljust(len(raw), "Z").encode()
+            zf.writestr(stand_in.decode(), data)
+            stand_ins[stand_in] = raw
+    blob = path.read_bytes()
+    for stand_in, raw in stand_ins.items():
+        assert blob.count(stand_in) == 2  # local header and central directory
+        blob = blob.replace(stand_in, raw)
+    path.write_bytes(blob)
+    with zipfile.ZipFile(path) as zf:
+        assert all(not info.flag_bits & 0x800 for info in zf.infolist())
+    return path
+
+
+def test_zip_utf8_names_without_the_utf8_flag_are_read_as_utf8(tmp_path):
+    # Info-ZIP `zip` stores UTF-8 names without the flag; zipfile decoded them as cp437
+    # ("sub/├╝n├»c├╕d├⌐ τî½.png"), so a zip and the same folder named files differently.
+    a, b, c = _gray(4, 4, 1), _gray(4, 4, 2), _gray(4, 4, 3)
+    png = {}
+    for key, arr in (("a", a), ("b", b), ("c", c)):
+        Image.fromarray(arr).save(tmp_path / f"{key}.png")
+        png[key] = (tmp_path / f"{key}.png").read_bytes()
+    unicode_name = "sub/ünïcødé 猫.png"
+    zpath = _zip_raw_names(
+        tmp_path / "u.zip",
+        {
+            unicode_name.encode("utf-8"): png["a"],
+            # A true cp437 name (0x82 is é there): not valid UTF-8, so it keeps its reading.
+            b"caf\x82.png": png["b"],
+            b"plain.png": png["c"],
+        },
+    )
+    items = [(name, read()) for name, read in iter_image_files(zpath)]
+    assert items == [("café.png", png["b"]), ("plain.png", png["c"]), (unicode_name, png["a"])]
+    images, skipped = load_images(zpath)
+    assert skipped == [] and images.shape == (3, 1, 4, 4)
+    np.testing.assert_array_equal(images[2, 0], a / 255.0)
+    # Names stored with the flag (zipfile sets it for non-ASCII) are taken as they are.
+    flagged = tmp_path / "f.zip"
+    with zipfile.ZipFile(flagged, "w") as zf:
+        zf.writestr(unicode_name, png["a"])
+    assert [n for n, _ in iter_image_files(flagged)] == [unicode_name]
+
+
+def test_integer_samples_beyond_16_bits_are_refused_not_clipped(tmp_path):
+    # A 32-bit integer TIFF ramp to 65.5 million was read "as 16-bit" and came out 98% white.
+    ramp = np.tile(np.arange(8, dtype=np.int32) * 9_000_000, (8, 1))
+    Image.fromarray(ramp).save(tmp_path / "a_deep.tif")
+    Image.fromarray(np.full((8, 8), -5, np.int32)).save(tmp_path / "b_negative.tif")
+    ok = np.tile(np.arange(8, dtype=np.int32) * 9000, (8, 1))  # within 0..65535: read
+    Image.fromarray(ok).save(tmp_path / "c_fits.tif")
+    images, skipped = load_images(tmp_path)
+    assert [n for n, _ in skipped] == ["a_deep.tif", "b_negative.tif"]
+    assert "from 0 to 63000000 are outside 0..65535" in skipped[0][1]
+    assert "from -5 to -5" in skipped[1][1]
+    np.testing.assert_allclose(images[0, 0], ok / 65535.0, rtol=1e-12)

@@ -3,6 +3,7 @@
 import io
 import json
 import pickle
+import warnings
 import zipfile
 
 import numpy as np
@@ -18,8 +19,10 @@ from gan.training.data import ImageDataset
 from gan.training.dataset_tool import (
     check_resolution,
     make_dataset,
+    pad_resize,
     resize_bandlimited,
     resize_matrix,
+    square_image,
 )
 
 # ---- band-limited resize --------------------------------------------------------------------
@@ -74,6 +77,39 @@ def test_resize_removes_frequencies_above_new_nyquist():
     # A pattern with 40 half-cycles cannot be represented on 32 pixels: it must vanish, not alias.
     x = np.outer(np.ones(64), _cosines(64, 40))
     np.testing.assert_allclose(resize_bandlimited(x, 32), 0.0, atol=1e-10)
+
+
+@pytest.mark.parametrize(
+    ("shape", "res"),
+    [((2, 40), 16), ((40, 3), 16), ((5, 12), 32), ((9, 7), 16), ((6, 16), 16), ((11, 4), 8)],
+)
+@pytest.mark.parametrize("method", ["auto", "fft", "matrix"])
+def test_pad_resize_equals_resizing_the_padded_square(rng, shape, res, method):
+    # Pad mode built the max(H, W)^2 square (512 MB per channel for a 2 x 8000 strip); the
+    # content-only resize must give the same result.
+    x = rng.uniform(0, 255, (3, *shape))
+    want = resize_bandlimited(square_image(x, "pad"), res, method=method)
+    got = pad_resize(x, res, method=method)
+    assert got.shape == (3, res, res)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-12 * 255)
+
+
+def test_pad_mode_never_builds_the_padded_square(tmp_path):
+    import tracemalloc
+
+    src = tmp_path / "strip"
+    src.mkdir()
+    strip = np.tile(np.arange(8000) % 256, (2, 1)).astype(np.uint8)
+    Image.fromarray(strip).save(src / "strip.png")
+    square = 8000 * 8000 * 8  # the float64 square a padded 2 x 8000 image used to need
+    tracemalloc.start()
+    try:
+        report = make_dataset(src, tmp_path / "o.zip", res=16, mode="pad")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert report.written == 1
+    assert peak < square / 20
 
 
 def test_resize_bad_arguments():
@@ -275,8 +311,10 @@ def test_corrupt_image_names_the_file(tmp_path, rng):
     # A truncated file passes the header check and fails on access, still naming the file.
     (tmp_path / "d" / "broken.png").write_bytes(_png(images[0])[:60])
     ds = ImageDataset(tmp_path / "d")
-    with pytest.raises(ValueError, match=r"broken\.png.*skipping unreadable files"):
+    with pytest.raises(ValueError, match=r"broken\.png.*skipping unreadable files") as info:
         ds[0]  # sorted: broken.png comes first
+    # The file name is quoted on its own, then the folder (was 'broken.png in /path').
+    assert f"image 'broken.png' in {str(tmp_path / 'd')!r}:" in str(info.value)
     assert ds[1][0].shape == (3, 16, 16)
 
 
@@ -384,3 +422,148 @@ def test_builtin_without_scikit_image_says_how_to_get_it(no_skimage, name):
         builtin_images(name, 16, num=2)
     with pytest.raises(ValueError, match="scikit-image"):
         ImageDataset(f"builtin:{name}", res=16)
+
+
+def _zip_raw_names(path, entries):
+    """A zip of entries named by raw bytes without the UTF-8 flag (as Info-ZIP ``zip`` writes
+    UTF-8 names on Linux): written under ASCII stand-ins of the same length, renamed in place."""
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as zf:
+        stand_ins = {}
+        for i, (raw, data) in enumerate(entries.items()):
+            stand_in = f"Z{i}".ljust(len(raw), "Z").encode()
+            zf.writestr(stand_in.decode(), data)
+            stand_ins[stand_in] = raw
+    blob = path.read_bytes()
+    for stand_in, raw in stand_ins.items():
+        assert blob.count(stand_in) == 2  # local header and central directory
+        blob = blob.replace(stand_in, raw)
+    path.write_bytes(blob)
+    return path
+
+
+def test_zip_with_unflagged_utf8_names_matches_the_folder(tmp_path, rng):
+    # `cd d && zip -qr ../d.zip .` stores UTF-8 names without the UTF-8 flag: the labelled
+    # non-ASCII file was "no label" from the zip (read as cp437) and 2 images became 1.
+    images = _make_images(rng, n=2, res=8)
+    name = "sub/ünïcødé 猫.png"
+    meta = json.dumps({"labels": [["a.png", 0], [name, 1]]}).encode()
+    zpath = _zip_raw_names(
+        tmp_path / "u.zip",
+        {b"a.png": _png(images[0]), name.encode("utf-8"): _png(images[1]), b"dataset.json": meta},
+    )
+    report = make_dataset(zpath, tmp_path / "o.zip", res=8)
+    assert report.written == 2 and report.skipped == [] and report.c_dim == 2
+    with zipfile.ZipFile(tmp_path / "o.zip") as zf:
+        assert json.loads(zf.read("dataset.json"))["sources"][1] == ["img00000001.png", name]
+    ds = ImageDataset(zpath, use_labels=True)
+    assert len(ds) == 2 and ds.c_dim == 2
+    np.testing.assert_array_equal(ds[1][0].numpy(), _as_chw(images[1]))
+    assert int(ds[1][1].argmax()) == 1
+
+
+def test_duplicate_zip_entries_are_both_read(tmp_path, rng):
+    # zf.open(name) returns the last entry of a name: ImageDataset gave the second copy twice,
+    # while aliasfree dataset (by ZipInfo) read both. Both now read each copy.
+    images = _make_images(rng, n=3, res=8)
+    zpath = tmp_path / "dup.zip"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # zipfile: "Duplicate name"
+        with zipfile.ZipFile(zpath, "w") as zf:
+            for name, img in zip(["a.png", "a.png", "b.png"], images, strict=True):
+                zf.writestr(name, _png(img))
+    ds = ImageDataset(zpath)
+    assert len(ds) == 3
+    for i in range(3):
+        np.testing.assert_array_equal(ds[i][0].numpy(), _as_chw(images[i]))
+    clone = pickle.loads(pickle.dumps(ds))  # the entries survive pickling (DataLoader workers)
+    np.testing.assert_array_equal(clone[0][0].numpy(), _as_chw(images[0]))
+    report = make_dataset(zpath, tmp_path / "o.zip", res=8)
+    assert report.written == 3
+    made = ImageDataset(tmp_path / "o.zip")
+    for i in range(3):
+        assert torch.equal(made[i][0], ds[i][0])
+
+
+def test_c_dim_counts_every_label_not_just_the_images_kept(tmp_path, rng):
+    images = _make_images(rng, n=4, res=8)
+    _write_folder(tmp_path / "d", images, labels=[0, 0, 0, 1], sub=False)
+    ds = ImageDataset(tmp_path / "d", use_labels=True, max_images=3)
+    assert len(ds) == 3 and ds.c_dim == 2  # was 1: the subset's largest class
+    assert ds[0][1].tolist() == [1.0, 0.0]
+
+
+def _png16_gray_alpha(arr: np.ndarray) -> bytes:
+    """A 16-bit grey + alpha PNG (colour type 4), which Pillow cannot write."""
+    import struct
+    import zlib
+
+    h, w = arr.shape[:2]
+    rows = b"".join(b"\x00" + arr[i].astype(">u2").tobytes() for i in range(h))
+
+    def chunk(kind, data):
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    header = struct.pack(">IIBBBBB", w, h, 16, 4, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+def test_16_bit_gray_alpha_png_counts_as_greyscale(tmp_path):
+    # Pillow opens it as RGBA (no 16-bit LA mode): a folder of them became RGB in auto mode.
+    gray = np.tile(np.arange(8, dtype=np.uint16) * 8000, (8, 1))
+    pixels = np.stack([gray, np.full_like(gray, 65535)], axis=-1)
+    src = tmp_path / "la"
+    src.mkdir()
+    (src / "la16.png").write_bytes(_png16_gray_alpha(pixels))
+    assert Image.open(src / "la16.png").mode == "RGBA"
+    report = make_dataset(src, tmp_path / "o.zip", res=8)
+    assert report.written == 1 and report.channels == 1
+    ds = ImageDataset(src)
+    assert ds.num_channels == 1
+    np.testing.assert_array_equal(ds[0][0][0].numpy(), gray >> 8)  # Pillow keeps the top byte
+
+
+def test_32_bit_integer_image_is_skipped_with_its_range(tmp_path, rng):
+    src = tmp_path / "s"
+    src.mkdir()
+    Image.fromarray(np.tile(np.arange(16, dtype=np.int32) * 4_000_000, (16, 1))).save(
+        src / "deep.tif"
+    )
+    Image.fromarray(_make_images(rng, n=1, res=16, rgb=False)[0]).save(src / "ok.png")
+    report = make_dataset(src, tmp_path / "o.zip", res=16)
+    assert report.written == 1
+    ((name, reason),) = report.skipped
+    assert name == "deep.tif" and "outside 0..65535" in reason and "60000000" in reason
+
+
+def test_image_over_pillows_pixel_limit_is_not_called_corrupt(tmp_path, rng, monkeypatch):
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)  # Pillow refuses over 2 x 100 pixels
+    src = tmp_path / "s"
+    src.mkdir()
+    Image.fromarray(_make_images(rng, n=1, res=16)[0]).save(src / "big.png")
+    Image.fromarray(_make_images(rng, n=1, res=8)[0]).save(src / "small.png")
+    report = make_dataset(src, tmp_path / "o.zip", res=8)
+    ((name, reason),) = report.skipped
+    assert name == "big.png" and "corrupt" not in reason
+    assert "256 pixels, larger than Pillow's limit of 200 pixels" in reason
+    with pytest.raises(ValueError, match=r"big\.png.*larger than Pillow's limit of 200 pixels"):
+        ImageDataset(src, res=16)
+
+
+def test_dataset_zip_is_reproducible(tmp_path, rng):
+    # Entries carried the time of writing: two runs on the same images gave different zips.
+    _write_folder(tmp_path / "d", _make_images(rng, n=3, res=16), labels=[0, 1, 0])
+    make_dataset(tmp_path / "d", tmp_path / "a.zip", res=8)
+    make_dataset(tmp_path / "d", tmp_path / "b.zip", res=8)
+    assert (tmp_path / "a.zip").read_bytes() == (tmp_path / "b.zip").read_bytes()
+    with zipfile.ZipFile(tmp_path / "a.zip") as zf:
+        infos = zf.infolist()
+    assert len(infos) == 4
+    assert all(i.date_time == (1980, 1, 1, 0, 0, 0) for i in infos)
+    assert all(i.external_attr >> 16 == 0o644 for i in infos)
