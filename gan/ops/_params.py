@@ -206,7 +206,8 @@ def _check_geometry(
     _, _, in_h, in_w = x.shape
     for axis, n, p0, p1, k in (("height", in_h, py0, py1, 0), ("width", in_w, px0, px1, 1)):
         length = n * up + p0 + p1
-        where = f"the padded, upsampled signal ({n}·{up} + {p0} + {p1} = {length} samples)"
+        terms = "".join(f" {'-' if p < 0 else '+'} {abs(p)}" for p in (p0, p1))
+        where = f"the padded, upsampled signal ({n}·{up}{terms} = {length} samples)"
         for name, f in filters:
             taps = filter_taps(f)[k]
             if taps > length:

@@ -51,9 +51,12 @@ def filtered_lrelu(
         ``[N, C, H, W]``, float16, bfloat16, float32 or float64, any device.
     fu, fd : Tensor, array-like or None
         Up and down filters, rank 1 (separable) or 2 (``[taps_h, taps_w]``); None = ``[1]``.
-        Not differentiated on the Triton path.
+        Not differentiated on the Triton path. A 2D filter's factorisation is cached on the
+        tensor there: change it in place only through autograd-visible writes.
     b : Tensor or None
-        Bias ``[C]``, added before upsampling; differentiable.
+        Bias ``[C]``, added before upsampling; differentiable (``x`` and ``b`` once on the
+        Triton path, whose backward has no derivative of its own: a double backward, e.g.
+        ``create_graph=True``, raises there; the reference path has one).
     up, down : int
         Integer factors >= 1.
     padding : int, [x, y] or [x_before, x_after, y_before, y_after]
@@ -63,7 +66,9 @@ def filtered_lrelu(
     slope : float or one-element tensor
         Leaky ReLU slope on the negative side (default 0.2).
     clamp : float, one-element tensor or None
-        Clamp the scaled activation to ``[−clamp, clamp]``; must be > 0.
+        Clamp the scaled activation to ``[−clamp, clamp]``, ``>= 0`` (0: every activation 0).
+        Its derivative is 0 where ``|act| >= clamp``, ties included, on both paths. NaN
+        activations stay NaN.
     flip_filter : bool
         Correlate instead of convolving.
     impl : {None, "auto", "ref", "triton"}
@@ -72,13 +77,16 @@ def filtered_lrelu(
     Returns
     -------
     Tensor
-        ``[N, C, out_h, out_w]`` in ``x``'s dtype and device.
+        ``[N, C, out_h, out_w]`` in ``x``'s dtype and device. A non-finite input sample makes
+        its whole output tile non-finite on the Triton path (its FIR stages are dense tile
+        products, where ``0·inf`` is NaN); the reference path keeps it within the filters'
+        footprint.
 
     Raises
     ------
     ValueError
         Bad ranks/dtypes/shapes (``b`` must be ``[C]``), non-integer or < 1 factors, non-finite
-        taps, NaN/infinite ``gain`` or ``slope``, ``clamp <= 0``, filters longer than the signal
+        taps, NaN/infinite ``gain`` or ``slope``, ``clamp < 0``, filters longer than the signal
         they filter (output < 1×1), unknown ``impl``.
     """
     a = normalize_filtered_lrelu(x, fu, fd, b, up, down, padding, gain, slope, clamp, flip_filter)

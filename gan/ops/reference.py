@@ -252,10 +252,13 @@ def _filtered_lrelu_phases(
                 px0, px1 = p0, p1
     g = (fu.flip(0) if flip_filter else fu).to(x.dtype)  # true convolution
     h = (fd if flip_filter else fd.flip(0)).to(x.dtype)  # correlation
-    cols, off_x, n_x = _up_phases(x, g * up_gain, u, 3, px0, px1)
+    # Each pass restores its own axis' zero insertion (× u); the rest of the gain rides on the
+    # second, so the first pass's intermediate keeps the input's scale (all of it on the first
+    # made that up to u× the output and overflowed fp16 where the output is finite).
+    cols, off_x, n_x = _up_phases(x, g * u, u, 3, px0, px1)
     grid = []
     for col in cols:
-        rows, off_y, n_y = _up_phases(col, g, u, 2, py0, py1)
+        rows, off_y, n_y = _up_phases(col, g * (up_gain / u), u, 2, py0, py1)
         grid.append([act(r) for r in rows])
     rows = [_down_phases([grid[rx][ry] for rx in range(u)], h, 3, off_x, n_x) for ry in range(u)]
     return _down_phases(rows, h, 2, off_y, n_y)
@@ -319,21 +322,25 @@ def _upfirdn(
     flip_filter: bool,
 ) -> torch.Tensor:
     f = f.to(x.dtype)
-    fg = f * gain if gain != 1.0 else f
     px0, px1, py0, py1 = padding
     if x.device.type == "cpu" and up > 1:
         # oneDNN's depthwise kernels read and write NHWC directly; on NCHW every conv2d pays two
         # layout reorders of the whole tensor (they cost more than the convolution itself).
         x = x.contiguous(memory_format=torch.channels_last)
     if f.ndim == 2:
-        return _upfirdn_core(x, fg, (up, up), (down, down), padding, flip_filter)
+        return _upfirdn_core(x, f * gain, (up, up), (down, down), padding, flip_filter)
     if f.shape[0] == 1 and up == 1 and down == 1:
         # One tap: a scale and a pad/crop; skip the convolutions.
         x = _window(x, 2, -py0, x.shape[2] + py0 + py1)
         return _window(x, 3, -px0, x.shape[3] + px0 + px1) * (f[0] * f[0] * gain)
-    # The gain rides along in one of the two passes only.
-    x = _upfirdn_core(x, fg[None, :], (1, up), (1, down), (px0, px1, 0, 0), flip_filter)
-    return _upfirdn_core(x, f[:, None], (up, 1), (down, 1), (0, 0, py0, py1), flip_filter)
+    # The width pass restores its zero insertion (× up) and the height pass takes the rest of
+    # the gain: the intermediate keeps the input's scale (the whole gain on the width pass made
+    # it up× the output, which overflowed fp16 where the output is finite).
+    gx = float(up)
+    x = _upfirdn_core(x, (f * gx)[None, :], (1, up), (1, down), (px0, px1, 0, 0), flip_filter)
+    return _upfirdn_core(
+        x, (f * (gain / gx))[:, None], (up, 1), (down, 1), (0, 0, py0, py1), flip_filter
+    )
 
 
 def upfirdn2d(
@@ -418,7 +425,11 @@ def filtered_lrelu(
         y = F.leaky_relu(y, negative_slope=slope)
         if not fold:
             y = y * gain
-        return y if clamp is None else y.clamp(-clamp, clamp)
+        if clamp is None:
+            return y
+        # Derivative 0 at ties |y| = clamp too, as _LeakyReluClamp and the Triton kernel
+        # (torch's clamp would pass it there).
+        return torch.where(y.abs() < clamp, y, y.clamp(-clamp, clamp).detach())
 
     if fu.ndim == 1 and fd.ndim == 1 and up == down > 1:
         # (down dividing up would work alike with output phases; measured, the backward of

@@ -63,7 +63,9 @@ def upfirdn2d(
     Returns
     -------
     Tensor
-        ``[N, C, out_h, out_w]`` in ``x``'s dtype and device.
+        ``[N, C, out_h, out_w]`` in ``x``'s dtype and device. A non-finite input sample makes
+        its whole output tile non-finite on the Triton path (dense tile products: ``0·inf`` is
+        NaN); the reference path keeps it within the filter's footprint.
 
     Raises
     ------

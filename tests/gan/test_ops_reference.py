@@ -367,3 +367,24 @@ def test_output_size_formula():
     assert output_size(38, 38, 2, 2, (11, 11, 11, 11), 12, 12) == (38, 38)
     # h: (15 − 1 + 2 − 1 + 1) // 2, w: (21 + 1 + 0 − 3 + 1) // 2.
     assert output_size(5, 7, 3, 2, (1, 0, -1, 2), (2, 4), 1) == (8, 10)
+
+
+def test_half_precision_intermediates_keep_the_input_scale():
+    # The gain (up², and the activation's gain) rode on the first, width pass, whose fp16
+    # intermediate was then up× the output: inf (and inf − inf = NaN) where the output is finite.
+    from gan.ops import filtered_lrelu, lowpass_filter, upfirdn2d
+
+    f = lowpass_filter(0.25, half_width=0.2, fs=4, numtaps=24)
+    x = torch.full((1, 1, 12, 12), 20000.0, dtype=torch.float16)
+    y = upfirdn2d(x, f, 4, 1, [12, 11, 12, 11], 16.0, impl="ref")
+    want = upfirdn2d(x.double(), f.double(), 4, 1, [12, 11, 12, 11], 16.0, impl="ref")
+    assert torch.isfinite(y).all()
+    torch.testing.assert_close(y.double(), want, rtol=4e-3, atol=0)
+    fd = lowpass_filter(0.25, half_width=0.2, fs=4, numtaps=12)
+    gen = torch.Generator().manual_seed(0)
+    x = (torch.randn(1, 2, 10, 10, generator=gen) * 15000).half()
+    y = filtered_lrelu(x, f, fd, None, 4, 2, 10, 2**0.5, 0.2, 256.0, impl="ref")
+    want = filtered_lrelu(x.double(), f.double(), fd.double(), None, 4, 2, 10, 2**0.5, 0.2, 256.0,
+                          impl="ref")  # fmt: skip
+    assert torch.isfinite(y).all()
+    assert float((y.double() - want).abs().max()) < 1.0  # outputs of magnitude ~256

@@ -686,3 +686,50 @@ def test_bias_gradient_is_bitwise_reproducible():
     yt = brute_filtered_lrelu(xt, fu.cpu(), fd.cpu(), bt, 2, 2, (11,) * 4, 2**0.5, 0.2, None, False)
     (dbt,) = torch.autograd.grad(yt, bt, g.cpu().double())
     assert rel_err(grads[0].cpu(), dbt) < 10 * FP32_TOL
+
+
+def test_clamp_ties_nan_and_double_backward():
+    # Ties |act| = clamp count as clipped (derivative 0), as on the reference path, which keeps
+    # only the clamped output; a NaN stays NaN (min/max used to turn it into -clamp, hiding an
+    # overflow); a double backward says why it cannot be done here.
+    from gan.ops import filtered_lrelu
+
+    x = torch.tensor([1.0, -2.0, 0.5, -0.5] * 4).reshape(1, 1, 4, 4).to(DEVICE)
+    grads = {}
+    for impl in ("ref", "triton"):
+        for gain in (1.0, -1.0):  # -1: the reference path's other branch (no folded gain)
+            xk = x.clone().requires_grad_()
+            y = filtered_lrelu(xk, None, None, None, 1, 1, 0, gain, 0.5, 1.0, impl=impl)
+            y.sum().backward()
+            grads[(impl, gain)] = xk.grad.cpu()
+    want = {1.0: [0.0, 0.0, 1.0, 0.5], -1.0: [0.0, 0.0, -1.0, 0.0]}  # at x = 1, -2, 0.5, -0.5
+    for (impl, gain), g in grads.items():
+        # gain -1: act = -lrelu(x): x = 1 → -1 (tie), -2 → 1 (tie), 0.5 → -0.5, -0.5 → 0.25.
+        expect = want[gain] if gain > 0 else [0.0, 0.0, -1.0, -0.5]
+        torch.testing.assert_close(g[0, 0, 0], torch.tensor(expect), msg=f"{impl} {gain}")
+    gen = torch.Generator().manual_seed(3)
+    xn = torch.randn(1, 1, 12, 12, generator=gen)
+    xn[0, 0, 5, 5] = float("nan")
+    f = _filter(gen, 4)
+    for clamp in (None, 1.0):
+        y = T.filtered_lrelu(xn.to(DEVICE), f.to(DEVICE), f.to(DEVICE), None, 2, 2, (3, 3, 3, 3),
+                             1.0, 0.2, clamp)  # fmt: skip
+        assert torch.isnan(y).any(), clamp
+    xk = torch.randn(1, 1, 8, 8, generator=gen).to(DEVICE).requires_grad_()
+    y = T.filtered_lrelu(xk, f.to(DEVICE), f.to(DEVICE), None, 2, 2, (3, 3, 3, 3), 1.0, 0.2, None)
+    with pytest.raises(RuntimeError, match="no second derivative"):
+        torch.autograd.grad(y.square().sum(), xk, create_graph=True)
+
+
+def test_new_filter_storage_is_factored_again():
+    from gan.ops._triton import _plan
+
+    gen = torch.Generator().manual_seed(6)
+    f = _filter(gen, 5, two_d=True, rank=2).to(DEVICE)
+    hy, _ = _plan.filter_terms(f, 1e-7)
+    f.data = _filter(gen, 5, two_d=True, rank=2).to(DEVICE)  # new storage, same version
+    hy2, hx2 = _plan.filter_terms(f, 1e-7)
+    assert hy2 is not hy
+    torch.testing.assert_close(
+        torch.einsum("ry,rx->yx", hy2.double(), hx2.double()), f.double(), atol=1e-6, rtol=0
+    )

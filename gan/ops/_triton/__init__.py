@@ -215,8 +215,15 @@ class _FilteredLReLUFn(torch.autograd.Function):
         return out
 
     @staticmethod
-    @torch.autograd.function.once_differentiable
     def backward(ctx, g):
+        if torch.is_grad_enabled():
+            # create_graph=True (autograd runs backward in grad mode only then). Decorated
+            # once_differentiable instead, autograd.grad of the gradient reported it "not used
+            # in the graph" (or, with allow_unused, silently returned None).
+            raise RuntimeError(
+                "the Triton filtered_lrelu has no second derivative (its backward is a fused "
+                "kernel): use impl='ref' for a double backward (create_graph=True)"
+            )
         mask, huy, hux, hdy, hdx = ctx.saved_tensors
         flip, up, down, p0, src_hw, mid_hw, gain, slope, prec = ctx.cfg
         # Transposed chain: upsample g by `down` with fd reversed, × mask derivative, filter with

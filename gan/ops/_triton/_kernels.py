@@ -414,8 +414,13 @@ def _activate(mid, gain, slope, clamp, HAS_CLAMP: tl.constexpr):
     act = tl.where(pos, mid, mid * slope) * gain
     code = pos.to(tl.int32)
     if HAS_CLAMP:
-        clipped = (act > clamp) | (act < -clamp)
-        act = tl.minimum(tl.maximum(act, -clamp), clamp)
+        # Ties count as clipped (derivative 0 at |act| = clamp), as on the reference path,
+        # which keeps only the clamped output and cannot tell a tie from a clipped value.
+        clipped = (act >= clamp) | (act <= -clamp)
+        # NaN stays NaN: a plain min/max would turn it into -clamp and hide an overflow. (The
+        # enum inline: Triton 3.6 cannot bind it to a local name.)
+        act = tl.maximum(act, -clamp, propagate_nan=tl.PropagateNan.ALL)
+        act = tl.minimum(act, clamp, propagate_nan=tl.PropagateNan.ALL)
         code = code | (clipped.to(tl.int32) << 1)
     return act, code
 

@@ -62,14 +62,19 @@ def _svd(f: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     Reading a filter that lives on the GPU back to the host synchronises the device; a layer
     passes the same buffer on every call, so this happens once per layer instead of on every
     forward and backward. The cache lives and dies with the tensor (no module-level state); an
-    in-place change of the filter bumps ``_version`` and forces a new factorisation.
+    in-place change of the filter bumps ``_version``, and new storage (``f.data = ...``,
+    ``set_``) changes its address: either forces a new factorisation. Writes that bypass the
+    version counter on the same storage (``f.data.copy_(...)``, a NumPy view) cannot be seen
+    without reading the filter back, which is what the cache avoids: change a filter that way
+    only before its first use.
     """
+    key = (f._version, f.data_ptr())
     cached = getattr(f, _CACHE_ATTR, None)
-    if cached is not None and cached[0] == f._version:
+    if cached is not None and cached[0] == key:
         return cached[1]
     usv = torch.linalg.svd(f.detach().to("cpu", torch.float64), full_matrices=False)
     try:
-        setattr(f, _CACHE_ATTR, (f._version, usv, {}))
+        setattr(f, _CACHE_ATTR, (key, usv, {}))
     except (AttributeError, RuntimeError):  # e.g. tensor subclasses that refuse attributes
         pass
     return usv
@@ -101,7 +106,7 @@ def filter_terms(f: torch.Tensor, tol: float) -> tuple[torch.Tensor, torch.Tenso
         return h, h
     u, s, vh = _svd(f)
     cached = getattr(f, _CACHE_ATTR, None)
-    per_tol = cached[2] if cached is not None and cached[0] == f._version else {}
+    per_tol = cached[2] if cached is not None and cached[0] == (f._version, f.data_ptr()) else {}
     if tol in per_tol:
         return per_tol[tol]
     rank = max(filter_rank(f, tol), 1)
