@@ -11,7 +11,8 @@ the tiny ones) builds a :class:`gan.training.loop.Trainer` exactly as ``aliasfre
 autocast on CUDA), with two differences that keep the timed region to the optimisation
 phases, as REFERENCE §6's training rows do:
 
-- no data loading: the real batches of the ``r1_interval`` steps of a cycle are read and moved
+- no data loading: the real batches of the steps of a cycle (``r1_interval`` steps; the
+  baseline's: the least common multiple of it and its path-length interval) are read and moved
   to the device before timing (``--data synthetic``: random uint8 RGB images, the GPU default;
   ``--data builtin``: the built-in faces, the CPU default, the data of ``aliasfree train``);
 - no augmentation by default (``--augment ada`` adds ADA's pipeline; its p starts at 0).
@@ -373,6 +374,10 @@ def table(rows: list[dict]) -> None:
             f"{_fmt(r.get('rss_peak_mib')):>9}{_fmt(r.get('first_step_r1_s')):>7}  "
             + "; ".join(notes)
         )
+        if r.get("pl_step_s") is not None:
+            # The baseline: its R1 steps run the path-length phase too (both at cycle step 0).
+            print(f"{'':<23}{'path-length step':<18}{r['pl_step_s'] * 1e3:9.1f} ms (median; "
+                  "the R1 step column includes one)")  # fmt: skip
         for ph, rec in (r.get("phases") or {}).items():
             mem = f", peak {rec['peak_gib']:.2f} GiB" if rec.get("peak_gib") is not None else ""
             print(f"{'':<23}{ph:<18}{rec['s'] * 1e3:9.1f} ms (median){mem}")

@@ -861,6 +861,11 @@ def train(
         if "pl_applied" in acc:
             means["pl_steps"] = float(sum(acc["pl_applied"]))
             means.pop("pl_applied")
+            # Every record of a run with it has the keys (null without a path-length step in
+            # the tick, as loss_R1); a = pl_mean is state, logged always.
+            for key in ("loss_Gpl", "pl_penalty"):
+                means.setdefault(key, None)
+            means["pl_mean"] = trainer.loss.pl_mean
         if "loss_R1" not in acc:
             means["loss_R1"] = None
         acc = {}
@@ -896,7 +901,11 @@ def train(
                     f"G {means['loss_G']:.3f}  D {means['loss_D']:.3f}  "
                     f"R1 {'-' if r1 is None else f'{r1:.4f}'}  "
                     f"p {means['augment_p']:.3f}  blur {means['blur_sigma']:.2f}"
-                    + (f"  PL {means['loss_Gpl']:.3f}" if "loss_Gpl" in means else "")
+                    + (
+                        f"  PL {means['loss_Gpl']:.3f}"
+                        if means.get("loss_Gpl") is not None
+                        else ("  PL -" if "pl_steps" in means else "")
+                    )
                 )
 
     stop = _GracefulStop(say)

@@ -230,10 +230,11 @@ class GANLoss:
             ws = G.mapping(z, c, update_emas=update_emas)
             if self.style_mixing > 0:
                 cut = mixing_cutoff(self.style_mixing, ws.shape[1], generator)
-                z2 = torch.randn(z.shape, generator=generator).to(z.device, z.dtype)
+                # Drawn whether used or not, so the draws after it do not depend on the coin.
+                z2 = torch.randn(z.shape, generator=generator)
                 if cut < ws.shape[1]:
                     # The second latent's w does not enter w_avg (as in StyleGAN2).
-                    ws2 = G.mapping(z2, c, update_emas=False)
+                    ws2 = G.mapping(z2.to(z.device, z.dtype), c, update_emas=False)
                     ws = torch.cat([ws[:, :cut], ws2[:, cut:]], dim=1)
             img = G.synthesis(ws, update_emas=update_emas, noise_mode="random").float()
         return (img, ws) if return_ws else img
@@ -304,7 +305,9 @@ class GANLoss:
     ) -> tuple[torch.Tensor, dict[str, float]]:
         """Lazy path-length penalty ``I · w_pl · mean_n (L_n − a)²`` on the first
         ``len(z) // pl_batch_shrink`` latents, ``L_n = sqrt(mean_k ‖(J_wᵀ y)_{n,k}‖²)`` (``k``
-        over the ws copies), ``y ~ N(0, 1/(H·W))`` drawn from ``generator``; updates
+        over the ws copies, as StyleGAN2's code does), ``y ~ N(0, 1/(H·W))`` drawn from
+        ``generator`` when it is on the image's device (else from that device's global
+        generator, which a training step seeds); updates
         :attr:`pl_mean` (``a ← a + pl_decay·(mean_n L_n − a)``, the mean over all processes)
         before the penalty uses it."""
         n = max(z.shape[0] // self.pl_batch_shrink, 1)
@@ -313,7 +316,13 @@ class GANLoss:
             return_ws=True,
         )  # fmt: skip
         h, w = img.shape[2], img.shape[3]
-        noise = torch.randn(img.shape, generator=generator).to(img.device) / math.sqrt(h * w)
+        if generator is not None and generator.device == img.device:
+            noise = torch.randn(img.shape, generator=generator, device=img.device)
+        else:
+            # The device's own (per-step seeded) generator: a full-size image of CPU draws
+            # copied to the GPU every few steps would make the host wait (192 MiB at 1024 px).
+            noise = torch.randn(img.shape, device=img.device)
+        noise = noise / math.sqrt(h * w)
         (grad,) = torch.autograd.grad((img * noise).sum(), ws, create_graph=True)
         lengths = grad.float().square().sum(dim=2).mean(dim=1).sqrt()
         batch_mean = lengths.detach().mean()

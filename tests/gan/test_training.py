@@ -762,3 +762,17 @@ def test_regularizer_options_defaults_validation_and_older_checkpoints():
     assert (saved.style_mixing, saved.pl_weight) == (0.0, 0.0)
     new = TrainOptions(config="baseline").resolved(32)
     assert TrainOptions.from_checkpoint(new.to_dict()) == new
+
+
+def test_every_log_record_of_a_path_length_run_has_its_keys(tmp_path):
+    # Ticks without a path-length step used to leave its keys out (loss_R1 is null there).
+    out = tmp_path / "run"
+    train(_run_opts(out, tick_kimg=0.002, pl_interval=2), progress=False, dataset=TinyData(n=4),
+          max_steps=3)  # fmt: skip
+    recs = _jsonl(out / "log.jsonl")
+    assert len(recs) == 3
+    for r in recs:
+        assert {"loss_Gpl", "pl_penalty", "pl_mean", "pl_steps"} <= set(r)
+    assert [r["pl_steps"] for r in recs] == [1.0, 0.0, 1.0]
+    assert recs[1]["loss_Gpl"] is None and recs[0]["loss_Gpl"] > 0
+    assert recs[0]["pl_mean"] == recs[1]["pl_mean"] != recs[2]["pl_mean"]
