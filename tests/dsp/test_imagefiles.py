@@ -232,27 +232,7 @@ def test_exif_orientation_is_applied(tmp_path):
     np.testing.assert_array_equal(images[0, 0], np.rot90(a, -1) / 255.0)
 
 
-def _zip_raw_names(path, entries):
-    """A zip whose entries have the given raw name bytes and no UTF-8 flag (0x800), as Info-ZIP
-    ``zip`` on Linux writes UTF-8 names. zipfile would set the flag for any non-ASCII name, so
-    each entry is written under an ASCII stand-in of the same length, then renamed in place."""
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as zf:
-        stand_ins = {}
-        for i, (raw, data) in enumerate(entries.items()):
-            stand_in = f"Z{i}".ljust(len(raw), "Z").encode()
-            zf.writestr(stand_in.decode(), data)
-            stand_ins[stand_in] = raw
-    blob = path.read_bytes()
-    for stand_in, raw in stand_ins.items():
-        assert blob.count(stand_in) == 2  # local header and central directory
-        blob = blob.replace(stand_in, raw)
-    path.write_bytes(blob)
-    with zipfile.ZipFile(path) as zf:
-        assert all(not info.flag_bits & 0x800 for info in zf.infolist())
-    return path
-
-
-def test_zip_utf8_names_without_the_utf8_flag_are_read_as_utf8(tmp_path):
+def test_zip_utf8_names_without_the_utf8_flag_are_read_as_utf8(tmp_path, zip_raw_names):
     # Info-ZIP `zip` stores UTF-8 names without the flag; zipfile decoded them as cp437
     # ("sub/├╝n├»c├╕d├⌐ τî½.png"), so a zip and the same folder named files differently.
     a, b, c = _gray(4, 4, 1), _gray(4, 4, 2), _gray(4, 4, 3)
@@ -261,7 +241,7 @@ def test_zip_utf8_names_without_the_utf8_flag_are_read_as_utf8(tmp_path):
         Image.fromarray(arr).save(tmp_path / f"{key}.png")
         png[key] = (tmp_path / f"{key}.png").read_bytes()
     unicode_name = "sub/ünïcødé 猫.png"
-    zpath = _zip_raw_names(
+    zpath = zip_raw_names(
         tmp_path / "u.zip",
         {
             unicode_name.encode("utf-8"): png["a"],

@@ -424,30 +424,13 @@ def test_builtin_without_scikit_image_says_how_to_get_it(no_skimage, name):
         ImageDataset(f"builtin:{name}", res=16)
 
 
-def _zip_raw_names(path, entries):
-    """A zip of entries named by raw bytes without the UTF-8 flag (as Info-ZIP ``zip`` writes
-    UTF-8 names on Linux): written under ASCII stand-ins of the same length, renamed in place."""
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as zf:
-        stand_ins = {}
-        for i, (raw, data) in enumerate(entries.items()):
-            stand_in = f"Z{i}".ljust(len(raw), "Z").encode()
-            zf.writestr(stand_in.decode(), data)
-            stand_ins[stand_in] = raw
-    blob = path.read_bytes()
-    for stand_in, raw in stand_ins.items():
-        assert blob.count(stand_in) == 2  # local header and central directory
-        blob = blob.replace(stand_in, raw)
-    path.write_bytes(blob)
-    return path
-
-
-def test_zip_with_unflagged_utf8_names_matches_the_folder(tmp_path, rng):
+def test_zip_with_unflagged_utf8_names_matches_the_folder(tmp_path, rng, zip_raw_names):
     # `cd d && zip -qr ../d.zip .` stores UTF-8 names without the UTF-8 flag: the labelled
     # non-ASCII file was "no label" from the zip (read as cp437) and 2 images became 1.
     images = _make_images(rng, n=2, res=8)
     name = "sub/ünïcødé 猫.png"
     meta = json.dumps({"labels": [["a.png", 0], [name, 1]]}).encode()
-    zpath = _zip_raw_names(
+    zpath = zip_raw_names(
         tmp_path / "u.zip",
         {b"a.png": _png(images[0]), name.encode("utf-8"): _png(images[1]), b"dataset.json": meta},
     )
