@@ -267,11 +267,14 @@ def _check_names(kind: str, d: object, cls: type) -> dict:
 
 
 def _unwrap(module: nn.Module) -> nn.Module:
-    # DistributedDataParallel prefixes keys with "module."; store the bare network.
+    # DistributedDataParallel prefixes keys with "module.", torch.compile's wrapper with
+    # "_orig_mod.": store (and load into) the bare network.
+    from gan._compile import eager_module
+
     inner = getattr(module, "module", None)
     if isinstance(module, nn.parallel.DistributedDataParallel) and isinstance(inner, nn.Module):
-        return inner
-    return module
+        module = inner
+    return eager_module(module)
 
 
 def save_training_state(
@@ -386,17 +389,27 @@ def _prune(run_dir: Path, keep: int, current: Path) -> None:
     # from an older checkpoint): the others compete for the remaining keep - 1 places.
     current_json = checkpoint_paths(current)[1]
     others = [(s, p) for s, p in list_checkpoints(run_dir) if p != current_json]
-    newer = [s for s, _ in others if s > _step_of(current_json)]
-    if newer:
-        warnings.warn(
-            f"{run_dir} holds checkpoints newer than step {_step_of(current_json)} "
-            f"(steps {newer}); '--resume latest' would pick step {max(newer)}",
-            stacklevel=3,
-        )
-    for _, json_path in others[: max(0, len(others) - (keep - 1))]:
+    step = _step_of(current_json)
+    newer = [s for s, _ in others if s > step]
+    removed = others[: max(0, len(others) - (keep - 1))]
+    for _, json_path in removed:
         tensor_path, _ = checkpoint_paths(json_path)
         json_path.unlink(missing_ok=True)  # un-commit first
         tensor_path.unlink(missing_ok=True)
+    gone = {s for s, _ in removed}
+    kept = [s for s in newer if s not in gone]
+    if kept:
+        warnings.warn(
+            f"{run_dir} holds checkpoints newer than step {step} (steps {kept}); "
+            f"'--resume latest' would pick step {max(kept)}",
+            stacklevel=3,
+        )
+    elif newer:
+        warnings.warn(
+            f"deleted checkpoints newer than step {step} in {run_dir} (steps {newer}): "
+            f"keep={keep} leaves only the newest saved",
+            stacklevel=3,
+        )
     committed = {checkpoint_paths(p)[0].name for _, p in list_checkpoints(run_dir)}
     for f in run_dir.iterdir():
         name = f.name
@@ -469,9 +482,20 @@ def list_checkpoints(run_dir: str | os.PathLike) -> list[tuple[int, Path]]:
 def find_latest(run_dir: str | os.PathLike) -> Path | None:
     """JSON path of the newest complete, readable checkpoint in ``run_dir``, or ``None``.
 
-    Checkpoints are tried newest first; one whose commit record cannot be read or whose tensor
-    file has the wrong size (truncated) is skipped with a warning.
+    Checkpoints are tried newest first; one whose commit record cannot be read, whose tensor
+    file is missing, has the wrong size (truncated) or fails its SHA-256 (a same-size
+    corruption, which would otherwise block the resume) is skipped with a warning. The hash
+    reads the chosen tensor file once: a resume reads it anyway.
     """
+    run_dir = Path(run_dir)
+    if run_dir.is_dir():
+        for f in sorted(run_dir.iterdir()):
+            if _NAME_RE.match(f.name) and f.is_file() and not checkpoint_paths(f)[0].is_file():
+                warnings.warn(
+                    f"skipping checkpoint {f}: its tensor file {checkpoint_paths(f)[0].name} "
+                    "is missing",
+                    stacklevel=2,
+                )
     for _, json_path in reversed(list_checkpoints(run_dir)):
         try:
             info = _read_commit(json_path)
@@ -487,8 +511,27 @@ def find_latest(run_dir: str | os.PathLike) -> Path | None:
                 stacklevel=2,
             )
             continue
+        want = info.get("tensors_sha256")
+        if want is not None and _file_sha256(tensor_path) != want:
+            warnings.warn(
+                f"skipping checkpoint {json_path}: {tensor_path.name} is corrupt (SHA-256 does "
+                "not match its commit record)",
+                stacklevel=2,
+            )
+            continue
         return json_path
     return None
+
+
+def _file_sha256(path: Path) -> str | None:
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 24), b""):
+                h.update(block)
+    except OSError:
+        return None
+    return h.hexdigest()
 
 
 def resolve_resume(arg: str | os.PathLike | None, run_dir: str | os.PathLike) -> Path | None:

@@ -226,6 +226,23 @@ def test_keep_prunes_old_checkpoints(tmp_path: Path) -> None:
     assert [s for s, _ in list_checkpoints(tmp_path)] == [50]
 
 
+def test_latest_skips_a_same_size_corruption_and_a_missing_tensor_file(tmp_path: Path) -> None:
+    # A flipped byte kept the size, so `--resume latest` chose that checkpoint and the run
+    # failed on its checksum instead of resuming from the previous, intact one.
+    modules, opts = _build(0)
+    for step in (5, 6, 7):
+        save_training_state(tmp_path, step, modules=modules, optimizers=opts)
+    t6 = tmp_path / "checkpoint-00000006.safetensors"
+    data = bytearray(t6.read_bytes())
+    data[-1] ^= 0xFF
+    t6.write_bytes(bytes(data))
+    (tmp_path / "checkpoint-00000007.safetensors").unlink()
+    with pytest.warns(UserWarning) as record:
+        assert find_latest(tmp_path) == tmp_path / "checkpoint-00000005.json"
+    said = " ".join(str(w.message) for w in record)
+    assert "SHA-256" in said and "00000007.safetensors is missing" in said
+
+
 def test_incomplete_checkpoints_ignored_and_cleaned(tmp_path: Path) -> None:
     modules, opts = _build(0)
     save_training_state(tmp_path, 5, modules=modules, optimizers=opts)
@@ -489,3 +506,27 @@ def test_real_networks_round_trip(tmp_path: Path) -> None:
         optimizers={"D": torch.optim.Adam(D2.parameters())},
     )
     _assert_same_state({"G": G, "G_ema": G_ema, "D": D}, {"G": G2, "G_ema": G2_ema, "D": D2})
+
+
+def test_compiled_modules_save_and_load_as_the_bare_network(tmp_path: Path) -> None:
+    lin = torch.nn.Linear(3, 3)
+    save_training_state(tmp_path, 1, modules={"m": torch.compile(lin)})
+    plain = torch.nn.Linear(3, 3)
+    load_training_state(tmp_path / "checkpoint-00000001", modules={"m": plain})
+    torch.testing.assert_close(plain.weight, lin.weight)
+    again = torch.nn.Linear(3, 3)
+    load_training_state(tmp_path / "checkpoint-00000001", modules={"m": torch.compile(again)})
+    torch.testing.assert_close(again.weight, lin.weight)
+
+
+def test_prune_warning_names_what_survives(tmp_path: Path) -> None:
+    # keep=1 after newer checkpoints: it warned that '--resume latest' would pick one it then
+    # deleted.
+    modules, _ = _build(0)
+    for step in (10, 20, 30):
+        save_training_state(tmp_path, step, modules=modules, keep=3)
+    with pytest.warns(UserWarning, match=r"would pick step 30"):
+        save_training_state(tmp_path, 15, modules=modules, keep=3)
+    with pytest.warns(UserWarning, match=r"deleted checkpoints newer than step 12"):
+        save_training_state(tmp_path, 12, modules=modules, keep=1)
+    assert [s for s, _ in list_checkpoints(tmp_path)] == [12]
