@@ -103,7 +103,8 @@ def save_generator(G: nn.Module, path: str | os.PathLike) -> tuple[Path, Path]:
     except TypeError as exc:
         raise ValueError(f"G's constructor kwargs are not JSON-serialisable: {exc}") from exc
 
-    state = {k: v.detach().cpu().contiguous() for k, v in G.state_dict().items()}
+    # Cloned: safetensors refuses tensors that share storage (tied weights, views of a buffer).
+    state = {k: v.detach().cpu().contiguous().clone() for k, v in G.state_dict().items()}
     prepare_output(weights_path)
     prepare_output(config_path)
     fd, tmp = mkstemp_output(weights_path)
