@@ -165,6 +165,9 @@ def parse_seeds(text: str) -> list[int]:
             ) from None
     if any(s < 0 for s in seeds):
         raise ValueError(f"--seeds must be >= 0, got {text!r}")
+    if any(s > 2**32 - 1 for s in seeds):
+        # numpy's RandomState, which names a latent by its seed, takes 32-bit seeds.
+        raise ValueError(f"--seeds must be <= {2**32 - 1}, got {text!r}")
     if len(seeds) > _MAX_SEEDS:
         raise ValueError(f"--seeds gives {len(seeds)} seeds, at most {_MAX_SEEDS}")
     return seeds

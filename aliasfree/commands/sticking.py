@@ -40,14 +40,18 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument(
         "--seed1", type=int, default=1, help="seed of the interpolation's end latent (default 1)"
     )
-    p.add_argument("--num", type=int, default=32, help="images averaged (default 32)")
+    p.add_argument(
+        "--num", type=int, default=32, help="images averaged, at most 65536 (default 32)"
+    )
     p.add_argument(
         "--sigma",
         type=float,
         default=0.2,
         help="radius of the latent neighbourhood, standard deviation in z space (default 0.2)",
     )
-    p.add_argument("--steps", type=int, default=64, help="interpolation steps (default 64)")
+    p.add_argument(
+        "--steps", type=int, default=64, help="interpolation steps, 2 to 65536 (default 64)"
+    )
     p.add_argument(
         "--column", type=int, default=None, help="pixel column to slice (default the middle)"
     )
@@ -65,12 +69,17 @@ def add_parser(sub) -> argparse.ArgumentParser:
     return p
 
 
+#: Most images averaged or interpolation steps (each one a generator image to render).
+_MAX_IMAGES = 65536
+
+
 def run(args: argparse.Namespace) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from dsp._checks import check_int
     from dsp.plots import save_figure
     from gan.metrics.sticking import (
         average_of_neighbourhood,
@@ -82,6 +91,12 @@ def run(args: argparse.Namespace) -> int:
     if Path(args.out).suffix.lower() != ".png":
         # Checked before the work; lossy formats would blur the very artefacts shown.
         raise ValueError(f"--out must end in .png (a PNG figure is written), got {str(args.out)!r}")
+    # Each under its own flag (latents_from_seeds would call both "seed"), and bounded before
+    # anything is built: --steps 10**10 used to die allocating 40 GB.
+    for flag, value in (("--seed", args.seed), ("--seed1", args.seed1)):
+        check_int(flag, value, minimum=0, maximum=2**32 - 1)
+    check_int("--num", args.num, minimum=1, maximum=_MAX_IMAGES)
+    check_int("--steps", args.steps, minimum=2, maximum=_MAX_IMAGES)
     G = load_model(args)
     k = class_of(G, args.class_idx)
     z0, z1 = latents_from_seeds([args.seed, args.seed1], G.z_dim)

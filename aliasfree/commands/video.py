@@ -58,13 +58,22 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "counter-clockwise as displayed (default 0)",
     )
     p.add_argument(
-        "--fps", type=float, default=24.0, help="frames per second, in (0, 100] (default 24)"
+        "--fps",
+        type=float,
+        default=24.0,
+        help="frames per second, in (0, 100] (default 24); GIF stores each frame's delay in "
+        "10 ms steps (24 plays at 25), and many viewers slow delays under 20 ms (over 50 fps) "
+        "down",
     )
     p.add_argument(
         "--scale", type=int, default=1, help="enlarge each frame by this integer, 1..16 (default 1)"
     )
     p.add_argument(
-        "--out", type=Path, default=DEFAULT_OUT, help=f"output GIF (default {DEFAULT_OUT})"
+        "--out",
+        type=Path,
+        default=DEFAULT_OUT,
+        help=f"output GIF (default {DEFAULT_OUT}); a 256-colour palette per frame (RGB may "
+        "shift by a level or two), identical consecutive frames merged",
     )
     p.set_defaults(command="video")
     return p
@@ -82,5 +91,12 @@ def run(args: argparse.Namespace) -> int:
         fps=args.fps, psi=args.psi, scale=args.scale, device=args.device, class_idx=k or 0,
     )  # fmt: skip
     cls = "" if k is None else f", class {k}"
-    print(f"wrote {path} ({args.frames} frames, {model_label(args)}{cls})")
+    from PIL import Image
+
+    with Image.open(path) as gif:
+        stored = getattr(gif, "n_frames", 1)
+    # GIF merges identical consecutive frames (a still loop, or --fps delays in 10 ms steps).
+    merged = "" if stored == args.frames else f" (of {args.frames}; identical ones merged)"
+    noun = "frame" if stored == 1 else "frames"
+    print(f"wrote {path} ({stored} {noun}{merged}, {model_label(args)}{cls})")
     return 0

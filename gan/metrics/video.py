@@ -92,7 +92,11 @@ def _pil(arr: np.ndarray):
 
 def _atomic(path: str | os.PathLike, write) -> Path:
     path = prepare_output(path)
-    fd, tmp = mkstemp_output(path, suffix=path.suffix)
+    try:
+        fd, tmp = mkstemp_output(path, suffix=path.suffix)
+    except OSError as exc:
+        # Named after the output, not the temporary file the user never asked for.
+        raise OSError(exc.errno, f"cannot write {path}: {exc.strerror}") from exc
     os.close(fd)
     try:
         write(tmp)

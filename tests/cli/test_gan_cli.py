@@ -129,6 +129,12 @@ def test_sticking_and_video_write_files(tmp_path, capsys):
         (["equivariance", "--max-angle", "200"], "--max-angle"),
         (["sticking", "--res", "16", "--column", "16", "--num", "1", "--steps", "2"], "column"),
         (["video", "--res", "16", "--frames", "0"], "frames"),
+        # Named after the flag typed (seed1 used to read "--seed"; seeds "seed"), and bounded
+        # before any work (--steps 1e10 died allocating 40 GB).
+        (["generate", "--seeds", "5000000000"], "--seeds must be <= 4294967295"),
+        (["sticking", "--res", "16", "--seed1", "5000000000"], "--seed1 must be <= 4294967295"),
+        (["sticking", "--res", "16", "--steps", "10000000000"], "--steps must be <= 65536"),
+        (["sticking", "--res", "16", "--num", "100000"], "--num must be <= 65536"),
     ],
 )
 def test_bad_input_exits_2_with_message(argv, message, tmp_path, capsys):
@@ -260,3 +266,20 @@ def test_conditional_generators_render_a_chosen_class(tmp_path, capsys):
     plain = ["video", "--preset", "baseline-tiny", "--res", "16", "--class", "1"]
     assert cli.main([*plain, "--out", str(tmp_path / "w.gif")]) == 2
     assert "unconditional" in capsys.readouterr().err
+
+
+def test_video_reports_the_frames_it_stored(tmp_path, capsys):
+    gif = tmp_path / "still.gif"
+    assert cli.main(["video", "--preset", "t-tiny", "--res", "16", "--frames", "6",
+                     "--translate", "0,0", "--out", str(gif)]) == 0  # fmt: skip
+    assert "1 frame (of 6; identical ones merged)" in capsys.readouterr().out
+    assert Image.open(gif).n_frames == 1
+
+
+def test_an_unwritable_out_is_named_not_its_temporary_file(capsys):
+    # /proc takes no new files (even for root): the temporary file beside --out fails first,
+    # and the error used to name it ('/proc/.x.png.1wgx8h11.png') instead of --out.
+    out = "/proc/aliasfree-test-grid.png"
+    assert cli.main(["generate", "--res", "16", "--seeds", "0", "--out", out]) != 0
+    err = capsys.readouterr().err
+    assert f"cannot write {out}" in err and ".aliasfree-test-grid.png." not in err
