@@ -85,6 +85,12 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--augment-p", type=float, default=0.0, help="initial augmentation p (0)")
     p.add_argument("--ada-target", type=float, default=0.6, help="ADA target (0.6)")
     p.add_argument(
+        "--ada-lumaflip",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="ADA's luma flip among the colour transforms (on, as in its bgc pipeline)",
+    )
+    p.add_argument(
         "--ada-kimg",
         type=float,
         default=None,
@@ -180,7 +186,7 @@ _FIELD_OF_DEST = {
         for d in (
             "config", "size", "data", "res", "batch", "xflip", "max_images", "g_lr", "d_lr",
             "r1_interval", "style_mixing", "pl_weight", "pl_interval", "ema_kimg", "blur_sigma",
-            "blur_fade_kimg", "augment", "augment_p",
+            "blur_fade_kimg", "augment", "augment_p", "ada_lumaflip",
             "ada_target", "ada_kimg", "seed", "init_seed",
         )
     },
@@ -258,6 +264,7 @@ def options_from_args(args: argparse.Namespace):
         blur_fade_kimg=args.blur_fade_kimg,
         augment=args.augment,
         augment_p=args.augment_p,
+        ada_lumaflip=args.ada_lumaflip,
         ada_target=args.ada_target,
         ada_kimg=args.ada_kimg,
         xflip=args.xflip,

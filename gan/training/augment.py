@@ -29,18 +29,20 @@ The chain, in order:
    exactly.
 3. *Colour* transforms, one 4×4 affine colour matrix per sample acting on RGB: brightness
    (add ``N(0, brightness_std²)``), contrast (scale by ``2^(N(0, contrast_std²))`` about
-   mid-grey 0), hue rotation by ``U(−π, π)·hue_max`` about the grey axis ``(1, 1, 1)/√3``,
-   saturation (scale the part orthogonal to the grey axis by ``2^(N(0, saturation_std²))``).
-   Hue rotation and saturation leave each pixel's *luma* — here the projection onto the grey
-   axis, i.e. the mean of the three channels, not Rec. 601 luma, whose unequal weights no
-   rotation about the grey axis keeps — unchanged. Images with other than 3 channels get
-   brightness and contrast only.
+   mid-grey 0), luma flip (with probability ½ reflect each pixel's component along the grey
+   axis ``v = (1, 1, 1)/√3``: ``x − 2·v vᵀx``, i.e. subtract twice the channel mean), hue
+   rotation by ``U(−π, π)·hue_max`` about the grey axis, saturation (scale the part orthogonal
+   to the grey axis by ``2^(N(0, saturation_std²))``). Hue rotation and saturation leave each
+   pixel's *luma* — here the projection onto the grey axis, i.e. the mean of the three
+   channels, not Rec. 601 luma, whose unequal weights no rotation about the grey axis keeps —
+   unchanged; the luma flip negates it and keeps the chroma. Images with other than 3 channels
+   get brightness, contrast and the luma flip (which negates them: each is its own grey axis),
+   as ADA treats grayscale.
 
 Differences from the ADA paper's pipeline, all deliberate: integer translation wraps around
 (an exact permutation; ADA mirrors, which duplicates border pixels), arbitrary rotation is
 drawn once per sample with probability ``p`` (ADA splits it around the anisotropic scaling),
-luma flip is left out, and the band-limiting filter is a ``dsp`` Kaiser design rather than a
-wavelet.
+and the band-limiting filter is a ``dsp`` Kaiser design rather than a wavelet.
 
 Every random number comes from the ``generator`` passed to :meth:`AugmentPipe.forward` (or
 the global torch RNG), so a seeded generator makes the augmentation reproducible.
@@ -73,6 +75,7 @@ TRANSFORMS = (
     "xfrac",
     "brightness",
     "contrast",
+    "lumaflip",
     "hue",
     "saturation",
 )
@@ -227,11 +230,11 @@ class AugmentPipe(nn.Module):
 
     Parameters
     ----------
-    xflip, rotate90, xint, scale, rotate, aniso, xfrac, brightness, contrast, saturation, hue
+    xflip, rotate90, xint, scale, rotate, aniso, xfrac, brightness, contrast, lumaflip, hue, \
+saturation
         Non-negative probability weights (0 disables a transform). All default to 1: ADA's
-        "bgc" pipeline (Karras et al. 2020, ``augpipe_specs["bgc"]`` of the reference
-        implementation, used by StyleGAN3), which enables anisotropic scaling and fractional
-        translation too; its luma flip is left out (see the module docstring).
+        "bgc" pipeline (Karras et al. 2020, used by StyleGAN3), which enables anisotropic
+        scaling, fractional translation and the luma flip too.
     xint_max : float
         Largest integer translation, fraction of the image size, in ``[0, 0.5]``.
     scale_std, aniso_std : float
@@ -267,6 +270,7 @@ class AugmentPipe(nn.Module):
         *,
         aniso: float = 1,
         xfrac: float = 1,
+        lumaflip: float = 1,
         aniso_std: float = 0.2,
         xfrac_std: float = 0.125,
         brightness_std: float = 0.2,
@@ -286,6 +290,7 @@ class AugmentPipe(nn.Module):
             "xfrac": xfrac,
             "brightness": brightness,
             "contrast": contrast,
+            "lumaflip": lumaflip,
             "hue": hue,
             "saturation": saturation,
         }
@@ -411,6 +416,7 @@ class AugmentPipe(nn.Module):
             torch.exp2(_randn(n, gen, dev) * self.contrast_std),
             one,
         )
+        flip = self._mask("lumaflip", p, n, gen, dev) & (_rand(n, gen, dev) < 0.5)
         theta = torch.where(
             self._mask("hue", p, n, gen, dev),
             (_rand(n, gen, dev) * 2 - 1) * math.pi * self.hue_max,
@@ -423,15 +429,17 @@ class AugmentPipe(nn.Module):
         )
         if c != 3:
             theta, sat = zero, one  # hue and saturation need three colour channels
-        if not bool(((b != 0) | (k != 1) | (theta != 0) | (sat != 1)).any()):
+        if not bool(((b != 0) | (k != 1) | flip | (theta != 0) | (sat != 1)).any()):
             return x
-        mat = colour_matrix(b, k, theta, sat)  # [N, 4, 4]
+        mat = colour_matrix(b, k, theta, sat, lumaflip=flip)  # [N, 4, 4]
         if c == 3:
             lin = mat[:, :3, :3].to(x.dtype)
             off = mat[:, :3, 3].to(x.dtype)
             return torch.einsum("nij,njhw->nihw", lin, x) + off.view(n, 3, 1, 1)
-        # Without hue and saturation the matrix is k·I plus an offset k·b on every channel.
-        gain = mat[:, 0, 0].to(x.dtype).view(n, 1, 1, 1)
+        # Without hue and saturation the 3×3 block is k·(I − 2·v vᵀ·flip), whose rows all sum to
+        # k·(1 − 2·flip): the gain a grey pixel (r = g = b) sees, applied to every channel (ADA's
+        # grayscale rule); the offset is the same on the three rows.
+        gain = mat[:, 0, :3].sum(dim=1).to(x.dtype).view(n, 1, 1, 1)
         off = mat[:, 0, 3].to(x.dtype).view(n, 1, 1, 1)
         return x * gain + off
 
@@ -441,15 +449,17 @@ def colour_matrix(
     contrast: torch.Tensor,
     hue: torch.Tensor,
     saturation: torch.Tensor,
+    lumaflip: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Per-sample 4×4 homogeneous colour matrices (RGB + 1), in chain order.
 
-    ``M = S(saturation) · R(hue) · K(contrast) · B(brightness)`` with ``B`` adding
-    ``brightness`` to each channel, ``K = contrast·I``, ``R`` the rotation by ``hue`` radians
+    ``M = S(saturation) · R(hue) · L(lumaflip) · K(contrast) · B(brightness)`` (ADA's order)
+    with ``B`` adding ``brightness`` to each channel, ``K = contrast·I``, ``L = I − 2·v vᵀ``
+    where ``lumaflip`` is true (else ``I``; None: nowhere), ``R`` the rotation by ``hue`` radians
     about the unit grey axis ``v = (1, 1, 1)/√3`` (Rodrigues:
     ``cos θ·I + sin θ·[v]× + (1 − cos θ)·v vᵀ``) and ``S = v vᵀ + saturation·(I − v vᵀ)``.
     ``R`` and ``S`` satisfy ``vᵀR = vᵀ`` and ``vᵀS = vᵀ``, so they keep every pixel's grey-axis
-    component (the channel mean, "luma" here).
+    component (the channel mean, "luma" here); ``vᵀL = −vᵀ`` negates it and keeps the rest.
     """
     n = brightness.shape[0]
     dt, dev = torch.float64, brightness.device
@@ -469,7 +479,10 @@ def colour_matrix(
     rm[:, :3, :3] = torch.cos(th) * eye3 + torch.sin(th) * vx + (1 - torch.cos(th)) * vv
     sm = eye4.clone()
     sm[:, :3, :3] = vv + saturation.to(dt).view(n, 1, 1) * (eye3 - vv)
-    return sm @ rm @ km @ bm
+    lm = eye4.clone()
+    if lumaflip is not None:
+        lm[:, :3, :3] -= 2 * lumaflip.to(dt).view(n, 1, 1) * vv
+    return sm @ rm @ lm @ km @ bm
 
 
 def _rand(n: int, gen: torch.Generator | None, dev: torch.device) -> torch.Tensor:

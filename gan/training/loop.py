@@ -190,7 +190,9 @@ class Trainer:
             from .augment import AdaController, AugmentPipe
             from .distributed import reduce_sum
 
-            self.augment_pipe = AugmentPipe(p=opts.augment_p).to(self.device)
+            self.augment_pipe = AugmentPipe(
+                p=opts.augment_p, lumaflip=1.0 if opts.ada_lumaflip else 0.0
+            ).to(self.device)
             env = self.env
             self.ada = AdaController(
                 self.augment_pipe,

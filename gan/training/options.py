@@ -71,6 +71,7 @@ TRAINING_FIELDS = (
     "blur_fade_kimg",
     "augment",
     "augment_p",
+    "ada_lumaflip",
     "ada_target",
     "ada_interval",
     "ada_kimg",
@@ -91,8 +92,8 @@ _TINY_BLUR_FADE_KIMG = 40.0
 
 #: Training fields added after the first checkpoints were written, with the behaviour of the
 #: code before them (2026-11-28: the baseline trained without style mixing and path-length
-#: regularisation).
-_ADDED_FIELDS = {"style_mixing": 0.0, "pl_weight": 0.0, "pl_interval": 4}
+#: regularisation, and ADA's pipeline had no luma flip).
+_ADDED_FIELDS = {"style_mixing": 0.0, "pl_weight": 0.0, "pl_interval": 4, "ada_lumaflip": False}
 
 
 def default_r1_gamma(res: int) -> float:
@@ -152,6 +153,9 @@ class TrainOptions:
         Adaptive discriminator augmentation or none.
     augment_p : float
         Initial augmentation probability in ``[0, 1]`` (ADA then steers it).
+    ada_lumaflip : bool
+        Include ADA's luma flip in the colour transforms (the "bgc" pipeline has it; runs
+        checkpointed before it existed resume without it).
     ada_target, ada_interval, ada_kimg : ADA's target of E[sign D(real)], the number of steps
         between updates of p and the kimg for p to move by 1 (None: 500; ``tiny``: 10).
     xflip : bool
@@ -214,6 +218,7 @@ class TrainOptions:
     blur_fade_kimg: float | None = None
     augment: str = "ada"
     augment_p: float = 0.0
+    ada_lumaflip: bool = True
     ada_target: float = 0.6
     ada_interval: int = 4
     ada_kimg: float | None = None
@@ -277,6 +282,7 @@ class TrainOptions:
         path("resume", optional=True)
         path("fid_extractor", optional=True)
         flag("xflip")
+        flag("ada_lumaflip")
         flag("use_labels")
         flag("fp16", optional=True)
         if self.res is not None:

@@ -58,10 +58,14 @@ def test_default_buffer_is_saved_with_state():
 def test_default_weights_are_adas_bgc_pipeline():
     # ADA's "bgc" pipeline (Karras et al. 2020, the one StyleGAN3 trains with) enables every
     # blit, geometric and colour transform with weight 1, anisotropic scaling and fractional
-    # translation included (luma flip is the one deliberately left out, see the module
-    # docstring). The defaults had aniso = xfrac = 0 while claiming to follow "bgc".
+    # translation and the luma flip included. The defaults had aniso = xfrac = 0 while claiming
+    # to follow "bgc", and the luma flip was missing.
     pipe = AugmentPipe()
     assert pipe.weights == {t: 1.0 for t in TRANSFORMS}
+    assert set(TRANSFORMS) == {
+        "xflip", "rotate90", "xint", "scale", "rotate", "aniso", "xfrac",
+        "brightness", "contrast", "lumaflip", "hue", "saturation",
+    }  # fmt: skip
     assert AugmentPipe(aniso=0, xfrac=0).weights["aniso"] == 0.0  # still switchable
 
 
@@ -307,12 +311,75 @@ def test_colour_transform_strengths_follow_their_stds():
         assert abs(float(values.mean())) < 4 * std / n**0.5
 
 
-def test_grayscale_images_get_brightness_and_contrast_only():
+def test_grayscale_images_get_brightness_contrast_and_lumaflip_only():
     x = rand_images(n=4, c=1, dtype=torch.float64)
     assert torch.equal(only("hue")(x, generator=gen()), x)
     assert torch.equal(only("saturation")(x, generator=gen()), x)
     d = only("brightness")(x, generator=gen()) - x
     assert torch.allclose(d, d[:, :1, :1, :1].expand_as(d), atol=1e-12)
+    out = only("lumaflip")(rand_images(n=64, c=1, dtype=torch.float64), generator=gen())
+    x64 = rand_images(n=64, c=1, dtype=torch.float64)
+    flipped = (out + x64).abs().flatten(1).amax(1) < 1e-12
+    kept = (out - x64).abs().flatten(1).amax(1) == 0
+    assert bool((flipped | kept).all()) and 10 < int(flipped.sum()) < 54
+
+
+def test_lumaflip_negates_the_luma_and_keeps_the_chroma():
+    # ADA's luma flip: C ← (I − 2·v vᵀ)·C with v the unit grey axis, for half of the samples it
+    # is drawn for (p·weight): the pixel's grey component x̄ = mean(r, g, b) becomes −x̄.
+    n = 2000
+    x = rand_images(n=n, h=3, w=3, dtype=torch.float64)
+    out = only("lumaflip")(x, generator=gen())
+    flipped_ref = x - 2 * luma(x).unsqueeze(1)  # x − 2·v vᵀx, written out
+    flipped = (out - flipped_ref).abs().flatten(1).amax(1) < 1e-12
+    kept = (out - x).abs().flatten(1).amax(1) == 0
+    assert bool((flipped | kept).all())
+    assert abs(flipped.double().mean().item() - 0.5) < 0.04  # p·weight·½ with p = 1
+    ci, co = x - luma(x).unsqueeze(1), out - luma(out).unsqueeze(1)
+    assert torch.allclose(co, ci, atol=1e-12)
+    assert torch.allclose(luma(out)[flipped], -luma(x)[flipped], atol=1e-12)
+    half = only("lumaflip", p=0.5)(x, generator=gen())
+    rate = ((half - x).abs().flatten(1).amax(1) > 0).double().mean().item()
+    assert abs(rate - 0.25) < 0.03
+
+
+def test_colour_matrix_is_adas_chain_in_its_order():
+    # M = S·R·L·K·B (brightness, contrast, luma flip, hue, saturation: ADA's order), against an
+    # independent float64 build: scipy's rotation about the grey axis, numpy products.
+    from scipy.spatial.transform import Rotation
+
+    from gan.training.augment import colour_matrix
+
+    rng = np.random.default_rng(3)
+    n = 6
+    b, k = rng.normal(0, 0.2, n), 2 ** rng.normal(0, 0.5, n)
+    th, s = rng.uniform(-np.pi, np.pi, n), 2 ** rng.normal(0, 1, n)
+    flip = np.array([0, 1, 0, 1, 1, 0], dtype=bool)
+    got = colour_matrix(*(torch.from_numpy(a) for a in (b, k, th, s)), torch.from_numpy(flip))
+    v = np.ones(3) / np.sqrt(3)
+    vv = np.outer(v, v)
+    for i in range(n):
+        B, K, L, R, S = (np.eye(4) for _ in range(5))
+        B[:3, 3] = b[i]
+        K[:3, :3] *= k[i]
+        L[:3, :3] -= 2 * flip[i] * vv
+        R[:3, :3] = Rotation.from_rotvec(th[i] * v).as_matrix()
+        S[:3, :3] = vv + s[i] * (np.eye(3) - vv)
+        np.testing.assert_allclose(got[i].numpy(), S @ R @ L @ K @ B, atol=1e-12)
+    without = colour_matrix(*(torch.from_numpy(a) for a in (b, k, th, s)))
+    np.testing.assert_allclose(without[~torch.from_numpy(flip)], got[~torch.from_numpy(flip)])
+
+
+def test_grayscale_images_are_augmented_as_grey_rgb_images():
+    # ADA's rule for one channel: the colour matrix acting on a grey pixel (r = g = b). The same
+    # draws (the random stream does not depend on the channel count) on the grey RGB image must
+    # give the same grey values, for the whole pipe.
+    x = rand_images(n=32, c=1, h=8, w=8, dtype=torch.float64)
+    pipe = AugmentPipe(p=1.0)
+    one = pipe(x, generator=gen(4))
+    rgb = pipe(x.expand(-1, 3, -1, -1).contiguous(), generator=gen(4))
+    assert torch.allclose(rgb, one.expand(-1, 3, -1, -1), atol=1e-10)
+    assert not torch.allclose(one, x)
 
 
 # -- the whole pipe ----------------------------------------------------------------------------

@@ -764,6 +764,22 @@ def test_regularizer_options_defaults_validation_and_older_checkpoints():
     assert TrainOptions.from_checkpoint(new.to_dict()) == new
 
 
+def test_ada_lumaflip_option_reaches_the_pipe_and_older_checkpoints_resume_without_it():
+    data = TinyData(n=4)
+    on = Trainer(_opts(augment_p=0.5), dataset=data)
+    assert on.augment_pipe.weights["lumaflip"] == 1.0
+    off = Trainer(_opts(augment_p=0.5, ada_lumaflip=False), dataset=data)
+    assert off.augment_pipe.weights["lumaflip"] == 0.0
+    assert {k: v for k, v in off.augment_pipe.weights.items() if k != "lumaflip"} == {
+        k: v for k, v in on.augment_pipe.weights.items() if k != "lumaflip"
+    }
+    with pytest.raises(ValueError, match="ada_lumaflip must be True or False"):
+        TrainOptions(ada_lumaflip="no")
+    old = TrainOptions().resolved(32).to_dict()
+    del old["ada_lumaflip"]
+    assert TrainOptions.from_checkpoint(old).ada_lumaflip is False
+
+
 def test_every_log_record_of_a_path_length_run_has_its_keys(tmp_path):
     # Ticks without a path-length step used to leave its keys out (loss_R1 is null there).
     out = tmp_path / "run"
