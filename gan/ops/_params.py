@@ -43,6 +43,7 @@ __all__ = [
     "as_bias",
     "filter_taps",
     "output_size",
+    "output_layout",
     "normalize_upfirdn2d",
     "normalize_filtered_lrelu",
     "may_use_triton",
@@ -102,6 +103,15 @@ def check_input(x: object) -> torch.Tensor:
     if min(x.shape[1:]) < 1:
         raise ValueError(f"x must have C, H, W >= 1, got shape {list(x.shape)}")
     return x
+
+
+def output_layout(x: torch.Tensor) -> torch.memory_format:
+    """The memory layout both paths return: that of the input (channels-last stays so; the
+    reference path runs NHWC passes inside on the CPU, the Triton kernels work on NCHW)."""
+    if x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last):
+        if not x.is_contiguous():
+            return torch.channels_last
+    return torch.contiguous_format
 
 
 def compute_dtype(x: torch.Tensor) -> torch.dtype:

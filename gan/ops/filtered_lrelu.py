@@ -12,6 +12,7 @@ from ._params import (
     astuple_shallow,
     may_use_triton,
     normalize_filtered_lrelu,
+    output_layout,
     select_backend,
 )
 
@@ -77,7 +78,8 @@ def filtered_lrelu(
     Returns
     -------
     Tensor
-        ``[N, C, out_h, out_w]`` in ``x``'s dtype and device. A non-finite input sample makes
+        ``[N, C, out_h, out_w]`` in ``x``'s dtype, device and memory layout (channels-last
+        stays channels-last on both paths). A non-finite input sample makes
         its whole output tile non-finite on the Triton path (its FIR stages are dense tile
         products, where ``0·inf`` is NaN); the reference path keeps it within the filters'
         footprint.
@@ -99,4 +101,7 @@ def filtered_lrelu(
 @torch.compiler.disable
 def _dispatch(a: FilteredLreluArgs, impl: object) -> torch.Tensor:
     backend = select_backend("filtered_lrelu", impl, a.x, a.up, a.down, a.fu, a.fd)
-    return (reference if backend is None else backend).filtered_lrelu(*astuple_shallow(a))
+    if backend is None:
+        return reference.filtered_lrelu(*astuple_shallow(a))
+    y = backend.filtered_lrelu(*astuple_shallow(a))
+    return y.contiguous(memory_format=output_layout(a.x))

@@ -48,15 +48,9 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
+from ._params import output_layout as _layout
+
 __all__ = ["upfirdn2d", "filtered_lrelu"]
-
-
-def _layout(x: torch.Tensor) -> torch.memory_format:
-    """The layout the result keeps: that of the input (NHWC passes run inside on the CPU)."""
-    if x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last):
-        if not x.is_contiguous():
-            return torch.channels_last
-    return torch.contiguous_format
 
 
 def _window(t: torch.Tensor, dim: int, start: int, length: int) -> torch.Tensor:

@@ -10,6 +10,7 @@ from ._params import (
     astuple_shallow,
     may_use_triton,
     normalize_upfirdn2d,
+    output_layout,
     select_backend,
 )
 
@@ -63,7 +64,8 @@ def upfirdn2d(
     Returns
     -------
     Tensor
-        ``[N, C, out_h, out_w]`` in ``x``'s dtype and device. A non-finite input sample makes
+        ``[N, C, out_h, out_w]`` in ``x``'s dtype, device and memory layout (channels-last
+        stays channels-last on both paths). A non-finite input sample makes
         its whole output tile non-finite on the Triton path (dense tile products: ``0·inf`` is
         NaN); the reference path keeps it within the filter's footprint.
 
@@ -84,4 +86,6 @@ def upfirdn2d(
 @torch.compiler.disable
 def _dispatch(a: UpfirdnArgs, impl: object) -> torch.Tensor:
     backend = select_backend("upfirdn2d", impl, a.x, a.up, a.down, a.f)
-    return (reference if backend is None else backend).upfirdn2d(*astuple_shallow(a))
+    if backend is None:
+        return reference.upfirdn2d(*astuple_shallow(a))
+    return backend.upfirdn2d(*astuple_shallow(a)).contiguous(memory_format=output_layout(a.x))

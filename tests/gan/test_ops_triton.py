@@ -733,3 +733,28 @@ def test_new_filter_storage_is_factored_again():
     torch.testing.assert_close(
         torch.einsum("ry,rx->yx", hy2.double(), hx2.double()), f.double(), atol=1e-6, rtol=0
     )
+
+
+def test_both_paths_keep_the_input_memory_layout():
+    # The reference path returns channels-last for channels-last input; the Triton path
+    # returned NCHW, so the same network's layout (and the next convolution's speed) depended on
+    # the path.
+    from gan.ops import filtered_lrelu, upfirdn2d
+
+    gen = torch.Generator().manual_seed(5)
+    f = _filter(gen, 6).to(DEVICE)
+    b = torch.randn(3, generator=gen).to(DEVICE)
+    x = torch.randn(2, 3, 10, 10, generator=gen).to(DEVICE)
+    for fmt in (torch.channels_last, torch.contiguous_format):
+        xf = x.contiguous(memory_format=fmt)
+        out = {}
+        for impl in ("ref", "triton"):
+            xk = xf.clone().requires_grad_()
+            y1 = upfirdn2d(xk, f, up=2, down=1, padding=2, impl=impl)
+            y2 = filtered_lrelu(xk, f, f, b, up=2, down=2, padding=5, clamp=4.0, impl=impl)
+            for y in (y1, y2):
+                assert y.is_contiguous(memory_format=fmt), (impl, fmt)
+            (y1.square().sum() + y2.square().sum()).backward()
+            out[impl] = (y1.detach(), y2.detach(), xk.grad)
+        for a, c in zip(out["ref"], out["triton"], strict=True):
+            torch.testing.assert_close(a, c, rtol=1e-5, atol=1e-5)
