@@ -22,6 +22,8 @@
 #   7. benchmarks/gpu_generator.py          (issue 4: stage 2 with cudnn.benchmark off, grouped
 #      order, in its own process: cuDNN keeps the first setting's plans for the life of a
 #      process, so off and on cannot share one; session 9's figures were off)
+#   8. benchmarks/data_loading.py           (issue 5: how long a step waits for its reals from
+#      a 256 px PNG zip, batch 32, read on the main thread vs 4 loader threads)
 # (torch.compile of the generators on the GPU was measured on 2026-11-28 by hand:
 # benchmarks/generator_compile.py --device cuda; RESULTS.md, "Session 9".)
 # Stages 2–6 run with ALIASFREE_TRITON_VARIANT set to the variant stage 1 ranked first when that
@@ -108,5 +110,7 @@ stage train_cli 60 120 "$PY" -m aliasfree train --device cuda --kimg 0.2 --snap-
 stage generator_256_off 60 100 "$PY" benchmarks/gpu_generator.py --cases t:256:16 r:256:16 \
     --impls auto --cudnn-benchmark off --modconv grouped --budget-s "$(budget 50 100)"
 mv -f "$OUT/gpu_generator.json" "$OUT/gpu_generator_256_off.json" 2>/dev/null
+stage data_loading 30 45 "$PY" benchmarks/data_loading.py --device cuda --images 128 --steps 8 \
+    --threads 0 4
 echo "== done after $(($(date +%s) - T0)) s" | tee -a "$OUT/session.log"
 pack

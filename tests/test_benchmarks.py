@@ -60,6 +60,7 @@ def test_session_runs_every_stage_in_order_with_the_best_variant(tmp_path):
         "benchmarks/gpu_generator.py",
         "aliasfree",
         "benchmarks/gpu_generator.py",
+        "benchmarks/data_loading.py",
     ]
     assert calls[1].endswith("variant=default")
     assert all(c.endswith("variant=vmask") for c in calls[2:])
@@ -82,10 +83,11 @@ def test_session_runs_every_stage_in_order_with_the_best_variant(tmp_path):
 def test_session_without_a_winner_keeps_the_default_and_respects_the_budget(tmp_path):
     # The comparison takes 12 s of a 70 s budget; every later stage needs at least 60 s.
     calls = _session(tmp_path, SESSION_BUDGET_S="70", FAKE_SLEEP="12")
-    assert len(calls) == 3 and "gpu_ops.py --compare" in calls[1] and "_pick.py" in calls[2]
+    assert len(calls) == 4 and "gpu_ops.py --compare" in calls[1] and "_pick.py" in calls[2]
     log = (tmp_path / "out" / "session.log").read_text()
     assert "variant for the rest: default" in log
-    assert log.count("skipped") == 6  # every later stage
+    assert log.count("skipped") == 6  # every later stage but the last, which needs only 30 s
+    assert "data_loading.py" in calls[3]
 
 
 def _load_script(name: str):
@@ -278,6 +280,18 @@ def test_modconv_pick(tmp_path):
     ) + "]}")  # fmt: skip
     assert pick.main(["modconv", str(f)]) == 0
     assert pick.main(["modconv", str(tmp_path / "missing.json")]) == 0  # prints grouped
+
+
+def test_data_loading_smoke(tmp_path, monkeypatch):
+    import json
+
+    bench = _load_script("data_loading")
+    monkeypatch.setenv("OUT", str(tmp_path))
+    argv = ["--res", "16", "--batch", "4", "--images", "8", "--steps", "3", "--step-s", "0.05"]
+    assert bench.main([*argv, "--threads", "0", "2"]) == 0
+    rows = json.loads((tmp_path / "data_loading.json").read_text())["rows"]
+    assert [r["loader_threads"] for r in rows] == [0, 2]
+    assert all(r["wait_median_ms"] >= 0 and r["serial_batch_ms"] > 0 for r in rows)
 
 
 def test_profile_helpers_and_smoke(tmp_path, monkeypatch, capsys):

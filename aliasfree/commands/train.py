@@ -162,6 +162,14 @@ def add_parser(sub) -> argparse.ArgumentParser:
         help="CPU threads for torch on the CPU (default: the CPUs idle at start, at least 1)",
     )
     p.add_argument(
+        "--loader-threads",
+        type=int,
+        default=None,
+        metavar="N",
+        help="threads reading and decoding the next step's images while a step trains (default: "
+        "4 with CUDA for an image folder or zip, else 0: read on the main thread)",
+    )
+    p.add_argument(
         "--progress",
         action=argparse.BooleanOptionalAction,
         default=True,
@@ -285,6 +293,7 @@ def options_from_args(args: argparse.Namespace):
         seed=args.seed,
         init_seed=args.init_seed,
         device=args.device,
+        loader_threads=args.loader_threads,
         fp16=args.fp16,
     )
 

@@ -15,6 +15,7 @@ colour modes), so a wrongly sized file fails at once with its name; pixels are d
 from __future__ import annotations
 
 import os
+import threading
 import zipfile
 from pathlib import Path
 
@@ -114,6 +115,9 @@ class ImageDataset(torch.utils.data.Dataset):
         self._is_zip = False
         self._zip: zipfile.ZipFile | None = None
         self._zip_pid: int | None = None
+        # Reads may come from several threads (gan.training.prefetch): the handle is opened
+        # once under this lock; ZipFile serialises the reads themselves.
+        self._zip_lock = threading.Lock()
         raw_labels: np.ndarray | None = None
         c_dim = 0
 
@@ -228,11 +232,13 @@ class ImageDataset(torch.utils.data.Dataset):
         if not self._is_zip:
             return open(self._path / self._files[i], "rb")
         # One handle per process: a ZipFile must not be shared across DataLoader workers.
-        if self._zip is None or self._zip_pid != os.getpid():
-            self._zip = zipfile.ZipFile(self._path)
-            self._zip_pid = os.getpid()
+        with self._zip_lock:
+            if self._zip is None or self._zip_pid != os.getpid():
+                self._zip = zipfile.ZipFile(self._path)
+                self._zip_pid = os.getpid()
+            zf = self._zip
         assert self._infos is not None
-        return self._zip.open(self._infos[i])
+        return zf.open(self._infos[i])
 
     def _read_bytes(self, i: int) -> bytes:
         name = self._files[i]
@@ -246,15 +252,27 @@ class ImageDataset(torch.utils.data.Dataset):
 
     def close(self) -> None:
         """Close the zip archive handle, if one is open (it reopens on the next access)."""
-        if self._zip is not None:
-            self._zip.close()
-            self._zip = None
+        with self._zip_lock:
+            if self._zip is not None:
+                self._zip.close()
+                self._zip = None
+
+    @property
+    def in_memory(self) -> bool:
+        """Whether the images are held decoded in memory (the built-in sets), so that reading
+        one costs a copy, not a file read and decode."""
+        return self._images is not None
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
         state["_zip"] = None
         state["_zip_pid"] = None
+        del state["_zip_lock"]
         return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._zip_lock = threading.Lock()
 
     # ---- access -----------------------------------------------------------------------------
 

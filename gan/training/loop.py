@@ -137,6 +137,7 @@ class Trainer:
             # search pays for itself after the first steps (the reference implementation
             # trains with it too). A process-wide switch: training owns its process.
             torch.backends.cudnn.benchmark = True
+        given_dataset = dataset is not None
         if dataset is None:
             from .data import ImageDataset
 
@@ -225,6 +226,29 @@ class Trainer:
         self.elapsed_s = 0.0  # training wall time of earlier sessions of a resumed run
         self._perm_epoch = -1
         self._perm: np.ndarray | None = None
+        self.loader_threads = self._loader_threads(opts.loader_threads, given_dataset)
+        self._prefetch = None
+        if self.loader_threads > 0:
+            from .prefetch import Prefetcher
+
+            self._prefetch = Prefetcher(self._item, self.loader_threads)
+
+    def _loader_threads(self, asked: int | None, given_dataset: bool) -> int:
+        if asked is not None:
+            return int(asked)
+        from .data import ImageDataset
+
+        files = isinstance(self.dataset, ImageDataset) and not self.dataset.in_memory
+        if self.device.type != "cuda" or given_dataset or not files:
+            return 0
+        return min(4, os.cpu_count() or 1)
+
+    def close(self) -> None:
+        """Stop the data loading threads (:meth:`step` still works afterwards, reading on the
+        main thread)."""
+        if self._prefetch is not None:
+            self._prefetch.close()
+            self._prefetch = None
 
     # ---- deterministic draws ---------------------------------------------------------------
     def batch_indices(self, step: int) -> np.ndarray:
@@ -273,8 +297,16 @@ class Trainer:
 
     def real_batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Reals of step ``step`` as float in ``[-1, 1]`` and their labels (None if c_dim 0)."""
-        items = [self._item(int(i)) for i in self.batch_indices(step)]
-        img = torch.stack([x for x, _ in items]).to(self.device, torch.float32) / 127.5 - 1
+        indices = self.batch_indices(step)
+        if self._prefetch is not None:
+            items = self._prefetch.get(indices, self.batch_indices(step + 1))
+        else:
+            items = [self._item(int(i)) for i in indices]
+        img = torch.stack([x for x, _ in items])
+        if self.device.type == "cuda":
+            # Page-locked, so the copy runs asynchronously (a pageable one waits for the GPU).
+            img = img.pin_memory().to(self.device, non_blocking=True)
+        img = img.to(self.device, torch.float32) / 127.5 - 1
         if not self.dataset.c_dim:
             return img, None
         return img, torch.stack([c for _, c in items]).to(self.device, torch.float32)
@@ -284,8 +316,24 @@ class Trainer:
         if not self.dataset.c_dim:
             return z, None
         idx = torch.randint(0, len(self.dataset), (self.local_batch,), generator=gen)
-        c = torch.stack([self._item(int(i))[1] for i in idx]).to(self.device, torch.float32)
+        c = torch.stack([self._label(int(i)) for i in idx]).to(self.device, torch.float32)
         return z, c
+
+    def _label(self, index: int) -> torch.Tensor:
+        """The label of item ``index``, without decoding its image where the dataset can
+        (``get_label``, as :class:`~gan.training.data.ImageDataset`): the conditional latents of
+        every phase draw one per sample."""
+        get_label = getattr(self.dataset, "get_label", None)
+        if get_label is None:
+            return self._item(index)[1]
+        label = torch.as_tensor(get_label(index))
+        c_dim = int(self.dataset.c_dim)
+        if label.shape != (c_dim,):
+            raise ValueError(
+                f"dataset.get_label({index}) must be a tensor of shape [{c_dim}] (the "
+                f"dataset's c_dim), got {list(label.shape)}"
+            )
+        return label
 
     # ---- one step ----------------------------------------------------------------------------
     def blur_sigma(self) -> float:
@@ -944,6 +992,7 @@ def train(
         # aliasfree.commands.train).
         barrier(env)
     finally:
+        trainer.close()
         stop.uninstall()
         if tb is not None:
             tb.close()

@@ -194,6 +194,13 @@ class TrainOptions:
     fp16 : bool, optional
         Mixed precision (bfloat16 autocast); None: on when the device is CUDA. True also works
         on the CPU (no faster there; it is how the tests exercise the mixed-precision path).
+    loader_threads : int, optional
+        Threads that read and decode the next step's reals while the current step trains
+        (``gan.training.prefetch``); 0 reads them on the main thread when needed. None: 4 (at
+        most the CPUs) with CUDA for an image folder or zip, else 0 (on the CPU the threads
+        would compete with the training for the cores; the built-in sets are in memory). A
+        dataset object given to :class:`~gan.training.loop.Trainer` is read from several
+        threads only when asked for explicitly. The reals are the same either way.
     """
 
     config: str = "t"
@@ -238,6 +245,7 @@ class TrainOptions:
     seed: int = 0
     init_seed: int = 0
     device: str = "auto"
+    loader_threads: int | None = None
     fp16: bool | None = None
 
     def __post_init__(self) -> None:
@@ -320,6 +328,8 @@ class TrainOptions:
                     "paper trains configs T and R without it); it is for the baseline"
                 )
         check_int("pl_interval", self.pl_interval, minimum=1)
+        if self.loader_threads is not None:
+            check_int("loader_threads", self.loader_threads, minimum=0, maximum=64)
         check_real("augment_p", self.augment_p, low=0.0, high=1.0)
         check_real(  # as AdaController: r_t <= 1, so a target of 1 could only lower p
             "ada_target",
