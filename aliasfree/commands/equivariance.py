@@ -43,8 +43,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "paper uses 50000)"
     )  # fmt: skip
     p.add_argument(
-        "--batch", type=int, default=8, help="latents per forward pass, each batch shares one "
-        "random transform (default 8)"
+        "--batch", type=int, default=8, help="latents per forward pass (default 8; memory "
+        "only: every latent has its own random transform, the results do not depend on it)"
     )  # fmt: skip
     p.add_argument(
         "--metrics",

@@ -222,6 +222,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
     add_class_arg(p, "of every image; default: image i gets class i mod C, as in the run's "
                   "sample grids")  # fmt: skip
     p.add_argument("--cols", type=int, default=None, help="grid columns (default ~sqrt(#seeds))")
+    p.add_argument(
+        "--gutter", type=int, default=1, help="black pixels between grid tiles (default 1)"
+    )
     p.add_argument("--batch", type=int, default=8, help="images per forward pass (default 8)")
     p.add_argument(
         "--out",
@@ -273,6 +276,7 @@ def run(args: argparse.Namespace) -> int:
         check_real("--rotate", args.rotate, low=-MAX_ROTATE_DEG, high=MAX_ROTATE_DEG)
     )
     batch = check_int("--batch", args.batch, minimum=1)
+    check_int("--gutter", args.gutter, minimum=0, maximum=64)
     psi = check_real("--psi", args.psi)
     G = load_model(args)
     dev = torch.device(args.device)
@@ -285,7 +289,7 @@ def run(args: argparse.Namespace) -> int:
             zb = z[start : start + batch].to(dev)
             c = None if labels is None else labels[start : start + batch].to(dev)
             imgs.append(G(zb, c, psi=psi, transform=A, noise_mode="const").float().cpu())
-    grid = image_grid(torch.cat(imgs), args.cols)
+    grid = image_grid(torch.cat(imgs), args.cols, pad=args.gutter)
     path = save_image(grid, args.out)
     print(f"wrote {path} ({len(seeds)} images, {G.res} px, {model_label(args)})")
     return 0

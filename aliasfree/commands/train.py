@@ -348,7 +348,7 @@ def resumed_session_options(args: argparse.Namespace, opts):
         fields += ["kimg", "minutes"]
     kept = {f: getattr(saved, f) for f in fields}
     shown = [
-        f"--{f.replace('_', '-')} {','.join(v) if isinstance(v, tuple) else v}"
+        f"--{f.replace('_', '-')} {(','.join(v) or 'none') if isinstance(v, tuple) else v}"
         for f, v in kept.items()
         if v != getattr(defaults, f) and v is not None
     ]
@@ -495,7 +495,8 @@ def run(args: argparse.Namespace) -> int:
         os._exit(code)
     out = Path(result["run_dir"])
     print(
-        f"trained {result['kimg']:.3g} kimg ({result['step']} steps); run directory {out}: "
+        f"trained {result['kimg']:.3g} kimg ({result['step']} step"
+        f"{'' if result['step'] == 1 else 's'}); run directory {out}: "
         "progress.png, samples-kimg*.png, metrics.jsonl, losses.png, "
         f"{Path(result['checkpoint']).name}, generator.json (see README.txt there)"
     )

@@ -61,7 +61,7 @@ __all__ = ["Trainer", "train", "step_seed"]
 METRIC_KEYS = ("fid", "kid")
 
 _README = """\
-Training run of an alias-free GAN ({preset}, {res}x{res} px, data {data}).
+Training run of {what} ({preset}, {res}x{res} px, data {data}).
 
 Files
 -----
@@ -825,7 +825,16 @@ def train(
         write_json_atomic(run_dir / "options.json", o.to_dict())
         write_text_atomic(
             run_dir / "README.txt",
-            _README.format(preset=o.preset, res=o.res, data=o.data, keep=o.keep, out=run_dir),
+            _README.format(
+                what="the StyleGAN2-style baseline generator"
+                if o.config == "baseline"
+                else f"an alias-free GAN (config {o.config.upper()})",
+                preset=o.preset,
+                res=o.res,
+                data=o.data,
+                keep=o.keep,
+                out=run_dir,
+            ),
         )
         if resume_path is not None:
             _truncate_jsonl(log_path, trainer.step_idx)

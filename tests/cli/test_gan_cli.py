@@ -31,7 +31,8 @@ def test_generate_grid_equals_the_generator(tmp_path, capsys):
                    "--batch", "3", "--out", str(out)])  # fmt: skip
     assert rc == 0 and "wrote" in capsys.readouterr().out
     grid = np.asarray(Image.open(out))
-    assert grid.shape == (64, 64, 3)
+    assert grid.shape == (65, 65, 3)  # 2×2 tiles of 32 px, a 1 px gutter
+    assert not grid[32].any() and not grid[:, 32].any()
     G = build_generator("t-tiny", res=32, seed=0).eval()
     z = latents_from_seeds([0, 1, 2, 5], G.z_dim)
     A = tf.compose(tf.translate(0.1, 0.0), tf.rotate(math.radians(10)))
@@ -40,7 +41,7 @@ def test_generate_grid_equals_the_generator(tmp_path, capsys):
     # Same network, latents and transform: equal up to one grey level of float rounding.
     for i in range(4):
         r, c = divmod(i, 2)
-        tile = grid[r * 32 : (r + 1) * 32, c * 32 : (c + 1) * 32].astype(int)
+        tile = grid[r * 33 : r * 33 + 32, c * 33 : c * 33 + 32].astype(int)
         assert np.abs(tile - want[i]).max() <= 1
     assert not [p for p in out.parent.iterdir() if p.name.startswith(".")]
 
