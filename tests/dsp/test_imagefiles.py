@@ -159,6 +159,30 @@ def test_load_16_bit_and_alpha(tmp_path):
     np.testing.assert_array_equal(images[1, 0], 200 / 255)  # alpha dropped, not composited
 
 
+def test_full_scale_16_bit_white_is_read_as_one(tmp_path):
+    # 65535 is the 16-bit white level: inside 0..65535, so read (as 1.0), not refused.
+    v16 = np.array([[0, 65535], [32768, 65535]], dtype=np.uint16)
+    Image.fromarray(v16).save(tmp_path / "a_white16.png")
+    Image.fromarray(np.full((2, 2), 65535, np.int32)).save(tmp_path / "b_white32.tif")
+    images, skipped = load_images(tmp_path)
+    assert skipped == []
+    np.testing.assert_allclose(images[0, 0], v16 / 65535.0, rtol=1e-12)
+    np.testing.assert_array_equal(images[1, 0], 1.0)
+
+
+def test_explicit_rect_size_checks_height_and_width_separately(tmp_path):
+    # size=(height, width) = (16, 8): a 10x20 image is too short (skipped), a 20x10 one fits
+    # and is centre-cropped (rows 2..17, columns 1..8).
+    tall = _gray(20, 10, 11)
+    Image.fromarray(_gray(10, 20, 10)).save(tmp_path / "a_wide.png")
+    Image.fromarray(tall).save(tmp_path / "b_tall.png")
+    images, skipped = load_images(tmp_path, size=(16, 8))
+    assert [n for n, _ in skipped] == ["a_wide.png"]
+    assert "smaller than 16x8: 10x20" in skipped[0][1]
+    assert images.shape == (1, 1, 16, 8)
+    np.testing.assert_array_equal(images[0, 0], tall[2:18, 1:9] / 255.0)
+
+
 def test_bad_crc_in_zip_is_skipped(tmp_path):
     good = tmp_path / "good.png"
     Image.fromarray(_gray(6, 6, 0)).save(good)

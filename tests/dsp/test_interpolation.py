@@ -92,6 +92,22 @@ def test_sinc_interpolate_exact_on_grid_and_far_away():
     assert sinc_interpolate(z, np.zeros((2, 3, 4))).shape == (2, 3, 4)
 
 
+@pytest.mark.parametrize(("rate", "start"), [(1.0, 0.0), (2.0, -1.5)])
+def test_sinc_interpolate_is_zero_one_sample_beyond_either_end(rate, start):
+    # t = -1 and t = N are zero crossings of every sinc(t - n), n = 0..N-1, so the value is
+    # exactly 0. The samples are a view into a longer buffer whose next element is non-zero:
+    # an off-by-one in the on-grid shortcut (reading Z[N]) would show up.
+    buf = np.arange(1.0, 9.0)
+    z = buf[:5]
+    x = start + np.array([-1.0, 5.0]) / rate  # exact: t = rate * (x - start) = -1, 5
+    np.testing.assert_array_equal(rate * (x - start), [-1.0, 5.0])
+    np.testing.assert_array_equal(sinc_interpolate(z, x, rate, start), 0.0)
+    # Brute force float64 sum agrees (np.sinc at a non-zero integer is ~1e-17, not 0).
+    np.testing.assert_allclose(
+        sinc_interpolate(z, x, rate, start), _brute_sinc(z, x, rate, start), atol=1e-14
+    )
+
+
 def test_sinc_interpolate_reconstructs_bandlimited_signals_in_the_interior():
     rate = 4.0
     # A decaying signal band-limited to 1.5 < rate/2: sinc^2 has spectrum a triangle on
@@ -221,7 +237,7 @@ def test_jinc_interpolate_2d():
     rng = np.random.default_rng(6)
     z = rng.standard_normal((9, 11))
     x, y = rng.uniform(-2, 8, 30), rng.uniform(-2, 6, 30)
-    x[0], y[0] = 1.0, 2.0  # on a sample: K(0) = pi/4
+    x[0], y[0] = 2.0, 4.0  # on the sample [6, 3] (t = 3, 6 at rate 1.5): K(0) = pi/4
     np.testing.assert_allclose(
         jinc_interpolate_2d(z, x, y, rate=1.5), _jinc_brute(z, x, y, 1.5), atol=1e-12
     )
@@ -242,6 +258,20 @@ def test_jinc_interpolate_2d():
         c = (n - 1) / 2
         errs.append(abs(jinc_interpolate_2d(np.full((n, n), 2.0), c, c + 0.3)[()] - 2.0))
     assert errs[1] < 0.06 and errs[2] < 0.7 * errs[1] and errs[1] < 0.7 * errs[0]
+
+
+def test_jinc_interpolate_2d_on_a_sample_is_continuous():
+    # The kernel K(r) = J1(pi s r) / (2 r) tends to pi/4 at r = 0; evaluating exactly on a
+    # sample must give the limit: the mean of the values just either side of it (the other
+    # samples' kernels have a slope there, the mean cancels it to O(d^2)).
+    rng = np.random.default_rng(61)
+    z = rng.standard_normal((7, 8))
+    on = jinc_interpolate_2d(z, 2.0, 4.0, rate=1.5)  # the sample [6, 3]: t = (3, 6)
+    d = 1e-6
+    near = jinc_interpolate_2d(z, np.array([2.0 - d, 2.0 + d]), 4.0, rate=1.5).mean()
+    assert on == pytest.approx(near, abs=1e-9)
+    brute = _jinc_brute(z, np.array([2.0]), np.array([4.0]), 1.5)[0]
+    assert on == pytest.approx(brute, abs=1e-12)
 
 
 # --------------------------------------------------------------------------------------------
@@ -279,6 +309,30 @@ def test_fractional_shift_parseval_and_complex():
     zc = np.exp(2j * np.pi * 3 * np.arange(16) / 16)
     np.testing.assert_allclose(
         fractional_shift(zc, 0.25), np.exp(2j * np.pi * 3 * (np.arange(16) - 0.25) / 16), atol=1e-14
+    )
+
+
+@pytest.mark.parametrize(("n", "shift"), [(8, 0.3), (6, -1.7), (7, 0.45)])
+def test_fractional_shift_complex_follows_the_fourier_series(n, shift):
+    # Complex samples, with content in the Nyquist bin for even N: the shift is the module's
+    # Fourier series y[m] = (1/N) [sum_{|k|<N/2} X[k] e^{2 pi i k (m - a)/N}
+    # + X[N/2] cos(pi (m - a))], computed here as direct float64 sums (no FFT).
+    rng = np.random.default_rng(n)
+    z = rng.standard_normal(n) + 1j * rng.standard_normal(n)
+    idx = np.arange(n)
+    ks = np.arange(-((n - 1) // 2), (n - 1) // 2 + 1)
+    X = np.exp(-2j * np.pi * np.outer(ks, idx) / n) @ z
+    t = idx - shift
+    want = np.exp(2j * np.pi * np.outer(t, ks) / n) @ X
+    if n % 2 == 0:
+        x_nyq = np.sum(z * (-1.0) ** idx)
+        want = want + x_nyq * np.cos(np.pi * t)
+    want /= n
+    got = fractional_shift(z, shift)
+    np.testing.assert_allclose(got, want, atol=1e-12)
+    # A linear operator: real and imaginary parts shift independently.
+    np.testing.assert_allclose(
+        got, fractional_shift(z.real, shift) + 1j * fractional_shift(z.imag, shift), atol=1e-12
     )
 
 

@@ -33,6 +33,19 @@ def test_kaiser_beta_branches_by_hand():
     assert kaiser_beta(50.0) == pytest.approx(kaiser_beta(50.0 + 1e-9), abs=0.02)
 
 
+@pytest.mark.parametrize("atten", [21.0, 50.0, np.nextafter(50.0, np.inf), 8.7])
+def test_kaiser_beta_branch_boundaries_equal_scipy(atten):
+    # Exactly on a boundary the branch matters: at A = 50 the middle fit applies (``A > 50``
+    # selects the upper one), and the two fits differ by 0.018 there, which the loose
+    # continuity check above cannot see. scipy.signal.kaiser_beta is the reference.
+    assert kaiser_beta(atten) == pytest.approx(ss.kaiser_beta(atten), rel=1e-14, abs=1e-14)
+
+
+def test_kaiser_beta_at_50_db_is_the_middle_fit():
+    assert kaiser_beta(50.0) == pytest.approx(0.5842 * 29**0.4 + 0.07886 * 29, rel=1e-14)
+    assert abs(kaiser_beta(50.0) - 0.1102 * (50.0 - 8.7)) > 0.01
+
+
 @given(ripple=st.floats(8.0, 200.0), frac=st.floats(1e-3, 1.0), fs=rates)
 def test_kaiserord_equals_scipy(ripple, frac, fs):
     width = frac * fs / 2

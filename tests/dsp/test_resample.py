@@ -359,6 +359,22 @@ def test_filtered_lrelu_matches_composition(case, c, gain, slope, clamp, flip, s
         )
 
 
+def test_filtered_lrelu_mask_sign_bit_is_clear_where_v_is_exactly_zero(rng):
+    # Bit 0 marks v < 0 only (the documented convention): where the pre-activation is exactly
+    # 0 (the zero padding beyond the filter's reach, an all-zero channel) it stays clear.
+    x = rng.standard_normal((1, 2, 5, 5))
+    x[0, 1] = 0.0
+    fu = np.array([0.25, 0.5, 0.25])
+    pad = [4, 4, 4, 4]
+    res = filtered_lrelu(x, fu, up=2, padding=pad, return_intermediate=True)
+    _, v, _ = ref_filtered_lrelu(
+        x, fu, np.ones(1), np.zeros(2), 2, 1, pad, np.sqrt(2), 0.2, None, False
+    )
+    assert np.any(v == 0) and np.any(v < 0)
+    sure = (v == 0) | (np.abs(v) > 1e-9)
+    np.testing.assert_array_equal((res.mask & 1)[sure], (v < 0)[sure].astype(np.uint8))
+
+
 def test_filtered_lrelu_generator_layer(rng):
     # A realistic layer: up 2, 12-tap separable fu, 12-tap fd (separable, then radial-like 2D),
     # down 2, StyleGAN3-style padding, clamp.

@@ -199,6 +199,22 @@ def test_angular_deviation_exact_cases():
     np.testing.assert_allclose(dev_db, np.abs(20 * np.log10(axis / diag)), atol=1e-12)
 
 
+def test_angles_cover_the_half_plane_for_a_filter_without_mirror_symmetry():
+    # Taps on the diagonal: |H(f)| = |cos(pi (fx + fy))| (fs = 1) is not symmetric under
+    # fx -> -fx, so sampling only [0, 90) degrees would miss its maximum on the line
+    # fx + fy = 0. The n angles are k * 180 / n degrees: 0, 45, 90, 135 for n = 4.
+    h = np.array([[0.5, 0.0], [0.0, 0.5]])
+    r = np.array([0.1, 0.2, 0.3])
+    _, dev = angular_deviation(h, 1.0, radii=r, n_angles=4)
+    np.testing.assert_allclose(dev, 1.0 - np.cos(np.pi * r * np.sqrt(2)), atol=1e-14)
+    prof = radial_profile(h, fs=1.0, nbins=4, n_angles=4, r_max=0.3)
+    theta = np.arange(4) * np.pi / 4
+    want = np.abs(np.cos(np.pi * np.outer(prof.radius, np.cos(theta) + np.sin(theta))))
+    np.testing.assert_allclose(prof.mean, want.mean(axis=1), atol=1e-14)
+    np.testing.assert_allclose(prof.min, want.min(axis=1), atol=1e-14)
+    np.testing.assert_allclose(prof.max, want.max(axis=1), atol=1e-14)
+
+
 def test_radial_profile_brackets_and_matches_axis():
     h = firwin_lowpass(12, 8.0, width=16.0, fs=64.0)
     prof = radial_profile(h, fs=64.0, nbins=33, n_angles=8)
