@@ -65,8 +65,18 @@ def test_equivariance_json_matches_the_library(tmp_path, capsys):
                    "--batch", "2", "--metrics", "eqt,eqt_frac", "--layers", "L3_36_32",
                    "--json", "--out", str(out)])  # fmt: skip
     assert rc == 0
-    doc = json.loads(capsys.readouterr().out)
+    captured = capsys.readouterr()
+    doc = json.loads(captured.out)
     assert doc == json.loads(out.read_text())
+    # stderr is no terminal here: a per-layer run reports each finished measurement instead
+    # of staying silent for minutes.
+    lines = [ln for ln in captured.err.splitlines() if ln.startswith("[")]
+    assert [ln.split(":")[0] for ln in lines] == [
+        "[1/4] eqt image",
+        "[2/4] eqt_frac image",
+        "[3/4] eqt L3_36_32",
+        "[4/4] eqt_frac L3_36_32",
+    ]
     got = {(r["layer"], r["metric"]): r["psnr_db"] for r in doc["results"]}
     assert sorted(got, key=str) == sorted(
         [(None, "eqt"), (None, "eqt_frac"), ("L3_36_32", "eqt"), ("L3_36_32", "eqt_frac")],
