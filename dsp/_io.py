@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,61 @@ def check_output_dir(path: str | os.PathLike) -> Path:
             f"output folder {str(path)!r} cannot be created: {str(blocker)!r} is a file"
         )
     return path
+
+
+def make_output_dir(path: str | os.PathLike, name: str = "--out", *, create: bool = True) -> Path:
+    """Create the output folder ``path`` (and its parents) and check that files can be made in
+    it; with ``create=False`` only check, creating nothing, that it could be (a command that
+    works a while first checks early and creates the folder when it writes).
+
+    The check writes and removes a hidden empty file (in ``path``, or without ``create`` in its
+    nearest existing parent): only that tells reliably whether the file system takes new files
+    (``os.access`` says yes to root in ``/proc``, which takes none).
+
+    Raises
+    ------
+    ValueError
+        ``"{name}: cannot write {path}: {reason}"``: a file stands where a folder must go, the
+        folder cannot be created, or no file can be written in it (exit status 2 from the
+        command line, which names the flag ``name``).
+    """
+    path = Path(path)
+    blocker = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        reason = f"{str(blocker)!r} is a file"
+    else:
+        try:
+            if create:
+                path.mkdir(parents=True, exist_ok=True)
+                where = path
+            else:
+                where = next(p for p in (path, *path.parents) if p.is_dir())
+            fd, probe = tempfile.mkstemp(prefix=".aliasfree-write-check.", dir=where)
+            os.close(fd)
+            os.unlink(probe)
+            return path
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+    raise ValueError(f"{name}: cannot write {path}: {reason}")
+
+
+def remove_stale_outputs(
+    folder: str | os.PathLike, known: Iterable[str], written: Iterable[str]
+) -> list[str]:
+    """Remove from ``folder`` the files among ``known`` (the names a command can write there)
+    that this run did not write (``written``): left by an earlier run, they would describe
+    something else beside this run's outputs. Nothing else in ``folder`` is touched; folders of
+    those names are left alone. Returns the names removed, in the order of ``known``."""
+    folder = Path(folder)
+    keep = set(written)
+    removed = []
+    for name in known:
+        path = folder / name
+        if name in keep or path.is_dir() or not (path.is_file() or path.is_symlink()):
+            continue
+        path.unlink(missing_ok=True)
+        removed.append(name)
+    return removed
 
 
 def mkstemp_output(path: Path, *, suffix: str = "") -> tuple[int, str]:

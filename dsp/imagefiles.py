@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import os
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path, PurePosixPath
 
 import numpy as np
@@ -20,11 +20,16 @@ from dsp._checks import check_int
 
 __all__ = [
     "IMAGE_EXTENSIONS",
+    "SkipReason",
+    "UnreadableImage",
     "UnsupportedSamples",
     "check_integer_samples",
+    "decode_failure_kind",
     "integer_samples",
     "iter_image_files",
     "load_images",
+    "no_usable_image_message",
+    "summarize_skipped",
     "zip_entry_name",
     "zip_image_entries",
 ]
@@ -137,6 +142,70 @@ class UnsupportedSamples(ValueError):
     """An image that decodes but whose samples cannot be scaled to ``[0, 1]`` (floating point)."""
 
 
+class UnreadableImage(ValueError):
+    """An image file that cannot be decoded; ``kind`` is the short cause shared by all such
+    files (see :func:`decode_failure_kind`), the message the full reason."""
+
+    def __init__(self, message: str, kind: str | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind if kind is not None else message
+
+
+class SkipReason(str):
+    """Why a file was skipped: the full text (it is a ``str``, so it prints and serialises to
+    JSON as before) and its ``kind``, a short phrase shared by every file skipped for the same
+    cause (``"smaller than 500x500"``), by which :func:`summarize_skipped` counts them."""
+
+    kind: str
+
+    def __new__(cls, text: str, kind: str | None = None) -> SkipReason:
+        self = super().__new__(cls, text)
+        self.kind = str(text) if kind is None else kind
+        return self
+
+
+def decode_failure_kind(exc: BaseException) -> str:
+    """The short cause of a failed image decode, shared by all files that failed alike."""
+    from PIL import Image, UnidentifiedImageError
+
+    if isinstance(exc, UnreadableImage):
+        return exc.kind
+    if isinstance(exc, UnidentifiedImageError):
+        return "not a recognised image"
+    if isinstance(exc, Image.DecompressionBombError):
+        return "larger than Pillow's pixel limit"
+    if isinstance(exc, UnsupportedSamples):
+        return "samples not 8- or 16-bit integers"
+    return "corrupt or truncated"
+
+
+def summarize_skipped(skipped: Sequence[tuple[str, str]]) -> str:
+    """The skipped files counted by cause, most common first, each with an example file:
+    ``"12 smaller than 500x500 (e.g. a.png), 1 not a recognised image (corrupt.png)"``.
+
+    A reason's cause is its ``kind`` (:class:`SkipReason`); a plain string is its own cause.
+    """
+    groups: dict[str, list[str]] = {}
+    for name, reason in skipped:
+        groups.setdefault(getattr(reason, "kind", reason), []).append(name)
+    # sorted() is stable: causes seen as often keep the order of their first file.
+    ranked = sorted(groups.items(), key=lambda item: -len(item[1]))
+    return ", ".join(
+        f"{len(names)} {kind} ({'e.g. ' if len(names) > 1 else ''}{names[0]})"
+        for kind, names in ranked
+    )
+
+
+def no_usable_image_message(path: str | os.PathLike, skipped: Sequence[tuple[str, str]]) -> str:
+    """The one-line error for a source of which no image could be used: the skipped files
+    counted by cause (:func:`summarize_skipped`), or, with none, which files count as images."""
+    where = f"no usable image in {os.fspath(path)!r}"
+    if not skipped:  # no file had an image extension: say which ones count
+        return f"{where} (image files are {', '.join(sorted(IMAGE_EXTENSIONS))})"
+    n = len(skipped)
+    return f"{where}; {n} file{'' if n == 1 else 's'} skipped: {summarize_skipped(skipped)}"
+
+
 def check_integer_samples(pil_mode: str) -> None:
     """Raise ``UnsupportedSamples`` (a ``ValueError``) for a floating-point image (Pillow mode
     ``"F"``, e.g. a 32-bit float TIFF): such images have no agreed white level, so they are
@@ -176,7 +245,10 @@ def _decode(data: bytes, mode: str) -> np.ndarray:
         opened = Image.open(io.BytesIO(data))
     except UnidentifiedImageError:
         # Pillow's own message names an in-memory buffer address, useless in a report.
-        raise ValueError("not a recognised image (corrupt or not PNG/JPEG/WebP/BMP/TIFF)") from None
+        raise UnreadableImage(
+            "not a recognised image (corrupt or not PNG/JPEG/WebP/BMP/TIFF)",
+            "not a recognised image",
+        ) from None
     with opened as raw:
         raw.load()
         # Photos stored sideways carry an EXIF orientation; their spectrum is that of the
@@ -259,7 +331,8 @@ def load_images(
     images : numpy.ndarray
         ``[N, C, H, W]`` float64.
     skipped : list of (str, str)
-        ``(name, reason)`` for every file that was not used, in file order.
+        ``(name, reason)`` for every file that was not used, in file order; each reason is a
+        :class:`SkipReason` (a ``str`` with the ``kind`` that :func:`summarize_skipped` counts).
     sources : list of (str, (int, int))
         Only with ``return_sources``: ``(name, (height, width))`` of ``images[i]`` before the
         crop.
@@ -267,7 +340,8 @@ def load_images(
     Raises
     ------
     ValueError
-        Bad arguments, a ``path`` that is not a folder/zip/image, or no usable image at all.
+        Bad arguments, a ``path`` that is not a folder/zip/image, or no usable image at all
+        (the message counts the skipped files by cause: :func:`no_usable_image_message`).
     """
     if mode not in _MODES:
         raise ValueError(f"mode must be 'L' or 'RGB', got {mode!r}")
@@ -288,32 +362,23 @@ def load_images(
         except Exception as exc:
             # Decoders raise many types (OSError, SyntaxError, ValueError, ...): any failure
             # skips just this file.
-            skipped.append((name, f"{type(exc).__name__}: {exc}"))
+            text = str(exc) if isinstance(exc, UnreadableImage) else f"{type(exc).__name__}: {exc}"
+            skipped.append((name, SkipReason(text, decode_failure_kind(exc))))
             continue
         if want is not None and (arr.shape[0] < want[0] or arr.shape[1] < want[1]):
-            skipped.append(
-                (name, f"smaller than {want[0]}x{want[1]}: {arr.shape[0]}x{arr.shape[1]}")
-            )
+            kind = f"smaller than {want[0]}x{want[1]}"
+            skipped.append((name, SkipReason(f"{kind}: {arr.shape[0]}x{arr.shape[1]}", kind)))
             continue
         if min(arr.shape[:2]) < min_size:
-            skipped.append(
-                (
-                    name,
-                    f"smaller than the minimum {min_size}x{min_size}: "
-                    f"{arr.shape[0]}x{arr.shape[1]}",
-                )
-            )
+            kind = f"smaller than the minimum {min_size}x{min_size}"
+            skipped.append((name, SkipReason(f"{kind}: {arr.shape[0]}x{arr.shape[1]}", kind)))
             continue
         sources.append((name, (arr.shape[0], arr.shape[1])))
         # With an explicit size, crop now: keeping every full-size image until the end needs
         # memory for all of them (tens of GB for a folder of photos).
         decoded.append(arr if want is None else _centre_crop(arr, *want).copy())
     if not decoded:
-        if skipped:
-            detail = f"; {len(skipped)} skipped, first: {skipped[0][0]}: {skipped[0][1]}"
-        else:  # no file had an image extension: say which ones count
-            detail = f" (image files are {', '.join(sorted(IMAGE_EXTENSIONS))})"
-        raise ValueError(f"no usable image found in {str(path)!r}{detail}")
+        raise ValueError(no_usable_image_message(path, skipped))
     if want is None:
         want = (min(a.shape[0] for a in decoded), min(a.shape[1] for a in decoded))
     h, w = want

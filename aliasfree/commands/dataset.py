@@ -25,8 +25,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
             "or a zip), make it square (centre crop to the shorter side, or centre pad with black"
             " to the longer side), resize it to RES x RES with ideal band-limited resampling (no "
             "naive resize: the spectrum is cut below the smaller Nyquist frequency), and write "
-            "img00000000.png, ... with a dataset.json into the zip DEST, atomically. Files that "
-            "cannot be used are skipped and listed with the reason."
+            "img00000000.png, ... with a dataset.json into the zip DEST, atomically (an existing "
+            "DEST is an error unless --overwrite is given). Files that cannot be used are "
+            "skipped and listed with the reason."
         ),
         epilog="example: aliasfree dataset photos/ faces64.zip --res 64 --mode crop --rgb",
     )
@@ -83,18 +84,31 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument(
         "--max-images", type=int, default=None, help="stop after this many images (default all)"
     )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace DEST if it exists (atomically, once the new zip is complete); without "
+        "it an existing DEST is an error, since a training run may read it",
+    )
     p.set_defaults(command="dataset", channels=None)
     return p
 
 
 def run(args: argparse.Namespace) -> int:
-    from gan.training.dataset_tool import make_dataset
+    from gan.training.dataset_tool import DestinationExists, make_dataset
 
-    report = make_dataset(
-        args.src, args.dest, res=args.res, mode=args.mode, channels=args.channels,
-        labels=args.labels, allow_upscale=args.allow_upscale, max_upscale=args.max_upscale,
-        max_images=args.max_images,
-    )  # fmt: skip
+    try:
+        report = make_dataset(
+            args.src, args.dest, res=args.res, mode=args.mode, channels=args.channels,
+            labels=args.labels, allow_upscale=args.allow_upscale, max_upscale=args.max_upscale,
+            max_images=args.max_images, overwrite=args.overwrite,
+        )  # fmt: skip
+    except DestinationExists as exc:
+        # Checked before any image is read. A training run may depend on the zip, as `train`
+        # refuses an --out that holds checkpoints.
+        raise ValueError(
+            f"DEST {str(exc.dest)!r} already exists; pass --overwrite to replace it"
+        ) from None
     colour = "greyscale" if report.channels == 1 else "RGB"
     classes = "class" if report.c_dim == 1 else "classes"
     labels = f", {report.c_dim} {classes}" if report.c_dim else ""

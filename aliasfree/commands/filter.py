@@ -10,6 +10,12 @@ from pathlib import Path
 
 DEFAULT_OUT = Path("aliasfree-out") / "filter"
 
+# Every file this command writes into --out. Those a run does not write (plots of an earlier
+# --radial or --plots-2d design, or any plot with --no-plots) are removed from --out, so that
+# the folder holds one design; nothing else in it is touched.
+PLOT_NAMES = ("response_1d.png", "response_2d.png", "response_slices.png")
+OUTPUT_NAMES = ("filter_taps.json", *PLOT_NAMES)
+
 
 def add_parser(sub) -> argparse.ArgumentParser:
     p = sub.add_parser(
@@ -21,7 +27,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
             "its figures of merit: DC gain, passband ripple, stopband attenuation, -6/-3 dB "
             "points, measured transition band. Frequencies are in the units of --fs "
             "(cycles per unit length); e.g. --fs 64 --cutoff 16 puts the cutoff at a quarter of "
-            "the sampling rate. Writes filter_taps.json and PNG plots into --out."
+            "the sampling rate. Writes filter_taps.json and PNG plots into --out, removing the "
+            "plots of an earlier design there that this one does not draw."
         ),
         epilog="example: aliasfree filter --numtaps 12 --cutoff 16 --width 20 --fs 64 --radial",
     )
@@ -151,7 +158,7 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from dsp._checks import check_real
-    from dsp._io import prepare_output, write_json_atomic
+    from dsp._io import make_output_dir, prepare_output, remove_stale_outputs, write_json_atomic
     from dsp.filters import FilterSpec
     from dsp.kaiser import kaiser_atten, kaiser_beta
     from dsp.plots import save_figure
@@ -208,6 +215,7 @@ def run(args: argparse.Namespace) -> int:
             names += ["response_2d.png", "response_slices.png"]
     # Every target is checked (and its folder made) before the first file is written: a bad
     # JSON path found after the plots used to leave them behind with exit status 2.
+    make_output_dir(out)
     json_path = prepare_output(out / "filter_taps.json")
     targets = {name: prepare_output(out / name) for name in names}
     files: list[str] = []
@@ -230,9 +238,22 @@ def run(args: argparse.Namespace) -> int:
         "plots": files,
     }
     json_path = write_json_atomic(json_path, doc)
+    # The plots of an earlier design (a --radial run's 2D plots beside this separable one's
+    # filter_taps.json) would contradict it: only this run's outputs stay.
+    removed = remove_stale_outputs(out, OUTPUT_NAMES, ["filter_taps.json", *names])
+    note = (
+        f"removed {', '.join(removed)} from {out} (an earlier design's, not drawn for this one)"
+        if removed
+        else None
+    )
     if args.json:
+        # stdout stays pure JSON (pipeable); the note goes to stderr.
         print(json.dumps(doc, indent=2))
+        if note:
+            print(note, file=sys.stderr)
     else:
         print(_table(spec_dict, figures))
         print(f"wrote {json_path}" + (f" and {len(files)} plots" if files else ""))
+        if note:
+            print(note)
     return 0

@@ -7,6 +7,10 @@ from pathlib import Path
 
 DEFAULT_OUT = Path("aliasfree-out") / "schedule"
 
+# Every file this command writes into --out; one a run does not write (schedule.png with
+# --no-plot) is removed, lest an earlier schedule's plot sit beside this one's JSON.
+OUTPUT_NAMES = ("schedule.json", "schedule.png")
+
 # The table has two stopband columns that differ on every layer that is not critically sampled;
 # the note keeps a reader from taking the target for the filters' edge.
 STOPBAND_NOTE = (
@@ -26,7 +30,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
             "stopband edge fc+fh (= max(f_t, rate/2), their transition band being "
             "[fc-fh, fc+fh]), channels, up/down factors, filter taps and padding. "
             "Prints a table (or JSON with --json) and writes schedule.json and schedule.png "
-            "(like Fig. 4c of the paper) to --out. Frequencies are in cycles per image width, "
+            "(like Fig. 4c of the paper) to --out (with --no-plot, an earlier schedule.png "
+            "there is removed). Frequencies are in cycles per image width, "
             "rates in samples per image width."
         ),
     )
@@ -142,7 +147,7 @@ def run(args: argparse.Namespace) -> int:
     import json
     import sys
 
-    from dsp._io import write_json_atomic
+    from dsp._io import make_output_dir, remove_stale_outputs, write_json_atomic
     from dsp.schedule import layer_schedule
 
     sched = layer_schedule(
@@ -168,7 +173,7 @@ def run(args: argparse.Namespace) -> int:
             d["up_filter"] = lay.up_filter().tolist()
             d["down_filter"] = lay.down_filter().tolist()
 
-    out = Path(args.out)
+    out = make_output_dir(args.out)
     json_path = write_json_atomic(out / "schedule.json", data)
     written = [json_path]
     if not args.no_plot:
@@ -176,12 +181,20 @@ def run(args: argparse.Namespace) -> int:
         from dsp.plots.schedule import plot_schedule
 
         written.append(save_figure(plot_schedule(sched), out / "schedule.png"))
+    removed = remove_stale_outputs(out, OUTPUT_NAMES, [p.name for p in written])
+    note = (
+        f"removed {', '.join(removed)} from {out} (an earlier schedule's, not written by this run)"
+        if removed
+        else None
+    )
 
     if args.json:
         # stdout stays pure JSON (pipeable); the file notes go to stderr.
         print(json.dumps(data, indent=2))
         for path in written:
             print(f"wrote {path}", file=sys.stderr)
+        if note:
+            print(note, file=sys.stderr)
     else:
         print(
             f"Layer schedule, config {sched.config}, res {sched.res} "
@@ -191,4 +204,6 @@ def run(args: argparse.Namespace) -> int:
         print(sched.table())
         for path in written:
             print(f"wrote {path}")
+        if note:
+            print(note)
     return 0

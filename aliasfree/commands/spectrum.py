@@ -162,7 +162,7 @@ def run(args: argparse.Namespace) -> int:
     import matplotlib.pyplot as plt
 
     from dsp._checks import check_int, check_real
-    from dsp._io import write_json_atomic
+    from dsp._io import make_output_dir, write_json_atomic
     from dsp.aliasing import out_of_band_fraction
     from dsp.imagefiles import load_images
     from dsp.plots import save_figure
@@ -175,6 +175,9 @@ def run(args: argparse.Namespace) -> int:
     # --beta only shapes the Kaiser window: checked (before any image is read) only then.
     if window == "kaiser":
         check_real("--beta", args.beta, low=0.0)
+    # An --out that cannot be written is found before the images are read, not after; the
+    # folder itself is made only once there is something to write into it.
+    make_output_dir(args.out, create=False)
     images, skipped, sources = load_images(
         args.path,
         size=args.size,
@@ -201,7 +204,7 @@ def run(args: argparse.Namespace) -> int:
             row[band] = None if math.isnan(r) else r
         oob[str(s)] = row
 
-    out: Path = args.out
+    out: Path = make_output_dir(args.out)
     files = {
         "heatmap": out / "spectrum.png",
         "slices": out / "spectrum_slices.png",

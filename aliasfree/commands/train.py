@@ -184,7 +184,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 # Names in the errors of gan.training that differ from the flag's dest (aliasfree.cli rewrites
 # a leading "name must ..." to the flag).
-FLAG_NAMES = {"use_labels": "--labels", "r1_gamma": "--gamma", "path": "--out"}
+FLAG_NAMES = {"use_labels": "--labels", "r1_gamma": "--gamma", "path": "--out", "source": "--data"}
 
 # Flag destinations of the options a resumed run takes from its checkpoint
 # (``gan.training.options.TRAINING_FIELDS``), mapped to those fields.

@@ -148,13 +148,13 @@ class ImageDataset(torch.utils.data.Dataset):
     def _init_files(self, path: Path, res: int | None, max_images: int | None) -> None:
         from PIL import Image
 
+        # Messages start "source must ..." (the parameter's name), which the train command
+        # writes as --data.
+        kinds = "'builtin', 'builtin:<set>', a folder or a .zip archive"
         if not path.exists():
-            raise ValueError(f"dataset source does not exist: {str(path)!r}")
+            raise ValueError(f"source must be {kinds}; {str(path)!r} does not exist")
         if not (path.is_dir() or zipfile.is_zipfile(path)):
-            raise ValueError(
-                f"dataset source must be 'builtin', 'builtin:<set>', a folder or a .zip "
-                f"archive, got {str(path)!r}"
-            )
+            raise ValueError(f"source must be {kinds}, got {str(path)!r}")
         self._path = path
         self._is_zip = not path.is_dir()
         self.name = path.stem if self._is_zip else path.name
@@ -164,7 +164,9 @@ class ImageDataset(torch.utils.data.Dataset):
                 with zipfile.ZipFile(path) as zf:
                     entries = zip_image_entries(zf)  # the order and names of iter_image_files
             except (zipfile.BadZipFile, OSError) as exc:
-                raise ValueError(f"cannot open zip archive {str(path)!r}: {exc}") from None
+                raise ValueError(
+                    f"source must be a readable .zip archive; cannot open {str(path)!r}: {exc}"
+                ) from None
             names = [name for name, _ in entries]
             infos = [info for _, info in entries]
         else:
@@ -174,7 +176,9 @@ class ImageDataset(torch.utils.data.Dataset):
             infos = infos[:max_images] if infos is not None else None
         self._files, self._infos = names, infos
         if not names:
-            raise ValueError(f"no PNG/JPEG/WebP/BMP/TIFF image found in {str(path)!r}")
+            raise ValueError(
+                f"source must hold PNG/JPEG/WebP/BMP/TIFF images; none found in {str(path)!r}"
+            )
         colour = False
         for i, name in enumerate(names):
             try:

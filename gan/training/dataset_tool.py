@@ -34,19 +34,24 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from dsp._checks import as_finite_array, check_int, check_power_of_two
-from dsp._io import mkstemp_output, prepare_output
+from dsp._io import make_output_dir, mkstemp_output, prepare_output
 from dsp.imagefiles import (
     IMAGE_EXTENSIONS,
+    SkipReason,
+    UnreadableImage,
     UnsupportedSamples,
     check_integer_samples,
+    decode_failure_kind,
     integer_samples,
     iter_image_files,
+    no_usable_image_message,
     zip_entry_name,
 )
 from dsp.interpolation import fractional_shift, resample_rational
 
 __all__ = [
     "DatasetReport",
+    "DestinationExists",
     "check_resolution",
     "decode_image",
     "is_gray_image",
@@ -137,8 +142,9 @@ def decode_image(
     Raises
     ------
     ValueError
-        If the bytes cannot be decoded; the message names ``name`` (and ``source``, the folder
-        or zip holding it, when given).
+        If the bytes cannot be decoded (:class:`dsp.imagefiles.UnreadableImage`, whose ``kind``
+        is the short cause); the message names ``name`` (and ``source``, the folder or zip
+        holding it, when given).
     """
     if mode not in ("L", "RGB"):
         raise ValueError(f"mode must be 'L' or 'RGB', got {mode!r}")
@@ -160,7 +166,9 @@ def decode_image(
         # Decoders raise many types (OSError, SyntaxError, struct.error...); Pillow's messages
         # name an in-memory buffer, so the file name is added here.
         where = f" in {os.fspath(source)!r}" if source is not None else ""
-        raise ValueError(f"cannot decode image {name!r}{where}: {describe_error(exc)}") from None
+        raise UnreadableImage(
+            f"cannot decode image {name!r}{where}: {describe_error(exc)}", decode_failure_kind(exc)
+        ) from None
     if arr.ndim == 2:
         arr = arr[:, :, None]
     return np.ascontiguousarray(arr)
@@ -443,15 +451,27 @@ def _links_not_read(src: Path) -> list[tuple[str, str]]:
         if not f.is_symlink() or any(p.startswith(".") for p in rel.parts):
             continue
         if not f.exists():
-            out.append((rel.as_posix(), "broken link (its target does not exist)"))
+            reason = SkipReason("broken link (its target does not exist)", "broken link")
+            out.append((rel.as_posix(), reason))
         elif f.is_dir():
-            out.append((rel.as_posix(), "link to a folder (not followed; give its target)"))
+            reason = SkipReason(
+                "link to a folder (not followed; give its target)", "link to a folder"
+            )
+            out.append((rel.as_posix(), reason))
     return sorted(out)
 
 
 # --------------------------------------------------------------------------------------------
 # The tool
 # --------------------------------------------------------------------------------------------
+
+
+class DestinationExists(ValueError):
+    """:func:`make_dataset` with ``overwrite=False`` found ``dest`` already there."""
+
+    def __init__(self, dest: os.PathLike | str) -> None:
+        super().__init__(f"{os.fspath(dest)!r} already exists (overwrite=True replaces it)")
+        self.dest = Path(dest)
 
 
 @dataclass(frozen=True)
@@ -540,6 +560,7 @@ def make_dataset(
     max_upscale: float = 8.0,
     max_images: int | None = None,
     progress: Callable[[int, str], None] | None = None,
+    overwrite: bool = True,
 ) -> DatasetReport:
     """Convert the images under ``src`` into a training zip ``dest``.
 
@@ -555,7 +576,8 @@ def make_dataset(
     src : path-like
         Folder (recursive) or zip archive of PNG/JPEG/WebP/BMP/TIFF images.
     dest : path-like
-        The zip to write (parent folders are created; an existing file is replaced).
+        The zip to write (parent folders are created; an existing file is replaced, atomically,
+        unless ``overwrite`` is false).
     res : int
         Output resolution in pixels: a power of two in ``[4, 8192]``.
     mode : {"crop", "pad"}
@@ -576,6 +598,10 @@ def make_dataset(
         Stop after this many written images.
     progress : callable, optional
         Called as ``progress(count_written, name)`` after each written image.
+    overwrite : bool
+        If false, an existing ``dest`` is an error (:class:`DestinationExists`, a
+        ``ValueError``), raised before any image is read and again, should one have appeared
+        meanwhile, instead of the final rename.
 
     Returns
     -------
@@ -584,7 +610,9 @@ def make_dataset(
     Raises
     ------
     ValueError
-        Bad arguments, an unusable ``src`` or labels file, or no usable image at all.
+        Bad arguments, an unusable ``src`` or labels file, a ``dest`` whose folder cannot be
+        written, an existing ``dest`` without ``overwrite``, or no usable image at all (the
+        message counts the skipped files by cause).
     """
     res = check_resolution(res)
     if mode not in ("crop", "pad"):
@@ -615,19 +643,26 @@ def make_dataset(
             )
     else:
         label_map = read_source_labels(src) or None
+    # After every argument check, before any image is read.
+    if not overwrite and dest.exists() and not dest.is_dir():
+        raise DestinationExists(dest)
     if channels is None:
         channels = 1 if _probe_gray(src) else 3
     pil_mode = "L" if channels == 1 else "RGB"
 
-    skipped: list[tuple[str, str]] = [
-        (n, "not an image file (extension)") for n in _other_files(src)
-    ] + _links_not_read(src)
+    not_image = SkipReason("not an image file (extension)", "not an image file")
+    skipped: list[tuple[str, str]] = [(n, not_image) for n in _other_files(src)] + _links_not_read(
+        src
+    )
+    # Its folder made and able to take files (a file in the way, /proc/x.zip: exit status 2,
+    # not an OSError), and dest itself no folder.
+    make_output_dir(dest.parent, "dest")
     dest = prepare_output(dest)
     with _sigterm_raises():
         return _write_dataset(
             src, dest, label_map, skipped, res=res, mode=mode, channels=channels,
             pil_mode=pil_mode, allow_upscale=allow_upscale, max_upscale=max_upscale,
-            max_images=max_images, progress=progress,
+            max_images=max_images, progress=progress, overwrite=overwrite,
         )  # fmt: skip
 
 
@@ -645,6 +680,7 @@ def _write_dataset(
     max_upscale: float,
     max_images: int | None,
     progress: Callable[[int, str], None] | None,
+    overwrite: bool,
 ) -> DatasetReport:
     """The write of :func:`make_dataset` (arguments checked): temporary zip, then rename."""
     records: list[tuple[str, str, int | None]] = []  # (new name, source name, class)
@@ -660,38 +696,38 @@ def _write_dataset(
                     if label_map is not None:
                         cls = label_map.get(name)
                         if cls is None:
-                            skipped.append((name, "no label in the labels file"))
+                            skipped.append((name, SkipReason("no label in the labels file")))
                             continue
                     try:
                         data = read()
                     except Exception as exc:
-                        skipped.append((name, f"cannot read: {type(exc).__name__}: {exc}"))
+                        text = f"cannot read: {type(exc).__name__}: {exc}"
+                        skipped.append((name, SkipReason(text, "cannot be read")))
                         continue
                     try:
                         img = decode_image(data, pil_mode, name, as_float=True)
                     except ValueError as exc:
-                        skipped.append((name, str(exc)))
+                        skipped.append((name, SkipReason(str(exc), getattr(exc, "kind", None))))
                         continue
                     h, w = img.shape[:2]
                     if min(h, w) == 0:
-                        skipped.append((name, "empty image"))
+                        skipped.append((name, SkipReason("empty image")))
                         continue
                     chw = np.moveaxis(img, -1, 0)
                     side = min(h, w) if mode == "crop" else max(h, w)
                     if not allow_upscale and side < res:
-                        skipped.append(
-                            (name, f"smaller than {res}x{res} after {mode}: {w}x{h} (no upscale)")
-                        )
+                        kind = f"smaller than {res}x{res} after {mode} (no upscale)"
+                        text = f"smaller than {res}x{res} after {mode}: {w}x{h} (no upscale)"
+                        skipped.append((name, SkipReason(text, kind)))
                         continue
                     if res > max_upscale * side:
-                        skipped.append(
-                            (
-                                name,
-                                f"too small: {w}x{h} is {side}x{side} after {mode}, would be "
-                                f"enlarged {res / side:.3g}x to {res}x{res} (at most "
-                                f"{max_upscale:g}x)",
-                            )
+                        kind = f"would be enlarged more than {max_upscale:g}x to {res}x{res}"
+                        text = (
+                            f"too small: {w}x{h} is {side}x{side} after {mode}, would be "
+                            f"enlarged {res / side:.3g}x to {res}x{res} (at most "
+                            f"{max_upscale:g}x)"
                         )
+                        skipped.append((name, SkipReason(text, kind)))
                         continue
                     if side < res:
                         upscaled += 1
@@ -712,10 +748,7 @@ def _write_dataset(
                 # One list in file order (it was gathered as non-images, links, then the rest).
                 skipped.sort(key=lambda item: item[0])
                 if not records:
-                    first = f"; first skipped: {skipped[0][0]}: {skipped[0][1]}" if skipped else ""
-                    raise ValueError(
-                        f"no usable image in {str(src)!r} ({len(skipped)} skipped{first})"
-                    )
+                    raise ValueError(no_usable_image_message(src, skipped))
                 c_dim = 0
                 orphans: list[str] = []
                 if label_map is not None:
@@ -738,6 +771,8 @@ def _write_dataset(
                 _write_entry(zf, "dataset.json", (json.dumps(meta, indent=1) + "\n").encode())
             fh.flush()
             os.fsync(fh.fileno())
+        if not overwrite and os.path.lexists(dest):
+            raise DestinationExists(dest)  # made while this ran: not replaced unasked
         os.replace(tmp, dest)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -260,3 +260,52 @@ def test_one_class_is_singular_and_a_labels_file_without_labels_is_an_error(tmp_
     # A dataset.json in SRC saying null still means an unlabelled set.
     (src / "dataset.json").write_text(json.dumps({"labels": None}))
     assert make_dataset(src, dest, res=16).c_dim == 0
+
+
+def test_no_usable_image_counts_skips_by_reason(tmp_path, capsys, rng):
+    # Said "15 skipped; first skipped: corrupt.png: not a recognised image" when all but one
+    # file were skipped as too small to enlarge.
+    src = tmp_path / "imgs"
+    for i in range(4):
+        _save(src / f"a{i}.png", rng.integers(0, 256, (100, 120), np.uint8))
+    (src / "0corrupt.png").write_bytes(b"junk")
+    dest = tmp_path / "d1.zip"
+    argv = ["dataset", str(src), str(dest), "--res", "512", "--max-upscale", "2"]
+    assert main(argv) == 2
+    assert capsys.readouterr().err == (
+        f"aliasfree dataset: error: no usable image in {str(src)!r}; 5 files skipped: "
+        "4 would be enlarged more than 2x to 512x512 (e.g. a0.png), "
+        "1 not a recognised image (0corrupt.png)\n"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["imgs"]
+
+
+def test_an_existing_dest_is_kept_unless_overwrite(tmp_path, capsys, rng):
+    src = tmp_path / "src"
+    _save(src / "a.png", rng.integers(0, 256, (20, 20), np.uint8))
+    dest = tmp_path / "d.zip"
+    dest.write_bytes(b"a zip a training run depends on")
+    assert main(["dataset", str(src), str(dest), "--res", "16"]) == 2
+    assert capsys.readouterr().err == (
+        f"aliasfree dataset: error: DEST {str(dest)!r} already exists; pass --overwrite to "
+        "replace it\n"
+    )
+    assert dest.read_bytes() == b"a zip a training run depends on"
+    assert main(["dataset", str(src), str(dest), "--res", "16", "--overwrite"]) == 0
+    assert ImageDataset(dest).res == 16
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.zip", "src"]  # no temporary file
+    # The library keeps its documented default (replace); overwrite=False refuses.
+    from gan.training.dataset_tool import DestinationExists
+
+    with pytest.raises(DestinationExists, match="already exists"):
+        make_dataset(src, dest, res=8, overwrite=False)
+    assert make_dataset(src, dest, res=8).res == 8
+
+
+def test_an_unwritable_dest_is_a_clear_error(tmp_path, capsys, rng):
+    src = tmp_path / "src"
+    _save(src / "a.png", rng.integers(0, 256, (20, 20), np.uint8))
+    assert main(["dataset", str(src), "/proc/aliasfree-nope/d.zip", "--res", "16"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("aliasfree dataset: error: dest: cannot write /proc/aliasfree-nope: ")
+    assert len(err.splitlines()) == 1

@@ -158,3 +158,45 @@ def test_bad_json_target_writes_no_plot(tmp_path, capsys):
     assert rc == 2
     assert sorted(p.name for p in out2.iterdir()) == ["response_slices.png"]
     capsys.readouterr()
+
+
+FILTER_ARGS = ["filter", "--numtaps", "12", "--cutoff", "16", "--width", "20", "--fs", "64"]
+
+
+def test_plots_of_an_earlier_design_are_removed(tmp_path, capsys):
+    # A radial design then a separable one in the same --out left the radial run's 2D plots
+    # beside the new filter_taps.json.
+    out = tmp_path / "o"
+    assert main([*FILTER_ARGS, "--radial", "--out", str(out)]) == 0
+    (out / "notes.txt").write_text("mine")
+    (out / "response_2d.png.keep").write_text("mine too")
+    capsys.readouterr()
+    assert main([*FILTER_ARGS, "--out", str(out)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-1] == (
+        f"removed response_2d.png, response_slices.png from {out} (an earlier design's, "
+        "not drawn for this one)"
+    )
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["filter_taps.json", "notes.txt", "response_1d.png", "response_2d.png.keep"]
+    doc = json.loads((out / "filter_taps.json").read_text())
+    assert doc["plots"] == [str(out / "response_1d.png")]
+    # --no-plots: no plot is this design's; --json keeps stdout pure JSON (the note: stderr).
+    assert main([*FILTER_ARGS, "--no-plots", "--json", "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    json.loads(captured.out)
+    assert captured.err.startswith("removed response_1d.png from")
+    assert sorted(p.name for p in out.iterdir()) == [
+        "filter_taps.json", "notes.txt", "response_2d.png.keep"
+    ]  # fmt: skip
+    # Nothing to remove: nothing said.
+    assert main([*FILTER_ARGS, "--no-plots", "--out", str(out)]) == 0
+    assert "removed" not in capsys.readouterr().out
+
+
+def test_an_out_that_cannot_be_written_is_exit_status_2_naming_the_flag(capsys):
+    # Was exit status 1 with a bare "No such file or directory: '/proc/nope'".
+    assert main([*FILTER_ARGS, "--out", "/proc/aliasfree-nope"]) == 2
+    assert capsys.readouterr().err.startswith(
+        "aliasfree filter: error: --out: cannot write /proc/aliasfree-nope: "
+    )

@@ -125,3 +125,22 @@ def test_table_tells_the_target_stopband_from_the_filters_edge(tmp_path, capsys)
     # half-width is 16/2 - 2 = 6 and their stopband starts at 2 + 6 = 8.
     values = row0.split()
     assert values[5:9] == ["2", "6", f"{2**2.1:.4g}", "8"]
+
+
+def test_no_plot_removes_an_earlier_schedule_png(tmp_path, capsys):
+    # schedule.png of an earlier run stayed beside a schedule.json of another resolution.
+    out = tmp_path / "o"
+    assert main(["schedule", "--res", "16", "--out", str(out)]) == 0
+    (out / "other.png").write_bytes(b"x")
+    capsys.readouterr()
+    assert main(["schedule", "--res", "32", "--no-plot", "--out", str(out)]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        f"removed schedule.png from {out} (an earlier schedule's, not written by this run)"
+    )
+    assert sorted(p.name for p in out.iterdir()) == ["other.png", "schedule.json"]
+
+
+def test_an_out_that_cannot_be_written_names_the_flag(capsys):
+    assert main(["schedule", "--res", "16", "--no-plot", "--out", "/proc/aliasfree-nope"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("aliasfree schedule: error: --out: cannot write /proc/aliasfree-nope: ")

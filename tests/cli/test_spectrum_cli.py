@@ -140,3 +140,35 @@ def test_beta_is_checked_only_for_the_kaiser_window(folder, tmp_path, capsys):
     with pytest.raises(ValueError, match="--beta"):
         cmd.run(_parse([str(folder), "--out", str(bad), "--window", "kaiser", "--beta", "-1"]))
     assert not bad.exists()
+
+
+def _small_and_corrupt(folder, n_small=4):
+    folder.mkdir()
+    rng = np.random.default_rng(1)
+    for i in range(n_small):
+        Image.fromarray(rng.integers(0, 256, (20, 24), np.uint8)).save(folder / f"a{i}.png")
+    (folder / "corrupt.png").write_bytes(b"junk")
+    return folder
+
+
+def test_no_usable_image_counts_skips_by_reason_not_the_first_file(tmp_path, capsys):
+    from aliasfree.cli import main
+
+    src = _small_and_corrupt(tmp_path / "imgs")
+    (src / "0.png").write_bytes(b"junk")  # first in file order, and the odd one out
+    assert main(["spectrum", str(src), "--size", "500", "--out", str(tmp_path / "o")]) == 2
+    assert capsys.readouterr().err == (
+        f"aliasfree spectrum: error: no usable image in {str(src)!r}; 6 files skipped: "
+        "4 smaller than 500x500 (e.g. a0.png), 2 not a recognised image (e.g. 0.png)\n"
+    )
+    assert not (tmp_path / "o").exists()
+
+
+def test_an_out_that_cannot_be_written_names_the_flag(folder, tmp_path, capsys):
+    from aliasfree.cli import main
+
+    # Was exit status 1 with a bare "No such file or directory: '/proc/nope'".
+    assert main(["spectrum", str(folder), "--out", "/proc/aliasfree-nope"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("aliasfree spectrum: error: --out: cannot write /proc/aliasfree-nope: ")
+    assert len(err.splitlines()) == 1

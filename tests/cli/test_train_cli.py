@@ -336,3 +336,18 @@ def test_train_without_scikit_image_is_a_one_line_error(tmp_path, monkeypatch, c
     assert rc == 2
     err = capsys.readouterr().err
     assert "aliasfree train: error:" in err and "aliasfree[data]" in err
+
+
+def test_data_path_errors_name_the_data_flag(tmp_path, capsys):
+    from aliasfree.cli import main
+
+    # Said "dataset source does not exist: ..." (no flag named).
+    (tmp_path / "empty").mkdir()
+    for data, text in [
+        (tmp_path / "missing", "--data must be 'builtin', 'builtin:<set>', a folder or a .zip"),
+        (tmp_path / "empty", "--data must hold PNG/JPEG/WebP/BMP/TIFF images; none found in"),
+    ]:
+        argv = ["train", "--data", str(data), "--threads", "1", "--out", str(tmp_path / "never")]
+        assert main(argv) == 2
+        assert f"\naliasfree train: error: {text}" in "\n" + capsys.readouterr().err
+    assert not (tmp_path / "never").exists()

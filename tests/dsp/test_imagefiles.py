@@ -298,3 +298,43 @@ def test_integer_samples_beyond_16_bits_are_refused_not_clipped(tmp_path):
     assert "from 0 to 63000000 are outside 0..65535" in skipped[0][1]
     assert "from -5 to -5" in skipped[1][1]
     np.testing.assert_allclose(images[0, 0], ok / 65535.0, rtol=1e-12)
+
+
+def _small_and_corrupt(folder, n_small=3, side=20):
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(n_small):
+        Image.fromarray(rng.integers(0, 256, (side, side + 4), np.uint8)).save(folder / f"a{i}.png")
+    (folder / "corrupt.png").write_bytes(b"not an image")
+    return folder
+
+
+def test_no_usable_image_counts_the_skips_by_cause(tmp_path):
+    # The error quoted the first skipped file (a corrupt one, say) while almost every file
+    # was skipped for another cause (too small for --size).
+    src = _small_and_corrupt(tmp_path / "d")
+    (src / "0bad.png").write_bytes(b"junk")  # sorts first: used to be the only one quoted
+    with pytest.raises(ValueError) as info:
+        load_images(src, size=64)
+    assert str(info.value) == (
+        f"no usable image in {str(src)!r}; 5 files skipped: 3 smaller than 64x64 (e.g. a0.png), "
+        "2 not a recognised image (e.g. 0bad.png)"
+    )
+
+
+def test_summarize_skipped_groups_by_kind_and_keeps_the_text():
+    import json
+
+    from dsp.imagefiles import SkipReason, no_usable_image_message, summarize_skipped
+
+    small = [
+        (f"s{i}.png", SkipReason(f"smaller than 8x8: {i}x{i}", "smaller than 8x8")) for i in (1, 2)
+    ]
+    skipped = [("x.png", "odd reason"), *small]
+    assert summarize_skipped(skipped) == "2 smaller than 8x8 (e.g. s1.png), 1 odd reason (x.png)"
+    # Still a str: printed and written to JSON as the full reason.
+    assert json.dumps(small[0][1]) == '"smaller than 8x8: 1x1"'
+    assert no_usable_image_message("p", [("x.png", "odd")]) == (
+        "no usable image in 'p'; 1 file skipped: 1 odd (x.png)"
+    )
+    assert "image files are .bmp" in no_usable_image_message("p", [])

@@ -335,14 +335,19 @@ def test_label_errors(tmp_path, rng):
 
 
 def test_bad_sources(tmp_path):
-    with pytest.raises(ValueError, match="does not exist"):
+    # The messages lead with the parameter's name, which `aliasfree train` writes as --data
+    # (they said "dataset source ..." and "no PNG/... image found", naming no flag).
+    with pytest.raises(ValueError, match=r"^source must be .*'.*missing' does not exist"):
         ImageDataset(tmp_path / "missing")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(ValueError, match="no PNG"):
+    with pytest.raises(ValueError, match=r"^source must hold PNG/.*none found in"):
         ImageDataset(tmp_path / "empty")
     (tmp_path / "file.txt").write_text("x")
-    with pytest.raises(ValueError, match="folder or a .zip"):
+    with pytest.raises(ValueError, match=r"^source must be .*folder or a .zip"):
         ImageDataset(tmp_path / "file.txt")
+    (tmp_path / "bad.zip").write_bytes(b"PK\x05\x06" + bytes(18))  # an empty archive
+    with pytest.raises(ValueError, match=r"^source must hold PNG/"):
+        ImageDataset(tmp_path / "bad.zip")
     with pytest.raises(ValueError, match="max_images"):
         ImageDataset("builtin", max_images=0)
 
