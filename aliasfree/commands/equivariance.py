@@ -172,9 +172,11 @@ def run(args: argparse.Namespace) -> int:
     import time
 
     from dsp._checks import check_int, check_real
-    from dsp._io import write_json_atomic
+    from dsp._io import make_output_dir, write_json_atomic
     from gan.metrics.equivariance import measure
 
+    if args.out is not None:  # before the work, not after
+        make_output_dir(Path(args.out).parent, "--out", create=False)
     metrics = _parse_metrics(args.metrics)
     # Checked here too (measure() checks them under its own names) so errors name the flags.
     check_int("--num", args.num, minimum=1)

@@ -125,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
 
     matplotlib.use("Agg")
     from aliasfree.commands.schedule import STOPBAND_NOTE
-    from dsp._io import check_output_dir, write_json_atomic
+    from dsp._io import make_output_dir, write_json_atomic
     from dsp.figures import relu_aliasing
     from dsp.plots import save_figure
     from dsp.schedule import layer_schedule
@@ -133,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
     out: Path = args.out
     # Both schedules first: a bad --res fails before anything is printed or created.
     schedules = {config: layer_schedule(args.res, config) for config in ("t", "r")}
-    check_output_dir(out).mkdir(parents=True, exist_ok=True)
+    make_output_dir(out)
     summary: dict = {"res": args.res, "configs": {}}
     written: list[Path] = []
 

@@ -446,10 +446,10 @@ def default_threads(available: int, idle: float | None, processes: int = 1) -> i
 
 
 def run(args: argparse.Namespace) -> int:
-    from dsp._io import check_output_dir
+    from dsp._io import make_output_dir
 
     opts = options_from_args(args)
-    check_output_dir(opts.out)  # before the data and networks load, not after
+    make_output_dir(opts.out, "--out", create=False)  # before the data and networks load
     import torch
 
     from gan.training.distributed import launch_ranks

@@ -80,8 +80,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    from dsp._io import make_output_dir
     from gan.metrics.video import latents_from_seeds, transform_video
 
+    make_output_dir(Path(args.out).parent, "--out", create=False)  # before the work, not after
     translate = parse_pair("--translate", args.translate)
     G = load_model(args)
     k = class_of(G, args.class_idx)

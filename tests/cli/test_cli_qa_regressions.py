@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import stat
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -63,6 +64,36 @@ def test_output_folder_blocked_by_a_file(argv, tmp_path, capsys):
     with pytest.raises(ValueError, match="is a file"):
         train_cmd.run(_parse(["--out", str(blocker), "--kimg", "0.002"]))
     assert blocker.read_text() == "keep"
+
+
+@pytest.mark.parametrize(
+    "argv, name",
+    [
+        (["generate", "--res", "16", "--seeds", "0"], "g.png"),
+        (["sticking", "--res", "16", "--num", "2", "--steps", "2"], "s.png"),
+        (["video", "--res", "16", "--frames", "2"], "v.gif"),
+        (["equivariance", "--res", "16", "--num", "1", "--metrics", "eqt_frac"], "e.json"),
+        (["tour", "--res", "16", "--no-plots"], ""),
+    ],
+)
+@pytest.mark.parametrize("where", ["blocked", "proc"])
+def test_an_unwritable_out_is_status_2_naming_the_flag_before_any_work(
+    argv, name, where, tmp_path, capsys, monkeypatch
+):
+    # generate and tour exited 1 with a bare "No such file or directory" after doing the work.
+    parent = tmp_path / "afile" / "sub" if where == "blocked" else Path("/proc/nope")
+    (tmp_path / "afile").write_text("keep")
+    import gan.networks.presets as presets
+
+    def no_work(*a, **k):
+        raise AssertionError("the network was built before --out was checked")
+
+    monkeypatch.setattr(presets, "build_generator", no_work)
+    out = parent / name if name else parent
+    assert cli.main([*argv, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "--out: cannot write" in err and "Traceback" not in err
+    assert (tmp_path / "afile").read_text() == "keep"
 
 
 def test_file_system_errors_are_one_line_messages(tmp_path, capsys, monkeypatch):
