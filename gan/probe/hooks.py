@@ -104,8 +104,11 @@ def _check_names(arg: str, names: Sequence[str], known: dict[str, nn.Module]) ->
     out = set()
     for n in names:
         if not isinstance(n, str) or n not in known or n == "":
+            # The root module ('') is the whole model, not a layer one could name.
+            candidates = sorted(k for k in known if k)
+            more = f" and {len(candidates) - 50} more" if len(candidates) > 50 else ""
             raise ValueError(
-                f"{arg} must name modules of the model; {n!r} is not one of {sorted(known)[:50]}"
+                f"{arg} must name modules of the model; {n!r} is not one of {candidates[:50]}{more}"
             )
         out.add(n)
     return out
@@ -176,7 +179,8 @@ def discover_layers(
         kept = [i for i in infos if any(_matches(i.name, p) for p in layers)]
         if not kept:
             raise ValueError(
-                f"layers {layers} match no module; candidates are {[i.name for i in infos]}"
+                f"layers must match a module: {layers} match no module; candidates are "
+                f"{[i.name or '(model)' for i in infos]}"
             )
         infos = kept
     return infos

@@ -187,6 +187,12 @@ def _remove_path(entry: str) -> None:
         sys.path.remove(entry)
 
 
+def _a_type(obj: object) -> str:
+    """``obj``'s type name with its indefinite article: ``"an int"``, ``"a str"``."""
+    name = type(obj).__name__
+    return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
+
+
 def _model_from(spec: str, mod: object, mod_name: str, attr: str) -> nn.Module:
     """The module named by ``attr`` in ``mod``: an ``nn.Module`` itself or what its factory
     returns."""
@@ -198,13 +204,13 @@ def _model_from(spec: str, mod: object, mod_name: str, attr: str) -> nn.Module:
     if isinstance(obj, nn.Module):
         model = obj
     elif not callable(obj):
-        raise ValueError(f"model spec {spec!r}: {attr!r} is a {type(obj).__name__}, not callable")
+        raise ValueError(f"model spec {spec!r}: {attr!r} is {_a_type(obj)}, not callable")
     else:
         _check_no_argument_call(spec, attr, obj)
         model = obj()
         if not isinstance(model, nn.Module):
             raise ValueError(
-                f"model spec {spec!r}: {attr}() returned a {type(model).__name__}, not an nn.Module"
+                f"model spec {spec!r}: {attr}() returned {_a_type(model)}, not an nn.Module"
             )
     return model
 

@@ -31,7 +31,7 @@ from dsp.aliasing import (
 from dsp.interpolation import fractional_shift, lanczos_margin, lanczos_shift
 from dsp.spectrum import power_spectrum
 from gan._compile import eager_module
-from gan.probe.hooks import LayerInfo, discover_layers, hooks_paused, run_hooked
+from gan.probe.hooks import LayerInfo, call_key, discover_layers, hooks_paused, run_hooked
 from gan.probe.report import (
     FOLD_KEYS,
     PSNR_CAP_DB,
@@ -40,6 +40,7 @@ from gan.probe.report import (
     Spectrum,
     Stat,
     equivariance_key,
+    rate_text,
 )
 
 __all__ = [
@@ -313,14 +314,15 @@ def _module_fn(module: nn.Module):
                 "[k, C, H, W], at the input size and at the oversampled size; "
                 f"{type(module).__name__} failed on {tuple(a.shape)} ({e}). Only pointwise "
                 "modules can be "
-                "measured: leave it out of nonlinearities, or pass measures without "
-                "'nonlinearity'"
+                "measured: leave it out of nonlinearities (--nonlinearities), or pass measures "
+                "without 'nonlinearity'"
             ) from e
         if not isinstance(y, torch.Tensor) or y.shape != t.shape:
             raise ValueError(
                 f"the nonlinearity measure needs a pointwise module (same shape out); "
                 f"{type(module).__name__} turned {tuple(t.shape)} into "
-                f"{getattr(y, 'shape', type(y).__name__)}: leave it out of nonlinearities"
+                f"{getattr(y, 'shape', type(y).__name__)}: leave it out of nonlinearities "
+                "(--nonlinearities)"
             )
         y = y[:, 0] if single else y
         return y.to(torch.float64).cpu().numpy()
@@ -405,9 +407,14 @@ def _valid_mask(h: int, w: int, dy: float, dx: float, circular: bool) -> tuple[s
     (the layers' receptive field) at each border."""
     if circular:
         return slice(None), slice(None)
-    my = lanczos_margin(dy) + h // 8
-    mx = lanczos_margin(dx) + w // 8
+    my, mx = _border_margins(h, w, dy, dx)
     return slice(my, h - my), slice(mx, w - mx)
+
+
+def _border_margins(h: int, w: int, dy: float, dx: float) -> tuple[int, int]:
+    """Samples left out at each border of an ``h × w`` map under a non-circular shift of
+    ``(dy, dx)`` samples: ``lanczos_margin(d) + size // 8`` per axis (``_valid_mask``)."""
+    return lanczos_margin(dy) + h // 8, lanczos_margin(dx) + w // 8
 
 
 def equivariance_psnr(
@@ -500,6 +507,11 @@ class _Acc:
     spec_n: int = 0
     cutoff: float | tuple[float, float] | None = None
     notes: dict[str, None] = field(default_factory=dict)
+    # Non-circular shifts (dy, dx) in layer samples whose border margins (my, mx) leave no
+    # interior of this layer's map to compare: its equivariance is NaN there (a row note).
+    too_small: dict[tuple[float, float], tuple[int, int]] = field(default_factory=dict)
+    # Adaptive pooling: an output size that does not grow with the input.
+    fixed_size: bool = False
 
     def add(self, key: str, v: np.ndarray) -> None:
         self.values.setdefault(key, []).append(np.asarray(v, dtype=np.float64))
@@ -649,7 +661,8 @@ class _Prober:
         x0 = args[0] if args and isinstance(args[0], torch.Tensor) else None
         if self._first:
             in_hw = tuple(x0.shape[-2:]) if x0 is not None and x0.ndim == 4 else None
-            rate = layer_rate(info.module, self._input_rate(x0), in_hw, tuple(out.shape[-2:]))
+            rate_in = self._input_rate(x0)
+            rate = layer_rate(info.module, rate_in, in_hw, tuple(out.shape[-2:]))
             self._remember_rate(out, rate)
             self.accs[key] = _Acc(
                 type=info.type,
@@ -657,11 +670,22 @@ class _Prober:
                 out_shape=tuple(out.shape[1:]),
                 rate=rate[0],
                 rate_w=rate[1],
+                fixed_size=isinstance(info.module, nn.AdaptiveAvgPool2d | nn.AdaptiveMaxPool2d),
             )
             self.order.append(key)
+            if self.do_down and in_hw is not None and _unmeasured_rate_drop(info, rate_in, rate):
+                # The root module cannot be named: wrapped, it becomes the module '0'.
+                name = repr(info.name) if info.name else "'0' of nn.Sequential(model)"
+                self.accs[key].notes.setdefault(
+                    f"lowers the sample rate ({rate_text(*rate_in)} → {rate_text(*rate)}) but "
+                    f"is not a known downsampling module ({info.type}); name {name} in "
+                    "downsampling_layers (--downsampling-layers) to measure its aliasing",
+                    None,
+                )
         elif key not in self.accs:
             raise ValueError(
-                f"layer {key!r} appeared only in a later batch chunk; pass batch_size=None"
+                f"layer {key!r} appeared only in a later batch chunk; pass batch_size=None "
+                "(leave out --batch)"
             )
         self._seen.append(key)
         acc = self.accs[key]
@@ -691,6 +715,11 @@ class _Prober:
             raise ValueError(f"layer {key!r} output changed shape under a shift of {t:g}")
         acc = self.accs[key]
         dy, dx = t * acc.rate, t * acc.rate_w
+        if not self.circular:
+            h, w = ref.shape[-2:]
+            margins = _border_margins(h, w, dy, dx)
+            if h - 2 * margins[0] <= 0 or w - 2 * margins[1] <= 0:
+                acc.too_small[(dy, dx)] = margins
         psnr = equivariance_psnr(_np(ref), _np(out), dy, dx, circular=self.circular)
         self.accs[key].add(equivariance_key(t), psnr)
 
@@ -711,7 +740,7 @@ class _Prober:
         if self._seen != self.order:
             raise ValueError(
                 "the forward pass called different layers for different batch chunks; "
-                "pass batch_size=None"
+                "pass batch_size=None (leave out --batch)"
             )
         self._first = False
         if not self.do_eq:
@@ -735,19 +764,143 @@ class _Prober:
 _EMPTY_MEASURE_REASONS = {
     "downsampling": (
         "no hooked layer lowers the rate (a strided Conv2d/MaxPool2d/AvgPool2d, adaptive pooling "
-        "or Upsample to a smaller map, or a module named in downsampling_layers); functional "
-        "calls inside a forward (F.interpolate, F.avg_pool2d, a strided F.conv2d) are not "
-        "modules, so hooks cannot see them: name the module that makes them in "
-        "downsampling_layers"
+        "or Upsample to a smaller map, or a module named in downsampling_layers "
+        "(--downsampling-layers)); functional calls inside a forward (F.interpolate, "
+        "F.avg_pool2d, a strided F.conv2d) are not modules, so hooks cannot see them: name the "
+        "module that makes them in downsampling_layers (--downsampling-layers)"
     ),
     "nonlinearity": (
         "no hooked layer is a pointwise nonlinearity module (NONLINEARITY_TYPES or a module "
-        "named in nonlinearities); functional calls inside a forward (F.relu, torch.tanh, "
-        "x.clamp) are not modules, so hooks cannot see them: use the module form (nn.ReLU) or "
-        "name a module that only applies the function in nonlinearities"
+        "named in nonlinearities (--nonlinearities)); functional calls inside a forward (F.relu, "
+        "torch.tanh, x.clamp) are not modules, so hooks cannot see them: use the module form "
+        "(nn.ReLU) or name a module that only applies the function in nonlinearities "
+        "(--nonlinearities)"
     ),
     "equivariance": "no hooked layer produced a map to compare",
 }
+
+
+def _few(names: Sequence[str], k: int = 3) -> str:
+    """``'a', 'b', 'c' and 4 more``: the first ``k`` names, quoted."""
+    shown = ", ".join(repr(n) for n in names[:k])
+    return shown + (f" and {len(names) - k} more" if len(names) > k else "")
+
+
+def _unmeasured_rate_drop(
+    info: LayerInfo, rate_in: tuple[float, float], rate: tuple[float, float]
+) -> bool:
+    """Whether a hooked layer lowers the rate (as followed by ``layer_rate``) without being a
+    candidate of the downsampling measure: a user's module that resamples with a functional call
+    (a strided ``F.conv2d`` in a ``Blur``), which only ``downsampling_layers`` gets measured.
+    ``PixelUnshuffle`` moves samples into channels without discarding any: not aliasing."""
+    if info.downsampling or isinstance(info.module, nn.PixelUnshuffle):
+        return False
+    return any(r < r_in * (1 - 1e-9) for r, r_in in zip(rate, rate_in, strict=True))
+
+
+def _strided(mod: nn.Module) -> bool:
+    """A module of a known rate-lowering type that lowers the rate whatever its input: a strided
+    convolution or pooling, adaptive pooling (to a map smaller than most inputs)."""
+    if isinstance(mod, nn.AdaptiveAvgPool2d | nn.AdaptiveMaxPool2d):
+        return True
+    if isinstance(mod, nn.Conv2d | nn.MaxPool2d | nn.AvgPool2d):
+        stride = mod.stride if mod.stride is not None else mod.kernel_size  # type: ignore[union-attr]
+        return max(_pair(stride)) > 1
+    return False
+
+
+def _left_out_by_layers(
+    model: nn.Module,
+    infos: Sequence[LayerInfo],
+    measures: Sequence[str],
+    layers: Sequence[str] | None,
+    downsampling_layers: Sequence[str],
+    nonlinearities: Sequence[str],
+) -> dict[str, tuple[str | None, str | None]]:
+    """Per measure, what the ``layers`` patterns left out: ``(named, known)``, a sentence on the
+    modules named in ``downsampling_layers`` / ``nonlinearities`` that ``layers`` drops (they are
+    not measured although the user asked for them) and one on dropped modules of a known type
+    that would have been measured (a reason for a measure that found no layer), or ``None``."""
+    if layers is None:
+        return {}
+    kept = {i.name for i in infos}
+    shown = f"layers={list(layers)} (--layers)"
+    everything: list[LayerInfo] | None = None
+    out: dict[str, tuple[str | None, str | None]] = {}
+    kinds = (
+        ("downsampling", "downsampling_layers (--downsampling-layers)", downsampling_layers),
+        ("nonlinearity", "nonlinearities (--nonlinearities)", nonlinearities),
+    )
+    for measure, arg, named in kinds:
+        if measure not in measures:
+            continue
+        left = [n for n in dict.fromkeys(named) if n not in kept]
+        named_text = None
+        if left:
+            one = len(left) == 1
+            it, them = ("it", "it is") if one else ("them", "they are")
+            named_text = (
+                f"{arg} names {_few(left)}, but {shown} leaves {it} out, so {them} not "
+                f"measured: add {it} to layers (--layers)"
+            )
+        if everything is None:
+            everything = discover_layers(
+                model, downsampling_layers=downsampling_layers, nonlinearities=nonlinearities
+            )
+        if measure == "downsampling":
+            known = [i.name for i in everything if i.name not in kept and _strided(i.module)]
+            what = "the strided convolutions and pooling layers"
+        else:
+            known = [
+                i.name
+                for i in everything
+                if i.name not in kept and i.nonlinearity and i.name not in named
+            ]
+            what = "the nonlinearity modules"
+        known_text = (
+            f"{shown} leaves out {what} {_few(known)}: add them to layers (--layers)"
+            if known
+            else None
+        )
+        out[measure] = (named_text, known_text)
+    return out
+
+
+def _small_map_note(acc: _Acc, shifts: Sequence[float]) -> str:
+    """The row note of a layer whose map is too small for the border margins of some
+    non-circular shifts (its equivariance is ``NaN`` for those)."""
+    h, w = acc.out_shape[-2:]
+    descs, keys = [], []
+    for t in shifts:
+        d = (t * acc.rate, t * acc.rate_w)
+        if d not in acc.too_small:
+            continue
+        my, mx = acc.too_small[d]
+        shift = f"{d[0]:g}" if d[0] == d[1] else f"{d[0]:g}×{d[1]:g} (H×W)"
+        margin = f"{my}" if my == mx else f"{my}×{mx} (H×W)"
+        descs.append(f"{shift} samples ({margin} samples at each border)")
+        keys.append(equivariance_key(t))
+    verb = "is" if len(keys) == 1 else "are"
+    circ = "periodic inputs with circular shifts (circular=True; --images noise)"
+    advice = (
+        f"the output size of adaptive pooling does not grow with the input: use {circ}"
+        if acc.fixed_size
+        else f"use a larger input (--input-shape), or {circ}"
+    )
+    return (
+        f"{h}×{w} map too small for the border margin of a non-circular shift of "
+        f"{' or of '.join(descs)}: {' and '.join(keys)} {verb} NaN; {advice}"
+    )
+
+
+def _zero_padded(mod: nn.Module) -> bool:
+    """A ``Conv2d`` that pads with zeros."""
+    if not isinstance(mod, nn.Conv2d) or mod.padding_mode != "zeros":
+        return False
+    if isinstance(mod.padding, str):
+        reach = (d * (k - 1) for d, k in zip(mod.dilation, mod.kernel_size, strict=True))
+        return mod.padding == "same" and any(r > 0 for r in reach)
+    return any(p > 0 for p in _pair(mod.padding))
 
 
 def _measure_present(measure: str, rows: Sequence[LayerRow]) -> bool:
@@ -818,13 +971,21 @@ def probe_model(
     local Lanczos-3 kernel (``dsp.interpolation.lanczos_shift``, input and expected map alike)
     and compares the interior only (``|d|`` samples from each border for an integer shift of
     ``d`` layer samples, ``floor(|d|) + 3`` for a fractional one, plus ``size//8``; a map too
-    small for that gets ``NaN``), so a layer that is shift-invariant away from its borders scores
-    near float precision at integer and fractional shifts alike. ``aliasfree aliasing`` picks
-    the mode from its image source.
+    small for that gets ``NaN`` and a row note naming its size and the margin, plus one report
+    note), so a layer that is shift-invariant away from its borders scores near float precision
+    at integer and fractional shifts alike. ``aliasfree aliasing`` picks the mode from its image
+    source. Circular shifts of a model with zero-padded ``Conv2d`` layers get a report note: the
+    zero border does not move with the content, so those layers read a low PSNR.
 
     If a measure finds no layer (the nonlinearities of a model that calls ``F.relu`` in its
     ``forward`` are not modules, so hooks cannot see them), the report's ``notes`` say which
-    measure and why, and a ``UserWarning`` is issued when ``measures`` asked for it by name.
+    measure and why (the ``layers`` patterns, where they left its candidates out), and a
+    ``UserWarning`` is issued when ``measures`` asked for it by name. A module named in
+    ``downsampling_layers`` or ``nonlinearities`` that ``layers`` leaves out gets a report
+    note, and a hooked module that lowers the rate without being a downsampling candidate (a
+    user's module resampling with ``F.conv2d(..., stride=2)``) a row note asking to name it in
+    ``downsampling_layers``. Notes name the command line's flag beside the argument
+    (``downsampling_layers (--downsampling-layers)``).
 
     Parameters
     ----------
@@ -923,10 +1084,14 @@ def probe_model(
 
     rows = []
     spectra = {}
+    small = []  # rows whose maps are too small for some non-circular shifts
     for key in order:
         acc = accs[key]
         if not acc.values:
             continue
+        if acc.too_small:
+            acc.notes.setdefault(_small_map_note(acc, shifts), None)
+            small.append(key)
         rows.append(
             LayerRow(
                 name=key,
@@ -964,11 +1129,47 @@ def probe_model(
             f"are {[f'{k} ({accs[k].type})' for k in order]}"
         )
     notes = []
+    left_out = _left_out_by_layers(
+        model, infos, measures, layers, downsampling_layers, nonlinearities
+    )
     for m in measures:
+        named, known = left_out.get(m, (None, None))
         if not _measure_present(m, rows):
-            among = "" if layers is None else f" among the layers kept by layers={list(layers)}"
-            note = f"measure {m!r} found no layer{among}: {_EMPTY_MEASURE_REASONS[m]}"
+            if named or known:  # the layers patterns dropped its candidates (and say so)
+                note = f"measure {m!r} found no layer: {named or known}"
+            else:
+                among = (
+                    ""
+                    if layers is None
+                    else f" among the layers kept by layers={list(layers)} (--layers)"
+                )
+                note = f"measure {m!r} found no layer{among}: {_EMPTY_MEASURE_REASONS[m]}"
             if requested:  # asked for by name: say it loudly; by default the note suffices
                 warnings.warn(note, UserWarning, stacklevel=2)
             notes.append(note)
+        elif named:  # measured elsewhere, but not where the user asked
+            notes.append(named)
+    if small:
+        names = small if len(small) <= 3 else [small[0], "…", small[-1]]
+        notes.append(
+            f"equivariance is NaN in {len(small)} row{'s' if len(small) > 1 else ''} "
+            f"({', '.join(names)}): {'their maps are' if len(small) > 1 else 'its map is'} too "
+            "small for the border margins of non-circular shifts (the row notes say which "
+            "shifts, and what to change)"
+        )
+    if circular and "equivariance" in measures:
+        padded = [
+            call_key(i.name, 1)
+            for i in infos
+            if _zero_padded(i.module) and call_key(i.name, 1) in accs
+        ]
+        if padded:
+            notes.append(
+                f"circular shifts with zero-padded convolutions ({_few(padded)}): a circular "
+                "shift moves the content but not the zero border, so these layers and the ones "
+                "after them read a low equivariance PSNR even where they are equivariant away "
+                "from the borders; to leave the borders out, shift without wrap-around "
+                "(circular=False; --no-circular, the default for --images builtin and image "
+                "folders)"
+            )
     return ProbeReport(rows=rows, spectra=spectra, settings=settings, notes=notes)

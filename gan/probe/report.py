@@ -18,8 +18,11 @@ so they do not depend on the order of the batch.
 
 A layer's rate is given per axis (``rate`` along H, ``rate_w`` along W: a stride ``(2, 1)``
 halves the rows only); ``notes`` say how a row was measured where that is not the default (e.g.
-a rate-lowering layer measured on its input because its stride-1 equivalent could not be built).
-The report's own ``notes`` say which requested measure found no layer, and why.
+a rate-lowering layer measured on its input because its stride-1 equivalent could not be built,
+a map too small for the border margin of a non-circular shift, a layer that lowers the rate
+unmeasured). The report's own ``notes`` say which requested measure found no layer, and why, and
+what concerns the whole report (a summary of the too small maps, circular shifts of zero-padded
+convolutions, a named module that ``layers`` leaves out).
 """
 
 from __future__ import annotations
@@ -365,7 +368,8 @@ class ProbeReport:
         """A fixed-width text table: name, type, output shape, rate (``"0.5"``, or ``"0.5×1"``
         (H×W) when the axes differ) and ``mean ± std`` per measure (fractions as percentages,
         PSNR in dB); ``-`` where a layer lacks a measure. Rows with notes get a marker ``[k]``
-        after the name and the notes follow the table, then the report's own notes.
+        after the name (rows with the same notes share one) and the notes follow the table, then
+        the report's own notes.
 
         Raises
         ------
@@ -376,12 +380,15 @@ class ProbeReport:
         names = known if measures is None else _check_measures(measures, known)
         header = ["layer", "type", "out_shape", "rate"] + [_column_title(m) for m in names]
         lines = [header]
-        footnotes: list[str] = []
+        # Rows with the same notes share one footnote (a too small map in every layer of a
+        # stage would otherwise repeat its note once per layer).
+        marks: dict[tuple[str, ...], list[str]] = {}
         for r in self.rows:
             label = r.name
             if r.notes:
-                footnotes.append(f"[{len(footnotes) + 1}] {r.name}: " + "; ".join(r.notes))
-                label = f"{r.name} [{len(footnotes)}]"
+                named = marks.setdefault(r.notes, [])
+                named.append(r.name)
+                label = f"{r.name} [{list(marks).index(r.notes) + 1}]"
             cells = [label, r.type, _shape_str(r.out_shape), rate_text(*r.rates)]
             for m in names:
                 st = r.measures.get(m)
@@ -393,7 +400,10 @@ class ProbeReport:
             out.append("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip())
             if j == 0:
                 out.append("  ".join("-" * w for w in widths))
-        out += footnotes
+        for k, (notes, named) in enumerate(marks.items(), start=1):
+            who = ", ".join(named) if len(named) <= 3 else f"{named[0]} … {named[-1]}"
+            who += f" ({len(named)} rows)" if len(named) > 1 else ""
+            out.append(f"[{k}] {who}: " + "; ".join(notes))
         out += [f"note: {n}" for n in self.notes]
         return "\n".join(out)
 

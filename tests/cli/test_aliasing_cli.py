@@ -276,3 +276,71 @@ def test_builtin_images_without_scikit_image_is_a_one_line_error(tmp_path, monke
     err = capsys.readouterr().err
     assert err.startswith("aliasfree aliasing: error:") and "scikit-image" in err
     assert "Traceback" not in err
+
+
+def _blur_net_module(tmp_path, monkeypatch) -> str:
+    (tmp_path / "cli_blur_nets.py").write_text(
+        "import torch, torch.nn as nn, torch.nn.functional as F\n"
+        "class Blur(nn.Module):\n"
+        "    def forward(self, x):\n"
+        "        k = torch.full((x.shape[1], 1, 2, 2), 0.25, dtype=x.dtype)\n"
+        "        return F.conv2d(x, k, stride=2, groups=x.shape[1])\n"
+        "class Net(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.conv = nn.Conv2d(1, 2, 3, padding=1, padding_mode='circular')\n"
+        "        self.relu = nn.ReLU()\n"
+        "        self.blur = Blur()\n"
+        "        self.relu2 = nn.ReLU()\n"
+        "    def forward(self, x):\n"
+        "        return self.relu2(self.blur(self.relu(self.conv(x))))\n"
+        "def build():\n"
+        "    return Net()\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return "cli_blur_nets:build"
+
+
+def test_notes_explain_nan_cells_and_unmeasured_layers(tmp_path, monkeypatch, capsys):
+    spec = _blur_net_module(tmp_path, monkeypatch)
+    out = tmp_path / "o"
+    # 16×16 → the blur's 8×8 map: too small for the margin of zero-filled shifts (photos).
+    rc = cli.main(["aliasing", spec, "--input-shape", "1,16,16", "--images", "noise",
+                   "--no-circular", "--num", "1", "--shifts", "1", "--out", str(out)])  # fmt: skip
+    assert rc == 0
+    text = capsys.readouterr().out
+    doc = json.loads((out / "report.json").read_text())
+    rows = {r["name"]: r for r in doc["rows"]}
+    assert rows["blur"]["measures"]["equivariance_1"]["mean"] is None  # NaN
+    assert rows["conv"]["measures"]["equivariance_1"]["mean"] is not None
+    small = "8×8 map too small for the border margin of a non-circular shift of 0.5 samples"
+    assert [n for n in rows["blur"]["notes"] if n.startswith(small)]
+    assert rows["relu2"]["notes"] == [n for n in rows["blur"]["notes"] if n.startswith(small)]
+    assert not rows["conv"]["notes"] and not rows["relu"]["notes"]
+    assert any("equivariance is NaN in 2 rows (blur, relu2)" in n for n in doc["notes"])
+    # The blur lowers the rate unmeasured: its own note, in the table too.
+    assert any("name 'blur' in downsampling_layers (--downsampling-layers)" in n
+               for n in rows["blur"]["notes"])  # fmt: skip
+    assert "blur [1]" in text and "relu2 [2]" in text and f"\n[2] relu2: {small}" in text
+    assert "note: equivariance is NaN in 2 rows" in text
+    # --layers leaving out a named --downsampling-layers: that is the reason given.
+    rc = cli.main(["aliasing", spec, "--input-shape", "1,16,16", "--images", "noise",
+                   "--num", "1", "--layers", "relu*", "--downsampling-layers", "blur",
+                   "--measures", "downsampling,nonlinearity", "--out", str(out)])  # fmt: skip
+    assert rc == 0
+    text = capsys.readouterr().out
+    assert "names 'blur', but layers=['relu*'] (--layers) leaves it out" in text
+    assert "name the module" not in text
+    # Errors name the flags; the candidates leave the root module ('') out.
+    rc = cli.main(["aliasing", spec, "--input-shape", "1,16,16", "--images", "noise",
+                   "--num", "1", "--downsampling-layers", "nope", "--out", str(out)])  # fmt: skip
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert "error: --downsampling-layers must name modules of the model; 'nope' is not one of " \
+        "['blur', 'conv', 'relu', 'relu2']" in err  # fmt: skip
+    rc = cli.main(["aliasing", spec, "--input-shape", "1,16,16", "--images", "noise",
+                   "--num", "1", "--layers", "zz*", "--out", str(out)])  # fmt: skip
+    assert rc == 2
+    assert "error: --layers must match a module: ['zz*'] match no module" in (
+        capsys.readouterr().err
+    )

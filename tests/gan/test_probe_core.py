@@ -666,7 +666,8 @@ def test_functional_nonlinearities_give_a_warning_and_a_note(rng):
     class Net(nn.Module):
         def __init__(self) -> None:
             super().__init__()
-            self.conv = nn.Conv2d(1, 2, 3, padding=1)
+            # Circular padding: circular shifts of a zero-padded one would add a note of their own.
+            self.conv = nn.Conv2d(1, 2, 3, padding=1, padding_mode="circular")
 
         def forward(self, x):
             return F.relu(self.conv(x))

@@ -263,6 +263,7 @@ def user_module(tmp_path, monkeypatch):
         "INSTANCE = nn.Conv2d(1, 1, 3)\n"
         "def net():\n    return nn.Sequential(nn.Conv2d(1, 2, 3, stride=2), nn.ReLU())\n"
         "def not_a_module():\n    return 'hello'\n"
+        "def an_int():\n    return 7\n"
         "class Zoo:\n    @staticmethod\n    def build():\n        return net()\n"
         "def compiled():\n    import torch\n    return torch.compile(net())\n"
     )
@@ -280,8 +281,9 @@ def test_load_model_from_a_factory(user_module):
 @pytest.mark.parametrize(
     ("attr", "match"),
     [
-        ("NOT_CALLABLE", "not callable"),
-        ("not_a_module", "not an nn.Module"),
+        ("NOT_CALLABLE", "'NOT_CALLABLE' is an int, not callable"),
+        ("not_a_module", r"not_a_module\(\) returned a str, not an nn.Module"),
+        ("an_int", r"an_int\(\) returned an int, not an nn.Module"),
         ("missing", "has no 'missing'"),
     ],
 )

@@ -261,3 +261,19 @@ def test_worst_spectra_leave_out_layers_without_aliasing(rng):
     glob = probe_model(nn.AdaptiveAvgPool2d(1), x, measures=("downsampling",))
     with pytest.raises(ValueError, match="negligible"):
         plot_worst_spectra(glob, "out_of_band")
+
+
+def test_rows_with_the_same_notes_share_a_footnote():
+    def row(name, notes):
+        return LayerRow(name, "Conv2d", (1, 8, 8), (1, 8, 8), 1.0, {}, notes=notes)
+
+    same = ("map too small",)
+    rep = ProbeReport(
+        rows=[row("a", same), row("b", ("other",)), row("c", same), row("d", same), row("e", same)]
+    )
+    lines = rep.table().splitlines()
+    marks = [line.split()[1] for line in lines[2:7]]
+    assert marks == ["[1]", "[2]", "[1]", "[1]", "[1]"]
+    assert lines[7:] == ["[1] a … e (4 rows): map too small", "[2] b: other"]
+    two = ProbeReport(rows=[row("a", same), row("b", same)]).table().splitlines()
+    assert two[-1] == "[1] a, b (2 rows): map too small"
