@@ -55,23 +55,6 @@ def prepare_output(path: str | os.PathLike) -> Path:
     return path
 
 
-def check_output_dir(path: str | os.PathLike) -> Path:
-    """Check, without creating anything, that ``path`` is or can become an output folder.
-
-    Raises
-    ------
-    ValueError
-        ``path`` or one of its existing parents is a file.
-    """
-    path = Path(path)
-    blocker = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), None)
-    if blocker is not None:
-        raise ValueError(
-            f"output folder {str(path)!r} cannot be created: {str(blocker)!r} is a file"
-        )
-    return path
-
-
 def make_output_dir(path: str | os.PathLike, name: str = "--out", *, create: bool = True) -> Path:
     """Create the output folder ``path`` (and its parents) and check that files can be made in
     it; with ``create=False`` only check, creating nothing, that it could be (a command that

@@ -310,7 +310,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from dsp._checks import check_int
-    from dsp._io import check_output_dir
+    from dsp._io import make_output_dir
     from gan.probe import probe_model
     from gan.probe.loading import load_model, parse_spec
 
@@ -320,7 +320,7 @@ def run(args: argparse.Namespace) -> int:
     oversample = check_int("--oversample", args.oversample, minimum=2)
     batch = None if args.batch is None else check_int("--batch", args.batch, minimum=1)
     progress = sys.stderr.isatty() if args.progress is None else args.progress
-    check_output_dir(args.out)  # before the probe runs, not after
+    make_output_dir(args.out, "--out", create=False)  # before the probe runs, not after
     spec = parse_spec(args.model)
     # Built-in ResNets take the channel count of --input-shape (generators ignore it).
     kw = {"in_channels": shape[0]} if isinstance(spec, str) and spec.startswith("resnet") else {}

@@ -191,7 +191,7 @@ def test_generate_psi_range_and_column_count(tmp_path, capsys):
     assert not out.exists()
     # More columns than images used to add black tiles (a 6400 px wide grid for 2 images).
     assert cli.main([*common, "--cols", "100"]) == 0
-    assert Image.open(out).size == (2 * 16, 16)
+    assert Image.open(out).size == (2 * 16 + 1, 16)  # two tiles and the gutter
 
 
 def test_video_refuses_a_suffix_it_would_mislabel(tmp_path, capsys):
@@ -282,7 +282,7 @@ def test_generate_conditions_a_labelled_generator_on_real_classes(tmp_path, caps
     def expected(classes: list[int]) -> np.ndarray:
         c = torch.nn.functional.one_hot(torch.tensor(classes), 3).float()
         with torch.no_grad():
-            return image_grid(G(z, c, noise_mode="const"))
+            return image_grid(G(z, c, noise_mode="const"), pad=1)  # generate's gutter
 
     def made(*extra: str) -> np.ndarray:
         out = tmp_path / "g.png"

@@ -13,7 +13,7 @@ import scipy.signal
 from dsp import resample, response, spectrum
 from dsp._checks import as_finite_array
 from dsp._io import (
-    check_output_dir,
+    make_output_dir,
     output_mode,
     prepare_output,
     write_json_atomic,
@@ -109,11 +109,12 @@ def test_output_paths_that_cannot_be_files_give_clear_errors(tmp_path):
     assert (tmp_path / "afile").read_text() == "keep"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "folder"]
     assert not list((tmp_path / "folder").iterdir())  # no temporary file left behind
+    with pytest.raises(ValueError, match="--out: cannot write .*'.*afile' is a file"):
+        make_output_dir(tmp_path / "afile", create=False)
     with pytest.raises(ValueError, match="'.*afile' is a file"):
-        check_output_dir(tmp_path / "afile")
-    with pytest.raises(ValueError, match="'.*afile' is a file"):
-        check_output_dir(tmp_path / "afile" / "run")
-    assert check_output_dir(tmp_path / "new" / "run") == tmp_path / "new" / "run"
+        make_output_dir(tmp_path / "afile" / "run", create=False)
+    new = tmp_path / "new" / "run"
+    assert make_output_dir(new, create=False) == new
     assert not (tmp_path / "new").exists()  # checks only
 
 
