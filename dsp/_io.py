@@ -55,7 +55,13 @@ def prepare_output(path: str | os.PathLike) -> Path:
     return path
 
 
-def make_output_dir(path: str | os.PathLike, name: str = "--out", *, create: bool = True) -> Path:
+def make_output_dir(
+    path: str | os.PathLike,
+    name: str = "--out",
+    *,
+    create: bool = True,
+    file: str | os.PathLike | None = None,
+) -> Path:
     """Create the output folder ``path`` (and its parents) and check that files can be made in
     it; with ``create=False`` only check, creating nothing, that it could be (a command that
     works a while first checks early and creates the folder when it writes).
@@ -67,7 +73,8 @@ def make_output_dir(path: str | os.PathLike, name: str = "--out", *, create: boo
     Raises
     ------
     ValueError
-        ``"{name}: cannot write {path}: {reason}"``: a file stands where a folder must go, the
+        ``"{name}: cannot write {path}: {reason}"`` (``file`` in place of ``path`` when given:
+        the output file the folder is for): a file stands where a folder must go, the
         folder cannot be created, or no file can be written in it (exit status 2 from the
         command line, which names the flag ``name``).
     """
@@ -88,7 +95,7 @@ def make_output_dir(path: str | os.PathLike, name: str = "--out", *, create: boo
             return path
         except OSError as exc:
             reason = exc.strerror or str(exc)
-    raise ValueError(f"{name}: cannot write {path}: {reason}")
+    raise ValueError(f"{name}: cannot write {file if file is not None else path}: {reason}")
 
 
 def remove_stale_outputs(

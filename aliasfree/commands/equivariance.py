@@ -176,7 +176,7 @@ def run(args: argparse.Namespace) -> int:
     from gan.metrics.equivariance import measure
 
     if args.out is not None:  # before the work, not after
-        make_output_dir(Path(args.out).parent, "--out", create=False)
+        make_output_dir(Path(args.out).parent, "--out", create=False, file=args.out)
     metrics = _parse_metrics(args.metrics)
     # Checked here too (measure() checks them under its own names) so errors name the flags.
     check_int("--num", args.num, minimum=1)

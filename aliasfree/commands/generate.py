@@ -269,7 +269,9 @@ def run(args: argparse.Namespace) -> int:
         # The help and the other commands promise a PNG; a JPEG's loss would blur the very
         # aliasing artefacts the grids are for.
         raise ValueError(f"--out must end in .png (a PNG grid is written), got {str(args.out)!r}")
-    make_output_dir(Path(args.out).parent, "--out", create=False)  # before the work, not after
+    make_output_dir(
+        Path(args.out).parent, "--out", create=False, file=args.out
+    )  # before the work, not after
     seeds = parse_seeds(args.seeds)
     tx, ty = parse_pair("--translate", args.translate)
     check_real("--translate", tx, low=-1.0, high=1.0)

@@ -93,7 +93,9 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--out must end in .png (a PNG figure is written), got {str(args.out)!r}")
     from dsp._io import make_output_dir
 
-    make_output_dir(Path(args.out).parent, "--out", create=False)  # before the work, not after
+    make_output_dir(
+        Path(args.out).parent, "--out", create=False, file=args.out
+    )  # before the work, not after
     # Each under its own flag (latents_from_seeds would call both "seed"), and bounded before
     # anything is built: --steps 10**10 used to die allocating 40 GB.
     for flag, value in (("--seed", args.seed), ("--seed1", args.seed1)):

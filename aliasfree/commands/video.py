@@ -83,7 +83,9 @@ def run(args: argparse.Namespace) -> int:
     from dsp._io import make_output_dir
     from gan.metrics.video import latents_from_seeds, transform_video
 
-    make_output_dir(Path(args.out).parent, "--out", create=False)  # before the work, not after
+    make_output_dir(
+        Path(args.out).parent, "--out", create=False, file=args.out
+    )  # before the work, not after
     translate = parse_pair("--translate", args.translate)
     G = load_model(args)
     k = class_of(G, args.class_idx)
