@@ -776,3 +776,17 @@ def test_every_log_record_of_a_path_length_run_has_its_keys(tmp_path):
     assert [r["pl_steps"] for r in recs] == [1.0, 0.0, 1.0]
     assert recs[1]["loss_Gpl"] is None and recs[0]["loss_Gpl"] > 0
     assert recs[0]["pl_mean"] == recs[1]["pl_mean"] != recs[2]["pl_mean"]
+
+
+# ---- mutation-testing additions -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("interval", [1, 4, 16])
+def test_lazy_adam_raises_both_betas_to_the_power(interval):
+    # lr·I/(I+1) and β ** (I/(I+1)) for BOTH betas: with the reference's β1 = 0, 0 ** r = 0 · r
+    # = 0, so a non-zero β1 is needed to see that the first moment is adjusted too.
+    ratio = interval / (interval + 1)
+    lr, betas = lazy_adam_hyperparams(0.003, (0.5, 0.99), interval)
+    assert lr == pytest.approx(0.003 * ratio, rel=1e-12)
+    assert betas[0] == pytest.approx(math.exp(ratio * math.log(0.5)), rel=1e-12)
+    assert betas[1] == pytest.approx(math.exp(ratio * math.log(0.99)), rel=1e-12)
