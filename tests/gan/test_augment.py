@@ -605,3 +605,30 @@ def test_anisotropic_scaling_stretches_x_and_squeezes_y():
     wy = torch.sqrt((out * c.view(32, 1) ** 2).sum((1, 2)) / mass)
     assert torch.allclose(wx * wy, torch.full_like(wx, 2.5**2), rtol=0.03)
     assert (wx / wy - 1).abs().max() > 0.1  # anisotropic for some samples
+
+
+def test_integer_translation_range_follows_xint_max():
+    # Shifts are round(U(−1, 1)·xint_max·size) per axis: with xint_max = 0.4 some exceed the
+    # default 0.125 of the size, none exceeds 0.4 of it. Each sample's shift is read off a
+    # one-hot image (a wrapped roll moves the hot pixel).
+    n, h, w = 32, 10, 20
+    x = torch.zeros(n, 1, h, w)
+    x[:, 0, 0, 0] = 1.0
+    out = only("xint", xint_max=0.4)(x, generator=gen(11))
+    idx = out[:, 0].flatten(1).argmax(dim=1)
+    dy, dx = idx // w, idx % w
+    dy = torch.where(dy > h // 2, dy - h, dy).abs()
+    dx = torch.where(dx > w // 2, dx - w, dx).abs()
+    assert (dx <= round(0.4 * w)).all() and (dy <= round(0.4 * h)).all()
+    assert dx.max() > 0.125 * w + 0.5 and dy.max() > 0.125 * h + 0.5
+
+
+def test_transform_probability_is_p_times_its_weight():
+    # Each transform fires with probability min(1, p·weight) per sample (×½ for the x-flip
+    # coin): weight 0.5 at p = 0.8 gives 0.2, not 0.4.
+    n = 4000
+    x = torch.arange(2.0).view(1, 1, 1, 2).expand(n, 1, 2, 2).contiguous()
+    weights = {t: 0 for t in TRANSFORMS} | {"xflip": 0.5}
+    out = AugmentPipe(**weights, p=0.8)(x, generator=gen(12))
+    rate = (out[:, 0, 0, 0] == 1.0).double().mean().item()
+    assert abs(rate - 0.2) < 0.03
