@@ -376,3 +376,105 @@ def test_per_sample_transforms() -> None:
     np.testing.assert_allclose(both[0].numpy(), plain[0].numpy(), atol=1e-6)
     np.testing.assert_allclose(both[1].numpy(), moved[1].numpy(), atol=1e-6)
     assert not torch.allclose(both[1], plain[1], atol=1e-3)
+
+
+# --- mutation-testing additions ---------------------------------------------------------------
+
+
+def test_input_features_with_a_learned_affine_and_a_scaling_transform() -> None:
+    # Independent float64 truth of the documented input: t = affine(w) = (cos θ, sin θ, tx, ty)
+    # divided by |(cos θ, sin θ)|, M_w = R(θ)·T(−t) with R(θ) = [[cos, −sin], [sin, cos]],
+    # q = M_w A⁻¹ p, features amp_c·sin(2π(f_c·q + φ_c)) with amp_c = clamp(1 − (|f'_c| − bw) /
+    # (rate/2 − bw), 0, 1) of the transformed frequency f' = Lᵀ f (L = the 2×2 part of M_w A⁻¹).
+    # The existing analytic test runs at the identity affine (θ = 0, t = 0) and without scaling,
+    # where none of this shows.
+    torch.manual_seed(40)
+    inp = SynthesisInput(w_dim=4, channels=6, size=12, rate=8, bandwidth=2.0).double()
+    with torch.no_grad():
+        inp.affine.weight.normal_(generator=torch.Generator().manual_seed(40))
+    w = torch.randn(2, 4, generator=torch.Generator().manual_seed(41), dtype=torch.float64)
+    zoom = torch.diag(torch.tensor([0.6, 0.6, 1.0], dtype=torch.float64))
+    A = compose(translate(0.13, -0.07, dtype=torch.float64), rotate(0.4, dtype=torch.float64), zoom)
+    with torch.no_grad():
+        x = inp(w, transform=A).numpy()
+    f, ph = inp.freqs.double().numpy(), inp.phases.double().numpy()
+    W = inp.weight.detach().numpy() / math.sqrt(6)
+    aw, ab = inp.affine.weight.detach().numpy(), inp.affine.bias.detach().numpy()
+    t = w.numpy() @ (aw / math.sqrt(4)).T + ab
+    c = (np.arange(12) + 0.5 - 6) / 8.0
+    py, px = np.meshgrid(c, c, indexing="ij")
+    pts = np.stack([px, py, np.ones_like(px)], -1)
+    amps_seen = []
+    for n in range(2):
+        # The whole 4-vector is divided by |(cos θ, sin θ)| (as the reference implementation).
+        cos, sin, tx, ty = t[n] / np.hypot(t[n, 0], t[n, 1])
+        m_r = np.array([[cos, -sin, 0], [sin, cos, 0], [0, 0, 1]])
+        m_t = np.array([[1, 0, -tx], [0, 1, -ty], [0, 0, 1]])
+        M = m_r @ m_t @ np.linalg.inv(A.numpy())
+        q = pts @ M.T
+        fp = f @ M[:2, :2]  # rows: Lᵀ f_c
+        amp = np.clip(1 - (np.hypot(fp[:, 0], fp[:, 1]) - 2.0) / (4.0 - 2.0), 0, 1)
+        feats = np.sin(2 * np.pi * (q[..., :2] @ f.T + ph)) * amp
+        np.testing.assert_allclose(x[n], np.einsum("hwc,oc->ohw", feats, W), atol=1e-9)
+        amps_seen.append(amp)
+    amps_seen = np.concatenate(amps_seen)
+    assert np.any((amps_seen > 0.05) & (amps_seen < 0.95))  # the taper is in play
+    assert np.all(np.abs(t[:, 1]) > 0.05) and np.all(np.abs(t[:, 2:]) > 0.05)  # non-trivial
+
+
+@pytest.mark.parametrize("config", ["t", "r"])
+def test_every_layer_matches_a_float64_composition_of_independent_truths(config: str) -> None:
+    # Each SynthesisLayer in float64 against REFERENCE §3/§4 built from other code: styles from
+    # the affine's parameters in numpy (bias 1; ToRGB's scaled by 1/sqrt(in·k²)), the input
+    # divided by sqrt(magnitude_ema), a per-sample modulated conv (demodulated except ToRGB)
+    # written as a loop, then dsp.resample.filtered_lrelu (float64 numba truth) with slope 0.2
+    # and gain √2 (ToRGB: slope 1, gain 1). magnitude_ema ≠ 1 and a non-zero bias, so that the
+    # input gain and the bias show (at init both are trivial).
+    import dsp.resample
+
+    G = _tiny(config, res=16, num_layers=3).double()  # up/down layers, critical ones, ToRGB
+    rng = np.random.default_rng(42)
+    for layer in G.synthesis.layers:
+        with torch.no_grad():
+            layer.magnitude_ema.fill_(float(rng.uniform(0.2, 5.0)))
+            layer.bias.normal_(generator=torch.Generator().manual_seed(1))
+        n, ci, size = 2, layer.in_channels, layer.in_size
+        x = rng.standard_normal((n, ci, size, size))
+        w = rng.standard_normal((n, layer.w_dim))
+        with torch.no_grad():
+            got = layer(torch.from_numpy(x), torch.from_numpy(w)).numpy()
+        aw, ab = layer.affine.weight.detach().numpy(), layer.affine.bias.detach().numpy()
+        styles = w @ (aw / math.sqrt(layer.w_dim)).T + ab
+        k = layer.conv_kernel
+        if layer.is_torgb:
+            styles = styles / math.sqrt(ci * k * k)
+        weight = layer.weight.detach()
+        conv = []
+        for i in range(n):
+            wi = weight * torch.from_numpy(styles[i]).view(1, -1, 1, 1)
+            if not layer.is_torgb:
+                wi = wi / wi.square().sum(dim=[1, 2, 3], keepdim=True).sqrt()
+            xi = torch.from_numpy(x[i : i + 1]) / math.sqrt(float(layer.magnitude_ema))
+            conv.append(torch.nn.functional.conv2d(xi, wi, padding=k - 1).numpy())
+        gain, slope = (1.0, 1.0) if layer.is_torgb else (math.sqrt(2), 0.2)
+        want = dsp.resample.filtered_lrelu(
+            np.concatenate(conv), layer.up_filter.double().numpy(),
+            layer.down_filter.double().numpy(), layer.bias.detach().numpy(), layer.up,
+            layer.down, layer.padding, gain, slope, layer.conv_clamp,
+        )  # fmt: skip
+        scale = max(1.0, float(np.abs(want).max()))
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-9 * scale, err_msg=layer.name)
+
+
+def test_synthesis_chains_the_layers_and_scales_the_output() -> None:
+    # ws[:, 0] drives the input, ws[:, 1 + idx] layer idx, and the image is ToRGB's output
+    # times output_scale = 0.25 (REFERENCE §3).
+    G = _tiny("t", res=16, num_layers=3).double()
+    ws = torch.randn(2, G.num_ws, G.w_dim, generator=torch.Generator().manual_seed(43))
+    ws = ws.double()
+    with torch.no_grad():
+        img = G.synthesis(ws)
+        x = G.synthesis.input(ws[:, 0])
+        for idx, layer in enumerate(G.synthesis.layers):
+            x = layer(x, ws[:, idx + 1])
+    torch.testing.assert_close(img, 0.25 * x, rtol=0, atol=0)

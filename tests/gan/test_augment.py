@@ -629,3 +629,73 @@ def test_controller_speed_matches_definition():
         assert steps < 1000
     assert steps * 4 == pytest.approx(64, abs=16)
     assert math.isclose(ada.p, 1.0)
+
+
+# -- mutation-testing additions ----------------------------------------------------------------
+
+
+def test_colour_matrix_is_saturation_hue_contrast_brightness_in_that_order():
+    # Independent truth: scipy's rotation about the grey axis (right-hand rule, angle θ) and
+    # the documented chain M = S(sat)·R(hue)·K(contrast)·B(brightness), applied to RGB
+    # vectors: S·R·(k·(p + b)). Every transform is non-trivial at once, so that their order
+    # and the hue's direction both show (the pipe's own tests draw one transform at a time,
+    # and a symmetric hue distribution hides the sign).
+    from scipy.spatial.transform import Rotation
+
+    from gan.training.augment import colour_matrix
+
+    b = np.array([0.3, -0.2])
+    k = np.array([1.7, 0.6])
+    th = np.array([0.9, -2.1])
+    s = np.array([0.4, 2.5])
+    mat = colour_matrix(*(torch.from_numpy(v) for v in (b, k, th, s))).numpy()
+    v = np.ones(3) / math.sqrt(3)
+    vv = np.outer(v, v)
+    rgb = np.random.default_rng(50).uniform(-1, 1, (3, 5))  # five pixels as columns
+    for i in range(2):
+        rot = Rotation.from_rotvec(th[i] * v).as_matrix()
+        sat = vv + s[i] * (np.eye(3) - vv)
+        want = sat @ rot @ (k[i] * (rgb + b[i]))
+        got = mat[i, :3, :3] @ rgb + mat[i, :3, 3:]
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(mat[i, 3], [0, 0, 0, 1], atol=0)
+
+
+def test_anisotropic_scaling_stretches_x_and_squeezes_y():
+    # aniso: x scaled by a = 2^N(0, std²), y by 1/a (area kept). Second moments of a centred
+    # round blob along x and y: widths a·σ and σ/a, so their product stays σ².
+    x = blob(32, 32, 16.0, 16.0, 2.5).to(torch.float32).expand(8, 1, 32, 32).contiguous()
+    out = only("aniso", aniso_std=0.3)(x, generator=gen(3))[:, 0].double()
+    c = torch.arange(32, dtype=torch.float64) + 0.5 - 16
+    mass = out.sum((1, 2))
+    wx = torch.sqrt((out * c.view(1, 32) ** 2).sum((1, 2)) / mass)
+    wy = torch.sqrt((out * c.view(32, 1) ** 2).sum((1, 2)) / mass)
+    assert torch.allclose(wx * wy, torch.full_like(wx, 2.5**2), rtol=0.03)
+    assert (wx / wy - 1).abs().max() > 0.1  # anisotropic for some samples
+
+
+def test_integer_translation_range_follows_xint_max():
+    # Shifts are round(U(−1, 1)·xint_max·size) per axis: with xint_max = 0.4 some exceed the
+    # default 0.125 of the size, none exceeds 0.4 of it. Each sample's shift is read off a
+    # one-hot image (a wrapped roll moves the hot pixel).
+    n, h, w = 32, 10, 20
+    x = torch.zeros(n, 1, h, w)
+    x[:, 0, 0, 0] = 1.0
+    out = only("xint", xint_max=0.4)(x, generator=gen(11))
+    idx = out[:, 0].flatten(1).argmax(dim=1)
+    dy, dx = idx // w, idx % w
+    dy = torch.where(dy > h // 2, dy - h, dy).abs()
+    dx = torch.where(dx > w // 2, dx - w, dx).abs()
+    assert (dx <= round(0.4 * w)).all() and (dy <= round(0.4 * h)).all()
+    assert dx.max() > 0.125 * w + 0.5 and dy.max() > 0.125 * h + 0.5
+
+
+def test_transform_probability_is_p_times_its_weight():
+    # Each transform fires with probability min(1, p·weight) per sample (×½ for the x-flip
+    # coin): weight 0.5 at p = 0.8 gives 0.2, not 0.4.
+    n = 4000
+    x = torch.arange(2.0).view(1, 1, 1, 2).expand(n, 1, 2, 2).contiguous()
+    weights = {t: 0 for t in TRANSFORMS} | {"xflip": 0.5}
+    out = AugmentPipe(**weights, p=0.8)(x, generator=gen(12))
+    rate = (out[:, 0, 0, 0] == 1.0).double().mean().item()
+    assert abs(rate - 0.2) < 0.03

@@ -158,3 +158,24 @@ def test_invalid_arguments(kwargs):
 def test_wrong_input_channels():
     with pytest.raises(ValueError, match="x must have shape"):
         Conv2dLayer(3, 2, 3)(torch.zeros(1, 2, 8, 8))
+
+
+# --- mutation-testing additions ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("up, down", [(1, 1), (2, 1), (1, 2)])
+def test_gain_scales_the_activation_and_the_clamp(up, down, torch_gen):
+    # Documented: clamp(act(conv + b)·√2·gain, ±conv_clamp·gain). The brute force of the
+    # unclamped layer, scaled and clipped in numpy; the clamp must bite for the test to mean
+    # anything, and with gain < 1 a clamp at conv_clamp (not ·gain) would bite less.
+    torch.manual_seed(3)
+    layer = Conv2dLayer(3, 4, 3, activation="lrelu", up=up, down=down, conv_clamp=0.4).double()
+    with torch.no_grad():
+        layer.bias.normal_(generator=torch_gen)
+    x = torch.randn(2, 3, 8, 8, generator=torch_gen, dtype=torch.float64)
+    gain = 0.5
+    y = layer(x, gain=gain).detach().numpy()
+    layer.conv_clamp = None
+    free = _brute(layer, x.numpy()) * gain
+    np.testing.assert_allclose(y, np.clip(free, -0.4 * gain, 0.4 * gain), atol=1e-12)
+    assert np.mean(np.abs(free) > 0.4 * gain) > 0.05  # the clamp is active

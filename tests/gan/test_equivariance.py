@@ -495,3 +495,100 @@ def test_result_does_not_depend_on_the_batch_size(metric):
         assert r.num_values == results[0].num_values
     # Another seed draws other latents and transforms.
     assert measure(G, metric, 6, batch=6, seed=6).psnr_db != pytest.approx(results[0].psnr_db)
+
+
+# --- mutation-testing additions ----------------------------------------------------------------
+
+
+class _Recording(WaveGenerator):
+    """Records every non-identity transform it is asked to render."""
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self.seen = []
+
+    def render(self, z, transform, return_features):
+        if transform is not None:
+            A = transform.double().cpu().expand(z.shape[0], 3, 3)
+            self.seen += [a for a in A if not torch.equal(a, torch.eye(3, dtype=torch.float64))]
+        return super().render(z, transform, return_features)
+
+
+def test_rotation_angles_are_radians_within_max_angle(monkeypatch):
+    # angle ~ U[−max_angle, max_angle] radians (REFERENCE §5). An exactly equivariant generator
+    # scores the same at any angle, so only the transforms G receives can show a wrong range
+    # or unit (degrees; or a range that does not follow max_angle). The (slow) references are
+    # stubbed out: only the drawn transforms matter here.
+    import gan.metrics.equivariance as eqm
+
+    def keep(img, *args, **kw):
+        return img, torch.ones(img.shape[-2:], dtype=torch.bool)
+
+    monkeypatch.setattr(eqm, "rotate_bandlimited", keep)
+    monkeypatch.setattr(eqm, "bandlimit", keep)
+    G = _Recording()
+    measure(G, "eqr", 16, max_angle=0.3, batch=8, seed=2)
+    assert len(G.seen) == 16
+    angles = torch.tensor([math.atan2(float(a[0, 1]), float(a[0, 0])) for a in G.seen])
+    for a, angle in zip(G.seen, angles, strict=True):
+        torch.testing.assert_close(a, rotate(float(angle), dtype=torch.float64), atol=1e-7, rtol=0)
+    assert angles.abs().max() <= 0.3 and angles.abs().max() > 0.2
+    assert angles.min() < 0 < angles.max()
+
+
+@pytest.mark.parametrize("metric", ["eqt", "eqt_frac"])
+def test_translations_are_within_max_shift(metric):
+    # t ~ U[−max_shift, max_shift]² image widths; EQ-T rounds t·res to whole pixels.
+    G = _Recording(res=32)
+    measure(G, metric, 16, max_shift=0.3, batch=8, seed=3)
+    t = torch.stack([a[:2, 2] for a in G.seen])
+    assert len(G.seen) >= 15 and all(torch.equal(a[:2, :2], torch.eye(2).double()) for a in G.seen)
+    assert t.abs().max() <= 0.3 + 0.5 / 32 and t.abs().max() > 0.2
+    assert (t[:, 0] - t[:, 1]).abs().max() > 0  # x and y drawn apart
+    if metric == "eqt":
+        torch.testing.assert_close(t * 32, (t * 32).round(), atol=1e-5, rtol=0)
+    else:
+        assert ((t * 32) - (t * 32).round()).abs().max() > 0.1
+
+
+class _ConstantPlusError(WaveGenerator):
+    """Every image and map is the constant ``a`` (exactly equivariant), plus ``delta`` when
+    rendered with a non-identity transform: each compared value is off by exactly delta."""
+
+    def __init__(self, a, delta, **kw):
+        super().__init__(**kw)
+        self.a, self.delta = a, delta
+
+    def render(self, z, transform, return_features):
+        img, feats = super().render(z, transform, True)
+        moved = transform is not None and not torch.equal(transform, torch.eye(3))
+        v = self.a + (self.delta if moved else 0.0)
+        img = torch.full_like(img, v)
+        return (
+            (img, {k: torch.full_like(f, v) for k, f in feats.items()}) if return_features else img
+        )
+
+
+def test_image_psnr_of_a_known_error_is_exact():
+    # MSE = delta² per value (channels counted), PSNR = 20·log10(2) − 10·log10(delta²), every
+    # batch alike.
+    delta = 0.1
+    res = measure(_ConstantPlusError(0.3, delta), "eqt", 6, batch=4, seed=4)
+    assert res.mse == pytest.approx(delta**2, rel=1e-5)
+    assert res.psnr_db == pytest.approx(20 * math.log10(2) - 10 * math.log10(delta**2), rel=1e-5)
+    assert all(v == pytest.approx(res.psnr_db, rel=1e-5) for v in res.batch_psnr_db)
+    # num_values = masked pixels × 3 channels: a multiple of 3, at most 6 · 3 · 32².
+    assert res.num_values % 3 == 0 and 0.5 * 6 * 3 * 32**2 < res.num_values <= 6 * 3 * 32**2
+
+
+@pytest.mark.parametrize("metric", ["eqt", "eqt_frac"])
+def test_layer_mse_is_relative_to_the_maps_mean_square(metric):
+    # A feature map: mse = Σ mask·(y2 − ref)² / Σ mask·y2² = delta² / (a + delta)² here, and
+    # psnr_db = 20·log10(2) − 10·log10(mse); compared on the image area only (32² of the
+    # 40² samples of L0_fine per channel and sample).
+    a, delta = 0.3, 0.05
+    res = measure(_ConstantPlusError(a, delta), metric, 2, batch=2, seed=4, layer="L0_fine")
+    want = delta**2 / (a + delta) ** 2
+    assert res.mse == pytest.approx(want, rel=1e-5)
+    assert res.psnr_db == pytest.approx(20 * math.log10(2) - 10 * math.log10(want), rel=1e-5)
+    assert 0 < res.num_values <= 2 * 3 * 32**2

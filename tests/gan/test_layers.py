@@ -365,3 +365,100 @@ def test_modulated_conv2d_rejects_bad_shapes() -> None:
         modulated_conv2d(x, w, s, input_gain=torch.ones(5))
     with pytest.raises(ValueError, match="grouped"):
         modulated_conv2d(x, w, s, grouped=1)
+
+
+# --- mutation-testing additions ---------------------------------------------------------------
+
+
+def _lrelu_np(v: np.ndarray) -> np.ndarray:
+    return np.where(v >= 0, v, 0.2 * v) * math.sqrt(2)
+
+
+def test_normalize_2nd_moment_matches_numpy() -> None:
+    # x / sqrt(mean(x², dim) + 1e-8): the mean, not the sum, of the squares.
+    from gan.networks.layers import normalize_2nd_moment
+
+    rng = np.random.default_rng(20)
+    x = rng.standard_normal((4, 7)) * np.array([[0.1], [1.0], [3.0], [10.0]])
+    got = normalize_2nd_moment(torch.from_numpy(x)).numpy()
+    want = x / np.sqrt(np.mean(x**2, axis=1, keepdims=True) + 1e-8)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(np.mean(got**2, axis=1), 1.0, rtol=1e-5)
+
+
+def test_conditional_mapping_matches_numpy_forward() -> None:
+    # The whole mapping in float64 numpy from its stored parameters: the label embedding (lr 1)
+    # and z each normalised to unit mean square, concatenated, then lrelu FC layers whose
+    # weights are scaled by lr/sqrt(in) and biases by lr (lr 0.01).
+    torch.manual_seed(21)
+    m = MappingNetwork(z_dim=5, c_dim=3, w_dim=6, num_ws=3, num_layers=2).double()
+    with torch.no_grad():
+        for p in m.parameters():
+            p.normal_()  # non-trivial biases as well as weights
+    rng = np.random.default_rng(21)
+    z, c = rng.standard_normal((4, 5)), rng.standard_normal((4, 3))
+    ws = m(torch.from_numpy(z), torch.from_numpy(c)).detach().numpy()
+
+    def norm(v):
+        return v / np.sqrt(np.mean(v**2, axis=1, keepdims=True) + 1e-8)
+
+    we, be = _np(m.embed.weight), _np(m.embed.bias)
+    x = np.concatenate([norm(z), norm(c @ (we / math.sqrt(3)).T + be)], axis=1)
+    for layer in m.layers:
+        w, b = _np(layer.weight), _np(layer.bias)
+        x = _lrelu_np(x @ (w * 0.01 / math.sqrt(w.shape[1])).T + b * 0.01)
+    np.testing.assert_allclose(ws, np.broadcast_to(x[:, None], ws.shape), rtol=1e-10, atol=1e-12)
+
+
+def test_mapping_w_avg_is_an_exponential_average_from_any_start() -> None:
+    # w_avg ← β·w_avg + (1 − β)·mean_batch(w), step after step: from a non-zero start (the
+    # existing test starts at 0, where dropping the β·w_avg term goes unnoticed).
+    torch.manual_seed(22)
+    beta = 0.7
+    m = MappingNetwork(4, 0, 5, 2, w_avg_beta=beta).double()
+    start = np.random.default_rng(22).standard_normal(5)
+    with torch.no_grad():
+        m.w_avg.copy_(torch.from_numpy(start))
+    want = start.copy()
+    for seed in (1, 2):
+        z = torch.randn(3, 4, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+        mean_w = _np(m(z)[:, 0]).mean(axis=0)  # no update without update_emas
+        m(z, update_emas=True)
+        want = beta * want + (1 - beta) * mean_w
+        np.testing.assert_allclose(_np(m.w_avg), want, rtol=1e-12, atol=1e-14)
+
+
+def test_truncation_pulls_towards_w_avg_at_any_psi() -> None:
+    # w' = w_avg + psi·(w − w_avg) with a non-zero w_avg, psi outside {0, 0.5, 1} (psi = 0.5 is
+    # symmetric in w and w_avg, so it cannot tell the lerp's direction).
+    torch.manual_seed(23)
+    m = MappingNetwork(4, 0, 5, 3).double()
+    avg = np.random.default_rng(23).standard_normal(5)
+    with torch.no_grad():
+        m.w_avg.copy_(torch.from_numpy(avg))
+    z = torch.randn(2, 4, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    w = _np(m(z))
+    for psi in (0.3, 1.7, -0.4):
+        got = _np(m(z, psi=psi, truncation_cutoff=2))
+        np.testing.assert_allclose(got[:, :2], avg + psi * (w[:, :2] - avg), rtol=1e-12)
+        np.testing.assert_array_equal(got[:, 2:], w[:, 2:])
+
+
+@pytest.mark.parametrize("grouped", [True, False])
+def test_modulated_conv2d_demodulation_epsilon_is_1e_8(grouped) -> None:
+    # Documented: weight and styles normalised to unit RMS first, then
+    # d = 1/sqrt(Σ ŵ²ŝ² + 1e-8). An output channel fed only by a channel whose style is tiny
+    # makes the epsilon visible: Σ ŵ²ŝ² = 4e-8 here, so d differs by ~10 % from eps = 0 and by
+    # a factor ~45 from eps = 1e-4.
+    x = torch.randn(1, 2, 5, 5, generator=torch.Generator().manual_seed(24), dtype=torch.float64)
+    weight = torch.tensor([[1.0], [0.0]], dtype=torch.float64).reshape(1, 2, 1, 1)
+    styles = torch.tensor([[1e-4, 1.0]], dtype=torch.float64)
+    y = modulated_conv2d(x, weight, styles, demodulate=True, grouped=grouped)
+    w, s = weight.numpy()[:, :, 0, 0], styles.numpy()
+    w_hat = w / np.sqrt(np.mean(w**2, axis=1, keepdims=True))
+    s_hat = s / np.sqrt(np.mean(s**2, axis=1, keepdims=True))
+    coef = w_hat[0] * s_hat[0]  # [I]
+    d = 1 / np.sqrt(np.sum(coef**2) + 1e-8)
+    want = np.einsum("i,ihw->hw", coef * d, x[0].numpy())
+    np.testing.assert_allclose(y[0, 0].numpy(), want, rtol=1e-9, atol=1e-12)
+    assert 0.85 < d * abs(coef[0]) < 0.95  # the epsilon matters in this case

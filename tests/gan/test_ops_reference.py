@@ -388,3 +388,25 @@ def test_half_precision_intermediates_keep_the_input_scale():
                           impl="ref")  # fmt: skip
     assert torch.isfinite(y).all()
     assert float((y.double() - want).abs().max()) < 1.0  # outputs of magnitude ~256
+
+
+# ---------------------------------------------------------------------------------------------
+# Mutation-testing additions
+
+
+@pytest.mark.parametrize("pad", [(0, 0, 0, 0), (2, -1, 1, 3)])
+@pytest.mark.parametrize("flip", [False, True])
+def test_one_tap_separable_filter_scales_by_its_square(pad, flip):
+    # A 1D filter [c] is the 2D kernel [[c²]]: a scale by c² (and the padding), a case the
+    # random geometries reach only by chance (1 tap, up = down = 1).
+    rng = np.random.default_rng(31)
+    x = rng.standard_normal((2, 3, 5, 6))
+    for f in ([1.7], [-0.6]):
+        y = upfirdn2d(_t(x), _t(f), 1, 1, pad, 1.3, flip)
+        _close(y, _brute_upfirdn2d(x, np.asarray(f), 1, 1, pad, 1.3, flip))
+        _close(y, dsp.resample.upfirdn2d(x, np.asarray(f), 1, 1, pad, 1.3, flip))
+    b = rng.standard_normal(3)
+    fu, fd = np.array([1.7]), np.array([-0.6])
+    args = (1, 1, pad, 1.2, 0.3, 2.0, flip)
+    z = filtered_lrelu(_t(x), _t(fu), _t(fd), _t(b), *args)
+    _close(z, _brute_filtered_lrelu(x, fu, fd, b, *args))

@@ -191,3 +191,31 @@ def test_results_are_bitwise_repeatable(torch_gen):
         (g,) = torch.autograd.grad(y.square().sum(), x)
         runs.append((y, g))
     assert torch.equal(runs[0][0], runs[1][0]) and torch.equal(runs[0][1], runs[1][1])
+
+
+# --- mutation-testing additions ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "slope, gain",
+    [(0.2, 1.0), (0.0, 1.0), (0.2, -1.0), (-0.5, 1.0)],
+    ids=["fused", "slope-0", "negative-gain", "negative-slope"],
+)
+def test_clamp_gradient_is_zero_at_exact_ties_on_every_path(slope, gain):
+    # Documented (filtered_lrelu, clamp): the derivative is 0 where |act| >= clamp, ties
+    # included, on every path; the fused node covers slope > 0 with a positive gain, the
+    # elementwise composition the rest. Activations: exact ties at ±clamp, some values inside
+    # and some outside. Truth: the analytic derivative, 0 at and beyond the clamp, else
+    # gain·lrelu'(v).
+    clamp = 2.0
+    # Exact ties: v = 2 (positive side), v = −10 (slope 0.2) and v = −4 (slope −0.5).
+    v = torch.tensor([2.0, -10.0, -4.0, 0.5, -0.5, 3.0, -20.0], dtype=torch.float64)
+    x = v.clone().view(1, 1, 1, -1).requires_grad_()
+    y = filtered_lrelu(x, None, None, None, gain=gain, slope=slope, clamp=clamp)
+    act = gain * torch.where(v >= 0, v, slope * v)
+    torch.testing.assert_close(y.view(-1), act.clamp(-clamp, clamp), rtol=0, atol=0)
+    (g,) = torch.autograd.grad(y.sum(), x)
+    deriv = gain * torch.where(v >= 0, torch.ones_like(v), torch.full_like(v, slope))
+    want = torch.where(act.abs() < clamp, deriv, torch.zeros_like(v))
+    assert (act.abs() == clamp).sum() >= 1  # at least one exact tie is tested
+    torch.testing.assert_close(g.view(-1), want, rtol=0, atol=0)

@@ -792,3 +792,39 @@ def test_every_log_record_of_a_path_length_run_has_its_keys(tmp_path):
     assert [r["pl_steps"] for r in recs] == [1.0, 0.0, 1.0]
     assert recs[1]["loss_Gpl"] is None and recs[0]["loss_Gpl"] > 0
     assert recs[0]["pl_mean"] == recs[1]["pl_mean"] != recs[2]["pl_mean"]
+
+
+# ---- mutation-testing additions -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("interval", [1, 4, 16])
+def test_lazy_adam_raises_both_betas_to_the_power(interval):
+    # lr·I/(I+1) and β ** (I/(I+1)) for BOTH betas: with the reference's β1 = 0, 0 ** r = 0 · r
+    # = 0, so a non-zero β1 is needed to see that the first moment is adjusted too.
+    ratio = interval / (interval + 1)
+    lr, betas = lazy_adam_hyperparams(0.003, (0.5, 0.99), interval)
+    assert lr == pytest.approx(0.003 * ratio, rel=1e-12)
+    assert betas[0] == pytest.approx(math.exp(ratio * math.log(0.5)), rel=1e-12)
+    assert betas[1] == pytest.approx(math.exp(ratio * math.log(0.99)), rel=1e-12)
+
+
+def test_trainer_optimizers_and_ema_decay_follow_the_formulas(data):
+    # Distinct G and D learning rates (config T: G 0.0025, D 0.002 in the reference; here
+    # explicit), lazy R1 every 16 steps on D only, and the EMA decay of each step computed
+    # from the images seen BEFORE it: β = 0.5 ** (batch / min(ema_kimg·1000, cur_nimg·0.05)),
+    # so exactly 0 at the first step.
+    tr = Trainer(
+        _opts(config="t", g_lr=0.003, d_lr=0.001, r1_gamma=1.0, r1_interval=16, augment="noaug"),
+        dataset=data,
+    )
+    r = 16 / 17
+    assert tr.opt_G.param_groups[0]["lr"] == pytest.approx(0.003, rel=1e-12)
+    assert tr.opt_D.param_groups[0]["lr"] == pytest.approx(0.001 * r, rel=1e-12)
+    b1, b2 = tr.opts.betas
+    assert tr.opt_D.param_groups[0]["betas"] == pytest.approx((b1**r, b2**r), rel=1e-12)
+    ema_nimg = tr.opts.ema_kimg * 1000
+    for seen in (0, 2, 4):
+        assert tr.cur_nimg == seen
+        beta = tr.step()["ema_beta"]
+        want = 0.0 if seen == 0 else 0.5 ** (2 / min(ema_nimg, seen * 0.05))
+        assert beta == pytest.approx(want, rel=1e-12, abs=0)
