@@ -699,3 +699,30 @@ def test_transform_probability_is_p_times_its_weight():
     out = AugmentPipe(**weights, p=0.8)(x, generator=gen(12))
     rate = (out[:, 0, 0, 0] == 1.0).double().mean().item()
     assert abs(rate - 0.2) < 0.03
+
+
+def test_geometric_chain_scales_before_it_rotates(monkeypatch):
+    # Content order: isotropic scale, anisotropic scale, rotation, translation, i.e. the linear
+    # part is L = R(θ)·diag(a·s, s/a): LᵀL is diagonal (the stretch happens along the image
+    # axes, then the stretched content turns), while L·Lᵀ is not for a generic angle. The
+    # reverse order (rotate, then stretch along the axes) swaps the two.
+    import gan.training.augment as aug
+
+    seen = []
+    real = aug.resample_affine
+
+    def spy(x, m):
+        seen.append(m.clone())
+        return real(x, m)
+
+    monkeypatch.setattr(aug, "resample_affine", spy)
+    weights = {t: 0 for t in TRANSFORMS}
+    weights.update(scale=1, aniso=1, rotate=1)
+    x = rand_images(n=16, h=8, w=8, dtype=torch.float64)
+    AugmentPipe(**weights, aniso_std=0.5, p=1.0)(x, generator=gen(2))
+    (m,) = seen
+    lin = m[:, :2, :2]
+    gram = lin.transpose(1, 2) @ lin  # LᵀL
+    cogram = lin @ lin.transpose(1, 2)  # L·Lᵀ
+    assert torch.allclose(gram[:, 0, 1], torch.zeros(16, dtype=torch.float64), atol=1e-12)
+    assert (cogram[:, 0, 1].abs() > 1e-3).sum() >= 12
