@@ -792,10 +792,19 @@ def _unmeasured_rate_drop(
     """Whether a hooked layer lowers the rate (as followed by ``layer_rate``) without being a
     candidate of the downsampling measure: a user's module that resamples with a functional call
     (a strided ``F.conv2d`` in a ``Blur``), which only ``downsampling_layers`` gets measured.
-    ``PixelUnshuffle`` moves samples into channels without discarding any: not aliasing."""
+    ``PixelUnshuffle`` moves samples into channels without discarding any: not aliasing. Only
+    a drop by about an integer factor ≥ 2 counts (a valid-padded strided convolution is a few
+    samples off): a crop or negative padding changes the size, and so the followed rate, by
+    a few samples, which is not resampling."""
     if info.downsampling or isinstance(info.module, nn.PixelUnshuffle):
         return False
-    return any(r < r_in * (1 - 1e-9) for r, r_in in zip(rate, rate_in, strict=True))
+    for r, r_in in zip(rate, rate_in, strict=True):
+        if r <= 0 or r >= r_in * (1 - 1e-9):
+            continue
+        factor = r_in / r
+        if round(factor) >= 2 and abs(factor - round(factor)) <= 0.1 * round(factor):
+            return True
+    return False
 
 
 def _strided(mod: nn.Module) -> bool:

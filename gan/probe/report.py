@@ -386,9 +386,9 @@ class ProbeReport:
         for r in self.rows:
             label = r.name
             if r.notes:
-                named = marks.setdefault(r.notes, [])
-                named.append(r.name)
-                label = f"{r.name} [{list(marks).index(r.notes) + 1}]"
+                key = tuple(r.notes)  # a list from a hand-made row is not hashable
+                marks.setdefault(key, []).append(r.name)
+                label = f"{r.name} [{list(marks).index(key) + 1}]"
             cells = [label, r.type, _shape_str(r.out_shape), rate_text(*r.rates)]
             for m in names:
                 st = r.measures.get(m)

@@ -416,7 +416,10 @@ saturation
             torch.exp2(_randn(n, gen, dev) * self.contrast_std),
             one,
         )
-        flip = self._mask("lumaflip", p, n, gen, dev) & (_rand(n, gen, dev) < 0.5)
+        if self.weights["lumaflip"] > 0:
+            flip = self._mask("lumaflip", p, n, gen, dev) & (_rand(n, gen, dev) < 0.5)
+        else:  # no draws: the random stream of the pipeline before the flip existed
+            flip = torch.zeros(n, dtype=torch.bool, device=dev)
         theta = torch.where(
             self._mask("hue", p, n, gen, dev),
             (_rand(n, gen, dev) * 2 - 1) * math.pi * self.hue_max,

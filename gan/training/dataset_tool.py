@@ -644,8 +644,8 @@ def make_dataset(
     else:
         label_map = read_source_labels(src) or None
     # After every argument check, before any image is read.
-    if not overwrite and dest.exists() and not dest.is_dir():
-        raise DestinationExists(dest)
+    if not overwrite and os.path.lexists(dest) and not dest.is_dir():
+        raise DestinationExists(dest)  # lexists: a dangling link too, as the final check
     if channels is None:
         channels = 1 if _probe_gray(src) else 3
     pil_mode = "L" if channels == 1 else "RGB"
@@ -656,14 +656,24 @@ def make_dataset(
     )
     # Its folder made and able to take files (a file in the way, /proc/x.zip: exit status 2,
     # not an OSError), and dest itself no folder.
+    made = [p for p in (dest.parent, *dest.parent.parents) if not os.path.lexists(p)]
     make_output_dir(dest.parent, "dest")
     dest = prepare_output(dest)
-    with _sigterm_raises():
-        return _write_dataset(
-            src, dest, label_map, skipped, res=res, mode=mode, channels=channels,
-            pil_mode=pil_mode, allow_upscale=allow_upscale, max_upscale=max_upscale,
-            max_images=max_images, progress=progress, overwrite=overwrite,
-        )  # fmt: skip
+    try:
+        with _sigterm_raises():
+            return _write_dataset(
+                src, dest, label_map, skipped, res=res, mode=mode, channels=channels,
+                pil_mode=pil_mode, allow_upscale=allow_upscale, max_upscale=max_upscale,
+                max_images=max_images, progress=progress, overwrite=overwrite,
+            )  # fmt: skip
+    except BaseException:
+        # Nothing written: the folders made for dest go too (deepest first; only empty ones).
+        for folder in made:
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+        raise
 
 
 def _write_dataset(

@@ -221,7 +221,7 @@ def test_sigterm_during_the_write_leaves_no_temporary_file(tmp_path, rng):
     assert res.returncode == 0, res.stderr
     # Exit status 128 + 15 as for a killed process; the previous handler is back.
     assert res.stdout.split() == ["143", "True"]
-    assert list(out.iterdir()) == []
+    assert not out.exists()  # nor the folder it made for the zip
 
 
 def test_skipped_files_are_listed_in_file_order(tmp_path, capsys, rng):
@@ -309,3 +309,26 @@ def test_an_unwritable_dest_is_a_clear_error(tmp_path, capsys, rng):
     err = capsys.readouterr().err
     assert err.startswith("aliasfree dataset: error: dest: cannot write /proc/aliasfree-nope: ")
     assert len(err.splitlines()) == 1
+
+
+def test_a_failed_dataset_leaves_no_folder_it_made_and_a_dangling_dest_is_refused_first(
+    tmp_path, capsys, rng
+):
+    import os
+
+    src = tmp_path / "src"
+    _save(src / "a.png", rng.integers(0, 256, (8, 8), np.uint8))  # too small for 32 px
+    out = tmp_path / "out"
+    out.mkdir()
+    dest = out / "new" / "deeper" / "d.zip"
+    assert main(["dataset", str(src), str(dest), "--res", "32", "--no-upscale"]) == 2
+    assert "no usable image" in capsys.readouterr().err
+    assert list(out.iterdir()) == []  # new/deeper were made for the zip: removed again
+    # A dangling symlink at DEST is an existing DEST (the final check said so only after
+    # every image had been processed).
+    link = tmp_path / "dangling.zip"
+    os.symlink(tmp_path / "missing.zip", link)
+    _save(src / "b.png", rng.integers(0, 256, (40, 40), np.uint8))
+    assert main(["dataset", str(src), str(link), "--res", "32"]) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert os.path.islink(link) and not (tmp_path / "missing.zip").exists()

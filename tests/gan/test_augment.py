@@ -726,3 +726,26 @@ def test_geometric_chain_scales_before_it_rotates(monkeypatch):
     cogram = lin @ lin.transpose(1, 2)  # L·Lᵀ
     assert torch.allclose(gram[:, 0, 1], torch.zeros(16, dtype=torch.float64), atol=1e-12)
     assert (cogram[:, 0, 1].abs() > 1e-3).sum() >= 12
+
+
+def test_lumaflip_off_draws_nothing(monkeypatch):
+    # A run checkpointed before the flip existed resumes with weight 0; its two draws per batch
+    # (even at weight 0) shifted every later draw, so the resumed augmentation differed from
+    # the old code's.
+    import gan.training.augment as aug
+
+    calls = []
+    real = aug._rand
+
+    def counting(n, g, dev):
+        calls.append(n)
+        return real(n, g, dev)
+
+    monkeypatch.setattr(aug, "_rand", counting)
+    x = rand_images(n=4, h=8, w=8, dtype=torch.float64)
+    counts = {}
+    for w in (0, 1):
+        calls.clear()
+        AugmentPipe(lumaflip=w, p=0.5)(x, generator=gen())
+        counts[w] = len(calls)
+    assert counts[1] - counts[0] == 2

@@ -754,6 +754,11 @@ def test_both_paths_keep_the_input_memory_layout():
             y2 = filtered_lrelu(xk, f, f, b, up=2, down=2, padding=5, clamp=4.0, impl=impl)
             for y in (y1, y2):
                 assert y.is_contiguous(memory_format=fmt), (impl, fmt)
+            for y in (impl == "triton") * (y1, y2):
+                # The kernels' input gradient too (not a leaf's .grad: autograd's own). The
+                # reference path's follows its CPU passes, which run channels-last inside.
+                (gx,) = torch.autograd.grad(y.square().sum(), xk, retain_graph=True)
+                assert gx.is_contiguous(memory_format=fmt), (impl, fmt, gx.stride())
             (y1.square().sum() + y2.square().sum()).backward()
             out[impl] = (y1.detach(), y2.detach(), xk.grad)
         for a, c in zip(out["ref"], out["triton"], strict=True):

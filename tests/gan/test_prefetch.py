@@ -176,3 +176,24 @@ def test_a_corrupt_image_is_reported_by_the_step_that_reads_it(tmp_path):
         tr.real_batch(first_bad)
     tr.close()
     assert not _data_threads()
+
+
+def test_a_user_dataset_keeps_its_item_labels(tmp_path):
+    # Only ImageDataset's get_label is known to mean the one-hot label: a user's dataset with a
+    # get_label of its own (a class index, as StyleGAN's) keeps the labels of its items.
+    class Labelled:
+        res, num_channels, c_dim, name = RES, 3, 3, "user"
+
+        def __len__(self):
+            return 6
+
+        def __getitem__(self, i):
+            img = torch.full((3, RES, RES), i, dtype=torch.uint8)
+            return img, torch.nn.functional.one_hot(torch.tensor(i % 3), 3).float()
+
+        def get_label(self, i):
+            return i % 3  # an index, not the one-hot label
+
+    tr = Trainer(_opts(), dataset=Labelled())
+    z, c = tr._latents(torch.Generator().manual_seed(0))
+    assert c.shape == (4, 3) and torch.all(c.sum(1) == 1)

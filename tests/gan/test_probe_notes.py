@@ -135,6 +135,16 @@ def test_a_custom_module_that_lowers_the_rate_is_noted_until_named():
     # A PixelUnshuffle moves samples into channels and discards none: no note.
     shuffle = probe_model(nn.Sequential(nn.PixelUnshuffle(2)).double(), x, shifts=(1.0,))
     assert shuffle.row("0").rates == (0.5, 0.5) and not shuffle.row("0").notes
+    # A crop (or negative padding) changes the size by a few samples: not a resampling to
+    # advise measuring (the note told users to treat Crop as a downsampling module).
+
+    class Crop(nn.Module):
+        def forward(self, t):
+            return t[..., 2:-2, 2:-2]
+
+    crop = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), Crop(), nn.ZeroPad2d(-4)).double()
+    rep = probe_model(crop, x, shifts=(1.0,))
+    assert not rep.row("1").notes and not rep.row("2").notes
 
 
 # ------------------------------------------------------------------------------ --layers

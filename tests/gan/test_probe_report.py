@@ -277,3 +277,16 @@ def test_rows_with_the_same_notes_share_a_footnote():
     assert lines[7:] == ["[1] a … e (4 rows): map too small", "[2] b: other"]
     two = ProbeReport(rows=[row("a", same), row("b", same)]).table().splitlines()
     assert two[-1] == "[1] a, b (2 rows): map too small"
+
+
+def test_table_takes_rows_whose_notes_are_a_list():
+    # The shared footnotes keyed rows by their notes, which a hand-made row may give as a list.
+    from gan.probe.report import LayerRow, ProbeReport
+
+    shape = (1, 2, 8, 8)
+    rows = [
+        LayerRow("a", "Conv2d", shape, shape, 1.0, notes=["hand-made note"]),
+        LayerRow("b", "ReLU", shape, shape, 1.0, notes=("hand-made note",)),
+    ]
+    text = ProbeReport(rows=rows).table()
+    assert "a [1]" in text and "b [1]" in text and text.count("hand-made note") == 1

@@ -27,6 +27,7 @@ import os
 
 import torch
 
+from .._params import output_layout
 from . import _plan
 
 try:
@@ -131,6 +132,7 @@ class _UpFirDn2dFn(torch.autograd.Function):
     def forward(ctx, x, hy, hx, rev, up, down, p0, dst_hw, gain, prec, tune):
         ctx.save_for_backward(hy, hx)
         ctx.cfg = (rev, up, down, p0, (x.shape[2], x.shape[3]), gain, prec, tune)
+        ctx.layout = output_layout(x)  # the input gradient's, as on the reference path
         return _lib().single(x, (hy, hx), rev, down, up, p0, dst_hw, gain, prec, tune)
 
     @staticmethod
@@ -144,6 +146,7 @@ class _UpFirDn2dFn(torch.autograd.Function):
             # autograd Function, so double backward works.
             p0t = (hy.shape[1] - 1 - p0[0], hx.shape[1] - 1 - p0[1])
             gx = _UpFirDn2dFn.apply(g, hy, hx, not rev, down, up, p0t, src_hw, gain, prec, tune)
+            gx = gx.contiguous(memory_format=ctx.layout)
         return gx, None, None, None, None, None, None, None, None, None, None
 
 
@@ -212,6 +215,7 @@ class _FilteredLReLUFn(torch.autograd.Function):
             ctx.bias_dtype = None if b is None else b.dtype
             ctx.cfg = (flip, up, down, p0, (x.shape[2], x.shape[3]), mid_hw, gain, slope, prec)
             ctx.tune = tune
+            ctx.layout = output_layout(x)
         return out
 
     @staticmethod
@@ -240,8 +244,7 @@ class _FilteredLReLUFn(torch.autograd.Function):
             src_hw, mid_hw, 1, mask, gain, slope, None, prec, ctx.tune, dsum,
         )  # fmt: skip
         db = None if dsum is None else dsum.to(ctx.bias_dtype)
-        if not ctx.needs_input_grad[0]:
-            gx = None
+        gx = gx.contiguous(memory_format=ctx.layout) if ctx.needs_input_grad[0] else None
         return (gx, db) + (None,) * 12
 
 
