@@ -389,10 +389,16 @@ def _ignored_notes(given: set[str], opts, saved) -> list[str]:
     for dest, field in _FIELD_OF_DEST.items():
         value = getattr(opts, field)
         if dest in given and value != getattr(saved, field):
+            flag = dest.replace("_", "-")
+            # A switch as typed: --no-ada-lumaflip, not "--ada-lumaflip False".
+            typed = (
+                f"--{'' if value else 'no-'}{flag}"
+                if isinstance(value, bool)
+                else f"--{flag} {value}"
+            )
             notes.append(
-                f"note: --{dest.replace('_', '-')} {value} is ignored: the resumed run keeps "
-                f"the checkpoint's {getattr(saved, field)} (start a new run with another --out "
-                "to change it)"
+                f"note: {typed} is ignored: the resumed run keeps the checkpoint's "
+                f"{getattr(saved, field)} (start a new run with another --out to change it)"
             )
     return notes
 

@@ -236,13 +236,14 @@ class ImageDataset(torch.utils.data.Dataset):
         if not self._is_zip:
             return open(self._path / self._files[i], "rb")
         # One handle per process: a ZipFile must not be shared across DataLoader workers.
+        assert self._infos is not None
+        # Opened under the lock, so that close() cannot come between; an entry already open
+        # keeps reading after a close (ZipFile counts the handle's users).
         with self._zip_lock:
             if self._zip is None or self._zip_pid != os.getpid():
                 self._zip = zipfile.ZipFile(self._path)
                 self._zip_pid = os.getpid()
-            zf = self._zip
-        assert self._infos is not None
-        return zf.open(self._infos[i])
+            return self._zip.open(self._infos[i])
 
     def _read_bytes(self, i: int) -> bytes:
         name = self._files[i]

@@ -235,6 +235,9 @@ def test_resume_reports_training_flags_it_ignores(tmp_path):
     assert len(notes) == 2
     assert "--config r is ignored" in notes[0] and "baseline" in notes[0]
     assert "--gamma 2.0 is ignored" in notes[1]
+    switch = _parse([*common, "--resume", "latest", "--no-ada-lumaflip"])
+    (note,) = train_cmd._ignored_on_resume(switch, train_cmd.options_from_args(switch))
+    assert note.startswith("note: --no-ada-lumaflip is ignored")  # as typed, not "… False"
 
     # A checkpoint of one run resumed into a folder holding another run's checkpoints would
     # overwrite them step for step and leave the rest to a later --resume latest.
@@ -343,7 +346,7 @@ def test_resume_reports_given_flags_equal_to_the_defaults_and_a_reached_kimg(tmp
     assert "--config t is ignored" in note and "baseline" in note
     assert notes("--seed", "0", "--augment", "ada") == []  # given, but as in the checkpoint
     assert [n.split(" is ")[0] for n in notes("--xflip", "--seed", "5")] == [
-        "note: --xflip True",
+        "note: --xflip",  # as typed
         "note: --seed 5",
     ]
 

@@ -197,3 +197,26 @@ def test_a_user_dataset_keeps_its_item_labels(tmp_path):
     tr = Trainer(_opts(), dataset=Labelled())
     z, c = tr._latents(torch.Generator().manual_seed(0))
     assert c.shape == (4, 3) and torch.all(c.sum(1) == 1)
+
+
+def test_zip_reads_from_threads_survive_a_close(tmp_path, monkeypatch):
+    # close() from another thread between taking the zip handle and opening an entry made the
+    # read fail as "cannot read image ... already closed", with the clean-your-dataset hint.
+    # Forced here: the first entry opened lets a closing thread run first (up to 0.5 s).
+    ds = ImageDataset(_zip_dataset(tmp_path / "d.zip", n=4))
+    want = ds[2][0]
+    ds.close()
+    real_open = zipfile.ZipFile.open
+    raced = []
+
+    def open_after_a_close(self, *args, **kwargs):
+        if not raced:
+            raced.append(True)
+            closing = threading.Thread(target=ds.close)
+            closing.start()
+            closing.join(timeout=0.5)  # blocks on the dataset's lock when open holds it
+        return real_open(self, *args, **kwargs)
+
+    monkeypatch.setattr(zipfile.ZipFile, "open", open_after_a_close)
+    assert torch.equal(ds[2][0], want)
+    assert raced
