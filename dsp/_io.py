@@ -79,8 +79,12 @@ def make_output_dir(
         command line, which names the flag ``name``).
     """
     path = Path(path)
+    dangling = next((p for p in (path, *path.parents) if p.is_symlink() and not p.exists()), None)
     blocker = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), None)
-    if blocker is not None:
+    if dangling is not None:
+        # mkdir would say "File exists" (the link) only after the work, at the first write.
+        reason = f"{str(dangling)!r} is a symbolic link to a missing {os.readlink(dangling)!r}"
+    elif blocker is not None:
         reason = f"{str(blocker)!r} is a file"
     else:
         try:

@@ -115,6 +115,15 @@ def test_output_paths_that_cannot_be_files_give_clear_errors(tmp_path):
         make_output_dir(tmp_path / "afile" / "run", create=False)
     new = tmp_path / "new" / "run"
     assert make_output_dir(new, create=False) == new
+    # A link to a missing folder passed the check and failed at the first write ("File
+    # exists"), after the work.
+    os.symlink(tmp_path / "gone", tmp_path / "dangling")
+    for create in (False, True):
+        with pytest.raises(ValueError, match="dangling' is a symbolic link to a missing"):
+            make_output_dir(tmp_path / "dangling", create=create)
+        with pytest.raises(ValueError, match="symbolic link to a missing"):
+            make_output_dir(tmp_path / "dangling" / "run", create=create)
+    assert not (tmp_path / "gone").exists()
     assert not (tmp_path / "new").exists()  # checks only
 
 
