@@ -31,7 +31,7 @@ from dsp.aliasing import (
 from dsp.interpolation import fractional_shift, lanczos_margin, lanczos_shift
 from dsp.spectrum import power_spectrum
 from gan._compile import eager_module
-from gan.probe.hooks import LayerInfo, call_key, discover_layers, hooks_paused, run_hooked
+from gan.probe.hooks import LayerInfo, discover_layers, hooks_paused, run_hooked
 from gan.probe.report import (
     FOLD_KEYS,
     PSNR_CAP_DB,
@@ -1167,10 +1167,10 @@ def probe_model(
             "shifts, and what to change)"
         )
     if circular and "equivariance" in measures:
+        # Every zero-padded convolution of the model, measured or not: one left out by layers
+        # still feeds the layers after it its border.
         padded = [
-            call_key(i.name, 1)
-            for i in infos
-            if _zero_padded(i.module) and call_key(i.name, 1) in accs
+            name or type(model).__name__ for name, m in model.named_modules() if _zero_padded(m)
         ]
         if padded:
             notes.append(

@@ -209,6 +209,10 @@ def test_circular_shifts_of_a_zero_padded_convolution_are_noted(conv, circular, 
         assert "('0')" in notes[0] and "circular=False" in notes[0]
         # The reason for the note: well below the float64 precision of an equivariant layer.
         assert rep.row("0").measures["equivariance_1"].mean < 60
+    # A convolution that layers leaves out still feeds its border to the layers kept.
+    kept = probe_model(nn.Sequential(conv, nn.ReLU()).double(), x, shifts=(1.0,),
+                       circular=circular, layers=["1"])  # fmt: skip
+    assert bool([n for n in kept.notes if "zero-padded" in n]) == noted, kept.notes
     # Without the equivariance measure there is nothing to explain.
     net = nn.Sequential(conv, nn.ReLU()).double()
     rep = probe_model(net, x, measures=("nonlinearity",), circular=True)
