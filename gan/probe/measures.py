@@ -1145,7 +1145,7 @@ def probe_model(
         named, known = left_out.get(m, (None, None))
         if not _measure_present(m, rows):
             if named or known:  # the layers patterns dropped its candidates (and say so)
-                note = f"measure {m!r} found no layer: {named or known}"
+                note = f"measure {m!r} found no layer: {'; '.join(t for t in (named, known) if t)}"
             else:
                 among = (
                     ""

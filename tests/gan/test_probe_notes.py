@@ -160,6 +160,9 @@ def test_a_named_layer_left_out_by_layers_gets_the_right_reason():
     assert "layers=['relu*'] (--layers) leaves it out" in note
     assert "add it to layers" in note
     assert "name the module" not in note and "functional calls" not in note
+    # The strided convolution the patterns drop too is named in the same note (it said only
+    # the named module).
+    assert "leaves out the strided convolutions and pooling layers 'conv'" in note
     # Measured elsewhere, a named module left out still gets a report note.
     rep = probe_model(BlurNet(), x, layers=["conv", "relu*"], downsampling_layers=["blur"], **kw)
     assert "out_of_band" in rep.row("conv").measures
