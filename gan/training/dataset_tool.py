@@ -232,6 +232,14 @@ def _resize_axis(x: np.ndarray, m: int, axis: int, method: str = "auto") -> np.n
     return np.moveaxis(out.reshape(lead + (m,)), -1, axis)
 
 
+_RESIZE_METHODS = ("auto", "fft", "matrix")
+
+
+def _check_method(method: object) -> None:
+    if method not in _RESIZE_METHODS:
+        raise ValueError(f"method must be 'auto', 'fft' or 'matrix', got {method!r}")
+
+
 def resize_bandlimited(
     image: np.ndarray, size: int | tuple[int, int], *, method: str = "auto"
 ) -> np.ndarray:
@@ -274,8 +282,7 @@ def resize_bandlimited(
     numpy.ndarray
         float64 ``[..., h, w]``.
     """
-    if method not in ("auto", "fft", "matrix"):
-        raise ValueError(f"method must be 'auto', 'fft' or 'matrix', got {method!r}")
+    _check_method(method)
     arr = as_finite_array("image", image, min_ndim=2)
     if isinstance(size, (tuple, list)):
         if len(size) != 2:
@@ -333,8 +340,7 @@ def pad_resize(image: np.ndarray, res: int, *, method: str = "auto") -> np.ndarr
     numpy.ndarray
         float64 ``[..., res, res]``.
     """
-    if method not in ("auto", "fft", "matrix"):
-        raise ValueError(f"method must be 'auto', 'fft' or 'matrix', got {method!r}")
+    _check_method(method)
     arr = as_finite_array("image", image, min_ndim=2)
     res = check_int("res", res, minimum=1)
     h, w = arr.shape[-2:]
