@@ -197,7 +197,8 @@ def main(argv=None) -> int:
         consts = {k: v for k, v in r.items() if k not in ("kind", "dtype", "res", "where")}
         summary = (f"regs {res.get('regs')} stack {res.get('stack')} smem {res.get('smem')} "
                    f"BI/BM/BO {res.get('BI')}/{res.get('BM')}/{res.get('BO')} "
-                   f"warps {res.get('warps')} progs/SM {res.get('programs_per_sm')}"
+                   f"warps {res.get('warps')} progs/SM {res.get('programs_per_sm')} "
+                   f"loop/all SASS {res.get('loop_sass')}/{res.get('sass')}"
                    ) if "error" not in res else res["error"]  # fmt: skip
         print(f"{r['kind']:6s} {r['dtype']:8s} {json.dumps(consts):60s} {summary}  "
               f"[{', '.join(r['where'][:4])}{' …' if len(r['where']) > 4 else ''}]")  # fmt: skip

@@ -664,8 +664,10 @@ def _table(res):
 COMPARE_VARIANTS = [
     "base",
     "b64_r168",
+    "b64_r168_y",
     "b64_r168_stack",
     "b64_r168_free",
+    "b64_r168_yp",
     "b64_r128",
     "b64_w8",
     "lean_b64",
@@ -677,9 +679,12 @@ COMPARE_VARIANTS = [
 """In priority order: the budget cuts the tail. The first is the reference of the errors.
 The H200 comparison of 2026-11-28 ranked b64_r168 first (the half-precision default since),
 then vmask, then base; the row-slab variants (all slower, one of them an illegal memory access)
-were removed. Next: two variants that differ from b64_r168 only in the multi-term kernels of
-config R's radial fd (stacked terms; the loop without the register cap), then the variants of the
-same family not reached then, then vmask again."""
+were removed. Next: b64_r168 with stage 1's products in the other order and the bias folded
+in (session 13: 16 % fewer instructions per plane in the separable forwards, by the sm_90
+compile), two variants that differ from b64_r168 only in the multi-term kernels of config R's
+radial fd (stacked terms; the loop without the register cap), the y-first variant with the next
+plane's source loaded ahead, then the variants of the same family not reached then, then vmask
+again."""
 COMPARE_SHAPES = ["L6 84->148 up4", "L8 148->148 up2", "L12 276->276 up2", "R 148->148 up2 radial"]
 """The three §6 shapes and one config-R layer (radial fd: 4 separable terms in fp16), whose kernels
 the variants change differently (gpu_ops_NOTES.md, pass 4); the ranking sums all four."""
@@ -1043,6 +1048,30 @@ def _captured_launches(name, dtype, variant):
     return captured
 
 
+def sass_loop_counts(sass: str) -> dict:
+    """Instructions of a kernel's SASS (``nvdisasm -c``): in all, and in the body of its
+    outermost loop (the backward branch spanning the most instructions: the plane loop of the
+    fused kernel) — per warp and per plane, the count the issue rate bounds (four schedulers
+    per SM issue one instruction each per cycle)."""
+    import re
+
+    labels: dict[str, int] = {}
+    branches: list[tuple[int, str]] = []
+    n = 0
+    for line in sass.splitlines():
+        m = re.match(r"^(\.L_x_\d+):", line)
+        if m:
+            labels[m[1]] = n
+            continue
+        if re.match(r"^\s+/\*[0-9a-f]+\*/\s", line):
+            b = re.search(r"BRA\s+`\((\.L_x_\d+)\)", line)
+            if b:
+                branches.append((n, b[1]))
+            n += 1
+    spans = [end + 1 - labels[lab] for end, lab in branches if labels.get(lab, end + 1) <= end]
+    return {"sass": n, "loop_sass": max(spans, default=0)}
+
+
 def _aot_resources(fn, args, kw):
     """Compile ``fn`` for sm_90 with these launch arguments; registers, stack and shared bytes."""
     import re
@@ -1076,8 +1105,14 @@ def _aot_resources(fn, args, kw):
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "k.cubin"
         path.write_bytes(k.asm["cubin"])
-        tool = Path(triton.__file__).parent / "backends" / "nvidia" / "bin" / "cuobjdump"
-        info = subprocess.run([str(tool), "-res-usage", str(path)], capture_output=True, text=True)
+        tools = Path(triton.__file__).parent / "backends" / "nvidia" / "bin"
+        info = subprocess.run(
+            [str(tools / "cuobjdump"), "-res-usage", str(path)], capture_output=True, text=True
+        )
+        sass = subprocess.run(
+            [str(tools / "nvdisasm"), "-c", str(path)], capture_output=True, text=True
+        ).stdout
+    out |= sass_loop_counts(sass)
     m = re.search(r"REG:(\d+) STACK:(\d+)", info.stdout)
     out["smem"] = k.metadata.shared  # dynamic shared memory (the cubin lists static only)
     if m:

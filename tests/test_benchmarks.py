@@ -171,8 +171,31 @@ def test_aot_kernels_compiles_every_kernel_of_a_training_step(tmp_path):
         res = k["res"]
         assert "error" not in res, res
         assert 0 < res["regs"] <= 255 and res["smem"] <= 232448, (k, res)
+        assert 0 < res["loop_sass"] < res["sass"], (k, res)  # every kernel loops over planes
         assert res["programs_per_sm"] >= 1, (k, res)
     assert {"t32/autocast", "d32/autocast"} <= {w for k in kernels for w in k["where"]}
+
+
+def test_sass_loop_counts(gpu_ops):
+    # A nested loop: the outer back-edge (to .L_x_0) spans 6 instructions, the inner one 2;
+    # a forward branch is no loop, and the trailing self-loop after EXIT spans only itself.
+    sass = """
+        /*0000*/                   MOV R1, c[0x0][0x28] ;
+.L_x_0:
+        /*0010*/                   LDG.E R2, desc[UR4][R4.64] ;
+.L_x_1:
+        /*0020*/                   FADD R2, R2, 1 ;
+        /*0030*/               @P0 BRA `(.L_x_1) ;
+        /*0040*/               @P1 BRA `(.L_x_2) ;
+        /*0050*/                   STG.E desc[UR4][R4.64], R2 ;
+.L_x_2:
+        /*0060*/               @P2 BRA `(.L_x_0) ;
+        /*0070*/                   EXIT ;
+.L_x_3:
+        /*0080*/                   BRA `(.L_x_3);
+"""
+    assert gpu_ops.sass_loop_counts(sass) == {"sass": 9, "loop_sass": 6}
+    assert gpu_ops.sass_loop_counts("") == {"sass": 0, "loop_sass": 0}
 
 
 def test_programs_per_sm():

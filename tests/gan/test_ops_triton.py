@@ -201,6 +201,10 @@ KERNEL_VARIANTS = [
     {"variant": "b64_r168"},  # blocks of at most 64 (the register cap is a launch option)
     {"variant": "b64_r168_stack"},  # multi-term stages as two stacked products
     {"variant": "vmask", "stack": True},  # stacked with the case's (larger) blocks
+    {"variant": "b64_r168_y"},  # stage 1 y product first, the bias between the products
+    {"variant": "b64_r168_yp"},  # ... and the next plane's source loaded ahead
+    {"variant": "lean", "yfirst": True},  # the folded bias with LEAN's clamped loads
+    {"variant": "vmask", "yfirst": True, "prefetch": True},  # with the case's blocks
 ]
 VARIANT_CASES = [FLRELU_CASES[i] for i in (1, 2, 4)]
 VARIANT_WIDTHS = [23, 9, 9]

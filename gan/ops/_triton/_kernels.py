@@ -131,7 +131,14 @@ def _stacked(
 def _load_source(ptrs, inside, bias_val, HAS_BIAS: tl.constexpr, DOT_DTYPE: tl.constexpr):
     # Source samples as dot operands: outside the plane the zero padding, and the bias added to
     # real samples only (before the zero insertion, as the op is defined).
-    src = tl.load(ptrs, mask=inside, other=0.0).to(tl.float32)
+    return _source_operand(tl.load(ptrs, mask=inside, other=0.0), inside, bias_val, HAS_BIAS,
+                           DOT_DTYPE)  # fmt: skip
+
+
+@triton.jit
+def _source_operand(raw, inside, bias_val, HAS_BIAS: tl.constexpr, DOT_DTYPE: tl.constexpr):
+    # ``_load_source`` of samples already loaded (zero outside the plane).
+    src = raw.to(tl.float32)
     if HAS_BIAS:
         src = tl.where(inside, src + bias_val, 0.0)
     return src.to(DOT_DTYPE)
@@ -142,6 +149,15 @@ def _separable(src, py, px, acc, DOT_DTYPE: tl.constexpr, PREC: tl.constexpr):
     # acc + py · src · px, both products on tensor cores with fp32 accumulation.
     t = tl.dot(src, px, input_precision=PREC)
     return tl.dot(py, t.to(DOT_DTYPE), acc, input_precision=PREC)
+
+
+@triton.jit
+def _separable_yfirst(src, py, px, acc, DOT_DTYPE: tl.constexpr, PREC: tl.constexpr):
+    # The same sum as ``_separable`` with the y product first: the source is the second
+    # operand (on sm_90 it goes from the load to shared memory once, where wgmma reads it) and
+    # ``py · src`` the first operand of the x product, which wgmma takes from registers.
+    t = tl.dot(py, src, input_precision=PREC)
+    return tl.dot(t.to(DOT_DTYPE), px, acc, input_precision=PREC)
 
 
 @triton.jit
@@ -204,6 +220,9 @@ def _fused_kernel(
     LEAN: tl.constexpr = False,
     RELOAD: tl.constexpr = False,
     STACK: tl.constexpr = False,
+    YFIRST: tl.constexpr = False,
+    FOLD_BIAS: tl.constexpr = False,
+    PREFETCH: tl.constexpr = False,
     RP1: tl.constexpr = 1,
     RP2: tl.constexpr = 1,
 ):
@@ -222,6 +241,19 @@ def _fused_kernel(
     # STACK (multi-term stages only): a stage with R > 1 separable terms runs as two products
     #   over all terms at once (``_stacked``, the terms padded to RP, a power of two) instead
     #   of a loop of 2·R dependent products; its stacked matrices are gathered per plane.
+    # YFIRST: stage 1's products in the other order (``_separable_yfirst``).
+    # FOLD_BIAS (YFIRST forward, one stage-1 term): the source is used as loaded (zero outside
+    #   the plane) and the bias is added between the two products: the zero padding is the
+    #   outer product of the per-axis in-plane masks, so
+    #   ``P1y · (src + bias·iny ⊗ inx) · P1xᵀ = (P1y · src + bias · by ⊗ inx) · P1xᵀ`` with
+    #   ``by = P1y · iny``. The source then goes from the load into the product unchanged,
+    #   and the term is added in the first product's accumulator layout (added after the
+    #   second product instead, the compiler moved it into that product's accumulator through a
+    #   16 KiB shared-memory shuffle per plane: sm_90 compile).
+    # PREFETCH (not with LEAN): the next plane's source is loaded at the top of the current
+    #   plane's iteration, so that its global-memory latency overlaps this plane's products and
+    #   epilogue (Triton's own pipelining does not apply: cp.async needs 4-byte aligned
+    #   vectors, and these loads are 2-byte scalars at unaligned tile origins).
     pid = tl.program_id(0)
     n_tiles = TILES_H * TILES_W
     tile = pid % n_tiles
@@ -261,6 +293,12 @@ def _fused_kernel(
         p1x0 = _tile_matrix(h1x_ptr, T1X, REV1, scale1, am, ai, 1, S1, phx, True, DOT_DTYPE)
         q2y0 = _tile_matrix(h2y_ptr, T2Y, REV2, scale2, ao, am, S2, 1, 0, False, DOT_DTYPE)
         q2x0 = _tile_matrix(h2x_ptr, T2X, REV2, scale2, ao, am, S2, 1, -dx, True, DOT_DTYPE)
+
+    if FOLD_BIAS:
+        # The y tile matrix as the product sees it (rounded to the operand dtype).
+        f1y = _tile_matrix(h1y_ptr, T1Y, REV1, scale1, am, ai, 1, S1, phy, False, DOT_DTYPE)
+        by = tl.sum(tl.where(iny[None, :], f1y.to(tl.float32), 0.0), axis=1)
+        inx_f = inx.to(tl.float32)
 
     # Intermediate samples this tile needs; the rest of the block is zeroed so that nothing
     # (not even an overflow in a truncated sum) leaks into stage 2.
@@ -303,6 +341,9 @@ def _fused_kernel(
     doffs = oy[:, None] * DW + ox[None, :]
 
     p_end = tl.minimum(group * PPB + PPB, PLANES)
+    if PREFETCH:
+        nxt = tl.load(src_ptr + tl.cast(group * PPB, tl.int64) * SH * SW + soffs, mask=smask,
+                      other=0.0)  # fmt: skip
     for plane in range(group * PPB, p_end):
         if RELOAD:
             p1y = _tile_matrix(h1y_ptr, T1Y, REV1, scale1, am, ai, 1, S1, phy, False, DOT_DTYPE)
@@ -318,7 +359,22 @@ def _fused_kernel(
         bias_val = 0.0
         if HAS_BIAS:
             bias_val = tl.load(bias_ptr + plane % C).to(tl.float32)
-        if LEAN:
+        if PREFETCH:
+            raw = nxt
+            # The last iteration loads its own plane again (always in bounds, never used).
+            ahead = tl.cast(tl.minimum(plane + 1, p_end - 1), tl.int64)
+            nxt = tl.load(src_ptr + ahead * SH * SW + soffs, mask=smask, other=0.0)
+            if FOLD_BIAS:
+                src = raw.to(DOT_DTYPE)
+            else:
+                src = _source_operand(raw, smask, bias_val, HAS_BIAS, DOT_DTYPE)
+        elif FOLD_BIAS and LEAN:
+            src = tl.load(src_ptr + plane64 * SH * SW + soffs)
+            src = tl.where(iny[:, None], tl.where(inx[None, :], src, 0.0), 0.0).to(DOT_DTYPE)
+        elif FOLD_BIAS:
+            src = tl.load(src_ptr + plane64 * SH * SW + soffs, mask=smask, other=0.0)
+            src = src.to(DOT_DTYPE)
+        elif LEAN:
             src = tl.load(src_ptr + plane64 * SH * SW + soffs).to(tl.float32)
             if HAS_BIAS:
                 src = src + bias_val
@@ -339,6 +395,20 @@ def _fused_kernel(
                 h1x_ptr, T1X, REV1, scale1, BM, BI, 1, S1, phx, True, DOT_DTYPE, R1, RP1
             )
             mid = _stacked(src, p1ya, p1xa, mid, BI, BM, RP1, DOT_DTYPE, PREC)
+        elif FOLD_BIAS:
+            t = tl.dot(p1y, src, input_precision=PREC)
+            t = t + (bias_val * by)[:, None] * inx_f[None, :]
+            mid = tl.dot(t.to(DOT_DTYPE), p1x, mid, input_precision=PREC)
+        elif YFIRST:
+            mid = _separable_yfirst(src, p1y, p1x, mid, DOT_DTYPE, PREC)
+            for k in range(1, R1):
+                p1yk = _tile_matrix(
+                    h1y_ptr + k * T1Y, T1Y, REV1, scale1, am, ai, 1, S1, phy, False, DOT_DTYPE
+                )
+                p1xk = _tile_matrix(
+                    h1x_ptr + k * T1X, T1X, REV1, scale1, am, ai, 1, S1, phx, True, DOT_DTYPE
+                )
+                mid = _separable_yfirst(src, p1yk, p1xk, mid, DOT_DTYPE, PREC)
         else:
             mid = _separable(src, p1y, p1x, mid, DOT_DTYPE, PREC)
             # A runtime loop, not static_range: unrolled, the compiler hoists every term's
@@ -411,12 +481,16 @@ def _activate(mid, gain, slope, clamp, HAS_CLAMP: tl.constexpr):
     # Forward epilogue: gain · leaky ReLU, then the clamp; the 2-bit mask code per sample
     # (bit 0: positive, bit 1: clamped) that the backward reads.
     pos = mid > 0.0
-    act = tl.where(pos, mid, mid * slope) * gain
+    # One multiply by the branch's gain (gain·slope for negatives; equal to the leaky ReLU
+    # times gain up to rounding), and one absolute-value compare for the clamp instead of two
+    # compares and an or: 1 245 → 1 045 instructions per plane in the sm_90 forward loop
+    # (benchmarks/gpu_ops_NOTES.md, "Session 13").
+    act = mid * tl.where(pos, gain, gain * slope)
     code = pos.to(tl.int32)
     if HAS_CLAMP:
         # Ties count as clipped (derivative 0 at |act| = clamp), as on the reference path,
         # which keeps only the clamped output and cannot tell a tie from a clipped value.
-        clipped = (act >= clamp) | (act <= -clamp)
+        clipped = tl.abs(act) >= clamp
         # NaN stays NaN: a plain min/max would turn it into -clamp and hide an overflow. (The
         # enum inline: Triton 3.6 cannot bind it to a local name.)
         act = tl.maximum(act, -clamp, propagate_nan=tl.PropagateNan.ALL)

@@ -108,6 +108,21 @@ VARIANTS = MappingProxyType(
                 "stack": True,
             }  # fmt: skip
         ),
+        # b64_r168 with stage 1's products in the other order and, in the forward, the bias
+        # added on the intermediate grid (the source goes from the load into the product
+        # unchanged; benchmarks/gpu_ops_NOTES.md, "Session 13").
+        "b64_r168_y": MappingProxyType(
+            {"vmask": True, "blocks": (16, 32, 64), "maxnreg": 168, "yfirst": True}
+        ),
+        "b64_r168_yp": MappingProxyType(
+            {
+                "vmask": True,
+                "blocks": (16, 32, 64),
+                "maxnreg": 168,
+                "yfirst": True,
+                "prefetch": True,
+            }
+        ),
     }
 )
 """Kernel variants (named sets of ``_tune`` keys), all computing the same result; see
@@ -134,7 +149,7 @@ kernel keep their defaults."""
 _TUNE_KEYS = frozenset(
     {"variant", "blocks", "num_warps", "num_warps_fwd", "num_warps_bwd", "num_stages", "maxnreg"}
     | {"vmask", "lean", "reload", "blocks_fwd", "blocks_bwd", "maxnreg_fwd", "maxnreg_bwd"}
-    | {"stack", "maxnreg_multi", "num_warps_multi"}
+    | {"stack", "maxnreg_multi", "num_warps_multi", "yfirst", "prefetch"}
 )
 
 
@@ -293,6 +308,8 @@ def fused(
     reload = bool(tune.get("reload"))
     # Only multi-term stages change under STACK: separable kernels keep one specialisation.
     stack = bool(tune.get("stack")) and multi_term
+    yfirst = bool(tune.get("yfirst"))
+    fold_bias = yfirst and bias is not None and r1 == 1
     warps = tune.get("num_warps_multi") if multi_term else None
     warps = warps or tune.get("num_warps_fwd" if mode == 0 else "num_warps_bwd")
     warps = warps or tune.get("num_warps")
@@ -340,6 +357,7 @@ def fused(
             PREC=fp32_precision if src.dtype == torch.float32 else "tf32",
             VMASK=vmask, LEAN=lean, RELOAD=reload,
             STACK=stack, RP1=_plan.padded_rank(r1), RP2=_plan.padded_rank(r2),
+            YFIRST=yfirst, FOLD_BIAS=fold_bias, PREFETCH=bool(tune.get("prefetch")) and not lean,
             num_warps=warps or plan.num_warps,
             num_stages=_tuned(tune, "num_stages", 1),
             **extra,
