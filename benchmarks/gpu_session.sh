@@ -24,6 +24,10 @@
 #      process, so off and on cannot share one; session 9's figures were off)
 #   8. benchmarks/data_loading.py           (issue 5: how long a step waits for its reals from
 #      a 256 px PNG zip, batch 32, read on the main thread vs 4 loader threads)
+#   9. benchmarks/gpu_generator.py          (issues 3, 4: stage 2's Triton rows again with the
+#      half-precision kernels of b64_r168_yve, which plans with a heavier epilogue weight: its
+#      plans differ from b64_r168_yv's only in layers that stage 1's four shapes do not have,
+#      so only the whole generator can tell; gpu_ops_NOTES.md, "Session 13")
 # (torch.compile of the generators on the GPU was measured on 2026-11-28 by hand:
 # benchmarks/generator_compile.py --device cuda; RESULTS.md, "Session 9".)
 # Stages 2–6 run with ALIASFREE_TRITON_VARIANT set to the variant stage 1 ranked first when that
@@ -112,5 +116,9 @@ stage generator_256_off 60 100 "$PY" benchmarks/gpu_generator.py --cases t:256:1
 mv -f "$OUT/gpu_generator.json" "$OUT/gpu_generator_256_off.json" 2>/dev/null
 stage data_loading 30 45 "$PY" benchmarks/data_loading.py --device cuda --images 128 --steps 8 \
     --threads 0 4
+ALIASFREE_TRITON_VARIANT=b64_r168_yve stage generator_256_yve 60 90 "$PY" \
+    benchmarks/gpu_generator.py --cases t:256:16 r:256:16 --impls auto --cudnn-benchmark on \
+    --modconv "$MODCONV" --budget-s "$(budget 50 90)"
+mv -f "$OUT/gpu_generator.json" "$OUT/gpu_generator_256_yve.json" 2>/dev/null
 echo "== done after $(($(date +%s) - T0)) s" | tee -a "$OUT/session.log"
 pack

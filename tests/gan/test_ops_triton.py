@@ -202,9 +202,7 @@ KERNEL_VARIANTS = [
     {"variant": "b64_r168_stack"},  # multi-term stages as two stacked products
     {"variant": "vmask", "stack": True},  # stacked with the case's (larger) blocks
     {"variant": "b64_r168_y"},  # stage 1 y product first, the bias between the products
-    {"variant": "b64_r168_yp"},  # ... and the next plane's source loaded ahead
     {"variant": "lean", "yfirst": True},  # the folded bias with LEAN's clamped loads
-    {"variant": "vmask", "yfirst": True, "prefetch": True},  # with the case's blocks
 ]
 VARIANT_CASES = [FLRELU_CASES[i] for i in (1, 2, 4)]
 VARIANT_WIDTHS = [23, 9, 9]
@@ -219,6 +217,74 @@ def test_filtered_lrelu_variants_match_brute_force(
     up, down, tu, td, padding, bias, clamp, flip, fd2d, blocks, width, variant
 ):
     _check_flrelu(up, down, tu, td, padding, bias, clamp, flip, fd2d, blocks, variant, width)
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [
+        {"variant": "b64_r168_yv"},
+        {"variant": "b64_r168_yvs"},
+        {"variant": "b64_r168_yve"},
+        {"variant": "vmask", "vec2": True},
+    ],
+)
+@pytest.mark.parametrize(
+    "up,down,tu,td,padding,bias,clamp,flip,fd2d,blocks,width",
+    [
+        # Even rows on both sides (22 → 24 up2/down2: forward source and backward gradient
+        # rows even), several source tiles starting at odd samples, cropping on one side.
+        (2, 2, 12, 12, (12, -4, -3, 14), True, 0.5, True, False, (16, 32), 22),
+        # up4 with a 2D fd (the backward's multi-term stage 1 reads the even gradient rows).
+        (4, 2, 24, 12, (17, 16, 15, 18), True, 1.0, False, True, (16, 32), 10),
+        # Odd rows: VEC2 is off, the same results.
+        (2, 2, 12, 12, (9, 8, 10, 9), True, None, False, False, (16, 32), 21),
+    ],
+)
+def test_paired_source_loads_match_brute_force(
+    up, down, tu, td, padding, bias, clamp, flip, fd2d, blocks, width, variant
+):
+    # VEC2 moves each source tile to an even start and the stage-1 x phase with it.
+    _check_flrelu(up, down, tu, td, padding, bias, clamp, flip, fd2d, blocks, variant, width)
+
+
+def test_paired_source_loads_leave_a_source_column_in_every_plan():
+    # VEC2 starts a source tile up to one sample early: every plan must hold the tile's
+    # worst-case source span plus that sample along W (H is unchanged), and the constraint
+    # must bind somewhere (else nothing here would catch its loss).
+    from gan.ops._triton import _plan
+
+    changed = 0
+    for s1, t1, s2, t2 in [(2, 12, 2, 12), (4, 24, 2, 12), (2, 12, 4, 24), (1, 1, 1, 1)]:
+        for blocks in [(16,), (16, 32), (16, 32, 64), (32, 64)]:
+            for vmask in (0, 3):
+                args = (s1, (t1, t1), s2, (t2, t2), (1, 1), (148, 148), 1, blocks, False, 2,
+                        _plan.SMEM_BUDGET, vmask, False)  # fmt: skip
+                plain = _plan.plan_two_stage(*args)
+                paired = _plan.plan_two_stage(*args, 1)
+                if paired is None:
+                    continue
+                span_w = (paired.tov_w - 1) * s2 + t2 + vmask
+                assert _plan._src_count(span_w, t1, s1) + 1 <= paired.bi
+                span_h = (paired.tov_h - 1) * s2 + t2
+                assert _plan._src_count(span_h, t1, s1) <= paired.bi
+                changed += plain != paired
+    assert changed >= 3
+
+
+def test_epilogue_weight_moves_the_l12_backward_to_fewer_tiles():
+    # REFERENCE §6's third shape, backward (dy 276² → dx 278², up 2 / down 2, 12 taps, the
+    # vmask shift): at the default weight the planner takes 32-sample source blocks and 196
+    # tiles; weighting an intermediate sample as 1000 MACs (b64_r168_yve) takes 64 and 132
+    # tiles, the L8 backward's plan, which issues 1.26x fewer loop instructions per output
+    # (sm_90 counts, gpu_ops_NOTES.md "Session 13").
+    from gan.ops._triton import _plan
+
+    args = (2, (12, 12), 2, (12, 12), (1, 1), (278, 278), 1, (16, 32, 64), False, 2,
+            _plan.SMEM_BUDGET, 3, False, 0)  # fmt: skip
+    light = _plan.plan_two_stage(*args, _plan.EPILOGUE_COST)
+    heavy = _plan.plan_two_stage(*args, 1000)
+    assert (light.bi, light.tov_h, light.tov_w) == (32, 21, 20)
+    assert (heavy.bi, heavy.tov_h, heavy.tov_w) == (64, 27, 25)
 
 
 @pytest.mark.parametrize("rank", [2, 3, 5])
@@ -340,6 +406,8 @@ def test_mask_bits_match_intermediate_sign_and_clamp(blocks):
         (torch.bfloat16, 1.5e-2, 2.5e-2, None),
         (torch.float16, 3e-3, 5e-3, {"variant": "lean_reload"}),
         (torch.float16, 3e-3, 5e-3, {"variant": "base"}),  # None: b64_r168 (half default)
+        (torch.float16, 3e-3, 5e-3, {"variant": "b64_r168_yv"}),  # bias folded, even rows
+        (torch.bfloat16, 1.5e-2, 2.5e-2, {"variant": "b64_r168_yvs"}),
     ],
 )
 def test_half_precision(dtype, fwd_tol, grad_tol, variant):

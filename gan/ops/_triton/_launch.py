@@ -109,19 +109,37 @@ VARIANTS = MappingProxyType(
             }  # fmt: skip
         ),
         # b64_r168 with stage 1's products in the other order and, in the forward, the bias
-        # added on the intermediate grid (the source goes from the load into the product
-        # unchanged; benchmarks/gpu_ops_NOTES.md, "Session 13").
+        # added between them (the source goes from the load into the product unchanged);
+        # with source rows read as 4-byte pairs where rows have an even length (VEC2); and
+        # with that load pipelined into shared memory (cp.async, possible once the loads are
+        # 4-byte vectors). benchmarks/gpu_ops_NOTES.md, "Session 13".
         "b64_r168_y": MappingProxyType(
             {"vmask": True, "blocks": (16, 32, 64), "maxnreg": 168, "yfirst": True}
         ),
-        "b64_r168_yp": MappingProxyType(
+        "b64_r168_yv": MappingProxyType(
+            {"vmask": True, "blocks": (16, 32, 64), "maxnreg": 168, "yfirst": True, "vec2": True}
+        ),
+        # b64_r168_yv planned with an intermediate sample weighted as 1000 tensor-core MACs
+        # instead of 64 (the sm_90 instruction counts against session 9's timing).
+        "b64_r168_yve": MappingProxyType(
             {
                 "vmask": True,
                 "blocks": (16, 32, 64),
                 "maxnreg": 168,
                 "yfirst": True,
-                "prefetch": True,
-            }
+                "vec2": True,
+                "epilogue_cost": 1000,
+            }  # fmt: skip
+        ),
+        "b64_r168_yvs": MappingProxyType(
+            {
+                "vmask": True,
+                "blocks": (16, 32, 64),
+                "maxnreg": 168,
+                "yfirst": True,
+                "vec2": True,
+                "num_stages": 2,
+            }  # fmt: skip
         ),
     }
 )
@@ -149,7 +167,7 @@ kernel keep their defaults."""
 _TUNE_KEYS = frozenset(
     {"variant", "blocks", "num_warps", "num_warps_fwd", "num_warps_bwd", "num_stages", "maxnreg"}
     | {"vmask", "lean", "reload", "blocks_fwd", "blocks_bwd", "maxnreg_fwd", "maxnreg_bwd"}
-    | {"stack", "maxnreg_multi", "num_warps_multi", "yfirst", "prefetch"}
+    | {"stack", "maxnreg_multi", "num_warps_multi", "yfirst", "vec2", "epilogue_cost"}
 )
 
 
@@ -310,6 +328,9 @@ def fused(
     stack = bool(tune.get("stack")) and multi_term
     yfirst = bool(tune.get("yfirst"))
     fold_bias = yfirst and bias is not None and r1 == 1
+    # VEC2 reads source rows as 4-byte pairs from an even start: rows of an even length only
+    # (the kernel rounds W down to even to tell the compiler so).
+    vec2 = bool(tune.get("vec2")) and not lean and sw % 2 == 0
     warps = tune.get("num_warps_multi") if multi_term else None
     warps = warps or tune.get("num_warps_fwd" if mode == 0 else "num_warps_bwd")
     warps = warps or tune.get("num_warps")
@@ -321,7 +342,8 @@ def fused(
     def plan_args(budget, extra_w):
         return (
             s1, t1, s2, t2, (r1, r2), dst_hw, align_w, tuple(blocks), INTERPRETED,
-            _ELEM_BYTES[src.dtype], budget, extra_w, stack,
+            _ELEM_BYTES[src.dtype], budget, extra_w, stack, int(vec2),
+            int(tune.get("epilogue_cost") or _plan.EPILOGUE_COST),
         )  # fmt: skip
 
     if vmask and _plan.plan_two_stage(*plan_args(_plan.SMEM_BUDGET, 3)) is None:
@@ -357,7 +379,7 @@ def fused(
             PREC=fp32_precision if src.dtype == torch.float32 else "tf32",
             VMASK=vmask, LEAN=lean, RELOAD=reload,
             STACK=stack, RP1=_plan.padded_rank(r1), RP2=_plan.padded_rank(r2),
-            YFIRST=yfirst, FOLD_BIAS=fold_bias, PREFETCH=bool(tune.get("prefetch")) and not lean,
+            YFIRST=yfirst, FOLD_BIAS=fold_bias, VEC2=vec2,
             num_warps=warps or plan.num_warps,
             num_stages=_tuned(tune, "num_stages", 1),
             **extra,

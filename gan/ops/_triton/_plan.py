@@ -32,8 +32,11 @@ MAX_RANK = 8
 BLOCKS = (16, 32, 64, 128)
 """Candidate block sizes (powers of two, at least 16 for ``tl.dot``)."""
 _MAX_TILE_ELEMS = 128 * 128
-# Relative cost of one elementwise epilogue op (CUDA cores) against one tensor-core MAC.
-_EPILOGUE_COST = 64
+EPILOGUE_COST = 64
+"""The cost model's weight of one intermediate sample (the epilogue and its share of the loads
+and index work) in tensor-core MACs. The sm_90 instruction counts of session 13 against session
+9's timing put it nearer 1000 (benchmarks/gpu_ops_NOTES.md, "Session 13"); the variant
+``b64_r168_yve`` plans with that, for the device comparison to decide."""
 # Shared memory the dot operands of one program may take if all are live at once (H100/H200
 # allow 227 KiB per block; leave room for layout conversions).
 SMEM_BUDGET = 160 * 1024
@@ -154,12 +157,12 @@ def _src_count(span: int, taps: int, b: int) -> int:
     return (span - 1 + taps - 1) // b + 1
 
 
-def _tov_two_stage(s1, t1, s2, t2, bi, bm, bo, align, extra=0):
+def _tov_two_stage(s1, t1, s2, t2, bi, bm, bo, align, extra=0, src_extra=0):
     for tov in range(bo, 0, -1):
         if tov % align:
             continue
         tm = (tov - 1) * s2 + t2 + extra
-        if tm <= bm and _src_count(tm, t1, s1) <= bi:
+        if tm <= bm and _src_count(tm, t1, s1) + src_extra <= bi:
             return tov
     return 0
 
@@ -201,6 +204,8 @@ def plan_two_stage(
     smem_budget: int = SMEM_BUDGET,
     extra_w: int = 0,
     stack: bool = False,
+    src_extra_w: int = 0,
+    epilogue_cost: int = EPILOGUE_COST,
 ) -> Plan | None:
     """Blocks for the fused kernel: stage 1 (source stride ``s1``, taps ``t1`` per axis (y, x))
     onto the fine intermediate grid, pointwise epilogue, stage 2 (destination stride ``s2``, taps
@@ -210,7 +215,10 @@ def plan_two_stage(
     all operands fit ``smem_budget`` bytes; ``extra_w``: intermediate samples the W tile must
     hold beyond its span (the ``VMASK`` variant shifts the tile start by up to 3 to a mask byte
     boundary); ``stack``: multi-term stages run as two products over all terms padded to
-    :func:`padded_rank` (the ``STACK`` kernel flag), whose operands are that many times wider.
+    :func:`padded_rank` (the ``STACK`` kernel flag), whose operands are that many times wider;
+    ``src_extra_w``: source samples the W block must hold beyond the tile's need (the ``VEC2``
+    flag moves the source tile start down to an even sample); ``epilogue_cost``: the cost model's
+    weight of one intermediate sample, in tensor-core MACs.
     None if nothing fits.
 
     Several separable terms in a stage (a full 2D filter: config R's radial ``fd``) keep more
@@ -221,19 +229,19 @@ def plan_two_stage(
     if max(ranks) > 1 and not interpreted:
         lean = _plan_two_stage(
             s1, t1, s2, t2, ranks, out_hw, align_w, blocks, interpreted, elem_bytes,
-            smem_budget, extra_w, stack, True,
+            smem_budget, extra_w, stack, True, src_extra_w, epilogue_cost,
         )  # fmt: skip
         if lean is not None:
             return lean
     return _plan_two_stage(
         s1, t1, s2, t2, ranks, out_hw, align_w, blocks, interpreted, elem_bytes, smem_budget,
-        extra_w, stack, False,
+        extra_w, stack, False, src_extra_w, epilogue_cost,
     )  # fmt: skip
 
 
 def _plan_two_stage(
     s1, t1, s2, t2, ranks, out_hw, align_w, blocks, interpreted, elem_bytes, smem_budget,
-    extra_w, stack, multi_term_limits,
+    extra_w, stack, multi_term_limits, src_extra_w=0, epilogue_cost=EPILOGUE_COST,
 ) -> Plan | None:  # fmt: skip
     best, best_cost = None, math.inf
     r1, r2 = ranks
@@ -251,7 +259,9 @@ def _plan_two_stage(
                 if not interpreted and operands * elem_bytes > smem_budget:
                     continue
                 tov_h = _tov_two_stage(s1, t1[0], s2, t2[0], bi, bm, bo, 1)
-                tov_w = _tov_two_stage(s1, t1[1], s2, t2[1], bi, bm, bo, align_w, extra_w)
+                tov_w = _tov_two_stage(
+                    s1, t1[1], s2, t2[1], bi, bm, bo, align_w, extra_w, src_extra_w
+                )
                 if tov_h == 0 or tov_w == 0:
                     continue
                 tiles = math.ceil(out_hw[0] / tov_h) * math.ceil(out_hw[1] / tov_w)
@@ -260,7 +270,7 @@ def _plan_two_stage(
                 )
                 per_tile = (
                     macs / _efficiency(bi, bm, bo)
-                    + _EPILOGUE_COST * bm * bm
+                    + epilogue_cost * bm * bm
                     + _tile_overhead(interpreted)
                 )
                 cost = tiles * per_tile
