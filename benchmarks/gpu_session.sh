@@ -27,7 +27,8 @@
 #   9. benchmarks/gpu_generator.py          (issues 3, 4: stage 2's Triton rows again with the
 #      half-precision kernels of b64_r168_yve, which plans with a heavier epilogue weight: its
 #      plans differ from b64_r168_yv's only in layers that stage 1's four shapes do not have,
-#      so only the whole generator can tell; gpu_ops_NOTES.md, "Session 13")
+#      so only the whole generator can tell; gpu_ops_NOTES.md, "Session 13"; last, since
+#      it matters only if a b64_r168_yv* variant won stage 1: it runs only with time to spare)
 # (torch.compile of the generators on the GPU was measured on 2026-11-28 by hand:
 # benchmarks/generator_compile.py --device cuda; RESULTS.md, "Session 9".)
 # Stages 2–6 run with ALIASFREE_TRITON_VARIANT set to the variant stage 1 ranked first when that

@@ -219,6 +219,100 @@ def test_filtered_lrelu_variants_match_brute_force(
     _check_flrelu(up, down, tu, td, padding, bias, clamp, flip, fd2d, blocks, variant, width)
 
 
+PAIRED_CASES = [
+    # Even rows on both sides (width 20: the forward's source and the backward's gradient rows),
+    # source tiles starting at odd samples in both directions (a negative one in the forward,
+    # with the bias folded in), cropping on one side.
+    (2, 2, 12, 12, (15, 6, 13, 9), True, 0.5, True, False, (16, 32), 20),
+    # up4 with a 2D fd (the backward's multi-term stage 1 reads the even gradient rows).
+    (4, 2, 24, 12, (17, 16, 15, 18), True, 1.0, False, True, (16, 32), 10),
+    # 16-blocks: plans one source column short without VEC2's reserved column; every forward
+    # tile starts odd (down 4), and the backward runs with VMASK's shift as well.
+    (1, 4, 1, 8, (1, 2, 0, 3), True, 0.7, False, False, (16,), 30),
+    (1, 1, 1, 4, (1, 2, 0, 3), True, 0.7, False, False, (16,), 30),
+]
+
+
+class _Recorder:
+    # Stands in for the fused kernel in the launcher: records each launch, then runs it.
+    def __init__(self, kernel):
+        self.kernel, self.calls = kernel, []
+
+    def __getitem__(self, grid):
+        def launch(*args, **kw):
+            self.calls.append((args, kw))
+            return self.kernel[grid](*args, **kw)
+
+        return launch
+
+
+def _source_starts(args, kw):
+    # The x source start of every tile of a launch, recomputed from the launch arguments as
+    # REFERENCE §4's geometry defines them (floor division: the numerators are shifted >= 0).
+    krx, kvpx, offx, tiles_w = args[24], args[25], args[26], args[28]
+    s1, s2 = kw["S1"], kw["S2"]
+    starts = []
+    for tx in range(tiles_w):
+        r0 = tx * kw["TOV_W"] * s2 + krx
+        if kw["VMASK"]:
+            r0 -= r0 % 4
+        vp = r0 + kvpx
+        starts.append((vp + (s1 - vp % s1) % s1) // s1 - offx)
+    return starts
+
+
+@pytest.mark.parametrize("case", PAIRED_CASES)
+def test_paired_cases_shift_odd_source_tiles(case, monkeypatch):
+    # Each paired case must run VEC2 on a source tile with an odd start (else the shift and its
+    # phase are never exercised); the first and last do so in both directions.
+    from gan.ops._triton import _launch
+
+    rec = _Recorder(_launch._fused_kernel)
+    monkeypatch.setattr(_launch, "_fused_kernel", rec)
+    up, down, tu, td, padding, bias, clamp, flip, fd2d, blocks, width = case
+    _check_flrelu(up, down, tu, td, padding, bias, clamp, flip, fd2d, blocks,
+                  {"variant": "b64_r168_yv"}, width)  # fmt: skip
+    shifted = {kw["MODE"] for args, kw in rec.calls
+               if kw["VEC2"] and any(j % 2 for j in _source_starts(args, kw))}  # fmt: skip
+    assert shifted
+    if case in (PAIRED_CASES[0], PAIRED_CASES[-1]):
+        assert shifted == {0, 1}
+
+
+def test_paired_loads_give_way_when_the_extra_column_does_not_fit():
+    # A 61-tap fd leaves no plan with VEC2's extra source column in the backward: the launch
+    # falls back to scalar loads instead of failing (b64_r168 runs the same call).
+    gen = torch.Generator().manual_seed(61)
+    x = torch.randn(1, 2, 8, 8, generator=gen)
+    fu, fd = _filter(gen, 4), _filter(gen, 61)
+    pad = (28, 29, 28, 29)
+    for variant in ("b64_r168", "b64_r168_yv"):
+        (xk, _, y), (xt, _, want) = _flrelu_pair(
+            x, fu, fd, None, 2, 1, pad, 1.3, 0.2, None, False, None, torch.float32,
+            {"variant": variant},
+        )  # fmt: skip
+        assert rel_err(y.cpu(), want) < FP32_TOL
+        g = torch.randn(want.shape, generator=gen, dtype=torch.float64)
+        y.backward(g.float().to(DEVICE))
+        want.backward(g)
+        assert rel_err(xk.grad.cpu(), xt.grad) < FP32_TOL
+
+
+def test_tiny_slope_backward_in_the_interpreter():
+    # gain·slope below fp32's normal range (a Python float in the interpreter) must not break
+    # the backward's bit operations on the derivative.
+    gen = torch.Generator().manual_seed(39)
+    x = torch.randn(1, 2, 8, 8, generator=gen)
+    f = _filter(gen, 4)
+    (xk, _, y), (xt, _, want) = _flrelu_pair(
+        x, f, f, None, 2, 2, (3, 3, 3, 3), 1.0, 1e-39, None, False, None, torch.float32
+    )
+    g = torch.randn(want.shape, generator=gen, dtype=torch.float64)
+    y.backward(g.float().to(DEVICE))
+    want.backward(g)
+    assert rel_err(xk.grad.cpu(), xt.grad) < FP32_TOL
+
+
 @pytest.mark.parametrize(
     "variant",
     [
@@ -231,11 +325,7 @@ def test_filtered_lrelu_variants_match_brute_force(
 @pytest.mark.parametrize(
     "up,down,tu,td,padding,bias,clamp,flip,fd2d,blocks,width",
     [
-        # Even rows on both sides (22 → 24 up2/down2: forward source and backward gradient
-        # rows even), several source tiles starting at odd samples, cropping on one side.
-        (2, 2, 12, 12, (12, -4, -3, 14), True, 0.5, True, False, (16, 32), 22),
-        # up4 with a 2D fd (the backward's multi-term stage 1 reads the even gradient rows).
-        (4, 2, 24, 12, (17, 16, 15, 18), True, 1.0, False, True, (16, 32), 10),
+        *PAIRED_CASES,
         # Odd rows: VEC2 is off, the same results.
         (2, 2, 12, 12, (9, 8, 10, 9), True, None, False, False, (16, 32), 21),
     ],
@@ -406,7 +496,7 @@ def test_mask_bits_match_intermediate_sign_and_clamp(blocks):
         (torch.bfloat16, 1.5e-2, 2.5e-2, None),
         (torch.float16, 3e-3, 5e-3, {"variant": "lean_reload"}),
         (torch.float16, 3e-3, 5e-3, {"variant": "base"}),  # None: b64_r168 (half default)
-        (torch.float16, 3e-3, 5e-3, {"variant": "b64_r168_yv"}),  # bias folded, even rows
+        (torch.float16, 3e-3, 5e-3, {"variant": "b64_r168_yv"}),  # bias folded; forward rows even
         (torch.bfloat16, 1.5e-2, 2.5e-2, {"variant": "b64_r168_yvs"}),
     ],
 )

@@ -494,8 +494,10 @@ def _mask_derivative(bits, gain, slope):
     # selects: under the register cap the compiler kept the compares' predicates in general
     # registers (937 → 868 instructions per plane in the sm_90 backward loop; the same values,
     # bit for bit).
-    gb = tl.cast(gain, tl.int32, bitcast=True)
-    sb = tl.cast(gain * slope, tl.int32, bitcast=True)
+    # (Cast to fp32 first: the interpreter passes float arguments as Python floats, and a
+    # product outside the fp32 range would otherwise be a 64-bit value.)
+    gb = tl.cast(tl.cast(gain, tl.float32), tl.int32, bitcast=True)
+    sb = tl.cast(tl.cast(gain * slope, tl.float32), tl.int32, bitcast=True)
     d = sb ^ ((gb ^ sb) & -(bits & 1))  # bit 0 set: gain, else gain·slope
     d = d & ((bits >> 1) - 1)  # bit 1 set (clipped): 0
     return tl.cast(d, tl.float32, bitcast=True)

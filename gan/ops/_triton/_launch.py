@@ -349,6 +349,8 @@ def fused(
     if vmask and _plan.plan_two_stage(*plan_args(_plan.SMEM_BUDGET, 3)) is None:
         vmask = False  # the filters leave no room for the shift: the gather path
     extra_w = 3 if vmask else 0
+    if vec2 and _plan.plan_two_stage(*plan_args(_plan.SMEM_BUDGET, extra_w)) is None:
+        vec2 = False  # no room for the extra source column: scalar loads
     offy = _plan.floor_offset(kr[0], kv[0], s1)
     offx = _plan.floor_offset(kr[1] - extra_w, kv[1], s1)
 
