@@ -287,15 +287,21 @@ def test_paired_loads_give_way_when_the_extra_column_does_not_fit():
     fu, fd = _filter(gen, 4), _filter(gen, 61)
     pad = (28, 29, 28, 29)
     for variant in ("b64_r168", "b64_r168_yv"):
-        (xk, _, y), (xt, _, want) = _flrelu_pair(
+        pair = _flrelu_pair(
             x, fu, fd, None, 2, 1, pad, 1.3, 0.2, None, False, None, torch.float32,
             {"variant": variant},
         )  # fmt: skip
-        assert rel_err(y.cpu(), want) < FP32_TOL
-        g = torch.randn(want.shape, generator=gen, dtype=torch.float64)
-        y.backward(g.float().to(DEVICE))
-        want.backward(g)
-        assert rel_err(xk.grad.cpu(), xt.grad) < FP32_TOL
+        _assert_pair_matches(pair, gen)
+
+
+def _assert_pair_matches(pair, gen):
+    # Output and input gradient of a ``_flrelu_pair`` against the float64 truth.
+    (xk, _, y), (xt, _, want) = pair
+    assert rel_err(y.cpu(), want) < FP32_TOL
+    g = torch.randn(want.shape, generator=gen, dtype=torch.float64)
+    y.backward(g.float().to(DEVICE))
+    want.backward(g)
+    assert rel_err(xk.grad.cpu(), xt.grad) < FP32_TOL
 
 
 def test_tiny_slope_backward_in_the_interpreter():
@@ -304,13 +310,10 @@ def test_tiny_slope_backward_in_the_interpreter():
     gen = torch.Generator().manual_seed(39)
     x = torch.randn(1, 2, 8, 8, generator=gen)
     f = _filter(gen, 4)
-    (xk, _, y), (xt, _, want) = _flrelu_pair(
+    pair = _flrelu_pair(
         x, f, f, None, 2, 2, (3, 3, 3, 3), 1.0, 1e-39, None, False, None, torch.float32
     )
-    g = torch.randn(want.shape, generator=gen, dtype=torch.float64)
-    y.backward(g.float().to(DEVICE))
-    want.backward(g)
-    assert rel_err(xk.grad.cpu(), xt.grad) < FP32_TOL
+    _assert_pair_matches(pair, gen)
 
 
 @pytest.mark.parametrize(

@@ -154,6 +154,15 @@ def _separable_yfirst(src, py, px, acc, DOT_DTYPE: tl.constexpr, PREC: tl.conste
 
 
 @triton.jit
+def _stage1_term(src, py, px, acc, YFIRST: tl.constexpr, DOT_DTYPE: tl.constexpr,
+                 PREC: tl.constexpr):  # fmt: skip
+    if YFIRST:
+        return _separable_yfirst(src, py, px, acc, DOT_DTYPE, PREC)
+    else:
+        return _separable(src, py, px, acc, DOT_DTYPE, PREC)
+
+
+@triton.jit
 def _fused_kernel(
     src_ptr,
     bias_ptr,
@@ -387,18 +396,8 @@ def _fused_kernel(
             t = tl.dot(p1y, src, input_precision=PREC)
             t = t + (bias_val * by)[:, None] * inx_f[None, :]
             mid = tl.dot(t.to(DOT_DTYPE), p1x, mid, input_precision=PREC)
-        elif YFIRST:
-            mid = _separable_yfirst(src, p1y, p1x, mid, DOT_DTYPE, PREC)
-            for k in range(1, R1):
-                p1yk = _tile_matrix(
-                    h1y_ptr + k * T1Y, T1Y, REV1, scale1, am, ai, 1, S1, phy, False, DOT_DTYPE
-                )
-                p1xk = _tile_matrix(
-                    h1x_ptr + k * T1X, T1X, REV1, scale1, am, ai, 1, S1, phx, True, DOT_DTYPE
-                )
-                mid = _separable_yfirst(src, p1yk, p1xk, mid, DOT_DTYPE, PREC)
         else:
-            mid = _separable(src, p1y, p1x, mid, DOT_DTYPE, PREC)
+            mid = _stage1_term(src, p1y, p1x, mid, YFIRST, DOT_DTYPE, PREC)
             # A runtime loop, not static_range: unrolled, the compiler hoists every term's
             # plane-invariant tile matrices out of the plane loop and spills them (sm_90 AOT:
             # 0.6-0.8 KiB per thread for config R's 3-5-term fd in fp32).
@@ -409,7 +408,7 @@ def _fused_kernel(
                 p1xk = _tile_matrix(
                     h1x_ptr + k * T1X, T1X, REV1, scale1, am, ai, 1, S1, phx, True, DOT_DTYPE
                 )
-                mid = _separable(src, p1yk, p1xk, mid, DOT_DTYPE, PREC)
+                mid = _stage1_term(src, p1yk, p1xk, mid, YFIRST, DOT_DTYPE, PREC)
 
         mask_base = mask_ptr + plane64 * MH * MROW
         if MODE == 0:
