@@ -585,9 +585,40 @@ def variant_error(ops, device, layer, tune):
     return max(rel(outs[1][0], outs[0][0]), rel(outs[1][1], outs[0][1]))
 
 
-def kernel_stats():
+def _disassemble(cubin: bytes) -> str:
+    """``nvdisasm -c`` of a cubin with the disassembler Triton ships ('' if it cannot run)."""
+    import subprocess
+    import tempfile
+
+    import triton
+
+    tool = Path(triton.__file__).parent / "backends" / "nvidia" / "bin" / "nvdisasm"
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "k.cubin"
+        path.write_bytes(cubin)
+        try:
+            done = subprocess.run([str(tool), "-c", str(path)], capture_output=True, text=True)
+        except OSError:
+            return ""
+    return done.stdout
+
+
+def sass_counts(kernel) -> dict:
+    """:func:`sass_loop_counts` of a compiled kernel (its ``asm["cubin"]``); {} when there is
+    none (the interpreter) or it cannot be disassembled. Recorded beside each timed kernel, so
+    that instructions and time come from the same compile."""
+    try:
+        cubin = kernel.asm["cubin"]
+        counts = sass_loop_counts(_disassemble(cubin))
+    except Exception:
+        return {}
+    return counts if counts["sass"] else {}
+
+
+def kernel_stats(with_kernel: bool = False):
     """Registers, spills and shared memory of every compiled kernel variant (best effort: the
-    cache layout is a Triton internal)."""
+    cache layout is a Triton internal); with ``with_kernel``, the compiled kernel itself under
+    ``"kernel_obj"``."""
     out = []
     try:
         from gan.ops._triton import _kernels
@@ -606,6 +637,7 @@ def kernel_stats():
                             "key": str(key)[-300:],
                             "key_hash": hash(str(key)),
                         }
+                        | ({"kernel_obj": k} if with_kernel else {})
                     )
     except Exception as exc:
         out.append({"error": repr(exc)})
@@ -752,11 +784,11 @@ def compare_case(prob, device, variant, prec, smoke):
 
     def new_kernels(label):
         # Kernels compiled since the last look (none if the variant reuses a cached one).
-        for ks in kernel_stats():
+        for ks in kernel_stats(with_kernel=True):
             if "key_hash" in ks and ks["key_hash"] not in seen:
                 seen.add(ks["key_hash"])
-                kept = {k: v for k, v in ks.items() if k not in ("key", "key_hash")}
-                row["kernels"].append(kept | {"dir": label})
+                kept = {k: v for k, v in ks.items() if k not in ("key", "key_hash", "kernel_obj")}
+                row["kernels"].append(kept | sass_counts(ks["kernel_obj"]) | {"dir": label})
 
     sync(device)
     t0 = time.perf_counter()
@@ -858,7 +890,8 @@ def compare_main(device, smoke) -> int:
         log("  " + json.dumps({k: v for k, v in row.items() if k != "kernels"}, default=_fmt))
         for k in row.get("kernels", []):
             log(f"    {k.get('dir')} kernel regs={k.get('n_regs')} spills={k.get('n_spills')} "
-                f"smem={k.get('shared')} warps={k.get('num_warps')}")  # fmt: skip
+                f"smem={k.get('shared')} warps={k.get('num_warps')} "
+                f"loop/all SASS={k.get('loop_sass')}/{k.get('sass')}")  # fmt: skip
         # The ranking so far, after every case: a run cut short still names its best.
         res["best_variant"] = best_variant(res["rows"])
         _write_best(res["rows"])
@@ -966,7 +999,8 @@ def _compare_table(res):
         if errs and not r.get("ok", True):
             err += "!"
         regs = " ".join(
-            f"{k.get('dir')}:{k.get('n_regs')}/{k.get('n_spills')}" for k in r.get("kernels", [])
+            f"{k.get('dir')}:{k.get('n_regs')}/{k.get('n_spills')}/{k.get('loop_sass', '-')}"
+            for k in r.get("kernels", [])
         )
         log(f"{lead} {r['fwd_ms']:6.2f} {r['fwdbwd_ms']:6.2f} {speed} {err} {regs}")
     best = {}
@@ -1112,10 +1146,7 @@ def _aot_resources(fn, args, kw):
         info = subprocess.run(
             [str(tools / "cuobjdump"), "-res-usage", str(path)], capture_output=True, text=True
         )
-        sass = subprocess.run(
-            [str(tools / "nvdisasm"), "-c", str(path)], capture_output=True, text=True
-        ).stdout
-    out |= sass_loop_counts(sass)
+    out |= sass_loop_counts(_disassemble(k.asm["cubin"]))
     m = re.search(r"REG:(\d+) STACK:(\d+)", info.stdout)
     out["smem"] = k.metadata.shared  # dynamic shared memory (the cubin lists static only)
     if m:
