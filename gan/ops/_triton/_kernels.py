@@ -350,6 +350,9 @@ def _fused_kernel(
     doffs = oy[:, None] * DW + ox[None, :]
 
     p_end = tl.minimum(group * PPB + PPB, PLANES)
+    # The plane's channel, stepped with the plane instead of a division per plane (≈ 20
+    # instructions of a 32-bit remainder by a runtime divisor in the sm_90 loop).
+    channel = (group * PPB) % C
     for plane in range(group * PPB, p_end):
         if RELOAD:
             p1y = _tile_matrix(h1y_ptr, T1Y, REV1, scale1, am, ai, 1, S1, phy, False, DOT_DTYPE)
@@ -364,7 +367,7 @@ def _fused_kernel(
         plane64 = tl.cast(plane, tl.int64)
         bias_val = 0.0
         if HAS_BIAS:
-            bias_val = tl.load(bias_ptr + plane % C).to(tl.float32)
+            bias_val = tl.load(bias_ptr + channel).to(tl.float32)
         if FOLD_BIAS and LEAN:
             src = tl.load(src_ptr + plane64 * SH * SW + soffs)
             src = tl.where(iny[:, None], tl.where(inx[None, :], src, 0.0), 0.0).to(DOT_DTYPE)
@@ -461,6 +464,7 @@ def _fused_kernel(
             # gradient differ between identical runs.
             part = tl.sum(tl.sum(tl.where(omask, out, 0.0), axis=1), axis=0)
             tl.store(dsum_ptr + plane64 * n_tiles + tile, part)
+        channel = tl.where(channel == C - 1, 0, channel + 1)
 
 
 @triton.jit
