@@ -585,22 +585,28 @@ def variant_error(ops, device, layer, tune):
     return max(rel(outs[1][0], outs[0][0]), rel(outs[1][1], outs[0][1]))
 
 
-def _disassemble(cubin: bytes) -> str:
-    """``nvdisasm -c`` of a cubin with the disassembler Triton ships ('' if it cannot run)."""
+def _cubin_tool(cubin: bytes, tool: str, *args: str) -> tuple[str, str]:
+    """(stdout, stderr) of one of the CUDA binary tools Triton ships (``cuobjdump``,
+    ``nvdisasm``) run on a cubin; ('', reason) if it cannot run."""
     import subprocess
     import tempfile
 
     import triton
 
-    tool = Path(triton.__file__).parent / "backends" / "nvidia" / "bin" / "nvdisasm"
+    exe = Path(triton.__file__).parent / "backends" / "nvidia" / "bin" / tool
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "k.cubin"
         path.write_bytes(cubin)
         try:
-            done = subprocess.run([str(tool), "-c", str(path)], capture_output=True, text=True)
-        except OSError:
-            return ""
-    return done.stdout
+            done = subprocess.run([str(exe), *args, str(path)], capture_output=True, text=True)
+        except OSError as exc:
+            return "", repr(exc)
+    return done.stdout, done.stderr
+
+
+def _disassemble(cubin: bytes) -> str:
+    """``nvdisasm -c`` of a cubin ('' if it cannot run)."""
+    return _cubin_tool(cubin, "nvdisasm", "-c")[0]
 
 
 def sass_counts(kernel) -> dict:
@@ -1112,8 +1118,6 @@ def sass_loop_counts(sass: str) -> dict:
 def _aot_resources(fn, args, kw):
     """Compile ``fn`` for sm_90 with these launch arguments; registers, stack and shared bytes."""
     import re
-    import subprocess
-    import tempfile
 
     import triton
     from triton.backends.compiler import GPUTarget
@@ -1139,20 +1143,14 @@ def _aot_resources(fn, args, kw):
                        options=opts)  # fmt: skip
     out = {"compile_s": round(time.perf_counter() - t0, 1), "warps": opts.get("num_warps")}
     out |= {key: consts[key] for key in ("BI", "BM", "BO", "TOV_H", "TOV_W") if key in consts}
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "k.cubin"
-        path.write_bytes(k.asm["cubin"])
-        tools = Path(triton.__file__).parent / "backends" / "nvidia" / "bin"
-        info = subprocess.run(
-            [str(tools / "cuobjdump"), "-res-usage", str(path)], capture_output=True, text=True
-        )
+    usage, err = _cubin_tool(k.asm["cubin"], "cuobjdump", "-res-usage")
     out |= sass_loop_counts(_disassemble(k.asm["cubin"]))
-    m = re.search(r"REG:(\d+) STACK:(\d+)", info.stdout)
+    m = re.search(r"REG:(\d+) STACK:(\d+)", usage)
     out["smem"] = k.metadata.shared  # dynamic shared memory (the cubin lists static only)
     if m:
         out |= {"regs": int(m[1]), "stack": int(m[2])}
     else:
-        out["cuobjdump"] = (info.stdout + info.stderr)[-300:]
+        out["cuobjdump"] = (usage + err)[-300:]
     return out
 
 

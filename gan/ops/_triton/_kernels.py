@@ -145,19 +145,15 @@ def _separable(src, py, px, acc, DOT_DTYPE: tl.constexpr, PREC: tl.constexpr):
 
 
 @triton.jit
-def _separable_yfirst(src, py, px, acc, DOT_DTYPE: tl.constexpr, PREC: tl.constexpr):
-    # The same sum as ``_separable`` with the y product first: the source is the second
-    # operand (on sm_90 it goes from the load to shared memory once, where wgmma reads it) and
-    # ``py · src`` the first operand of the x product, which wgmma takes from registers.
-    t = tl.dot(py, src, input_precision=PREC)
-    return tl.dot(t.to(DOT_DTYPE), px, acc, input_precision=PREC)
-
-
-@triton.jit
 def _stage1_term(src, py, px, acc, YFIRST: tl.constexpr, DOT_DTYPE: tl.constexpr,
                  PREC: tl.constexpr):  # fmt: skip
+    # ``_separable``, or with YFIRST the same sum with the y product first: the source is then
+    # the second operand (on sm_90 it goes from the load to shared memory once, where wgmma
+    # reads it) and ``py · src`` the first operand of the x product, which wgmma takes from
+    # registers.
     if YFIRST:
-        return _separable_yfirst(src, py, px, acc, DOT_DTYPE, PREC)
+        t = tl.dot(py, src, input_precision=PREC)
+        return tl.dot(t.to(DOT_DTYPE), px, acc, input_precision=PREC)
     else:
         return _separable(src, py, px, acc, DOT_DTYPE, PREC)
 
@@ -243,7 +239,7 @@ def _fused_kernel(
     # STACK (multi-term stages only): a stage with R > 1 separable terms runs as two products
     #   over all terms at once (``_stacked``, the terms padded to RP, a power of two) instead
     #   of a loop of 2·R dependent products; its stacked matrices are gathered per plane.
-    # YFIRST: stage 1's products in the other order (``_separable_yfirst``).
+    # YFIRST: stage 1's products in the other order (``_stage1_term``).
     # FOLD_BIAS (YFIRST forward, one stage-1 term): the source is used as loaded (zero outside
     #   the plane) and the bias is added between the two products: the zero padding is the
     #   outer product of the per-axis in-plane masks, so
