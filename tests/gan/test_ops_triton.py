@@ -7,6 +7,7 @@ definition (zero insertion, pad/crop, conv2d with the flipped filter, decimation
 against ``scipy.signal.upfirdn``; gradients are float64 autograd through it.
 """
 
+import functools
 import os
 
 import numpy as np
@@ -881,6 +882,75 @@ def test_clamp_ties_nan_and_double_backward():
     y = T.filtered_lrelu(xk, f.to(DEVICE), f.to(DEVICE), None, 2, 2, (3, 3, 3, 3), 1.0, 0.2, None)
     with pytest.raises(RuntimeError, match="no second derivative"):
         torch.autograd.grad(y.square().sum(), xk, create_graph=True)
+
+
+@pytest.mark.parametrize("variant", ["base", "b64_r168_yv"])
+def test_clipped_samples_pass_no_infinite_gradient(variant):
+    # An infinite output gradient over clipped intermediate samples only gives a finite input
+    # gradient: the reference path zeroes clipped samples with a select (hardtanh_backward).
+    # The kernels multiplied by a zero derivative instead, and their tile products had spread
+    # the infinity (0·inf = NaN) over the whole tile first. Both mask layouts (VMASK or not),
+    # several tiles per plane, so that unneeded and out-of-plane samples are in play too.
+    from gan.ops import filtered_lrelu
+
+    gen = torch.Generator().manual_seed(11)
+    f = torch.full((8,), 1 / 8)  # positive taps: no ringing into the clipped region
+    x = 0.1 * torch.randn(1, 1, 40, 44, generator=gen)
+    x[:, :, 8:-8, 8:-8] += 5.0  # a clipped interior, unclipped samples near the borders
+    x = x.to(DEVICE)
+    for sign in (1.0, -1.0):  # the interior clipped high, then low
+        grads = []
+        for op in (
+            functools.partial(filtered_lrelu, impl="ref"),
+            functools.partial(T.filtered_lrelu, _tune={"variant": variant, "blocks": (16,)}),
+        ):
+            xk = (sign * x).requires_grad_()
+            y = op(xk, f.to(DEVICE), f.to(DEVICE), None, 2, 2, (5, 6, 4, 7), 2**0.5, 0.2, 0.25)
+            g = torch.randn(y.shape, generator=torch.Generator().manual_seed(12)).to(DEVICE)
+            g[0, 0, 20, 22] = float("inf")
+            g[0, 0, 17, 25] = float("-inf")
+            (dx,) = torch.autograd.grad(y, xk, g)
+            grads.append(dx.cpu())
+        assert grads[0].isfinite().all() and (grads[0] != 0).any(), sign
+        assert grads[1].isfinite().all(), (variant, sign)
+        torch.testing.assert_close(grads[1], grads[0], rtol=0, atol=FP32_TOL * 10)
+
+
+@pytest.mark.parametrize("variant", ["base", "b64_r168_yv"])
+@pytest.mark.parametrize("axis", [2, 3])
+def test_unneeded_samples_of_a_tile_pass_no_infinite_gradient(axis, variant):
+    # A tile's block holds samples it does not need (past its needed span, or before it where
+    # VMASK moved the tile start to a byte boundary); the backward zeroes them, so that an
+    # infinite gradient there (all of a block's samples are, once one lies in its source window:
+    # 0·inf in the tile products) does not reach the samples the tile writes. Here one tile's
+    # needed samples are all clipped and its unneeded ones run into an unclipped stripe; the
+    # reference path (and so the kernel) stays finite. The stripe and the infinity's place
+    # were found by a search over both with the zeroing planted out, rows (axis 2: the load's
+    # bounds) and columns (axis 3: the bits OR-ed into every mask byte). Along rows, a 7-tap
+    # fu leaves the backward's blocks one row the tile does not need (with 8 taps, none).
+    from gan.ops import filtered_lrelu
+
+    f = torch.full((8,), 1 / 8)
+    fu = torch.full((7,), 1 / 7) if axis == 2 else f
+    shape = (1, 1, 40, 10) if axis == 2 else (1, 1, 10, 44)
+    x = 5.0 + 0.5 * torch.rand(shape, generator=torch.Generator().manual_seed(15))
+    x.narrow(axis, 15, 6).zero_()  # the unclipped stripe
+    grads = []
+    for op in (
+        functools.partial(filtered_lrelu, impl="ref"),
+        functools.partial(T.filtered_lrelu, _tune={"variant": variant, "blocks": (16,)}),
+    ):
+        xk = x.to(DEVICE).requires_grad_()
+        y = op(xk, fu.to(DEVICE), f.to(DEVICE), None, 2, 2, (5, 6, 4, 7), 2**0.5, 0.2, 0.25)
+        g = torch.randn(y.shape, generator=torch.Generator().manual_seed(12)).to(DEVICE)
+        at = [0, 0, y.shape[2] // 2, y.shape[3] // 2]
+        at[axis] = 8
+        g[tuple(at)] = float("inf")
+        (dx,) = torch.autograd.grad(y, xk, g)
+        grads.append(dx.cpu())
+    assert grads[0].isfinite().all() and (grads[0] != 0).any()
+    assert grads[1].isfinite().all()
+    torch.testing.assert_close(grads[1], grads[0], rtol=0, atol=FP32_TOL * 10)
 
 
 def test_new_filter_storage_is_factored_again():

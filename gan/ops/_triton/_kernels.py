@@ -14,7 +14,8 @@ which never leaves registers/shared memory:
   stage 2 = filter+downsample (``fd``);
 * backward (``MODE == 1``): stage 1 = the transpose of the down stage (upsample the output
   gradient by ``down`` with ``fd`` reversed), epilogue = × stored mask derivative
-  (gain, gain·slope or 0), stage 2 = the transpose of the up stage.
+  (gain or gain·slope; clipped samples set to 0 by a select, so an infinite gradient there gives
+  0 as on the reference path), stage 2 = the transpose of the up stage.
 
 Tile ownership of the mask: the program whose output tile starts at ``o0`` owns the intermediate
 samples ``[o0·down, (o0 + TOV)·down)`` per axis (the last tile also owns the tail), so every mask
@@ -326,18 +327,25 @@ def _fused_kernel(
     elif VMASK:
         ab = tl.arange(0, BM // 4)
         bx = r0x // 4 + ab  # r0x is a multiple of 4: exact under both division semantics
-        mload = ((ry >= 0) & (ry < MH))[:, None] & ((bx >= 0) & (bx < MROW))[None, :]
         moffs = ry[:, None] * MROW + bx[None, :]
-        shift = tl.arange(0, 4) * 2
         need_y = need_y & (ry >= 0) & (ry < MH)
         need_x = need_x & (rx >= 0) & (rx < MW)
+        # Samples this tile does not need read as clipped (derivative 0, code 2 = 0b10): whole
+        # rows and bytes from the load's `other` (0xAA: four clipped codes), the unneeded
+        # columns of the remaining bytes from `force`, OR-ed into every byte. Their act is then
+        # zeroed by the same select as the clipped samples, one select instead of two.
+        mload = need_y[:, None] & ((bx >= 0) & (bx < MROW))[None, :]
+        clip_bit = 2 << (tl.arange(0, 4) * 2)
+        force = tl.sum(tl.where(tl.reshape(need_x, (BM // 4, 4)), 0, clip_bit[None, :]), axis=1)
+        # Column am's code sits at bits 2·(am % 4) of byte am // 4 (r0x is a multiple of 4).
+        pos_bit = 1 << ((am % 4) * 2)
     else:
         need_y = need_y & (ry >= 0) & (ry < MH)
         need_x = need_x & (rx >= 0) & (rx < MW)
         moffs = ry[:, None] * MROW + (rx >> 2)[None, :]
         mshift = ((rx & 3) * 2)[None, :]
         mload = need_y[:, None] & need_x[None, :]
-    if not LEAN:
+    if not LEAN and not (MODE != 0 and VMASK):
         need = need_y[:, None] & need_x[None, :]
 
     oy = o0y + ao
@@ -417,15 +425,22 @@ def _fused_kernel(
                 quad = tl.reshape(code, (BM, BM // 4, 4))
                 packed = tl.sum(quad << shift[None, None, :], axis=2)
                 tl.store(mask_base + moffs, packed.to(tl.uint8), mask=own)
+        elif VMASK:
+            byte = tl.load(mask_base + moffs, mask=mload, other=0xAA).to(tl.int32)
+            byte = byte | force[None, :]
+            # Each sample's byte, tested with a per-column bit instead of shifted per sample:
+            # 738 → 657 instructions per plane in the sm_90 backward loop (L8, b64_r168_yv;
+            # benchmarks/gpu_ops_NOTES.md, "Session 14").
+            code = tl.reshape(tl.broadcast_to(byte[:, :, None], (BM, BM // 4, 4)), (BM, BM))
+            act = _derivative_times(mid, (code & pos_bit[None, :]) != 0,
+                                    (code & (pos_bit << 1)[None, :]) != 0, gain, slope)  # fmt: skip
         else:
-            if VMASK:
-                byte = tl.load(mask_base + moffs, mask=mload, other=0).to(tl.int32)
-                bits = tl.reshape((byte[:, :, None] >> shift[None, None, :]) & 3, (BM, BM))
-            else:
-                byte = tl.load(mask_base + moffs, mask=mload, other=0)
-                bits = (byte.to(tl.int32) >> mshift) & 3
-            act = mid * _mask_derivative(bits, gain, slope)
-        if LEAN:
+            byte = tl.load(mask_base + moffs, mask=mload, other=0)
+            bits = (byte.to(tl.int32) >> mshift) & 3
+            act = _derivative_times(mid, (bits & 1) != 0, (bits & 2) != 0, gain, slope)
+        if MODE != 0 and VMASK:
+            pass  # the unneeded samples were zeroed with the clipped ones
+        elif LEAN:
             act = tl.where(need_y[:, None], tl.where(need_x[None, :], act, 0.0), 0.0)
         else:
             act = tl.where(need, act, 0.0)
@@ -487,19 +502,14 @@ def _activate(mid, gain, slope, clamp, HAS_CLAMP: tl.constexpr):
 
 
 @triton.jit
-def _mask_derivative(bits, gain, slope):
-    # Backward epilogue: the derivative of the forward epilogue from its mask code.
-    # Bit operations on the two candidates' bit patterns instead of two compares and two
-    # selects: under the register cap the compiler kept the compares' predicates in general
-    # registers (937 → 868 instructions per plane in the sm_90 backward loop; the same values,
-    # bit for bit).
-    # (Cast to fp32 first: the interpreter passes float arguments as Python floats, and a
-    # product outside the fp32 range would otherwise be a 64-bit value.)
-    gb = tl.cast(tl.cast(gain, tl.float32), tl.int32, bitcast=True)
-    sb = tl.cast(tl.cast(gain * slope, tl.float32), tl.int32, bitcast=True)
-    d = sb ^ ((gb ^ sb) & -(bits & 1))  # bit 0 set: gain, else gain·slope
-    d = d & ((bits >> 1) - 1)  # bit 1 set (clipped): 0
-    return tl.cast(d, tl.float32, bitcast=True)
+def _derivative_times(mid, pos, clipped, gain, slope):
+    # Backward epilogue: the incoming gradient times the forward epilogue's derivative, 0 where
+    # clipped, else gain or gain·slope by the sign bit. The zero comes from a select on the
+    # gradient, not from a multiply by 0, so an infinite gradient at a clipped sample gives 0
+    # (as torch's hardtanh_backward on the reference path) instead of NaN; and the select is on
+    # the float32 gradient before the multiply, where the compiler keeps it (a select on the
+    # product was moved past the conversion to the dot dtype: one per 16-bit half).
+    return tl.where(clipped, 0.0, mid) * tl.where(pos, gain, gain * slope)
 
 
 @triton.jit
