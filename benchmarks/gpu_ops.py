@@ -704,6 +704,7 @@ COMPARE_VARIANTS = [
     "b64_r168",
     "b64_r168_yv",
     "b64_r168_yvs",
+    "b64_r168_yvf",
     "b64_r168_stack",
     "b64_r168_free",
     "b64_r168_y",
@@ -722,9 +723,11 @@ were removed. Next (session 13, no device; gpu_ops_NOTES.md): b64_r168 with stag
 products in the other order, the bias folded in and the source rows read as 4-byte pairs
 (yv: 11–27 % fewer loop instructions per plane than b64_r168, 34 % per output in the L12
 backward, whose plan it changes; sm_90 compile), the same with that load pipelined (yvs:
-cp.async, two stages), two variants that differ from b64_r168 only in the multi-term kernels
-of config R's radial fd (stacked terms; the loop without the register cap), the y-first order
-alone (y), then the variants of the same family not reached then, then vmask again.
+cp.async, two stages), yv with the multi-term kernels of config R's radial fd without the
+register cap (yvf; session 14: radial loop 1 165 / 961 instructions, spills 72 / 0 B instead of
+312 / 176), two variants that differ from b64_r168 only in those multi-term kernels (stacked
+terms; the loop without the register cap), the y-first order alone (y), then the variants of
+the same family not reached then, then vmask again.
 (b64_r168_yve is left out: on these four shapes its kernels are yv's.)"""
 COMPARE_SHAPES = ["L6 84->148 up4", "L8 148->148 up2", "L12 276->276 up2", "R 148->148 up2 radial"]
 """The three §6 shapes and one config-R layer (radial fd: 4 separable terms in fp16), whose kernels

@@ -131,6 +131,19 @@ VARIANTS = MappingProxyType(
                 "epilogue_cost": 1000,
             }  # fmt: skip
         ),
+        # b64_r168_yv with the multi-term kernels as b64_r168_free has them (no register cap,
+        # 4 warps): config R's radial kernels spill less, at 2 programs per SM instead of 3.
+        "b64_r168_yvf": MappingProxyType(
+            {
+                "vmask": True,
+                "blocks": (16, 32, 64),
+                "maxnreg": 168,
+                "yfirst": True,
+                "vec2": True,
+                "maxnreg_multi": 0,
+                "num_warps_multi": 4,
+            }  # fmt: skip
+        ),
         "b64_r168_yvs": MappingProxyType(
             {
                 "vmask": True,
