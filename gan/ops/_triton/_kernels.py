@@ -231,10 +231,12 @@ def _fused_kernel(
     # Variants (``_launch.VARIANTS``; all compute the same result):
     # VMASK (backward only): the intermediate tile starts at the mask byte boundary at or below
     #   its natural start (the shift ``dx`` enters the stage-2 x matrix as the phase −dx), so the
-    #   mask is read as [BM, BM/4] bytes and unpacked with a [BM, BM/4, 4] shift instead of a
-    #   per-sample gather with [BM, BM] offset/shift/bounds tensors live across the plane loop.
+    #   mask is read as [BM, BM/4] bytes, each sample tested in its byte against a per-column
+    #   bit, instead of a per-sample gather with [BM, BM] offset/shift/bounds tensors live
+    #   across the plane loop; the samples the tile does not need read as clipped.
     # LEAN: 2D bounds masks are applied as nested selects on 1D predicates (no [BM, BM] boolean
-    #   tensor to keep live), the source is loaded from clamped indices without a mask.
+    #   tensor to keep live; in the backward only without VMASK), the source is loaded from
+    #   clamped indices without a mask.
     # RELOAD: the tile matrices are gathered again for every plane (from the L1-resident taps)
     #   instead of being kept live across the loop.
     # STACK (multi-term stages only): a stage with R > 1 separable terms runs as two products
