@@ -505,12 +505,13 @@ def _activate(mid, gain, slope, clamp, HAS_CLAMP: tl.constexpr):
 
 @triton.jit
 def _derivative_times(mid, pos, clipped, gain, slope):
-    # Backward epilogue: the incoming gradient times the forward epilogue's derivative, 0 where
-    # clipped, else gain or gain·slope by the sign bit. The zero comes from a select on the
-    # gradient, not from a multiply by 0, so an infinite gradient at a clipped sample gives 0
-    # (as torch's hardtanh_backward on the reference path) instead of NaN; and the select is on
-    # the float32 gradient before the multiply, where the compiler keeps it (a select on the
-    # product was moved past the conversion to the dot dtype: one per 16-bit half).
+    # Backward epilogue: the incoming gradient times the forward epilogue's derivative: 0 where
+    # clipped, else gain or gain·slope by the code's positive bit. The zero comes from a select
+    # on the gradient, not from a multiply by 0, so an infinite gradient at a clipped sample
+    # gives 0 (as torch's hardtanh_backward on the reference path) instead of NaN; and the
+    # select is on the float32 gradient before the multiply, where the compiler keeps it (a
+    # select on the product was moved past the conversion to the dot dtype: one per 16-bit
+    # half).
     return tl.where(clipped, 0.0, mid) * tl.where(pos, gain, gain * slope)
 
 
