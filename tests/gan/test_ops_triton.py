@@ -916,9 +916,30 @@ def test_clipped_samples_pass_no_infinite_gradient(variant):
         torch.testing.assert_close(grads[1], grads[0], rtol=0, atol=FP32_TOL * 10)
 
 
+def _backward_blocks(rec):
+    # Per backward launch recorded by a _Recorder: the block size, the needed span per axis,
+    # the intermediate width MW, VMASK's shift dx of every W tile and whether any W block
+    # reaches outside [0, MW) (REFERENCE §4 geometry).
+    out = []
+    for args, kw in rec.calls:
+        if kw["MODE"] != 1:
+            continue
+        a = dict(zip(rec.kernel.arg_names, args, strict=False))
+        r0 = [tx * kw["TOV_W"] * kw["S2"] + a["KRX"] for tx in range(a["TILES_W"])]
+        out.append({
+            "BM": kw["BM"], "MW": a["MW"],
+            "tm_y": (kw["TOV_H"] - 1) * kw["S2"] + kw["T2Y"],
+            "tm_x": (kw["TOV_W"] - 1) * kw["S2"] + kw["T2X"],
+            "dx": [r % 4 if kw["VMASK"] else 0 for r in r0],
+            "outside": any(r - r % 4 * kw["VMASK"] < 0 or r + kw["BM"] > a["MW"] for r in r0),
+        })  # fmt: skip
+    assert out
+    return out
+
+
 @pytest.mark.parametrize("variant", ["base", "b64_r168_yv"])
 @pytest.mark.parametrize("axis", [2, 3])
-def test_unneeded_samples_of_a_tile_pass_no_infinite_gradient(axis, variant):
+def test_unneeded_samples_of_a_tile_pass_no_infinite_gradient(axis, variant, monkeypatch):
     # A tile's block holds samples it does not need (past its needed span, or before it where
     # VMASK moved the tile start to a byte boundary); the backward zeroes them, so that an
     # infinite gradient there (all of a block's samples are, once one lies in its source window:
@@ -928,8 +949,13 @@ def test_unneeded_samples_of_a_tile_pass_no_infinite_gradient(axis, variant):
     # were found by a search over both with the zeroing planted out, rows (axis 2: the load's
     # bounds) and columns (axis 3: the bits OR-ed into every mask byte). Along rows, a 7-tap
     # fu leaves the backward's blocks one row the tile does not need (with 8 taps, none).
+    # The placements depend on the planner's tiling: the recorded launches must still have
+    # unneeded samples on the tested axis.
     from gan.ops import filtered_lrelu
+    from gan.ops._triton import _launch
 
+    rec = _Recorder(_launch._fused_kernel)
+    monkeypatch.setattr(_launch, "_fused_kernel", rec)
     f = torch.full((8,), 1 / 8)
     fu = torch.full((7,), 1 / 7) if axis == 2 else f
     shape = (1, 1, 40, 10) if axis == 2 else (1, 1, 10, 44)
@@ -948,6 +974,11 @@ def test_unneeded_samples_of_a_tile_pass_no_infinite_gradient(axis, variant):
         g[tuple(at)] = float("inf")
         (dx,) = torch.autograd.grad(y, xk, g)
         grads.append(dx.cpu())
+    for b in _backward_blocks(rec):
+        if axis == 2:
+            assert b["tm_y"] < b["BM"], b
+        else:
+            assert b["outside"] or any(d > 0 or b["tm_x"] + d < b["BM"] for d in b["dx"]), b
     assert grads[0].isfinite().all() and (grads[0] != 0).any()
     assert grads[1].isfinite().all()
     torch.testing.assert_close(grads[1], grads[0], rtol=0, atol=FP32_TOL * 10)
@@ -955,13 +986,17 @@ def test_unneeded_samples_of_a_tile_pass_no_infinite_gradient(axis, variant):
 
 @pytest.mark.parametrize("variant", ["lean", "b64_r168_yv"])
 @pytest.mark.parametrize("where", ["before_tile_start", "past_mask_width"])
-def test_unneeded_columns_of_a_mask_byte_pass_no_infinite_gradient(where, variant):
+def test_unneeded_columns_of_a_mask_byte_pass_no_infinite_gradient(where, variant, monkeypatch):
     # The two other kinds of unneeded column the per-byte bits kill: before the tile's natural
     # start (VMASK moved it down to a byte boundary) and past the mask's width in its last byte
     # (MW % 4 == 3 here; the forward writes those codes from real samples). Both placements
     # were found by a search with that part of the zeroing planted out (review of session 14).
-    # Like the test above, they depend on the planner's tiling.
+    # Like the test above, they depend on the planner's tiling (checked on the launches).
     from gan.ops import filtered_lrelu
+    from gan.ops._triton import _launch
+
+    rec = _Recorder(_launch._fused_kernel)
+    monkeypatch.setattr(_launch, "_fused_kernel", rec)
 
     f8 = torch.full((8,), 1 / 8)
     if where == "before_tile_start":
@@ -989,6 +1024,8 @@ def test_unneeded_columns_of_a_mask_byte_pass_no_infinite_gradient(where, varian
         g[0, 0, y.shape[2] // 2, at] = float("inf")
         (dx,) = torch.autograd.grad(y, xk, g)
         grads.append(dx.cpu())
+    for b in _backward_blocks(rec):
+        assert any(b["dx"]) if where == "before_tile_start" else b["MW"] % 4, b
     assert grads[0].isfinite().all()
     assert grads[1].isfinite().all()
     torch.testing.assert_close(grads[1], grads[0], rtol=0, atol=FP32_TOL * 10)
