@@ -120,11 +120,7 @@ def test_upfirdn2d_matches_brute_force(up, down, taps, padding, gain, flip, two_
     xt = x.detach().double().requires_grad_()
     want = brute_upfirdn2d(xt, f, up, down, padding, gain, flip)
     assert y.shape == want.shape
-    assert rel_err(y.cpu(), want) < FP32_TOL
-    g = torch.randn(want.shape, generator=gen, dtype=torch.float64)
-    y.backward(g.float().to(DEVICE))
-    want.backward(g)
-    assert rel_err(xk.grad.cpu(), xt.grad) < FP32_TOL
+    _assert_matches(xk, y, xt, want, gen)
 
 
 def test_upfirdn2d_double_backward():
@@ -298,6 +294,12 @@ def test_paired_loads_give_way_when_the_extra_column_does_not_fit():
 def _assert_pair_matches(pair, gen):
     # Output and input gradient of a ``_flrelu_pair`` against the float64 truth.
     (xk, _, y), (xt, _, want) = pair
+    _assert_matches(xk, y, xt, want, gen)
+
+
+def _assert_matches(xk, y, xt, want, gen):
+    # Output ``y`` of input ``xk`` and its input gradient for a random output gradient, against
+    # the float64 truth ``want`` of input ``xt``.
     assert rel_err(y.cpu(), want) < FP32_TOL
     g = torch.randn(want.shape, generator=gen, dtype=torch.float64)
     y.backward(g.float().to(DEVICE))
@@ -307,7 +309,7 @@ def _assert_pair_matches(pair, gen):
 
 def test_tiny_slope_backward_in_the_interpreter():
     # gain·slope below fp32's normal range (a Python float in the interpreter) must not break
-    # the backward's bit operations on the derivative.
+    # the backward's derivative (it once went through the bit patterns of gain and gain·slope).
     gen = torch.Generator().manual_seed(39)
     x = torch.randn(1, 2, 8, 8, generator=gen)
     f = _filter(gen, 4)
