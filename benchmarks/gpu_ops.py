@@ -703,6 +703,7 @@ COMPARE_VARIANTS = [
     "base",
     "b64_r168",
     "b64_r168_yv",
+    "b64_r168_yvx",
     "b64_r168_yvs",
     "b64_r168_yvf",
     "b64_r168_stack",
@@ -722,7 +723,10 @@ then vmask, then base; the row-slab variants (all slower, one of them an illegal
 were removed. Next (session 13, no device; gpu_ops_NOTES.md): b64_r168 with stage 1's
 products in the other order, the bias folded in and the source rows read as 4-byte pairs
 (yv: 11–27 % fewer loop instructions per plane than b64_r168, 34 % per output in the L12
-backward, whose plan it changes; sm_90 compile), the same with that load pipelined (yvs:
+backward, whose plan it changes; sm_90 compile), yv with the up-4 backward split in two kernels
+(yvx, session 15: L6's backward 0.61× yv's instructions per plane, plus a round trip of the
+intermediate gradient through memory; its other three columns repeat yv's kernels), the same
+with that load pipelined (yvs:
 cp.async, two stages), yv with the multi-term kernels of config R's radial fd without the
 register cap (yvf; session 14: radial loop 1 165 / 961 instructions, spills 72 / 0 B instead of
 312 / 176), two variants that differ from b64_r168 only in those multi-term kernels (stacked
@@ -1053,8 +1057,11 @@ def per_direction_best(rows: list[dict]) -> list[str]:
 
 
 def _captured_launches(name, dtype, variant):
-    """The (args, kwargs) the launcher passes to ``_fused_kernel`` for the forward and the
-    backward of one §6 layer (one plane pair: the constexprs depend on the plane geometry only)."""
+    """The launches of the forward and the backward of one §6 layer (one plane pair: the
+    constexprs depend on the plane geometry only), as ``(label, kernel, args, kwargs)``: ``fwd``
+    and ``bwd`` (the fused kernel), or for a variant that splits this layer's backward
+    (``_launch.splits_backward``) ``bwd1`` (the fused kernel without stage 2) and ``bwd2`` (the
+    upfirdn2d kernel)."""
     from gan.ops._triton import _launch, _plan
 
     layer = next(lay for lay in LAYERS if lay[0] == name)
@@ -1072,25 +1079,41 @@ def _captured_launches(name, dtype, variant):
     tune = {"variant": variant}
     clamp = 256.0 if dtype == torch.float16 else None
     captured = []
+    split = _launch.splits_backward(tune, dtype, up)
 
     class _Capture:
-        def __getitem__(self, grid):
-            return lambda *a, **kw: captured.append((a, kw))
+        def __init__(self, kernel, labels):
+            self.kernel, self.labels = kernel, labels
 
-    real = _launch._fused_kernel
-    _launch._fused_kernel = _Capture()
+        def __getitem__(self, grid):
+            def launch(*a, **kw):
+                captured.append((self.labels[len(captured)], self.kernel, a, kw))
+                # The upfirdn2d kernel's output is the caller's to keep: nothing to write.
+
+            return launch
+
+    labels = ["fwd", "bwd1", "bwd2"] if split else ["fwd", "bwd"]
+    real = (_launch._fused_kernel, _launch._single_kernel)
+    _launch._fused_kernel = _Capture(real[0], labels)
+    _launch._single_kernel = _Capture(real[1], labels)
     try:
         _launch.fused(
             x, torch.zeros(2), hu, False, float(up), hd, False, 1.0, up, down, (0, 0),
             (-py0, -px0), (s_out, s_out), mid, 0, mask, 2**0.5, 0.2, clamp, "tf32x3", tune,
         )  # fmt: skip
-        _launch.fused(
-            g, None, hd, True, 1.0, hu, True, float(up), down, up,
-            (py0 - tu + 1, px0 - tu + 1), (-(td - 1), -(td - 1)), (h, h), mid, 1, mask,
-            2**0.5, 0.2, None, "tf32x3", tune, torch.zeros(2),
-        )  # fmt: skip
+        if split:
+            _launch.split_backward(
+                g, mask, hd, hu, False, up, down, (py0, px0), (h, h), mid, 2**0.5, 0.2,
+                "tf32x3", tune, torch.zeros(2),
+            )  # fmt: skip
+        else:
+            _launch.fused(
+                g, None, hd, True, 1.0, hu, True, float(up), down, up,
+                (py0 - tu + 1, px0 - tu + 1), (-(td - 1), -(td - 1)), (h, h), mid, 1, mask,
+                2**0.5, 0.2, None, "tf32x3", tune, torch.zeros(2),
+            )  # fmt: skip
     finally:
-        _launch._fused_kernel = real
+        _launch._fused_kernel, _launch._single_kernel = real
     return captured
 
 
@@ -1161,8 +1184,6 @@ def regs_main(variants) -> int:
     if os.environ.get("TRITON_INTERPRET", "0") not in ("", "0"):
         log("--regs compiles real kernels: unset TRITON_INTERPRET")
         return 1
-    from gan.ops._triton import _kernels
-
     for name in COMPARE_SHAPES:
         for variant in variants:
             try:
@@ -1170,9 +1191,13 @@ def regs_main(variants) -> int:
             except Exception as exc:
                 log(f"{name:17s} {variant:16s} planning failed: {exc!r}")
                 continue
-            for label, (args, kw) in zip(("fwd", "bwd"), launches, strict=True):
+            for label, kernel, args, kw in launches:
                 try:
-                    r = _aot_resources(_kernels._fused_kernel, args, kw)
+                    r = _aot_resources(kernel, args, kw)
+                    # Tiles per plane, so that loop_sass · tiles · num_warps compares the
+                    # instructions a plane costs across plans and kernels.
+                    fused = "MODE" in kw
+                    r["tiles"] = args[27] * args[28] if fused else args[15] * args[16]
                 except Exception as exc:
                     r = {"error": repr(exc)[:300]}
                 log(f"{name:17s} {variant:16s} {label} {json.dumps(r)}")

@@ -10,6 +10,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 FAKE_PY = """#!/usr/bin/env bash
@@ -150,6 +151,19 @@ def test_per_direction_best(gpu_ops):
     assert gpu_ops.per_direction_best([]) == []
 
 
+def test_captured_launches_follow_the_split_backward(gpu_ops):
+    # --regs and the loop counts of the notes compile what the launcher would launch: with a
+    # variant that splits the up-4 backward, its two kernels; else the one fused backward.
+    pytest.importorskip("triton")
+    split = gpu_ops._captured_launches("L6 84->148 up4", torch.float16, "b64_r168_yvx")
+    assert [c[0] for c in split] == ["fwd", "bwd1", "bwd2"]
+    assert split[1][3]["IDENT2"] and split[1][3]["MODE"] == 1 and split[2][3]["A"] == 4
+    fused = gpu_ops._captured_launches("L6 84->148 up4", torch.float16, "b64_r168_yv")
+    assert [c[0] for c in fused] == ["fwd", "bwd"] and not fused[1][3]["IDENT2"]
+    up2 = gpu_ops._captured_launches("L8 148->148 up2", torch.float16, "b64_r168_yvx")
+    assert [c[0] for c in up2] == ["fwd", "bwd"]
+
+
 def test_aot_kernels_compiles_every_kernel_of_a_training_step(tmp_path):
     # benchmarks/aot_kernels.py: every Triton kernel config T's generator and the discriminator
     # launch in a bf16-autocast training step (forward, backward, R1's double backward) compiles
@@ -228,13 +242,14 @@ from gan.ops._triton import _kernels
 
 fn = _kernels._single_kernel
 sig = {n: "constexpr" for n in fn.arg_names}
-sig |= {"src_ptr": "*fp16", "dst_ptr": "*fp16", "hy_ptr": "*fp32", "hx_ptr": "*fp32"}
+sig |= {"src_ptr": "*fp16", "dst_ptr": "*fp16", "dsum_ptr": "*fp32", "hy_ptr": "*fp32",
+        "hx_ptr": "*fp32"}
 for n in ("PLANES", "PPB", "SH", "SW", "DH", "DW", "KVPY", "OFFY", "KVPX", "OFFX", "TILES_H",
           "TILES_W"):
     sig[n] = "i32"
 sig["gain"] = "fp32"
 consts = dict(A=1, B=2, TY=4, TX=4, REV=False, R=1, BI=32, BO=32, TOV_H=16, TOV_W=16,
-              DOT_DTYPE=triton.language.float16, PREC="tf32")
+              DOT_DTYPE=triton.language.float16, PREC="tf32", HAS_DSUM=False, VEC=1)
 k = triton.compile(ASTSource(fn, sig, consts), target=GPUTarget("cuda", 90, 32))
 print(json.dumps(gpu_ops.sass_counts(k)))
 """

@@ -501,6 +501,7 @@ def test_mask_bits_match_intermediate_sign_and_clamp(blocks):
         (torch.float16, 3e-3, 5e-3, {"variant": "base"}),  # None: b64_r168 (half default)
         (torch.float16, 3e-3, 5e-3, {"variant": "b64_r168_yv"}),  # bias folded; forward rows even
         (torch.bfloat16, 1.5e-2, 2.5e-2, {"variant": "b64_r168_yvs"}),
+        (torch.float16, 3e-3, 5e-3, {"variant": "b64_r168_yvx", "split_bwd": 2}),  # split
     ],
 )
 def test_half_precision(dtype, fwd_tol, grad_tol, variant):
@@ -1075,3 +1076,83 @@ def test_both_paths_keep_the_input_memory_layout():
             out[impl] = (y1.detach(), y2.detach(), xk.grad)
         for a, c in zip(out["ref"], out["triton"], strict=True):
             torch.testing.assert_close(a, c, rtol=1e-5, atol=1e-5)
+
+
+def _split_launches(monkeypatch):
+    # Records the fused and the upfirdn2d kernel launches of the calls that follow.
+    from gan.ops._triton import _launch
+
+    fused_rec = _Recorder(_launch._fused_kernel)
+    single_rec = _Recorder(_launch._single_kernel)
+    monkeypatch.setattr(_launch, "_fused_kernel", fused_rec)
+    monkeypatch.setattr(_launch, "_single_kernel", single_rec)
+    return fused_rec, single_rec
+
+
+SPLIT_VARIANTS = [
+    {"variant": "b64_r168_yvx", "split_bwd": 1},  # VMASK on the split's byte-aligned tiles
+    {"variant": "base", "split_bwd": 1},  # the gather path of the mask
+]
+
+
+@pytest.mark.parametrize("variant", SPLIT_VARIANTS)
+@pytest.mark.parametrize("up,down,tu,td,padding,bias,clamp,flip,fd2d,blocks", FLRELU_CASES)
+def test_split_backward_matches_brute_force(
+    up, down, tu, td, padding, bias, clamp, flip, fd2d, blocks, variant, monkeypatch
+):
+    # The backward in two kernels (every up factor here, split_bwd 1): the intermediate
+    # gradient without stage 2 (IDENT2), then the upfirdn2d kernel with the bias gradient.
+    fused_rec, single_rec = _split_launches(monkeypatch)
+    _check_flrelu(up, down, tu, td, padding, bias, clamp, flip, fd2d, blocks, variant)
+    bwd = [kw for _, kw in fused_rec.calls if kw["MODE"] == 1]
+    assert bwd and all(kw["IDENT2"] and kw["S2"] == 1 and kw["BO"] == kw["BM"] for kw in bwd)
+    assert all(kw["TOV_W"] % 4 == 0 for kw in bwd)
+    assert [kw["A"] for _, kw in single_rec.calls] == [up]
+    assert [kw["HAS_DSUM"] for _, kw in single_rec.calls] == [bias]
+
+
+def test_split_backward_tiles_and_chunks(monkeypatch):
+    # Several intermediate tiles per axis (16-blocks), W tiles not starting at 0, and one sample
+    # per chunk: each chunk's mask rows, gradient and bias partial sums must line up.
+    fused_rec, single_rec = _split_launches(monkeypatch)
+    gen = torch.Generator().manual_seed(44)
+    x = torch.randn(3, 2, 9, 11, generator=gen)
+    fu, fd = _filter(gen, 24), _filter(gen, 12, two_d=True)
+    b = torch.randn(2, generator=gen)
+    tune = {"variant": "b64_r168_yvx", "split_chunk": 1, "blocks": (16, 32)}
+    (xk, bk, y), (xt, bt, want) = _flrelu_pair(
+        x, fu, fd, b, 4, 2, (17, 14, 15, 18), 1.3, 0.2, 0.9, False, None, torch.float32, tune
+    )
+    _assert_matches(xk, y, xt, want, gen)
+    assert rel_err(bk.grad.cpu(), bt.grad) < 10 * FP32_TOL
+    bwd = [(a, kw) for a, kw in fused_rec.calls if kw["MODE"] == 1]
+    assert len(bwd) == 3 and all(kw["IDENT2"] and kw["VMASK"] for _, kw in bwd)
+    assert bwd[0][1]["R1"] > 1  # the 2D fd's terms in the split's stage 1
+    tiles_h, tiles_w = bwd[0][0][27], bwd[0][0][28]
+    assert tiles_h > 1 and tiles_w > 1
+    assert len(single_rec.calls) == 3 and single_rec.calls[0][0][15] > 1  # TILES_H of dx
+    # The second kernel reads the intermediate rows 4 samples a load (VEC 4) from tile starts
+    # moved down to a multiple of 4: some natural starts must not be one already.
+    args, kw = single_rec.calls[0]
+    assert kw["VEC"] == 4
+    kvpx, offx, tiles_w = args[13], args[14], args[16]
+    starts = [tx * kw["TOV_W"] * kw["A"] + kvpx - offx for tx in range(tiles_w)]  # B = 1
+    assert any(j % 4 for j in starts)
+
+
+def test_split_backward_policy():
+    from gan.ops._triton import _launch
+
+    for dtype in (torch.float16, torch.bfloat16, torch.float32):
+        assert not _launch.splits_backward(None, dtype, 4)  # not in the defaults (yet)
+    yvx = {"variant": "b64_r168_yvx"}
+    assert _launch.splits_backward(yvx, torch.float16, 4)
+    assert not _launch.splits_backward(yvx, torch.float16, 2)
+    assert _launch.splits_backward(yvx | {"split_bwd": 2}, torch.float16, 2)
+    assert not _launch.splits_backward(yvx | {"split_bwd": 0}, torch.float16, 4)
+    with pytest.raises(ValueError, match="ident2"):
+        x = torch.zeros(1, 1, 8, 8)
+        h = (torch.ones(1, 1), torch.ones(1, 1))
+        m = torch.zeros(1, 8, 2, dtype=torch.uint8)
+        _launch.fused(x, None, h, False, 1.0, h, False, 1.0, 1, 2, (0, 0), (0, 0), (8, 8),
+                      (8, 8), 1, m, 1.0, 0.2, None, "ieee", None, ident2=True)  # fmt: skip

@@ -18,6 +18,8 @@ and ``down`` swapped, the filter reversed and leading padding ``taps − 1 − p
 gain), itself differentiable (double backward for R1 penalties works). ``filtered_lrelu``'s
 backward is once-differentiable; ``db`` is the sum of ``dx`` over N, H, W, from one fp32
 partial per plane and tile added in a fixed order (bitwise reproducible, unlike atomic adds).
+Variants with ``split_bwd`` run the backward of layers with a large ``up`` in two kernels
+(``_launch.split_backward``), the same function.
 """
 
 from __future__ import annotations
@@ -237,12 +239,19 @@ class _FilteredLReLUFn(torch.autograd.Function):
         dsum = None
         if ctx.needs_input_grad[1]:
             dsum = torch.zeros(g.shape[1], dtype=torch.float32, device=g.device)
-        gx = _lib().fused(
-            g, None, (hdy, hdx), not flip, 1.0, (huy, hux), not flip, float(up), down, up,
-            (p0[0] - huy.shape[1] + 1, p0[1] - hux.shape[1] + 1),
-            (-(hdy.shape[1] - 1), -(hdx.shape[1] - 1)),
-            src_hw, mid_hw, 1, mask, gain, slope, None, prec, ctx.tune, dsum,
-        )  # fmt: skip
+        gx = None
+        if _lib().splits_backward(ctx.tune, g.dtype, up):
+            gx = _lib().split_backward(
+                g, mask, (hdy, hdx), (huy, hux), flip, up, down, p0, src_hw, mid_hw, gain,
+                slope, prec, ctx.tune, dsum,
+            )  # fmt: skip
+        if gx is None:
+            gx = _lib().fused(
+                g, None, (hdy, hdx), not flip, 1.0, (huy, hux), not flip, float(up), down, up,
+                (p0[0] - huy.shape[1] + 1, p0[1] - hux.shape[1] + 1),
+                (-(hdy.shape[1] - 1), -(hdx.shape[1] - 1)),
+                src_hw, mid_hw, 1, mask, gain, slope, None, prec, ctx.tune, dsum,
+            )  # fmt: skip
         db = None if dsum is None else dsum.to(ctx.bias_dtype)
         gx = gx.contiguous(memory_format=ctx.layout) if ctx.needs_input_grad[0] else None
         return (gx, db) + (None,) * 12

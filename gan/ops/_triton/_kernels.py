@@ -224,6 +224,7 @@ def _fused_kernel(
     VEC2: tl.constexpr = False,
     RP1: tl.constexpr = 1,
     RP2: tl.constexpr = 1,
+    IDENT2: tl.constexpr = False,
 ):
     # One program: one tile position, PPB consecutive planes (the tile matrices depend on the
     # tile position only, so they are loaded once and reused for every plane).
@@ -256,8 +257,17 @@ def _fused_kernel(
     #   planner leaves a column for it), and the row length is written as twice its half, so
     #   that the compiler knows every pair of source samples is 4-byte aligned and reads them
     #   with one load instead of two.
+    # IDENT2 (backward only): no stage 2; the destination is the intermediate grid itself
+    #   (S2 = 1, BO = BM, KRX = 0 and W tile strides that are multiples of 4, so the intermediate
+    #   tile starts on a mask byte without VMASK's shift). The first half of the split backward
+    #   (``_launch.split_backward``): the upfirdn2d kernel then applies the up stage's transpose.
+    tl.static_assert(not IDENT2 or (MODE == 1 and S2 == 1 and BO == BM and R2 == 1))
     if VEC2:
         SW = (SW // 2) * 2
+    if IDENT2:
+        # The launcher gives the destination an even row length (and tiles start at multiples
+        # of 4), so the stored rows go out as 4-byte pairs.
+        DW = (DW // 2) * 2
     pid = tl.program_id(0)
     n_tiles = TILES_H * TILES_W
     tile = pid % n_tiles
@@ -268,7 +278,7 @@ def _fused_kernel(
     o0x = tx * TOV_W
     r0y, j0y, phy = _tile_start(o0y, KRY, KVPY, OFFY, S1, S2)
     r0x = o0x * S2 + KRX
-    if VMASK:
+    if VMASK and not IDENT2:
         # ((r % 4) + 4) % 4 is the floor remainder under both C and floor semantics.
         dx = ((r0x % 4) + 4) % 4
         r0x = r0x - dx
@@ -299,8 +309,9 @@ def _fused_kernel(
     if not RELOAD:
         p1y0 = _tile_matrix(h1y_ptr, T1Y, REV1, scale1, am, ai, 1, S1, phy, False, DOT_DTYPE)
         p1x0 = _tile_matrix(h1x_ptr, T1X, REV1, scale1, am, ai, 1, S1, phx, True, DOT_DTYPE)
-        q2y0 = _tile_matrix(h2y_ptr, T2Y, REV2, scale2, ao, am, S2, 1, 0, False, DOT_DTYPE)
-        q2x0 = _tile_matrix(h2x_ptr, T2X, REV2, scale2, ao, am, S2, 1, -dx, True, DOT_DTYPE)
+        if not IDENT2:
+            q2y0 = _tile_matrix(h2y_ptr, T2Y, REV2, scale2, ao, am, S2, 1, 0, False, DOT_DTYPE)
+            q2x0 = _tile_matrix(h2x_ptr, T2X, REV2, scale2, ao, am, S2, 1, -dx, True, DOT_DTYPE)
 
     if FOLD_BIAS:
         # The y tile matrix as the product sees it (rounded to the operand dtype).
@@ -363,13 +374,15 @@ def _fused_kernel(
         if RELOAD:
             p1y = _tile_matrix(h1y_ptr, T1Y, REV1, scale1, am, ai, 1, S1, phy, False, DOT_DTYPE)
             p1x = _tile_matrix(h1x_ptr, T1X, REV1, scale1, am, ai, 1, S1, phx, True, DOT_DTYPE)
-            q2y = _tile_matrix(h2y_ptr, T2Y, REV2, scale2, ao, am, S2, 1, 0, False, DOT_DTYPE)
-            q2x = _tile_matrix(h2x_ptr, T2X, REV2, scale2, ao, am, S2, 1, -dx, True, DOT_DTYPE)
+            if not IDENT2:
+                q2y = _tile_matrix(h2y_ptr, T2Y, REV2, scale2, ao, am, S2, 1, 0, False, DOT_DTYPE)
+                q2x = _tile_matrix(h2x_ptr, T2X, REV2, scale2, ao, am, S2, 1, -dx, True, DOT_DTYPE)
         else:
             p1y = p1y0
-            q2y = q2y0
             p1x = p1x0
-            q2x = q2x0
+            if not IDENT2:
+                q2y = q2y0
+                q2x = q2x0
         plane64 = tl.cast(plane, tl.int64)
         bias_val = 0.0
         if HAS_BIAS:
@@ -448,9 +461,11 @@ def _fused_kernel(
             act = tl.where(need, act, 0.0)
 
         # Stage 2: dst = Σ_k Q2y_k · act · Q2x_k.
-        act = act.to(DOT_DTYPE)
-        out = tl.zeros([BO, BO], dtype=tl.float32)
-        if STACK and R2 > 1:
+        if IDENT2:
+            out = act
+        elif STACK and R2 > 1:
+            act = act.to(DOT_DTYPE)
+            out = tl.zeros([BO, BO], dtype=tl.float32)
             q2ya = _stacked_matrix(
                 h2y_ptr, T2Y, REV2, scale2, BO, BM, S2, 1, 0, False, DOT_DTYPE, R2, RP2
             )
@@ -459,6 +474,8 @@ def _fused_kernel(
             )
             out = _stacked(act, q2ya, q2xa, out, BM, BO, RP2, DOT_DTYPE, PREC)
         else:
+            act = act.to(DOT_DTYPE)
+            out = tl.zeros([BO, BO], dtype=tl.float32)
             out = _separable(act, q2y, q2x, out, DOT_DTYPE, PREC)
             for k in range(1, R2):
                 q2yk = _tile_matrix(
@@ -519,6 +536,7 @@ def _derivative_times(mid, pos, clipped, gain, slope):
 def _single_kernel(
     src_ptr,
     dst_ptr,
+    dsum_ptr,
     hy_ptr,
     hx_ptr,
     PLANES,
@@ -546,7 +564,15 @@ def _single_kernel(
     TOV_W: tl.constexpr,
     DOT_DTYPE: tl.constexpr,
     PREC: tl.constexpr,
+    HAS_DSUM: tl.constexpr = False,
+    VEC: tl.constexpr = 1,
 ):
+    # VEC (2 or 4; rows whose length is a multiple of VEC): the source tile starts at the
+    # multiple of VEC at or below its natural start (the shift enters the x matrix as its
+    # phase; the planner leaves VEC − 1 more source columns), and the row length is written as
+    # a multiple of VEC, so that the compiler reads VEC samples with one load.
+    if VEC > 1:
+        SW = (SW // VEC) * VEC
     pid = tl.program_id(0)
     n_tiles = TILES_H * TILES_W
     tile = pid % n_tiles
@@ -557,6 +583,10 @@ def _single_kernel(
     o0x = tx * TOV_W
     _, j0y, phy = _tile_start(o0y, 0, KVPY, OFFY, B, A)
     _, j0x, phx = _tile_start(o0x, 0, KVPX, OFFX, B, A)
+    if VEC > 1:
+        ex = ((j0x % VEC) + VEC) % VEC  # the floor remainder under both division semantics
+        j0x = ((j0x - ex) // VEC) * VEC  # an exact division
+        phx = phx - ex * B
 
     ai = tl.arange(0, BI)
     ao = tl.arange(0, BO)
@@ -583,3 +613,7 @@ def _single_kernel(
             out = _separable(src, pyk, pxk, out, DOT_DTYPE, PREC)
         out = out * gain
         tl.store(dst_ptr + plane64 * DH * DW + doffs, out.to(dst_ptr.dtype.element_ty), mask=omask)
+        if HAS_DSUM:
+            # As in ``_fused_kernel``: one fp32 partial per (plane, tile) of the unrounded result.
+            part = tl.sum(tl.sum(tl.where(omask, out, 0.0), axis=1), axis=0)
+            tl.store(dsum_ptr + plane64 * n_tiles + tile, part)

@@ -144,6 +144,18 @@ VARIANTS = MappingProxyType(
                 "num_warps_multi": 4,
             }  # fmt: skip
         ),
+        # b64_r168_yv with the backward of up-4 layers split in two kernels (split_backward):
+        # no intermediate sample computed twice, at the price of a round trip through memory.
+        "b64_r168_yvx": MappingProxyType(
+            {
+                "vmask": True,
+                "blocks": (16, 32, 64),
+                "maxnreg": 168,
+                "yfirst": True,
+                "vec2": True,
+                "split_bwd": 4,
+            }  # fmt: skip
+        ),
         "b64_r168_yvs": MappingProxyType(
             {
                 "vmask": True,
@@ -181,6 +193,7 @@ _TUNE_KEYS = frozenset(
     {"variant", "blocks", "num_warps", "num_warps_fwd", "num_warps_bwd", "num_stages", "maxnreg"}
     | {"vmask", "lean", "reload", "blocks_fwd", "blocks_bwd", "maxnreg_fwd", "maxnreg_bwd"}
     | {"stack", "maxnreg_multi", "num_warps_multi", "yfirst", "vec2", "epilogue_cost"}
+    | {"split_bwd", "split_chunk"}
 )
 
 
@@ -235,13 +248,25 @@ def single(
     gain: float,
     fp32_precision: str,
     tune: dict | None = None,
+    out: torch.Tensor | None = None,
+    dsum: torch.Tensor | None = None,
+    vec: int = 1,
 ) -> torch.Tensor:
     """``dst[o] = gain · Σ_j h[o·a − j·b + T − 1 − p0]·x[j]`` per axis and term (taps read
     reversed if ``rev``): the upfirdn2d chain with ``up = b``, ``down = a``, leading padding
-    ``p0`` (y, x)."""
+    ``p0`` (y, x). ``out``: a contiguous ``[N, C, *dst_hw]`` tensor of ``x``'s dtype to write
+    to (else a new one); ``dsum`` (float32 ``[C]``): if given, the per-channel sum of the result
+    is added to it (fixed order, as in :func:`fused`); ``vec`` (1, 2 or 4): source rows read
+    ``vec`` samples a load where their length is a multiple of ``vec`` and a plan leaves the
+    room (the kernel's ``VEC``; else 1)."""
     n, c, sh, sw = x.shape
     dh, dw = dst_hw
-    dst = torch.empty((n, c, dh, dw), dtype=x.dtype, device=x.device)
+    if out is None:
+        dst = torch.empty((n, c, dh, dw), dtype=x.dtype, device=x.device)
+    else:
+        if out.shape != (n, c, dh, dw) or out.dtype != x.dtype or not out.is_contiguous():
+            raise ValueError("out must be a contiguous [N, C, *dst_hw] tensor of x's dtype")
+        dst = out
     if dst.numel() == 0:
         return dst
     if x.numel() == 0:
@@ -251,32 +276,46 @@ def single(
     rank = hy.shape[0]
     tune = resolve_tune(tune, x.dtype, fused_kernel=False)
     blocks = _tuned(tune, "blocks", _plan.BLOCKS)
-    offy = _plan.floor_offset(0, -p0[0], b)
-    offx = _plan.floor_offset(0, -p0[1], b)
     dot_dtype = dot_dtypes(x.dtype)
 
-    def plan_for(budget):
-        return _plan.plan_single(
+    def plan_args(budget, extra):
+        return (
             a, b, (hy.shape[1], hx.shape[1]), rank, dst_hw, tuple(blocks), INTERPRETED,
-            _ELEM_BYTES[x.dtype], budget,
+            _ELEM_BYTES[x.dtype], budget, extra,
         )  # fmt: skip
+
+    if vec not in (1, 2, 4):
+        raise ValueError(f"vec must be 1, 2 or 4, got {vec}")
+    if vec > 1 and (sw % vec or _plan.plan_single(*plan_args(_plan.SMEM_BUDGET, vec - 1)) is None):
+        vec = 1
+    offy = _plan.floor_offset(0, -p0[0], b)
+    offx = _plan.floor_offset(0, -p0[1], b)
+
+    def plan_for(budget):
+        return _plan.plan_single(*plan_args(budget, vec - 1))
 
     def launch(plan):
         tiles_h = math.ceil(dh / plan.tov_h)
         tiles_w = math.ceil(dw / plan.tov_w)
         ppb = _plan.planes_per_program(n * c, tiles_h * tiles_w, INTERPRETED)
         grid = (tiles_h * tiles_w * math.ceil(n * c / ppb),)
+        parts = None
+        if dsum is not None:
+            parts = torch.empty((n, c, tiles_h * tiles_w), dtype=torch.float32, device=x.device)
         _single_kernel[grid](
-            x, dst, hy, hx, n * c, ppb, sh, sw, dh, dw,
+            x, dst, dst if parts is None else parts, hy, hx, n * c, ppb, sh, sw, dh, dw,
             -p0[0] + offy * b, offy, -p0[1] + offx * b, offx,
             tiles_h, tiles_w, float(gain),
             A=a, B=b, TY=hy.shape[1], TX=hx.shape[1], REV=bool(rev), R=rank,
             BI=plan.bi, BO=plan.bo, TOV_H=plan.tov_h, TOV_W=plan.tov_w,
             DOT_DTYPE=dot_dtype,
             PREC=fp32_precision if x.dtype == torch.float32 else "tf32",
+            HAS_DSUM=parts is not None, VEC=vec,
             num_warps=_tuned(tune, "num_warps", plan.num_warps),
             num_stages=_tuned(tune, "num_stages", 1),
         )  # fmt: skip
+        if parts is not None:
+            dsum.add_(parts.sum(dim=(0, 2)))
         return dst
 
     return _launch_with_fallback(plan_for, launch)
@@ -305,6 +344,7 @@ def fused(
     fp32_precision: str,
     tune: dict | None = None,
     dsum: torch.Tensor | None = None,
+    ident2: bool = False,
 ) -> torch.Tensor:
     """Run the two-stage kernel (see ``_kernels``). Stage 1 maps the source (stride ``s1``) onto
     the intermediate grid with taps ``h1 = (hy, hx)`` (× ``scale1`` per axis, reversed if
@@ -313,7 +353,10 @@ def fused(
     ``ceil((o0·s2 + kr + kv) / s1)``. ``mode`` 0 computes the activation (and writes ``mask``
     unless it is None), 1 multiplies by ``mask``'s derivative. ``dsum`` (float32 ``[C]``,
     zeroed): if given, receives the per-channel sum of the result (the kernel writes one partial
-    sum per plane and tile, added here in a fixed order: bitwise reproducible)."""
+    sum per plane and tile, added here in a fixed order: bitwise reproducible). ``ident2``
+    (``mode`` 1, ``s2`` 1, ``kr`` 0 along W): no stage 2 (``h2``, ``rev2`` and ``scale2`` are
+    ignored): the result is the intermediate grid times the mask's derivative, ``dst_hw`` =
+    ``mid_hw`` (the ``IDENT2`` kernel flag, the first half of :func:`split_backward`)."""
     n, c, sh, sw = src.shape
     dh, dw = dst_hw
     dst = torch.empty((n, c, dh, dw), dtype=src.dtype, device=src.device)
@@ -327,6 +370,14 @@ def fused(
     t1 = (h1[0].shape[1], h1[1].shape[1])
     t2 = (h2[0].shape[1], h2[1].shape[1])
     r1, r2 = h1[0].shape[0], h2[0].shape[0]
+    if ident2:
+        if mode != 1 or s2 != 1 or kr[1] % 4 or dw % 2:
+            raise ValueError(
+                "ident2 needs mode 1, s2 = 1, a W offset kr[1] divisible by 4 and an even "
+                "destination width"
+            )
+        # Tile strides in multiples of 4 keep every intermediate W tile on a mask byte.
+        t2, r2, align_w = (1, 1), 1, 4
     tune = resolve_tune(tune, src.dtype)
     blocks = tune.get("blocks_fwd" if mode == 0 else "blocks_bwd")
     if blocks is None:
@@ -356,12 +407,14 @@ def fused(
         return (
             s1, t1, s2, t2, (r1, r2), dst_hw, align_w, tuple(blocks), INTERPRETED,
             _ELEM_BYTES[src.dtype], budget, extra_w, stack, int(vec2),
-            int(tune.get("epilogue_cost") or _plan.EPILOGUE_COST),
+            int(tune.get("epilogue_cost") or _plan.EPILOGUE_COST), ident2,
         )  # fmt: skip
 
-    if vmask and _plan.plan_two_stage(*plan_args(_plan.SMEM_BUDGET, 3)) is None:
+    # IDENT2's tiles start on mask bytes already: VMASK needs no shift, hence no extra room.
+    shift_w = 0 if ident2 else 3
+    if vmask and _plan.plan_two_stage(*plan_args(_plan.SMEM_BUDGET, shift_w)) is None:
         vmask = False  # the filters leave no room for the shift: the gather path
-    extra_w = 3 if vmask else 0
+    extra_w = shift_w if vmask else 0
     if vec2 and _plan.plan_two_stage(*plan_args(_plan.SMEM_BUDGET, extra_w)) is None:
         vec2 = False  # no room for the extra source column: scalar loads
     offy = _plan.floor_offset(kr[0], kv[0], s1)
@@ -394,7 +447,7 @@ def fused(
             PREC=fp32_precision if src.dtype == torch.float32 else "tf32",
             VMASK=vmask, LEAN=lean, RELOAD=reload,
             STACK=stack, RP1=_plan.padded_rank(r1), RP2=_plan.padded_rank(r2),
-            YFIRST=yfirst, FOLD_BIAS=fold_bias, VEC2=vec2,
+            YFIRST=yfirst, FOLD_BIAS=fold_bias, VEC2=vec2, IDENT2=ident2,
             num_warps=warps or plan.num_warps,
             num_stages=_tuned(tune, "num_stages", 1),
             **extra,
@@ -404,3 +457,100 @@ def fused(
         return dst
 
     return _launch_with_fallback(plan_for, launch)
+
+
+SPLIT_CHUNK_BYTES = 256 * 2**20
+"""Most bytes of the intermediate gradient :func:`split_backward` holds at once (whole samples;
+at least one): config T's 84→148 layer at batch 16 would need 1.5 GB in fp16 in one piece."""
+
+
+SPLIT_EPILOGUE_COST = 1000
+"""The planner's weight of one intermediate sample (in tensor-core MACs) for the first kernel
+of :func:`split_backward`, whose cost is almost all epilogue (benchmarks/gpu_ops_NOTES.md,
+"Session 13": ≈ 1 000 from the sm_90 instruction counts against session 9's timing)."""
+
+
+def splits_backward(tune: dict | None, dtype: torch.dtype, up: int) -> bool:
+    """Whether ``filtered_lrelu``'s backward for these launch settings runs as
+    :func:`split_backward`: the variant's ``split_bwd`` (an up factor; 0 or absent: never) is
+    at most ``up``."""
+    k = resolve_tune(tune, dtype).get("split_bwd")
+    return bool(k) and up >= int(k)
+
+
+def split_backward(
+    g: torch.Tensor,
+    mask: torch.Tensor,
+    hd: tuple[torch.Tensor, torch.Tensor],
+    hu: tuple[torch.Tensor, torch.Tensor],
+    flip: bool,
+    up: int,
+    down: int,
+    p0: tuple[int, int],
+    src_hw: tuple[int, int],
+    mid_hw: tuple[int, int],
+    gain: float,
+    slope: float,
+    fp32_precision: str,
+    tune: dict | None = None,
+    dsum: torch.Tensor | None = None,
+) -> torch.Tensor | None:
+    """``filtered_lrelu``'s input gradient in two kernels instead of one (benchmarks/
+    gpu_ops_NOTES.md, "Session 15"): the fused kernel without its stage 2 (``IDENT2``) writes
+    the intermediate gradient (``g`` upsampled by ``down`` with ``fd`` reversed, times the
+    mask's derivative) over non-overlapping tiles; the upfirdn2d kernel then filters it with
+    ``fu`` reversed (× ``up`` per axis) and decimates by ``up``.
+
+    Why: a fused backward tile must hold the ``(TOV − 1)·up + Tu`` intermediate samples its
+    ``TOV`` outputs need per axis. For ``up = 4`` and ``Tu = 24`` a 64-sample block gives 11
+    outputs, so neighbouring tiles recompute the same intermediate samples (the epilogue, which
+    dominates the kernel) about 3.4 times over on config T's 84→148 layer, against 1.7 on its
+    up-2 layers. Split, each is computed once, at the price of writing and reading the
+    intermediate gradient (in ``g``'s dtype, as the fused kernel rounds it for its stage-2
+    products). Samples are processed in chunks of at most :data:`SPLIT_CHUNK_BYTES` of
+    intermediate gradient (``tune["split_chunk"]`` overrides, in bytes).
+
+    None (nothing launched) if the upfirdn2d kernel has no plan for the up stage's transpose
+    under the blocks the caller forced: the caller then runs the fused backward."""
+    n, c = g.shape[:2]
+    mh, mw = mid_hw
+    tune = dict(tune or {})
+    chunk_bytes = int(tune.pop("split_chunk", None) or SPLIT_CHUNK_BYTES)
+    # The upfirdn2d kernel plans its own blocks (its best tiles hold 128 intermediate samples);
+    # only blocks forced by the caller (tests: many small tiles) carry over.
+    single_tune = {"blocks": tune["blocks"]} if tune.get("blocks") else None
+    tu = (hu[0].shape[1], hu[1].shape[1])
+    td = (hd[0].shape[1], hd[1].shape[1])
+    blocks = tuple(single_tune["blocks"]) if single_tune else _plan.BLOCKS
+    if _plan.plan_single(up, 1, tu, hu[0].shape[0], src_hw, blocks, INTERPRETED,
+                         _ELEM_BYTES[g.dtype]) is None:  # fmt: skip
+        return None
+    gx = torch.empty((n, c, *src_hw), dtype=g.dtype, device=g.device)
+    if gx.numel() == 0:
+        return gx
+    per_sample = max(1, c * mh * mw * g.element_size())
+    chunk = max(1, chunk_bytes // per_sample)
+    # Planned with an intermediate sample weighed as the sm_90 instruction counts say (the
+    # default weight would pick 32-blocks here: 303 loop instructions per 1 024 samples
+    # against 64-blocks' ≈ 500 per 4 096).
+    tune_a = tune | {"epilogue_cost": tune.get("epilogue_cost") or SPLIT_EPILOGUE_COST}
+    # The intermediate gradient's rows padded to a multiple of 4 samples (zeros: the kernel
+    # reads samples past the mask's width as clipped), so that the first kernel stores them as
+    # 4-byte pairs and the second reads them 4 at a time (8 bytes in fp16/bf16).
+    mid_pad = (mh, -(-mw // 4) * 4)
+    for i in range(0, n, chunk):
+        j = min(n, i + chunk)
+        # Intermediate tile at o0 (stride 1, no offset); its gradient tile as in the fused
+        # backward: from ceil((o0 − Td + 1) / down).
+        gm = fused(
+            g[i:j], None, hd, not flip, 1.0, hd, False, 1.0, down, 1, (0, 0),
+            (-(td[0] - 1), -(td[1] - 1)), mid_pad, mid_hw, 1, mask[i * c : j * c], gain, slope,
+            None, fp32_precision, tune_a, ident2=True,
+        )  # fmt: skip
+        # dx[o] = up² Σ_m fu_rev[o·up − m + p0] gm[m]: upfirdn2d's form with a = up, b = 1 and
+        # leading padding Tu − 1 − p0.
+        single(
+            gm, hu, not flip, up, 1, (tu[0] - 1 - p0[0], tu[1] - 1 - p0[1]), src_hw,
+            float(up * up), fp32_precision, single_tune, out=gx[i:j], dsum=dsum, vec=4,
+        )  # fmt: skip
+    return gx

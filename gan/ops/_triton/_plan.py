@@ -37,6 +37,12 @@ EPILOGUE_COST = 64
 and index work) in tensor-core MACs. The sm_90 instruction counts of session 13 against session
 9's timing put it nearer 1000 (benchmarks/gpu_ops_NOTES.md, "Session 13"); the variant
 ``b64_r168_yve`` plans with that, for the device comparison to decide."""
+IDENT2_TILE_COST = 300_000
+"""Extra per-tile cost (tensor-core MACs) of ``ident2`` plans on the GPU. Without stage 2 every
+block size computes each intermediate sample once, and the model above would take 32-blocks
+(fewer wasted MACs); the sm_90 loop counts say otherwise: 276 instructions per warp for a
+32×32 tile, 666 for 64×64 (config T's up-4 layers, fp16), i.e. ≈ 150 fixed per tile, which at
+the session-13 rate of ≈ 5·10⁻⁴ cycles per MAC is ≈ 300 000 MACs."""
 # Shared memory the dot operands of one program may take if all are live at once (H100/H200
 # allow 227 KiB per block; leave room for layout conversions).
 SMEM_BUDGET = 160 * 1024
@@ -167,9 +173,9 @@ def _tov_two_stage(s1, t1, s2, t2, bi, bm, bo, align, extra=0, src_extra=0):
     return 0
 
 
-def _tov_single(a, b, t, bi, bo):
+def _tov_single(a, b, t, bi, bo, src_extra=0):
     for tov in range(bo, 0, -1):
-        if _src_count((tov - 1) * a + 1, t, b) <= bi:
+        if _src_count((tov - 1) * a + 1, t, b) + src_extra <= bi:
             return tov
     return 0
 
@@ -206,6 +212,7 @@ def plan_two_stage(
     stack: bool = False,
     src_extra_w: int = 0,
     epilogue_cost: int = EPILOGUE_COST,
+    ident2: bool = False,
 ) -> Plan | None:
     """Blocks for the fused kernel: stage 1 (source stride ``s1``, taps ``t1`` per axis (y, x))
     onto the fine intermediate grid, pointwise epilogue, stage 2 (destination stride ``s2``, taps
@@ -218,7 +225,9 @@ def plan_two_stage(
     :func:`padded_rank` (the ``STACK`` kernel flag), whose operands are that many times wider;
     ``src_extra_w``: source samples the W block must hold beyond the tile's need (the ``VEC2``
     flag moves the source tile start down to an even sample); ``epilogue_cost``: the cost model's
-    weight of one intermediate sample, in tensor-core MACs.
+    weight of one intermediate sample, in tensor-core MACs; ``ident2``: no stage 2 (the
+    ``IDENT2`` kernel flag: ``s2 = 1``, one tap, the intermediate tile is the destination
+    tile), so ``bo = bm`` and stage 2 costs nothing.
     None if nothing fits.
 
     Several separable terms in a stage (a full 2D filter: config R's radial ``fd``) keep more
@@ -229,19 +238,19 @@ def plan_two_stage(
     if max(ranks) > 1 and not interpreted:
         lean = _plan_two_stage(
             s1, t1, s2, t2, ranks, out_hw, align_w, blocks, interpreted, elem_bytes,
-            smem_budget, extra_w, stack, True, src_extra_w, epilogue_cost,
+            smem_budget, extra_w, stack, True, src_extra_w, epilogue_cost, ident2,
         )  # fmt: skip
         if lean is not None:
             return lean
     return _plan_two_stage(
         s1, t1, s2, t2, ranks, out_hw, align_w, blocks, interpreted, elem_bytes, smem_budget,
-        extra_w, stack, False, src_extra_w, epilogue_cost,
+        extra_w, stack, False, src_extra_w, epilogue_cost, ident2,
     )  # fmt: skip
 
 
 def _plan_two_stage(
     s1, t1, s2, t2, ranks, out_hw, align_w, blocks, interpreted, elem_bytes, smem_budget,
-    extra_w, stack, multi_term_limits, src_extra_w=0, epilogue_cost=EPILOGUE_COST,
+    extra_w, stack, multi_term_limits, src_extra_w=0, epilogue_cost=EPILOGUE_COST, ident2=False,
 ) -> Plan | None:  # fmt: skip
     best, best_cost = None, math.inf
     r1, r2 = ranks
@@ -251,11 +260,15 @@ def _plan_two_stage(
     for bi in blocks:
         for bm in blocks:
             for bo in blocks:
+                if ident2 and bo != bm:
+                    continue
                 if max(bm * bm, k1 * bi * bm, k2 * bm * bo, bi * bi) > _MAX_TILE_ELEMS:
                     continue
                 if multi_term_limits and (bm > 64 or (r1 > 1 and bi > 32) or (r2 > 1 and bo > 32)):
                     continue
-                operands = bi * bi + 3 * k1 * bi * bm + bm * bm + 3 * k2 * bm * bo
+                operands = bi * bi + 3 * k1 * bi * bm + bm * bm
+                if not ident2:
+                    operands += 3 * k2 * bm * bo
                 if not interpreted and operands * elem_bytes > smem_budget:
                     continue
                 tov_h = _tov_two_stage(s1, t1[0], s2, t2[0], bi, bm, bo, 1)
@@ -265,12 +278,13 @@ def _plan_two_stage(
                 if tov_h == 0 or tov_w == 0:
                     continue
                 tiles = math.ceil(out_hw[0] / tov_h) * math.ceil(out_hw[1] / tov_w)
-                macs = max(r1, k1) * (bi * bi * bm + bm * bi * bm) + max(r2, k2) * (
-                    bm * bm * bo + bo * bm * bo
-                )
+                macs = max(r1, k1) * (bi * bi * bm + bm * bi * bm)
+                if not ident2:
+                    macs += max(r2, k2) * (bm * bm * bo + bo * bm * bo)
                 per_tile = (
                     macs / _efficiency(bi, bm, bo)
                     + epilogue_cost * bm * bm
+                    + (IDENT2_TILE_COST if ident2 and not interpreted else 0)
                     + _tile_overhead(interpreted)
                 )
                 cost = tiles * per_tile
@@ -293,8 +307,11 @@ def plan_single(
     interpreted: bool = False,
     elem_bytes: int = 2,
     smem_budget: int = SMEM_BUDGET,
+    src_extra_w: int = 0,
 ) -> Plan | None:
-    """Blocks for the one-stage kernel ``dst[o] = Σ_j h[o·a − j·b + c]·src[j]`` per axis."""
+    """Blocks for the one-stage kernel ``dst[o] = Σ_j h[o·a − j·b + c]·src[j]`` per axis;
+    ``src_extra_w``: source samples the W block must hold beyond the tile's need (the kernel's
+    ``VEC`` moves the source tile start down to a multiple of ``VEC``)."""
     best, best_cost = None, math.inf
     for bi in blocks:
         for bo in blocks:
@@ -303,7 +320,7 @@ def plan_single(
             if not interpreted and (bi * bi + 3 * bi * bo) * elem_bytes > smem_budget:
                 continue
             tov_h = _tov_single(a, b, taps[0], bi, bo)
-            tov_w = _tov_single(a, b, taps[1], bi, bo)
+            tov_w = _tov_single(a, b, taps[1], bi, bo, src_extra_w)
             if tov_h == 0 or tov_w == 0:
                 continue
             tiles = math.ceil(out_hw[0] / tov_h) * math.ceil(out_hw[1] / tov_w)
