@@ -206,9 +206,36 @@ def check_factor_pair(name: str, value: object) -> tuple[int, int]:
     return check_factor(f"{name}[0]", items[0]), check_factor(f"{name}[1]", items[1])
 
 
-def check_cutoff(name: str, cutoff: object, fs: float) -> float:
-    """A low-pass cutoff strictly between 0 and Nyquist (``fs / 2``), in the units of ``fs``."""
-    return check_real(name, cutoff, low=0.0, high=fs / 2, low_inclusive=False, high_inclusive=False)
+def check_cutoff(
+    name: str,
+    cutoff: object,
+    fs: float,
+    *,
+    fs_name: str = "fs",
+    nyquist_inclusive: bool = False,
+) -> float:
+    """A low-pass cutoff in ``(0, fs / 2)`` (or ``(0, fs / 2]`` with ``nyquist_inclusive``), in
+    the units of ``fs``.
+
+    Out of range, the ``ValueError`` names ``name``, the interval, the ``fs`` it derives from
+    and the argument ``fs_name`` that sets it: a cutoff of 16 for a filter meant to run at
+    ``fs = 64`` but called with the default ``fs = 2`` is the usual mistake, and "must be in
+    (0, 1)" alone does not say why.
+    """
+    value = _scalar(cutoff)
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be a real number, got {value!r}")
+    v = float(value)
+    nyquist = fs / 2
+    above = v > nyquist if nyquist_inclusive else v >= nyquist
+    if not math.isfinite(v) or v <= 0.0 or above:
+        bracket = "]" if nyquist_inclusive else ")"
+        raise ValueError(
+            f"{name} must be in (0, {nyquist:g}{bracket}, got {v:g}: the range is (0, fs/2"
+            f"{bracket} with {fs_name}={fs:g} (same units as {fs_name}); pass {fs_name}=... if "
+            f"{name} is in other units"
+        )
+    return v
 
 
 def parse_padding(padding: object) -> tuple[int, int, int, int]:

@@ -2,9 +2,20 @@
 the generator's filter specification and polyphase decomposition (REFERENCE §2, §3).
 
 Units: ``fs`` is the sampling rate (samples per unit length); ``cutoff`` and ``width`` are in
-the same units (cycles per unit length). ``cutoff`` is the -6 dB point (the ideal filter's
-edge) and ``width`` the full transition band, centred on the cutoff, as in
-``scipy.signal.firwin``.
+the same units (cycles per unit length). ``cutoff`` is the design cutoff, the edge of the ideal
+low-pass that the window smooths, and ``width`` the full transition band, centred on the cutoff,
+as in ``scipy.signal.firwin``.
+
+The design cutoff is the -6 dB point (gain 1/2) only while the transition band
+``[cutoff - width / 2, cutoff + width / 2]`` lies inside ``(0, fs / 2)`` and the filter is long
+enough to realise it: for Kaiser designs with ``kaiser_atten`` in [21, 120] dB (the range
+Kaiser's formula was fitted over) and such a band, the windowed sinc's -6 dB point lies within
+0.15 ``width`` of ``cutoff`` (measured: at most 0.12 ``width`` over 4000 random designs, the
+largest for the shortest filters; ``tests/dsp/test_filters.py``). A transition band reaching
+below DC (or above Nyquist) overlaps its mirror image about ``f = 0`` (``fs / 2``), and the
+measured -6 dB point moves away from ``cutoff``: the generator's first layer at 64 px
+(``cutoff = 2``, ``width = 12``, ``fs = 32``, 12 taps) has it at 3.20. The jinc design holds
+it only approximately (:func:`jinc_lowpass`).
 """
 
 from __future__ import annotations
@@ -86,7 +97,11 @@ def firwin_lowpass(
     numtaps : int
         Filter length, in ``[1, MAX_TAPS_1D]`` (2²⁴).
     cutoff : float
-        -6 dB frequency, in the units of ``fs``, strictly between 0 and ``fs / 2``.
+        Design cutoff (the ideal low-pass's edge), in the units of ``fs``, strictly between 0
+        and ``fs / 2``. It is the -6 dB point, to within 0.15 ``width``, when the transition
+        band ``[cutoff - width / 2, cutoff + width / 2]`` lies inside ``(0, fs / 2)`` and
+        ``kaiser_atten`` is at least 21 dB (see the module docstring); a band reaching below
+        DC or above ``fs / 2`` moves the -6 dB point away from it.
     width : float, optional
         Full transition-band width in the units of ``fs`` (positive); selects the Kaiser window.
     fs : float
@@ -147,12 +162,23 @@ def jinc_lowpass(numtaps: int, cutoff: float, width: float, fs: float) -> np.nda
     The continuous kernel's spectrum is the disc of radius ``cutoff``. Note the window is the
     separable product ``w(x) w(y)``, not a radial window, as in the paper's implementation.
 
+    ``cutoff`` is the design (ideal-edge) radius. The -6 dB contour lies near the circle of
+    that radius, not on it, even when the transition band
+    ``[cutoff - width / 2, cutoff + width / 2]`` lies inside ``(0, fs / 2)``: smoothing a disc
+    moves its half-level contour inward (the edge is curved), more so for a small ``cutoff``.
+    Measured over random designs with ``kaiser_atten`` in [21, 120] dB and the transition band
+    inside ``(0, fs / 2)``: within 0.22 ``width`` of ``cutoff`` along 0 and 45 degrees (stated
+    bound: 0.3 ``width``; ``tests/dsp/test_filters.py``). With a transition band reaching DC it
+    moves further: config R's layer 9 down filter at 64 px (``cutoff = 16``, ``width = 32``,
+    ``fs = 128``) has its -6 dB point at 14.81 along the x axis.
+
     Parameters
     ----------
     numtaps : int
         Taps per side, in ``[1, MAX_TAPS_2D]`` (2048).
     cutoff : float
-        Disc radius (-6 dB point), in the units of ``fs``, strictly in ``(0, fs / 2)``.
+        Design disc radius (ideal edge; approximately the -6 dB radius, see above), in the
+        units of ``fs``, strictly in ``(0, fs / 2)``.
     width : float
         Full transition-band width in the units of ``fs``, positive (sets the Kaiser beta).
     fs : float
@@ -196,7 +222,9 @@ class FilterSpec:
     Attributes
     ----------
     cutoff : float
-        -6 dB point, units of ``fs``.
+        Design cutoff (the ideal filter's edge), units of ``fs``; the -6 dB point only when the
+        transition band ``[cutoff - half_width, cutoff + half_width]`` lies inside
+        ``(0, fs / 2)`` (see the module docstring).
     half_width : float
         Half the transition band, units of ``fs``; the stopband starts at ``cutoff + half_width``.
     fs : float
@@ -255,11 +283,15 @@ def design_lowpass(
     Parameters
     ----------
     cutoff : float
-        -6 dB point in the units of ``fs``, in ``(0, fs / 2)``.
+        Design cutoff (the ideal filter's edge) in the units of ``fs``, in ``(0, fs / 2)``; the
+        -6 dB point only when the transition band lies inside ``(0, fs / 2)`` (module
+        docstring).
     half_width : float
         Half the transition band, units of ``fs``, positive. A stopband edge
         ``cutoff + half_width`` above ``fs / 2`` is accepted, but Kaiser's formula then gives a
-        beta far too large (see ``kaiser_atten``) and the -6 dB point drifts above ``cutoff``.
+        beta far too large (see ``kaiser_atten``) and the -6 dB point drifts above ``cutoff``;
+        a passband edge ``cutoff - half_width`` below 0 (the generator's wide transition bands)
+        moves it away from ``cutoff`` too (upward, for the separable design).
     fs : float
         Sampling rate the filter runs at, positive.
     numtaps : int

@@ -16,7 +16,11 @@ band limit and the grid that samples it:
 
 All frequencies are in cycles per unit length, where the unit length is the output image's
 width (``s_i`` samples span the image, ``margin`` extra samples on each side). Cutoffs are
-the -6 dB points, as in ``scipy.signal.firwin``.
+design cutoffs, the ideal filters' edges, as in ``scipy.signal.firwin``; they are the -6 dB
+points only where the transition band ``[fc_i - fh_i, fc_i + fh_i]`` lies inside
+``(0, tmp / 2)``, ``tmp`` the rate the filter runs at (below). Many entries' bands reach
+below DC (``fh_i > fc_i``), and their filters' -6 dB points lie away from ``fc_i`` (3.20
+instead of 2 for the first layer's filters at 64 px; ``dsp.filters``).
 
 Two stopband frequencies belong to an entry and differ almost everywhere: ``ft_i`` (the
 ``stopband`` fields) is the schedule's *target* stopband of REFERENCE §3, the input to the
@@ -107,7 +111,9 @@ class ScheduleEntry:
     e : float
         Interpolation exponent ``min(i / (N - num_critical), 1)``.
     cutoff : float
-        ``fc``: -6 dB cutoff, cycles per unit length (unit = image width).
+        ``fc``: design cutoff (the ideal filters' edge; their -6 dB point only when
+        ``fc - fh > 0``, see the module docstring), cycles per unit length (unit = image
+        width).
     stopband : float
         ``ft``: the schedule's target stopband (REFERENCE §3), cycles per unit length. Not the
         filters' stopband edge, which is :attr:`filter_stopband` ``= cutoff + half_width``.

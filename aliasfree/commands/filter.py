@@ -6,6 +6,7 @@ Top-level imports stay light (argparse, pathlib); numpy and ``dsp`` load inside 
 from __future__ import annotations
 
 import argparse
+import textwrap
 from pathlib import Path
 
 DEFAULT_OUT = Path("aliasfree-out") / "filter"
@@ -42,7 +43,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "--cutoff",
         type=float,
         required=True,
-        help="-6 dB cutoff frequency, units of --fs, in (0, fs/2)",
+        help="design cutoff (the ideal low-pass's edge), units of --fs, in (0, fs/2); it is "
+        "the -6 dB point when the transition band [cutoff - width/2, cutoff + width/2] lies "
+        "inside (0, fs/2) (a warning says when not)",
     )
     band = p.add_mutually_exclusive_group(required=True)
     band.add_argument(
@@ -73,7 +76,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
         action="store_true",
         help="for a separable filter, also draw the 2D heatmap and 0/45 degree "
         "slices of outer(h, h), and report its figures of merit along both slices "
-        "(always so for --radial)",
+        "(always so for --radial); along a slice the stopband attenuation is given from the "
+        "radial edge |f| = stopband (the spec of a radially symmetric filter) and, for a "
+        "separable one, from the square edge max(|fx|, |fy|) = stopband where outer(h, h) "
+        "has its stopband (n/a where the slice meets that edge only beyond fs/2)",
     )
     p.add_argument(
         "--json",
@@ -118,19 +124,71 @@ def _stopband_warning(spec, width_arg: str) -> str | None:
     )
 
 
+def _passband_warning(spec, width_arg: str) -> str | None:
+    """The warning for a transition band reaching below DC, or ``None``.
+
+    The design cutoff is the -6 dB point only while the transition band
+    ``[cutoff - half_width, cutoff + half_width]`` lies inside ``(0, fs/2)``
+    (``dsp.filters``). Below DC the band overlaps its mirror image about ``f = 0`` and the
+    measured -6 dB point moves away from the cutoff: 3.20 for ``--numtaps 12 --cutoff 2
+    --width 12 --fs 32`` (the generator's first layer at 64 px). The design is still valid
+    (the generator uses such filters), so this warns instead of refusing.
+    """
+    low = spec.cutoff - spec.half_width
+    if spec.numtaps == 1 or low >= 0:
+        return None
+    widest = 2 * spec.cutoff if width_arg == "--width" else spec.cutoff
+    return (
+        f"aliasfree filter: warning: the transition band reaches below DC: --cutoff - "
+        f"{width_arg}{'/2' if width_arg == '--width' else ''} = {low:g} < 0, so it overlaps "
+        f"its mirror image about f = 0 and the measured -6 dB point (in the table) moves away "
+        f"from --cutoff = {spec.cutoff:g} (use {width_arg} <= {widest:g} to keep it at the "
+        f"cutoff)"
+    )
+
+
+# Each attenuation figure and the flag that marks it as the float64 floor (a lower bound).
+_FLOOR_FLAGS = {
+    "stopband_attenuation_db": "stopband_at_floor",
+    "stopband_attenuation_square_db": "stopband_square_at_floor",
+}
+
+
+def _cell(figure: dict, key: str, unit: str) -> str:
+    text = _fmt(figure[key], unit)
+    flag = _FLOOR_FLAGS.get(key)
+    return f">= {text}" if flag and figure.get(flag) and figure[key] is not None else text
+
+
 def _table(spec: dict, figures: list[dict]) -> str:
     # Frequencies are in the units of --fs, which the rows name: a bare 16 could be cycles
     # per sample, per unit length or relative to Nyquist.
     funit = "(fs units)"
+    slices = any(f["angle_deg"] is not None for f in figures)
+    # Along a slice, the attenuation counted from the radial edge |f| = stopband is the spec
+    # of a radially symmetric filter; outer(h, h) has its stopband on the square
+    # max(|fx|, |fy|) >= stopband (REFERENCE §7), which the 45 degree ray enters at
+    # sqrt(2) stopband: from the radial edge that figure was transition-band gain.
+    square = slices and not spec["radial"]
+    atten_rows = [("stopband attenuation", "stopband_attenuation_db", " dB")]
+    edge_rows = [(f"stopband edge used {funit}", "stopband_edge", "")]
+    if slices:
+        atten_rows = [("stopband attenuation, radial edge", "stopband_attenuation_db", " dB")]
+        edge_rows = [(f"stopband edge used, radial {funit}", "stopband_edge", "")]
+    if square:
+        atten_rows.append(
+            ("stopband attenuation, square edge", "stopband_attenuation_square_db", " dB")
+        )
+        edge_rows.append((f"stopband edge used, square {funit}", "stopband_edge_square", ""))
     rows = [
         ("DC gain", "dc_gain", ""),
         ("passband ripple", "passband_ripple_db", " dB"),
-        ("stopband attenuation", "stopband_attenuation_db", " dB"),
+        *atten_rows,
         (f"-6 dB point {funit}", "f_6db", ""),
         (f"-3 dB point {funit}", "f_3db", ""),
         (f"transition band, measured {funit}", "transition_band", ""),
         (f"passband edge used {funit}", "passband_edge", ""),
-        (f"stopband edge used {funit}", "stopband_edge", ""),
+        *edge_rows,
     ]
     kind = "radial (jinc) 2D" if spec["radial"] else "separable (windowed sinc) 1D"
     lines = [
@@ -145,8 +203,33 @@ def _table(spec: dict, figures: list[dict]) -> str:
     width = max(len(r[0]) for r in rows)
     lines.append(f"{'':<{width}}  " + "  ".join(f"{h:>14}" for h in heads))
     for name, key, unit in rows:
-        cells = "  ".join(f"{_fmt(f[key], unit):>14}" for f in figures)
+        cells = "  ".join(f"{_cell(f, key, unit):>14}" for f in figures)
         lines.append(f"{name:<{width}}  {cells}")
+    notes: list[str] = []
+    if slices:
+        notes.append(
+            "radial edge: attenuation from |f| = stopband along the slice (the spec of a "
+            "radially symmetric filter)"
+        )
+    if square:
+        notes.append(
+            "square edge: from max(|fx|, |fy|) = stopband, where outer(h, h) has its stopband "
+            "(the square in response_2d.png); n/a where the slice meets it only beyond fs/2"
+        )
+    if any(f["passband_ripple_db"] is None and f["passband_edge"] == 0.0 for f in figures):
+        notes.append(
+            "ripple n/a: the passband edge 2 cutoff - stopband is <= 0, so the "
+            "passband is DC alone, where the gain is 1 by normalisation"
+        )
+    if any(f.get(flag) for f in figures for flag in _FLOOR_FLAGS.values()):
+        floor = figures[0]["numerical_floor_db"]
+        notes.append(
+            f">= : the stopband is at the float64 rounding floor of these taps ({floor:.4g} dB, "
+            "16 eps sqrt(taps) max|h| relative to DC): the true attenuation is at least that, "
+            "and the transition band (whose tolerance lies below the floor) is n/a"
+        )
+    # Notes wrapped like the rest of the output (the table itself is about 80 columns).
+    lines += [textwrap.fill(note, width=96, subsequent_indent="  ") for note in notes]
     return "\n".join(lines)
 
 
@@ -157,7 +240,7 @@ def run(args: argparse.Namespace) -> int:
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from dsp._checks import check_real
+    from dsp._checks import check_cutoff, check_real
     from dsp._io import make_output_dir, prepare_output, remove_stale_outputs, write_json_atomic
     from dsp.filters import FilterSpec
     from dsp.kaiser import kaiser_atten, kaiser_beta
@@ -169,6 +252,10 @@ def run(args: argparse.Namespace) -> int:
         half_width = check_real("--half-width", args.half_width, low=0.0, low_inclusive=False)
     else:
         half_width = check_real("--width", args.width, low=0.0, low_inclusive=False) / 2
+    if args.numtaps != 1:
+        # Checked here to name the flags: "--cutoff must be in (0, 1) ... with --fs=2".
+        fs = check_real("--fs", args.fs, low=0.0, low_inclusive=False)
+        check_cutoff("--cutoff", args.cutoff, fs, fs_name="--fs")
     spec = FilterSpec(
         cutoff=args.cutoff,
         half_width=half_width,
@@ -176,9 +263,10 @@ def run(args: argparse.Namespace) -> int:
         numtaps=args.numtaps,
         radial=args.radial,
     )
-    warning = _stopband_warning(spec, "--width" if args.width is not None else "--half-width")
-    if warning:
-        print(warning, file=sys.stderr)
+    width_arg = "--width" if args.width is not None else "--half-width"
+    for warning in (_stopband_warning(spec, width_arg), _passband_warning(spec, width_arg)):
+        if warning:
+            print(warning, file=sys.stderr)
     taps = spec.design()
     atten = kaiser_atten(spec.numtaps, spec.width, spec.fs)
     spec_dict = {

@@ -200,3 +200,96 @@ def test_an_out_that_cannot_be_written_is_exit_status_2_naming_the_flag(capsys):
     assert capsys.readouterr().err.startswith(
         "aliasfree filter: error: --out: cannot write /proc/aliasfree-nope: "
     )
+
+
+def test_transition_band_below_dc_warns_and_ripple_is_na(tmp_path, capsys):
+    # The generator's first filter at 64 px: cutoff 2, width 12, fs 32. Its band reaches -4, the
+    # -6 dB point sits at 3.20 (not the cutoff), and the passband is DC alone.
+    out = tmp_path / "dc"
+    assert main(["filter", "--numtaps", "12", "--cutoff", "2", "--width", "12", "--fs", "32",
+                 "--no-plots", "--out", str(out)]) == 0  # fmt: skip
+    captured = capsys.readouterr()
+    assert "warning: the transition band reaches below DC" in captured.err
+    assert "--cutoff - --width/2 = -4 < 0" in captured.err and "--width <= 4" in captured.err
+    (line,) = [x for x in captured.out.splitlines() if x.startswith("passband ripple ")]
+    assert line.split()[-1] == "n/a"
+    assert "passband is DC alone" in captured.out
+    (fig,) = json.loads((out / "filter_taps.json").read_text())["figures"]
+    assert fig["passband_ripple_db"] is None and fig["passband_edge"] == 0.0
+    # Independent: scipy's response at the reported -6 dB point is one half, far from 2.
+    h = ss.firwin(12, 2, width=12, fs=32)
+    assert abs(ss.freqz(h, worN=[fig["f_6db"]], fs=32)[1][0]) == pytest.approx(0.5, abs=1e-9)
+    assert fig["f_6db"] == pytest.approx(3.20, abs=0.01)
+    # --half-width names its own flag; a band inside (0, fs/2) gives no warning.
+    assert main(["filter", "--numtaps", "12", "--cutoff", "2", "--half-width", "6", "--fs",
+                 "32", "--no-plots", "--out", str(out)]) == 0  # fmt: skip
+    assert "--cutoff - --half-width = -4 < 0" in capsys.readouterr().err
+    assert main([*FILTER_ARGS, "--no-plots", "--out", str(out)]) == 0
+    assert "warning" not in capsys.readouterr().err
+
+
+def test_plots_2d_reports_the_square_edge_figure(tmp_path, capsys):
+    # The 45 degree slice of outer(h, h) from |f| = 26 is transition-band gain (21.3 dB: each
+    # axis component 18.4 lies in the 1D transition band [6, 26]); the square's stopband starts
+    # at 26 sqrt 2 = 36.8 along it, beyond fs/2 = 32: n/a.
+    out = tmp_path / "sq"
+    assert main([*FILTER_ARGS, "--plots-2d", "--no-plots", "--out", str(out)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    (radial,) = [x for x in lines if x.startswith("stopband attenuation, radial edge")]
+    (square,) = [x for x in lines if x.startswith("stopband attenuation, square edge")]
+    assert radial.split()[-2:] == ["21.3458", "dB"]
+    assert square.split()[-1] == "n/a" and square.split()[-3:-1] == ["54.7322", "dB"]
+    f0, f45 = json.loads((out / "filter_taps.json").read_text())["figures"]
+    assert f45["stopband_attenuation_square_db"] is None
+    assert f45["stopband_edge_square"] == pytest.approx(26 * np.sqrt(2))
+    assert f0["stopband_attenuation_square_db"] == f0["stopband_attenuation_db"]
+    # Where the square edge lies below fs/2 along the diagonal: 24 taps, cutoff 0.3, width 0.1
+    # (fs 2), edge 0.35 sqrt 2 = 0.495. Independent: |H(r / sqrt 2)|^2 from scipy.
+    assert main(["filter", "--numtaps", "24", "--cutoff", "0.3", "--width", "0.1",
+                 "--plots-2d", "--no-plots", "--out", str(out)]) == 0  # fmt: skip
+    capsys.readouterr()
+    _, f45 = json.loads((out / "filter_taps.json").read_text())["figures"]
+    h = ss.firwin(24, 0.3, width=0.1, fs=2)
+    u = np.linspace(0.35, 1 / np.sqrt(2), 40001)
+    want = -40 * np.log10(np.abs(ss.freqz(h, worN=u, fs=2)[1]).max())
+    assert f45["stopband_attenuation_square_db"] == pytest.approx(want, abs=0.01)
+    assert f45["stopband_attenuation_square_db"] > f45["stopband_attenuation_db"] + 20
+
+
+def test_radial_table_has_no_square_rows(tmp_path, capsys):
+    assert main([*FILTER_ARGS, "--radial", "--no-plots", "--out", str(tmp_path)]) == 0
+    text = capsys.readouterr().out
+    assert "stopband attenuation, radial edge" in text and "square edge" not in text
+
+
+def test_stopband_at_the_float64_floor_is_a_lower_bound(tmp_path, capsys):
+    # Kaiser predicts 1444 dB; the table printed "228.6 dB" and a measured transition band of
+    # 0.000528 (designed 0.001), both rounding noise.
+    out = tmp_path / "floor"
+    assert main(["filter", "--numtaps", "200001", "--cutoff", "0.3", "--width", "0.001",
+                 "--no-plots", "--out", str(out)]) == 0  # fmt: skip
+    lines = capsys.readouterr().out.splitlines()
+    (fig,) = json.loads((out / "filter_taps.json").read_text())["figures"]
+    assert fig["stopband_at_floor"] is True and fig["transition_band"] is None
+    (line,) = [x for x in lines if x.startswith("stopband attenuation")]
+    assert line.split()[-3:] == [">=", f"{fig['numerical_floor_db']:.6g}", "dB"]
+    (line,) = [x for x in lines if x.startswith("transition band")]
+    assert line.split()[-1] == "n/a"
+    assert any("float64 rounding floor" in x for x in lines)
+
+
+def test_cutoff_error_names_the_fs_flag(tmp_path, capsys):
+    # --cutoff 16 --width 20 meant for --fs 64, which was forgotten.
+    assert main(["filter", "--numtaps", "12", "--cutoff", "16", "--width", "20",
+                 "--out", str(tmp_path)]) == 2  # fmt: skip
+    err = capsys.readouterr().err
+    assert "--cutoff must be in (0, 1), got 16" in err and "--fs=2" in err
+    assert "pass --fs=... if --cutoff is in other units" in err
+
+
+def test_cutoff_help_says_when_it_is_the_6db_point(capsys):
+    with pytest.raises(SystemExit):
+        main(["filter", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "design cutoff" in text and "-6 dB cutoff frequency" not in text
+    assert "square edge" in text and "radial edge" in text

@@ -228,3 +228,70 @@ def test_polyphase_filtering_equals_upfirdn(numtaps, factor, n):
 def test_invalid_input_raises(call):
     with pytest.raises(ValueError):
         call()
+
+
+# ---------------------------------------------------------------------------------------------
+# What ``cutoff`` means (the module docstring's claims)
+
+
+def _kaiser_specs(n: int, seed: int, lo_taps: int, hi_taps: int):
+    """Random (numtaps, cutoff, width) at fs = 1, transition band inside (0, 1/2) and
+    kaiser_atten in [21, 120] dB: where the docstrings say cutoff is (about) the -6 dB point."""
+    from dsp.kaiser import kaiser_atten
+
+    rng = np.random.default_rng(seed)
+    specs = []
+    while len(specs) < n:
+        lo = rng.uniform(0.0005, 0.45)
+        hi = rng.uniform(lo + 0.002, 0.4995)
+        numtaps = int(rng.integers(lo_taps, hi_taps))
+        if 21 <= kaiser_atten(numtaps, hi - lo, 1.0) <= 120:
+            specs.append((numtaps, (lo + hi) / 2, hi - lo))
+    return specs
+
+
+@pytest.mark.parametrize("numtaps, cutoff, width", _kaiser_specs(40, 7, 2, 300))
+def test_cutoff_is_the_6db_point_within_015_width(numtaps, cutoff, width):
+    # The module docstring's claim. Independent: scipy's response 0.15 width either side of the
+    # cutoff brackets the half level (the transition band falls monotonically).
+    h = firwin_lowpass(numtaps, cutoff, width=width, fs=1.0)
+    _, H = ss.freqz(h, 1, worN=[cutoff - 0.15 * width, cutoff + 0.15 * width], fs=1.0)
+    assert abs(H[0]) > 0.5 > abs(H[1])
+
+
+def test_cutoff_is_not_the_6db_point_when_the_band_reaches_below_dc():
+    # The docstring's counterexample: the generator's first layer at 64 px (fc 2, fh 6, fs 32,
+    # 12 taps) has its -6 dB point at 3.20; scipy's response at the cutoff is far above 1/2.
+    h = firwin_lowpass(12, 2.0, width=12.0, fs=32.0)
+    np.testing.assert_allclose(h, ss.firwin(12, 2.0, width=12.0, fs=32.0), atol=1e-15)
+    _, H = ss.freqz(h, 1, worN=[2.0, 3.2025], fs=32.0)
+    assert abs(H[0]) > 0.6
+    assert abs(H[1]) == pytest.approx(0.5, abs=1e-4)
+
+
+@pytest.mark.parametrize("numtaps, cutoff, width", _kaiser_specs(12, 3, 4, 40))
+def test_jinc_cutoff_is_about_the_6db_radius(numtaps, cutoff, width):
+    # jinc_lowpass's docstring: within 0.3 width of the -6 dB radius along 0 and 45 degrees.
+    # Independent: the brute-force zero-phase DTFT at the design radius and 0.3 width either
+    # side brackets the half level along each ray.
+    j = jinc_lowpass(numtaps, cutoff, width, 1.0)
+    y, x = np.indices(j.shape) - (numtaps - 1) / 2
+    for angle in (0.0, 45.0):
+        c, s = math.cos(math.radians(angle)), math.sin(math.radians(angle))
+        gains = []
+        for r in (cutoff - 0.3 * width, cutoff + 0.3 * width):
+            phase = np.exp(-2j * np.pi * r * (c * x + s * y))
+            gains.append(abs(np.sum(j * phase)))
+        assert gains[0] > 0.5 > gains[1]
+
+
+def test_cutoff_error_names_fs():
+    # firwin_lowpass(12, 16, width=20) meant fs=64: the message must say where (0, 1) comes
+    # from and how to fix it.
+    for call in (
+        lambda: firwin_lowpass(12, 16.0, width=20.0),
+        lambda: jinc_lowpass(12, 16.0, 20.0, 2.0),
+        lambda: design_lowpass(16.0, half_width=10.0, fs=2.0, numtaps=12),
+    ):
+        with pytest.raises(ValueError, match=r"cutoff must be in \(0, 1\).*fs=2.*pass fs="):
+            call()

@@ -510,3 +510,204 @@ def test_heatmap_outlines_follow_the_filter_shape_and_label_fs():
     plt.close(fig)
     with pytest.raises(ValueError, match="edges"):
         plot_response_2d(h, 64.0, edges="hexagon")
+
+
+# ---------------------------------------------------------------------------------------------
+# Review fixes: dense default plots, DC-only passbands, square edges, the float64 floor
+
+
+def _stopband_peak_db(h, stopband, fs, u_max=None):
+    """Independent truth: max 20 log10 |H| over [stopband, u_max] from scipy's freqz, on 2**21
+    points of [0, fs) (FFT; ~100 points per sidelobe of a 20 001-tap filter) and at the edge
+    itself, where a long Kaiser design's stopband peaks."""
+    f, H = ss.freqz(h, 1, worN=2**21, whole=True, fs=fs)
+    u_max = fs / 2 if u_max is None else u_max
+    band = (f >= stopband) & (f <= u_max)
+    edge = np.abs(ss.freqz(h, 1, worN=[stopband], fs=fs)[1][0])
+    return 20 * np.log10(max(np.abs(H[band]).max(), edge))
+
+
+def test_default_plots_show_the_stopband_peak_of_a_long_filter():
+    # 2048 points drew the stopband of this 20 001-tap filter at -50 dB; it peaks at -36.5 dB
+    # (the table's figure): each sidelobe is fs / numtaps wide, 13 grid steps of 2048 points.
+    import matplotlib.pyplot as plt
+
+    from dsp.plots.response import plot_response_1d, plot_response_slices
+
+    fs, fc, width = 2.0, 0.3, 0.0002
+    h = firwin_lowpass(20001, fc, width=width, fs=fs)
+    stop = fc + width / 2
+    truth = _stopband_peak_db(h, stop, fs)
+    assert truth == pytest.approx(-36.55, abs=0.05)
+    fig = plot_response_1d(h, fs, cutoff=fc, stopband=stop)
+    f, db = fig.axes[0].lines[0].get_data()
+    assert len(f) <= 8192  # drawn as the peak envelope of 160 009 samples
+    assert abs(db[f >= stop].max() - truth) < 0.5
+    plt.close(fig)
+    # The separable filter's slices: 0 degrees is H(f) H(0); along 45 degrees H(r / sqrt 2)^2,
+    # whose stopband (the square's) starts at r = sqrt(2) stop.
+    fig = plot_response_slices(h, fs, cutoff=fc, stopband=stop)
+    (f0, db0), (f45, db45) = (line.get_data() for line in fig.axes[0].lines[:2])
+    assert abs(db0[f0 >= stop].max() - truth) < 0.5
+    truth45 = 2 * _stopband_peak_db(h, stop, fs, u_max=fs / 2 / math.sqrt(2))
+    assert abs(db45[f45 >= math.sqrt(2) * stop].max() - truth45) < 0.5
+    plt.close(fig)
+
+
+def test_default_slices_of_2d_taps_equal_brute_force():
+    # Multiples of 45 degrees are one FFT of the taps summed across the ray; other angles are
+    # direct sums. Every drawn point must be the response at its radius.
+    import matplotlib.pyplot as plt
+
+    from dsp.plots.response import plot_response_slices
+
+    j = jinc_lowpass(9, 16.0, 20.0, 64.0)
+    rng = np.random.default_rng(5)
+    for taps in (j, rng.standard_normal((4, 6))):
+        angles = (0.0, 45.0, 90.0, 135.0, 30.0)
+        fig = plot_response_slices(taps, 64.0, angles=angles, floor_db=-300.0)
+        for line, a in zip(fig.axes[0].lines, angles, strict=False):
+            r, db = (np.asarray(v, float) for v in line.get_data())
+            assert r[0] == 0.0 and r[-1] == 32.0
+            idx = np.linspace(0, r.size - 1, 25).astype(int)
+            c, s = math.cos(math.radians(a)), math.sin(math.radians(a))
+            want = [abs(_brute_dtft2(taps, x * c, x * s, 64.0)) for x in r[idx]]
+            np.testing.assert_allclose(10 ** (db[idx] / 20), np.maximum(want, 1e-15), atol=1e-12)
+        plt.close(fig)
+
+
+def test_default_heatmap_pixels_are_block_maxima_of_a_dense_grid():
+    # 101 taps need ~16 x 101 points per axis; the 256-pixel default sampled the response
+    # every 6 sidelobes. Each pixel must now be the maximum over its block of a grid with
+    # b = 7 samples per pixel. Independent: the direct-sum freqz2 on that grid.
+    import matplotlib.pyplot as plt
+
+    from dsp.plots.response import plot_response_2d
+
+    h = firwin_lowpass(101, 0.3, width=0.05)
+    fig = plot_response_2d(h, 2.0, floor_db=-300.0)
+    img = np.asarray(fig.axes[0].images[0].get_array())
+    assert img.shape == (256, 256)
+    b = math.ceil(16 * 101 / 256)
+    _, _, H = freqz2(h, 256 * b, 2.0)
+    want = np.abs(H).reshape(256, b, 256, b).max(axis=(1, 3))
+    np.testing.assert_allclose(10 ** (img / 20), np.maximum(want, 1e-15), rtol=1e-9, atol=1e-14)
+    # The same extent as a plain 256 * b grid's cells.
+    x0, x1, y0, y1 = fig.axes[0].images[0].get_extent()
+    d = 2.0 / (256 * b)
+    assert (x0, x1) == pytest.approx((-1.0 - d / 2, 1.0 - d / 2))
+    assert (y0, y1) == pytest.approx((-1.0 - d / 2, 1.0 - d / 2))
+    plt.close(fig)
+    # An explicit, too coarse grid is drawn as asked and said so.
+    fig = plot_response_2d(h, 2.0, shape=64)
+    assert "sidelobe peaks may be missed" in fig.axes[0].get_title()
+    plt.close(fig)
+
+
+def test_passband_of_dc_alone_has_no_ripple():
+    # The generator's first filter at 64 px: passband edge 2 fc - (fc + fh) = -4 -> DC alone,
+    # where the gain is 1 by normalisation; the old 0.0 dB claimed a flatness nobody measured.
+    h = firwin_lowpass(12, 2.0, width=12.0, fs=32.0)
+    fom = figures_of_merit(h, 2.0, width=12.0, fs=32.0)
+    assert fom.passband_edge == 0.0
+    assert math.isnan(fom.passband_ripple_db)
+    assert fom.to_dict()["passband_ripple_db"] is None
+    assert math.isnan(figures_of_merit(h, 2.0, width=2.0, fs=32.0, passband=0.0).passband_ripple_db)
+    # A passband just above DC is measured (independent: scipy on a dense grid).
+    fom = figures_of_merit(h, 2.0, width=12.0, fs=32.0, passband=0.5)
+    _, H = ss.freqz(h, 1, worN=np.linspace(0, 0.5, 20001), fs=32.0)
+    assert fom.passband_ripple_db == pytest.approx(np.max(np.abs(20 * np.log10(np.abs(H)))))
+
+
+@pytest.mark.parametrize("angle", [0.0, 30.0, 45.0, 90.0])
+def test_square_edge_attenuation_of_a_separable_slice(angle):
+    # outer(h, h) has its stopband on the square max(|fx|, |fy|) >= stop; the ray at angle a
+    # enters it at r = stop / max(|cos a|, |sin a|). Independent: |H(r c) H(r s)| from scipy
+    # on a dense grid of r beyond that edge.
+    fs, fc, width = 2.0, 0.3, 0.1
+    h = firwin_lowpass(24, fc, width=width, fs=fs)
+    fom = figures_of_merit(np.outer(h, h), fc, width=width, fs=fs, angle_deg=angle)
+    c, s = abs(math.cos(math.radians(angle))), abs(math.sin(math.radians(angle)))
+    edge = (fc + width / 2) / max(c, s)
+    assert fom.stopband_edge_square == pytest.approx(edge, rel=1e-12)
+    r = np.linspace(edge, fs / 2, 40001)
+    gain = np.abs(ss.freqz(h, 1, worN=r * c, fs=fs)[1] * ss.freqz(h, 1, worN=r * s, fs=fs)[1])
+    assert fom.stopband_attenuation_square_db == pytest.approx(-20 * np.log10(gain.max()), abs=0.01)
+    # The radial figure is still measured from |f| = stop.
+    r = np.linspace(fc + width / 2, fs / 2, 40001)
+    gain = np.abs(ss.freqz(h, 1, worN=r * c, fs=fs)[1] * ss.freqz(h, 1, worN=r * s, fs=fs)[1])
+    assert fom.stopband_attenuation_db == pytest.approx(-20 * np.log10(gain.max()), abs=0.01)
+    if angle in (0.0, 90.0):
+        assert fom.stopband_attenuation_square_db == fom.stopband_attenuation_db
+
+
+def test_square_edge_beyond_nyquist_is_nan_and_1d_has_none():
+    # --numtaps 12 --cutoff 16 --width 20 --fs 64: along 45 degrees the square's stopband
+    # starts at 26 sqrt 2 = 36.8 > 32, and the radial figure (21.3 dB) is transition-band gain.
+    h = firwin_lowpass(12, 16.0, width=20.0, fs=64.0)
+    fom = figures_of_merit(np.outer(h, h), 16.0, width=20.0, fs=64.0, angle_deg=45.0)
+    assert fom.stopband_edge_square == pytest.approx(26 * math.sqrt(2))
+    assert math.isnan(fom.stopband_attenuation_square_db)
+    assert fom.stopband_attenuation_db == pytest.approx(21.35, abs=0.01)
+    d = fom.to_dict()
+    assert d["stopband_attenuation_square_db"] is None and d["stopband_square_at_floor"] is False
+    json.dumps(d, allow_nan=False)
+    d1 = figures_of_merit(h, 16.0, width=20.0, fs=64.0).to_dict()
+    assert d1["stopband_edge_square"] is None and d1["stopband_attenuation_square_db"] is None
+
+
+def _longdouble_dtft_magnitude(h, f, fs):
+    """|H(f)| summed in extended precision, the phase f n / fs reduced modulo 1 in it too."""
+    n = np.arange(h.size).astype(np.longdouble)
+    hl = h.astype(np.longdouble)
+    out = []
+    for nu in (np.asarray(f, float) / fs).astype(np.longdouble):
+        angle = 2 * np.pi * ((nu * n) % 1)
+        re, im = np.sum(hl * np.cos(angle)), np.sum(hl * np.sin(angle))
+        out.append(float(np.sqrt(re * re + im * im)))
+    return np.array(out)
+
+
+@pytest.fixture(scope="module")
+def very_long_filter():
+    # Kaiser asks for 1444 dB; float64 taps reach about 270 dB.
+    return firwin_lowpass(200001, 0.3, width=0.001)
+
+
+@pytest.mark.skipif(np.finfo(np.longdouble).eps > 1e-18, reason="needs extended precision")
+def test_dtft_of_a_long_filter_resolves_its_stopband(very_long_filter):
+    # Rounding f * n / fs (up to 3e4 turns) put 3e-12 of noise on a true response of ~1e-14.
+    h = very_long_filter
+    f = np.array([0.31, 0.5, 0.9])
+    want = _longdouble_dtft_magnitude(h, f, 2.0)
+    assert want.max() < 1e-13
+    np.testing.assert_allclose(np.abs(dtft(h, f, 2.0)), want, rtol=0, atol=1e-14)
+    np.testing.assert_allclose(np.abs(dtft(h, f, 2.0, centered=True)), want, rtol=0, atol=1e-14)
+
+
+def test_stopband_at_the_float64_floor_is_reported_as_a_lower_bound(very_long_filter):
+    # It was "228.6 dB" (rounding noise) with a "measured" transition band of 0.000528 for the
+    # designed 0.001.
+    h = very_long_filter
+    fom = figures_of_merit(h, 0.3, width=0.001)
+    floor_db = -20 * math.log10(16 * np.finfo(float).eps * math.sqrt(h.size) * np.abs(h).max())
+    assert fom.numerical_floor_db == pytest.approx(floor_db, rel=1e-12)
+    assert fom.stopband_at_floor is True
+    assert fom.stopband_attenuation_db == fom.numerical_floor_db
+    assert math.isnan(fom.transition_band)
+    d = fom.to_dict()
+    assert d["stopband_at_floor"] is True and d["transition_band"] is None
+    # The floor is honest: the float64 response (scipy's FFT) stays below it in the stopband.
+    assert _stopband_peak_db(h, 0.3005, 2.0) < -floor_db
+    # An ordinary filter is far from its floor.
+    fom = figures_of_merit(firwin_lowpass(48, 0.25, width=0.1), 0.25, width=0.1)
+    assert fom.stopband_at_floor is False and fom.numerical_floor_db > 250
+    assert not math.isnan(fom.transition_band)
+
+
+def test_figures_of_merit_cutoff_error_names_fs():
+    h = firwin_lowpass(12, 16.0, width=20.0, fs=64.0)
+    with pytest.raises(ValueError, match=r"cutoff must be in \(0, 1\].*fs=2.*pass fs="):
+        figures_of_merit(h, 16.0, width=20.0)
+    # Nyquist itself stays accepted (a one-tap "filter" at fs / 2).
+    assert figures_of_merit(np.ones(1), 1.0, width=0.5).dc_gain == 1.0
