@@ -52,13 +52,19 @@ def add_parser(sub) -> argparse.ArgumentParser:
             "(lists are comma-separated; one that starts with a minus sign needs the '=' form)"
         ),
     )
-    p.add_argument("model", metavar="MODEL", help="'package.module:factory' or an example name")
+    p.add_argument(
+        "model",
+        metavar="MODEL",
+        help="'package.module:factory' or an example name; package.module is imported from "
+        "the current folder or sys.path (set PYTHONPATH to reach a package elsewhere)",
+    )
     p.add_argument(
         "--weights",
         type=Path,
         default=None,
         help="weights to load: .safetensors, or a torch state dict (loaded with "
-        "weights_only=True; pickled objects are refused)",
+        "weights_only=True; pickled objects are refused); keys saved from torch.compile "
+        "('_orig_mod.') or DataParallel ('module.') load into the plain model",
     )
     p.add_argument(
         "--input-shape",
@@ -132,7 +138,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
         action=argparse.BooleanOptionalAction,
         default=None,
         help="circular shifts over whole maps (periodic inputs) or zero-filled Lanczos shifts "
-        "compared inside a border margin (non-periodic inputs). Default: by image source, "
+        "compared inside a border margin (non-periodic inputs); non-circular also measures "
+        "downsampling under a Hann window and nonlinearities on mirror-extended maps, so the "
+        "jump between opposite edges is not counted as aliasing. Default: by image source, "
         "circular for --images noise (periodic), not circular for photos and folders (a roll "
         "would bring the opposite edge in as a seam, which dominates the error)",
     )

@@ -96,7 +96,9 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
 
 
 def load_weights(model: nn.Module, path: str | os.PathLike) -> nn.Module:
-    """Load the weights file ``path`` into ``model`` (strict: same keys and shapes).
+    """Load the weights file ``path`` into ``model`` (strict: same keys and shapes), after
+    removing the key prefixes of ``torch.compile`` (``_orig_mod.``) and ``DataParallel``
+    (``module.``) where all of the file's keys carry them and the model's do not.
 
     Raises
     ------
@@ -104,8 +106,8 @@ def load_weights(model: nn.Module, path: str | os.PathLike) -> nn.Module:
         Unreadable file (see :func:`read_state_dict`), missing or unexpected keys (listed), or
         shape mismatches (listed).
     """
-    sd = read_state_dict(path)
     own = model.state_dict()
+    sd = _strip_wrapper_prefixes(read_state_dict(path), own)
     missing = sorted(set(own) - set(sd))
     unexpected = sorted(set(sd) - set(own))
     wrong = sorted(
@@ -124,6 +126,27 @@ def load_weights(model: nn.Module, path: str | os.PathLike) -> nn.Module:
         raise ValueError(f"weights {str(path)!r} do not fit the model: " + "; ".join(parts))
     model.load_state_dict(sd, strict=True)
     return model
+
+
+#: Key prefixes that wrappers add to a saved state dict: ``torch.compile`` (``_orig_mod.``) and
+#: ``nn.DataParallel`` / ``DistributedDataParallel`` (``module.``).
+WRAPPER_PREFIXES = ("_orig_mod.", "module.")
+
+
+def _strip_wrapper_prefixes(
+    sd: dict[str, torch.Tensor], own: Mapping[str, object]
+) -> dict[str, torch.Tensor]:
+    """``sd`` without the prefixes of ``WRAPPER_PREFIXES`` (repeatedly: ``module._orig_mod.``)
+    where every key of the file carries one and no key of the model does: weights saved from
+    a compiled or data-parallel model load into the plain module."""
+    while sd:
+        for prefix in WRAPPER_PREFIXES:
+            if all(k.startswith(prefix) for k in sd) and not any(k.startswith(prefix) for k in own):
+                sd = {k[len(prefix) :]: v for k, v in sd.items()}
+                break
+        else:
+            return sd
+    return sd
 
 
 def _clip(items: list[str], n: int = 10) -> str:

@@ -67,15 +67,62 @@ def _pair(v: object) -> tuple[int, int]:
 
 
 def _ratio_factor(n_in: int, n_out: int) -> int:
-    # Rounded up: a layer that shrinks its map at all (32 → 24) lowers the rate, and a
-    # non-integer ratio is measured against the stricter band of the next whole stride.
+    # Rounded up: the band of a layer whose ratio is not a whole stride (a fallback only).
     return max(1, math.ceil(n_in / max(n_out, 1) - 1e-9))
+
+
+def _axis_stride(mod: nn.Module, axis: int, n_in: int, n_out: int, user: bool) -> int | None:
+    """The whole stride by which a layer lowers the rate along one axis (``axis`` 0: y, 1: x),
+    or ``None`` where it is not one.
+
+    - ``Upsample`` with a ``scale_factor`` (and ``recompute_scale_factor`` off): PyTorch samples
+      the input at ``k / scale_factor``, so ``1 / scale_factor`` is the stride whatever the
+      map's size (``33 → 16`` for ``0.5`` keeps ``x[::2]``); it must be a whole number;
+    - a module named in ``downsampling_layers``: ``s = round(n_in / n_out)`` where ``n_out`` is
+      ``floor(n_in / s)`` or ``ceil(n_in / s)`` (a stride-2 layer with or without ceil mode:
+      ``31 → 16``, ``33 → 17``, ``33 → 16``);
+    - otherwise (``Upsample`` to a given size, adaptive pooling): ``n_in / n_out`` if it is a
+      whole number (their sampling positions follow the size ratio).
+    """
+    if n_out == n_in:
+        return 1
+    if n_out > n_in or n_out < 1:
+        return None
+    sf = getattr(mod, "scale_factor", None) if isinstance(mod, nn.Upsample) else None
+    if sf is not None and not getattr(mod, "recompute_scale_factor", None):
+        f = float(sf[axis] if isinstance(sf, Sequence) else sf)
+        inv = 1.0 / f if f > 0 else 0.0
+        s = round(inv)
+        if s >= 1 and abs(inv - s) <= 1e-6 * s and n_out in (n_in // s, -(-n_in // s)):
+            return s
+        return None
+    if user:
+        s = max(1, round(n_in / n_out))
+        return s if n_out in (n_in // s, -(-n_in // s)) else None
+    return n_in // n_out if n_in % n_out == 0 else None
+
+
+def _phase_offsets(n_in: int, n_out: int, s: int) -> list[int]:
+    """Roll offsets whose runs cover every stride-1 sample ``0 … n_in − 1`` of one axis.
+
+    The run on the input rolled by ``−r`` gives the stride-1 samples ``r + s·k``,
+    ``k < n_out``: offsets ``0 … s−1`` cover ``0 … s·n_out − 1`` (all of them, and more, when
+    ``s·n_out >= n_in``, the ceil mode); a floor-mode output (``s·n_out < n_in``) adds the
+    offsets ``d … d+s−1``, ``d = n_in − s·n_out``, which cover ``d … n_in − 1``.
+    """
+    offs = list(range(s))
+    d = n_in - s * n_out
+    if d > 0:
+        offs += [d + i for i in range(s) if d + i not in offs]
+    return offs
 
 
 class Stride1(NamedTuple):
     """A rate-lowering layer's stride-1 equivalent output (``stride1_equivalent``).
 
-    ``map``: ``[N, C, H', W']``, each axis cropped to a multiple of its stride; ``stride``:
+    ``map``: ``[N, C, H', W']``, the stride-1 map (an axis of the input's size kept whole, so a
+    periodic input gives a periodic map; any other cropped to a multiple of its stride);
+    ``stride``:
     ``(s_y, s_x)``; ``note``: why the map is not the layer's own stride-1 output (it is the
     layer's input instead), or ``None``.
     """
@@ -149,26 +196,32 @@ def _pool_stride1(mod: nn.MaxPool2d | nn.AvgPool2d, x: torch.Tensor) -> torch.Te
 
 
 def _polyphase(
-    mod: nn.Module, x: torch.Tensor, out: torch.Tensor
+    mod: nn.Module, x: torch.Tensor, out: torch.Tensor, user: bool = False
 ) -> tuple[torch.Tensor, tuple[int, int], str | None]:
     """The stride-1 equivalent of a layer that lowers the rate by whole factors, built from the
     layer itself, or the input with a note saying why not.
 
-    For a layer whose output is its input divided by ``(s_y, s_x)`` exactly, the polyphase
-    components of the stride-1 map are the layer run on the input rolled by each phase:
-    ``y1[..., i::s_y, j::s_x] = layer(roll(x, (−i, −j)))`` for ``i < s_y``, ``j < s_x``
-    (``i = j = 0`` is the layer's own output). This is exact for any layer that is
-    shift-equivariant at its stride (a fixed blur followed by keeping every ``s``-th sample, an
-    interpolation by ``1/s``): the layer's own anti-alias filter is in the map. The roll makes
-    the input periodic: for a periodic input (the noise fields) and a circular layer nothing
-    changes; with zero padding on a non-periodic input (a photo) the rows and columns within
-    the layer's reach of the far border see the wrapped-around first rows instead of zeros, a
-    border band that the DFT-based measures treat as periodic anyway.
+    With ``(s_y, s_x)`` the layer's whole strides (``_axis_stride``: ``Upsample``'s own
+    ``scale_factor``, the rounded size ratio of a named layer, else an exact size ratio), the
+    stride-1 map ``y1`` (``H_in × W_in``, the input's size) is filled from the layer run on the
+    input rolled by each offset: ``y1[..., r_y + s_y·k, r_x + s_x·l] =
+    layer(roll(x, (−r_y, −r_x)))[..., k, l]`` for the offsets of ``_phase_offsets``
+    (``r = 0`` is the layer's own output), samples past the input's size left out. This is
+    exact for any layer that is shift-equivariant at its stride (a fixed blur followed by
+    keeping every ``s``-th sample, an interpolation by ``1/s``): the layer's own anti-alias
+    filter is in the map, also where the output is ``ceil(n/s)`` or ``floor(n/s)`` of an odd
+    ``n`` (a periodic input then gives the periodic stride-1 map of its own size). The roll
+    makes the input periodic: for a periodic input (the noise fields) and a circular layer
+    nothing changes; with zero padding on a non-periodic input (a photo) the rows and columns
+    within the layer's reach of the far border see the wrapped-around first rows instead of
+    zeros, a border band that the non-circular measures taper away (``downsampling_aliasing``).
     """
     h_in, w_in = x.shape[-2:]
     h_out, w_out = out.shape[-2:]
-    s = (_ratio_factor(h_in, h_out), _ratio_factor(w_in, w_out))
-    if h_out * s[0] != h_in or w_out * s[1] != w_in:
+    sy = _axis_stride(mod, 0, h_in, h_out, user)
+    sx = _axis_stride(mod, 1, w_in, w_out, user)
+    if sy is None or sx is None:
+        s = (_ratio_factor(h_in, h_out), _ratio_factor(w_in, w_out))
         note = (
             f"downsampling measured on the layer's input: its output {h_out}x{w_out} is not "
             f"its input {h_in}x{w_in} divided by a whole stride per axis, so no stride-1 "
@@ -176,17 +229,20 @@ def _polyphase(
             f"that of the ratio rounded up to the stride {s[0]}x{s[1]})"
         )
         return x, s, note
+    s = (sy, sx)
     y = out.new_empty(out.shape[:-2] + (h_in, w_in))
     try:
         with hooks_paused():
-            for i in range(s[0]):
-                for j in range(s[1]):
+            for i in _phase_offsets(h_in, h_out, sy):
+                for j in _phase_offsets(w_in, w_out, sx):
                     phase = out if i == j == 0 else mod(torch.roll(x, (-i, -j), dims=(-2, -1)))
                     if isinstance(phase, tuple) and phase:  # max pooling with its indices
                         phase = phase[0]
                     if not isinstance(phase, torch.Tensor) or phase.shape != out.shape:
                         raise ValueError(f"shape {getattr(phase, 'shape', type(phase))}")
-                    y[..., i :: s[0], j :: s[1]] = phase
+                    ky = min(h_out, -(-(h_in - i) // sy))
+                    kx = min(w_out, -(-(w_in - j) // sx))
+                    y[..., i : i + sy * ky : sy, j : j + sx * kx : sx] = phase[..., :ky, :kx]
     except Exception as exc:  # any failure: measure the input and say so
         note = (
             "downsampling measured on the layer's input: running the layer on its input rolled "
@@ -215,10 +271,12 @@ def stride1_equivalent(info: LayerInfo, x: torch.Tensor, out: torch.Tensor) -> S
     An axis the layer does not pad is wrapped circularly (``_wrap_pad``, as the polyphase roll
     does): the stride-1 map keeps the input's size and stays periodic when the input is (a global
     pool then gives a constant map: no aliasing). The stride is per axis, ``(s_y, s_x)``
-    (``stride=(2, 1)`` decimates the rows only); each axis is cropped to a multiple of its own
-    stride (the strided output samples positions ``0, s, 2s, …``; the crop can drop the last
-    of them, e.g. 15 → 14 samples for a 4-tap stride-2 convolution with padding 1 on 16, whose
-    output keeps 8: a sample at the border, a small effect on the spectrum).
+    (``stride=(2, 1)`` decimates the rows only). An axis of the input's size is kept whole
+    (periodic when the input is: an odd size that is not a multiple of the stride is handled by
+    ``downsampling_aliasing``); an axis the layer's padding made shorter or longer (not
+    periodic anyway) is cropped to a multiple of its stride, keeping the positions ``0, s, 2s,
+    …`` the layer samples (15 → 14 samples for a 4-tap stride-2 convolution with padding 1
+    on 16, whose output keeps 8: a sample at the border, a small effect on the spectrum).
     """
     mod = info.module
     h_in, w_in = x.shape[-2:]
@@ -247,32 +305,83 @@ def stride1_equivalent(info: LayerInfo, x: torch.Tensor, out: torch.Tensor) -> S
     elif info.user_downsampling or (
         isinstance(mod, nn.Upsample) and (h_out < h_in or w_out < w_in)
     ):
-        y, s, note = _polyphase(mod, x, out)
+        y, s, note = _polyphase(mod, x, out, info.user_downsampling)
     if y is None or (max(s) < 2 and not info.user_downsampling):
         return None
-    hh, ww = (y.shape[-2] // s[0]) * s[0], (y.shape[-1] // s[1]) * s[1]
-    if hh == 0 or ww == 0:
+    # An axis whose stride-1 map is not the input's size (the layer's own padding shrank it:
+    # not periodic anyway) is cropped to a multiple of its stride, keeping the positions
+    # 0, s, 2s, … that the layer samples.
+    hh = y.shape[-2] if y.shape[-2] == h_in else (y.shape[-2] // s[0]) * s[0]
+    ww = y.shape[-1] if y.shape[-1] == w_in else (y.shape[-1] // s[1]) * s[1]
+    if hh < s[0] or ww < s[1]:
         return None
     return Stride1(y[..., :hh, :ww], s, note)
 
 
-def downsampling_aliasing(y1: np.ndarray, stride: int | tuple[int, int]) -> dict[str, np.ndarray]:
+def _measured_map(
+    y1: np.ndarray, stride: tuple[int, int], circular: bool
+) -> tuple[np.ndarray, str | None]:
+    """The map the out-of-band energy and the spectrum panel are computed on, and its window.
+
+    ``circular=True``: ``y1`` itself, no window (a periodic map: its DFT is exact, and cropping
+    an odd map to a multiple of the stride would break its periodicity). ``circular=False``:
+    ``y1`` cropped to a multiple of the stride per axis (keeping the positions ``0, s, 2s, …``
+    the layer samples) under a Hann window (``dsp.spectrum.spectrum_window``, unit mean
+    square, so the total energy of white noise is unchanged); see ``downsampling_aliasing``.
+    """
+    if circular:
+        return y1, None
+    h, w = y1.shape[-2:]
+    return y1[..., : (h // stride[0]) * stride[0], : (w // stride[1]) * stride[1]], "hann"
+
+
+def downsampling_aliasing(
+    y1: np.ndarray, stride: int | tuple[int, int], *, circular: bool = True
+) -> dict[str, np.ndarray]:
     """Per-map downsampling measures of a stride-1 equivalent output ``y1`` ``[N, C, H, W]``.
 
     ``stride``: an integer or ``(s_y, s_x)``. Returns ``[N, C]`` arrays: ``"out_of_band"`` from
-    ``dsp.aliasing.out_of_band_energy(y1, stride, band="square")`` (the rectangle
-    ``|f_y| < 1/(2s_y)``, ``|f_x| < 1/(2s_x)``), and the three fold energy fractions
-    (``FOLD_KEYS``) from ``dsp.aliasing.fold_classification(average="channel")`` run on each
-    input separately: for map ``(n, c)`` the power of its output bins labelled non-aliased /
-    aliased / tangled over the power of its non-empty bins (``NaN`` for an all-zero map, which
-    has nothing to classify).
+    ``dsp.aliasing.out_of_band_energy(y1, stride, band="square")`` (the fraction of the map's
+    power outside the rectangle ``|f_y| < 1/(2s_y)``, ``|f_x| < 1/(2s_x)`` cycles/sample), and
+    the three fold energy fractions (``FOLD_KEYS``) from
+    ``dsp.aliasing.fold_classification(average="channel")`` run on each input separately: for
+    map ``(n, c)`` the power of its output bins labelled non-aliased / aliased / tangled over
+    the power of its non-empty bins (``NaN`` for an all-zero map, which has nothing to
+    classify).
+
+    - ``circular=True`` (periodic maps, the default): no window. The out-of-band energy is
+      computed on the whole map, whatever its size (a bin's frequency ``k/H`` needs no
+      divisibility). The fold classification needs ``H`` divisible by ``s_y`` and ``W`` by
+      ``s_x``; an axis that is not is resampled ideally (``dsp.interpolation.fourier_resample``)
+      to the next multiple, ``H' = s_y·ceil(H/s_y)``: the same periodic band-limited signal on
+      a finer grid, every frequency scaled by ``H/H'`` (a band-limited periodic map stays
+      inside the band; cropping it instead would put a jump between its edges and read
+      spurious out-of-band and tangled power). Maps of a multiple size are measured as they
+      are.
+    - ``circular=False`` (maps that are not periodic, e.g. photos): each axis cropped to a
+      multiple of its stride, then both measures under a separable Hann window (``window=
+      "hann"`` of the analyzers, normalised to unit mean square so fractions of total power
+      keep their meaning). Without it the DFT reads the jump between opposite edges (and the
+      seam of the stride-1 construction's wrap-around, which lies within the layer's reach of
+      the far border) as broadband power: a pure tone well inside the band read 3.6 % out of
+      band and a third of its bins tangled. A window rather than a mirror extension: the
+      extension only makes the edges continuous (its kink still leaks power falling as
+      ``1/f⁴``), while the Hann sidelobes fall as ``1/f⁶``; the cost is a main lobe two bins
+      wide, which blurs the band edge by ``2/H`` cycles/sample.
     """
-    out = {"out_of_band": out_of_band_energy(y1, stride, band="square")}
-    n, c = y1.shape[:2]
+    sy, sx = (stride, stride) if isinstance(stride, int) else (int(stride[0]), int(stride[1]))
+    y, window = _measured_map(np.asarray(y1, dtype=np.float64), (sy, sx), circular)
+    out = {"out_of_band": out_of_band_energy(y, (sy, sx), band="square", window=window)}
+    h, w = y.shape[-2:]
+    if h % sy or w % sx:  # periodic, not a multiple of the stride: resampled for the folds
+        from dsp.interpolation import fourier_resample  # loads numba: only when needed
+
+        y = fourier_resample(y, (-(-h // sy) * sy, -(-w // sx) * sx), axis=(-2, -1))
+    n, c = y.shape[:2]
     fr = {k: np.full((n, c), np.nan) for k in FOLD_KEYS}
     labs = (FoldLabel.NON_ALIASED, FoldLabel.ALIASED, FoldLabel.TANGLED)
     for i in range(n):
-        res = fold_classification(y1[i : i + 1], stride, average="channel")
+        res = fold_classification(y[i : i + 1], (sy, sx), average="channel", window=window)
         filled = res.labels != FoldLabel.EMPTY
         tot = np.sum(res.power * filled, axis=(-2, -1))
         ok = tot > 0
@@ -284,10 +393,12 @@ def downsampling_aliasing(y1: np.ndarray, stride: int | tuple[int, int]) -> dict
 
 
 # ------------------------------------------------------------------------------ nonlinearity
-def _module_fn(module: nn.Module):
+def _module_fn(module: nn.Module, channels_last: bool = False):
     """``module`` as a numpy → numpy function on maps ``[k, C, H, W]`` or single maps
     ``[k, H, W]`` (fed as ``[k, 1, H, W]``; float64 out), on the module's device and in its
-    parameters' dtype (float64 for a module without parameters).
+    parameters' dtype (float64 for a module without parameters). With ``channels_last`` the
+    module is fed ``[k, H, W, C]`` (the layout it saw in the model: after a ``Linear`` or a
+    ``LayerNorm`` over the last axis) and its output permuted back.
 
     ``dsp.aliasing.nonlinearity_aliasing`` calls it at the input rate and at ``oversample``
     times it: on chunks of whole inputs for a module with parameters, so that one with a
@@ -307,7 +418,10 @@ def _module_fn(module: nn.Module):
             t = t[:, None]
         try:
             with torch.no_grad(), hooks_paused():
-                y = module(t)
+                if channels_last:
+                    y = module(t.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+                else:
+                    y = module(t)
         except RuntimeError as e:
             raise ValueError(
                 "the nonlinearity measure applies each module to the maps of whole inputs, "
@@ -330,7 +444,22 @@ def _module_fn(module: nn.Module):
     return fn
 
 
-def nonlinearity_fraction(x: np.ndarray, module: nn.Module, oversample: int) -> np.ndarray:
+def _mirror(x: np.ndarray) -> np.ndarray:
+    """Maps ``[..., H, W]`` extended to ``[..., 2H, 2W]`` by their mirror images along each
+    axis (``x[h]`` for ``h < H``, ``x[2H − 1 − h]`` after): one period of a periodic map that
+    is continuous across its edges (half-sample symmetric)."""
+    x = np.concatenate([x, x[..., ::-1]], axis=-1)
+    return np.concatenate([x, x[..., ::-1, :]], axis=-2)
+
+
+def nonlinearity_fraction(
+    x: np.ndarray,
+    module: nn.Module,
+    oversample: int,
+    *,
+    circular: bool = True,
+    channels_last: bool = False,
+) -> np.ndarray:
     """Aliased energy ``[N, C]`` of the pointwise ``module`` applied to ``x``, per map, as a
     fraction of the layer's mean map energy for that input.
 
@@ -342,14 +471,34 @@ def nonlinearity_fraction(x: np.ndarray, module: nn.Module, oversample: int) -> 
     own energy instead would let nearly dead maps (a ReLU channel that is almost all negative:
     tiny, spiky output) reach thousands of percent and swamp the layer's figure. NaN for an
     input whose output is zero in every channel.
+
+    The ideal (FFT) upsampling of the reference treats each map as one period of a periodic
+    signal. ``circular=True`` (periodic maps) uses ``x`` as it is. ``circular=False`` (maps
+    that are not periodic, e.g. photos) runs the analyzer on the mirror extension of each map
+    (``2H × 2W``, ``_mirror``): the jump between opposite edges would otherwise ring through
+    the upsampled map (Gibbs) and be counted as the nonlinearity's aliasing. A window cannot
+    be used here, since tapering the input changes what a nonlinearity computes (ReLU is
+    homogeneous, GELU is not). The extension is half-sample symmetric, so the upsampled input,
+    the module's output, the reference and their difference are too: each of the four
+    quadrants holds the same energy, and ``E`` and ``‖y_s‖²`` are those of the original
+    ``H × W`` region (the extended energies divided by 4; the fraction is unchanged).
+
+    ``channels_last``: the module runs on ``[k, H, W, C]`` (see ``_module_fn``); ``x`` is
+    ``[N, C, H, W]`` either way.
     """
-    fn = _module_fn(module)
+    fn = _module_fn(module, channels_last)
     # Whole inputs only for a module with parameters (one per channel, a PReLU): others get
     # single maps, whose chunks stay small whatever the channel count.
     per_channel = next(module.parameters(), None) is not None
-    res = nonlinearity_aliasing(x, fn, m=oversample, keep_channels=per_channel)
-    aliased = np.asarray(res.per_channel_energy, dtype=np.float64).reshape(x.shape[:2])
-    output = np.asarray(res.per_channel_output_energy, dtype=np.float64).reshape(x.shape[:2])
+    xa = np.asarray(x, dtype=np.float64)
+    res = nonlinearity_aliasing(
+        xa if circular else _mirror(xa), fn, m=oversample, keep_channels=per_channel
+    )
+    scale = 1.0 if circular else 0.25
+    aliased = scale * np.asarray(res.per_channel_energy, dtype=np.float64).reshape(xa.shape[:2])
+    output = scale * np.asarray(res.per_channel_output_energy, dtype=np.float64).reshape(
+        xa.shape[:2]
+    )
     mean_energy = np.mean(output, axis=1, keepdims=True)
     frac = np.full_like(aliased, np.nan)
     np.divide(aliased, mean_energy, out=frac, where=mean_energy > 0)
@@ -471,7 +620,9 @@ def layer_rate(
     ``ConvTranspose2d`` multiplies it, whatever their padding (a stride-2 3×3 convolution
     without padding maps 64 samples to 31 at spacing 2); any other layer whose output has its
     input's size keeps the rate (an unpadded stride-1 convolution crops, but does not resample);
-    a layer that changes the size otherwise (``Upsample``, interpolation, adaptive pooling, a
+    an ``Upsample`` with a ``scale_factor`` scales it by that factor (PyTorch samples its input
+    at ``k / scale_factor``: 0.5 on 33 samples keeps ``x[::2]``, 16 of them at spacing 2);
+    a layer that changes the size otherwise (``Upsample`` to a size, adaptive pooling, a
     user's resampler) scales the rate by the size ratio. The expected shift of a layer's map
     under an input shift ``t`` is ``t·rate``: from the size ratio alone an exactly equivariant
     layer that crops would be scored as if it had resampled.
@@ -486,6 +637,10 @@ def layer_rate(
     if isinstance(module, nn.ConvTranspose2d):
         sy, sx = _pair(module.stride)
         return ry * sy, rx * sx
+    sf = getattr(module, "scale_factor", None) if isinstance(module, nn.Upsample) else None
+    if sf is not None and not getattr(module, "recompute_scale_factor", None):
+        fy, fx = (float(sf[0]), float(sf[1])) if isinstance(sf, Sequence) else (sf, sf)
+        return ry * fy, rx * fx
     if in_hw is None:
         return ry, rx
     return ry * out_hw[0] / in_hw[0], rx * out_hw[1] / in_hw[1]
@@ -512,18 +667,26 @@ class _Acc:
     too_small: dict[tuple[float, float], tuple[int, int]] = field(default_factory=dict)
     # Adaptive pooling: an output size that does not grow with the input.
     fixed_size: bool = False
+    # The layer's maps are [N, H, W, C] (after a Linear or a LayerNorm over the last axis):
+    # measured permuted to [N, C, H, W].
+    channels_last: bool = False
 
     def add(self, key: str, v: np.ndarray) -> None:
         self.values.setdefault(key, []).append(np.asarray(v, dtype=np.float64))
 
-    def add_spectrum(self, y: np.ndarray, stride: tuple[int, int] | None) -> None:
+    def add_spectrum(
+        self, y: np.ndarray, stride: tuple[int, int] | None, window: str | None = None
+    ) -> None:
         """Accumulate the power spectrum of ``y`` in the conventions of the ``out_of_band``
-        measure (``dsp.aliasing.out_of_band_energy``): no window, the mean kept, so the panel
-        shows the power that was counted (a Hann window and a removed mean would show a
-        different map, and the round-off of a constant map normalised to 0 dB)."""
+        measure (``dsp.aliasing.out_of_band_energy``): its window (none for periodic maps, Hann
+        for the non-circular measures, ``_measured_map``), the mean kept, so the panel shows
+        the power that was counted (a removed mean would show a different map, and the
+        round-off of a constant map normalised to 0 dB)."""
         if y.shape[-1] < 2 or y.shape[-2] < 2:
             return
-        fy, fx, p = power_spectrum(y, window=None, detrend=None)
+        if self.spec_axes is not None and self.spec_sum.shape != y.shape[-2:]:
+            return  # a later chunk cannot change the map size; guard against mixing grids
+        fy, fx, p = power_spectrum(y, window=window, detrend=None)
         n = y.shape[0]
         self.spec_sum = p * n if self.spec_sum is None else self.spec_sum + p * n
         self.spec_axes = (fy, fx)
@@ -587,6 +750,27 @@ def _model_place(model: nn.Module, inputs: torch.Tensor) -> tuple[torch.device, 
     return p.device, p.dtype
 
 
+def _storage_ptr(t: torch.Tensor) -> int | None:
+    """The address of ``t``'s storage (shared by its views), or ``None`` where it has none."""
+    try:
+        return int(t.untyped_storage().data_ptr()) or None
+    except Exception:  # a tensor subclass or a meta tensor without storage
+        return None
+
+
+def _resampling_factor(n: int, n_ref: int) -> float | None:
+    """The factor by which a size-``n`` map resamples a size-``n_ref`` one, or ``None`` (a
+    crop): ``k`` when ``|n − k·n_ref| < 2k``, ``1/k`` when ``|n·k − n_ref| < 2k``, ``k >= 2``
+    the rounded ratio; 1 for equal sizes."""
+    if n == n_ref:
+        return 1.0
+    if n > n_ref:
+        k = round(n / n_ref)
+        return float(k) if k >= 2 and abs(n - k * n_ref) < 2 * k else None
+    k = round(n_ref / max(n, 1))
+    return 1.0 / k if k >= 2 and abs(n * k - n_ref) < 2 * k else None
+
+
 def _np(t: torch.Tensor) -> np.ndarray:
     # Always a copy: a float64 CPU tensor would otherwise share memory with the model's tensors,
     # which in-place modules overwrite later in the pass.
@@ -617,30 +801,99 @@ class _Prober:
     forward_kwargs: dict[str, object] = field(default_factory=dict)
     accs: dict[str, _Acc] = field(default_factory=dict)
     order: list[str] = field(default_factory=list)
+    # Hooked layers whose output is a tuple or list holding 4D maps: not measured (a note).
+    tuple_outputs: dict[str, str] = field(default_factory=dict)
     _first: bool = True
     _seen: list[str] = field(default_factory=list)
     _stored: dict[str, torch.Tensor] = field(default_factory=dict)
     _nl_inputs: dict[str, np.ndarray] = field(default_factory=dict)
     # Rates of the tensors seen in the first pass: by identity (checked through a weak
-    # reference: ids are reused once a tensor is freed), and the latest per spatial size for
-    # tensors no hooked module produced (a residual sum, a concatenation).
+    # reference: ids are reused once a tensor is freed), by storage (views of a map: a slice
+    # that crops it, a strided slice that decimates it, a permutation), the latest per spatial
+    # size for tensors no hooked module produced (a residual sum, a concatenation), and the
+    # latest map of all (for a size seen nowhere before: a functional resampling, or a crop).
     _rate_of: dict[int, tuple[object, tuple[float, float]]] = field(default_factory=dict)
     _rate_by_size: dict[tuple[int, int], tuple[float, float]] = field(default_factory=dict)
+    _by_storage: dict[int, list[tuple[object, tuple[float, float], tuple[int, int], tuple]]] = (
+        field(default_factory=dict)
+    )
+    _latest: tuple[tuple[int, int], tuple[float, float]] | None = None
+    # Tensors whose last axis is the channel axis, [N, H, W, C] (weak references by id).
+    _channels_last: dict[int, object] = field(default_factory=dict)
 
-    def _remember_rate(self, t: torch.Tensor, rate: tuple[float, float]) -> None:
+    def _remember_rate(self, t: torch.Tensor, rate: tuple[float, float], cl: bool = False) -> None:
+        dims = (1, 2) if cl else (2, 3)
+        hw = (int(t.shape[dims[0]]), int(t.shape[dims[1]]))
         self._rate_of[id(t)] = (weakref.ref(t), rate)
-        self._rate_by_size[tuple(t.shape[-2:])] = rate
+        self._rate_by_size[hw] = rate
+        self._latest = (hw, rate)
+        if cl:
+            self._channels_last[id(t)] = weakref.ref(t)
+        ptr = _storage_ptr(t)
+        if ptr is not None:
+            entry = (weakref.ref(t), rate, (t.stride(dims[0]), t.stride(dims[1])), hw)
+            self._by_storage.setdefault(ptr, []).append(entry)
 
-    def _input_rate(self, x: torch.Tensor | None) -> tuple[float, float]:
+    def _is_channels_last(self, t: object) -> bool:
+        ref = self._channels_last.get(id(t)) if isinstance(t, torch.Tensor) else None
+        return ref is not None and ref() is t
+
+    def _input_rate(
+        self, x: torch.Tensor | None, cl: bool = False
+    ) -> tuple[tuple[float, float], str | None]:
+        """The rate of a layer's input ``x`` and, where it had to be guessed, a row note.
+
+        In order: the tensor a hooked module produced (or the network input); a view into the
+        storage of such a map (a slice ``x[..., a:b, c:d]`` crops: its rate; a strided slice
+        ``x[..., ::k, ::k]`` decimates: the rate over ``k``); the latest map of the same size
+        (a residual sum, a concatenation); else the size ratio ``r`` to the latest map, per
+        axis: a resampling by a whole factor ``k >= 2`` when the size is that of the latest
+        map times ``k`` or divided by it (within ``2k`` samples: valid padding, ceil mode),
+        otherwise a crop (a U-Net skip cropped in ``forward``, ``F.pad`` with negative padding):
+        the latest map's rate, with a note. A crop does not resample: taken as a size ratio
+        (``48/64 = 0.75``) it scored an exactly equivariant layer at 18 dB.
+        """
         if x is None or x.ndim != 4:
-            return 1.0, 1.0
+            return (1.0, 1.0), None
         entry = self._rate_of.get(id(x))
         if entry is not None and entry[0]() is x:
-            return entry[1]
-        size = tuple(x.shape[-2:])
+            return entry[1], None
+        dims = (1, 2) if cl else (2, 3)
+        size = (int(x.shape[dims[0]]), int(x.shape[dims[1]]))
+        ptr = _storage_ptr(x)
+        for ref, rate, (sy, sx), src_hw in reversed(self._by_storage.get(ptr, []) if ptr else []):
+            src = ref()
+            if src is None or sy <= 0 or sx <= 0:
+                continue
+            xy, xx = x.stride(dims[0]), x.stride(dims[1])
+            if xy > 0 and xx > 0 and xy % sy == 0 and xx % sx == 0:
+                ky, kx = xy // sy, xx // sx
+                if (ky, kx) == (1, 1) and size == src_hw:
+                    return rate, None
+                what = (
+                    "a crop (a slice in a forward), which keeps the rate"
+                    if (ky, kx) == (1, 1)
+                    else f"a strided slice (every {ky}x{kx} sample), which divides the rate"
+                )
+                note = (
+                    f"its input {size[0]}x{size[1]} is a view of a {src_hw[0]}x{src_hw[1]} map "
+                    f"at rate {rate_text(*rate)}: taken as {what}"
+                )
+                return (rate[0] / ky, rate[1] / kx), note
         if size in self._rate_by_size:
-            return self._rate_by_size[size]
-        return x.shape[-2] / self.h_net, x.shape[-1] / self.w_net
+            return self._rate_by_size[size], None
+        if self._latest is None:
+            return (size[0] / self.h_net, size[1] / self.w_net), None
+        (hl, wl), (ry, rx) = self._latest
+        fy, fx = _resampling_factor(size[0], hl), _resampling_factor(size[1], wl)
+        if fy is not None and fx is not None:
+            return (ry * fy, rx * fx), None
+        note = (
+            f"its input {size[0]}x{size[1]} is no map a measured layer produced, nor a whole "
+            f"factor of the latest one ({hl}x{wl}, rate {rate_text(ry, rx)}): taken as a crop "
+            "of it (a slice or negative padding in a forward), which keeps the rate"
+        )
+        return (ry, rx), note
 
     def log(self, msg: str) -> None:
         if self.progress:
@@ -650,20 +903,51 @@ class _Prober:
         # Copied before the call: an in-place nonlinearity would overwrite its input.
         if not (self.do_nl and info.nonlinearity and args):
             return
-        if isinstance(args[0], torch.Tensor) and args[0].ndim == 4:
-            self._nl_inputs[key] = _np(args[0])
+        x = args[0]
+        if isinstance(x, torch.Tensor) and x.ndim == 4:
+            acc = self.accs.get(key)
+            cl = acc.channels_last if acc is not None else self._channels_last_in(info, x)
+            self._nl_inputs[key] = _np(x.permute(0, 3, 1, 2) if cl else x)
+
+    def _channels_last_in(self, info: LayerInfo, x: torch.Tensor) -> bool:
+        """Whether a layer sees ``x`` as ``[N, H, W, C]``: a ``Linear`` or a ``LayerNorm`` over
+        the last axis (they act on it: it holds the channels), or a module fed a tensor that
+        such a layer produced (a GELU between two ``Linear`` layers, ConvNeXt style)."""
+        mod = info.module
+        if isinstance(mod, nn.Linear):
+            return True
+        if isinstance(mod, nn.LayerNorm) and tuple(mod.normalized_shape) == (x.shape[-1],):
+            return True
+        return self._is_channels_last(x)
 
     def on_output(self, key: str, info: LayerInfo, args: tuple, out: object) -> None:
         out = _layer_output(info, out)
         if not isinstance(out, torch.Tensor) or out.ndim != 4:
             self._nl_inputs.pop(key, None)
+            if (
+                self._first
+                and isinstance(out, tuple | list)
+                and any(isinstance(o, torch.Tensor) and o.ndim == 4 for o in out)
+            ):
+                self.tuple_outputs.setdefault(info.name or "(model)", info.type)
             return
         x0 = args[0] if args and isinstance(args[0], torch.Tensor) else None
         if self._first:
+            # [N, H, W, C] in and out: measured as [N, C, H, W] (the same shape in and out).
+            cl = (
+                x0 is not None
+                and x0.ndim == 4
+                and x0.shape == out.shape
+                and self._channels_last_in(info, x0)
+            ) or (isinstance(info.module, nn.Linear) and x0 is not None and x0.ndim == 4)
+            raw_out = out
+            if cl:
+                out = out.permute(0, 3, 1, 2)
+                x0 = x0.permute(0, 3, 1, 2) if x0 is not None else None
             in_hw = tuple(x0.shape[-2:]) if x0 is not None and x0.ndim == 4 else None
-            rate_in = self._input_rate(x0)
+            rate_in, rate_note = self._input_rate(args[0] if cl else x0, cl)
             rate = layer_rate(info.module, rate_in, in_hw, tuple(out.shape[-2:]))
-            self._remember_rate(out, rate)
+            self._remember_rate(raw_out, rate, cl)
             self.accs[key] = _Acc(
                 type=info.type,
                 in_shape=tuple(x0.shape[1:]) if x0 is not None else (),
@@ -671,8 +955,27 @@ class _Prober:
                 rate=rate[0],
                 rate_w=rate[1],
                 fixed_size=isinstance(info.module, nn.AdaptiveAvgPool2d | nn.AdaptiveMaxPool2d),
+                channels_last=cl,
             )
             self.order.append(key)
+            if rate_note:
+                self.accs[key].notes.setdefault(rate_note, None)
+            if cl:
+                how = (
+                    f"{info.type} acts on the last axis of its [N, H, W, C] input"
+                    if isinstance(info.module, nn.Linear | nn.LayerNorm)
+                    else "its input is the [N, H, W, C] output of a Linear or LayerNorm"
+                )
+                self.accs[key].notes.setdefault(
+                    f"channels-last map: {how} {tuple(args[0].shape)}, so its maps are "
+                    "measured as [N, C, H, W] (shapes shown so)"
+                    + (
+                        "; the downsampling measure does not apply to it"
+                        if self.do_down and info.downsampling
+                        else ""
+                    ),
+                    None,
+                )
             if self.do_down and in_hw is not None and _unmeasured_rate_drop(info, rate_in, rate):
                 # The root module cannot be named: wrapped, it becomes the module '0'.
                 name = repr(info.name) if info.name else "'0' of nn.Sequential(model)"
@@ -689,21 +992,40 @@ class _Prober:
             )
         self._seen.append(key)
         acc = self.accs[key]
+        if acc.channels_last and not self._first:  # permuted above in the first chunk
+            out = out.permute(0, 3, 1, 2)
+            x0 = x0.permute(0, 3, 1, 2) if x0 is not None and x0.ndim == 4 else None
         eq1 = None
-        if self.do_down and info.downsampling and x0 is not None and x0.ndim == 4:
+        if (
+            self.do_down
+            and info.downsampling
+            and not acc.channels_last
+            and x0 is not None
+            and x0.ndim == 4
+        ):
             eq1 = stride1_equivalent(info, x0, out)
         if eq1 is not None:
             y1 = _np(eq1.map)
-            for k, v in downsampling_aliasing(y1, eq1.stride).items():
+            for k, v in downsampling_aliasing(y1, eq1.stride, circular=self.circular).items():
                 acc.add(k, v)
-            acc.add_spectrum(y1, eq1.stride)
+            y_spec, window = _measured_map(y1, eq1.stride, self.circular)
+            acc.add_spectrum(y_spec, eq1.stride, window=window)
             if eq1.note:
                 acc.notes.setdefault(eq1.note, None)
         elif self.do_eq or key in self._nl_inputs:
             acc.add_spectrum(_np(out), None)
         if key in self._nl_inputs:
             x_nl = self._nl_inputs.pop(key)
-            acc.add("nonlinearity", nonlinearity_fraction(x_nl, info.module, self.oversample))
+            acc.add(
+                "nonlinearity",
+                nonlinearity_fraction(
+                    x_nl,
+                    info.module,
+                    self.oversample,
+                    circular=self.circular,
+                    channels_last=acc.channels_last,
+                ),
+            )
         if self.do_eq:
             self._stored[key] = out.detach().clone()
 
@@ -711,6 +1033,8 @@ class _Prober:
         ref = self._stored.get(key)
         if ref is None:
             return
+        if self.accs[key].channels_last and isinstance(out, torch.Tensor) and out.ndim == 4:
+            out = out.permute(0, 3, 1, 2)
         if not isinstance(out, torch.Tensor) or out.shape != ref.shape:
             raise ValueError(f"layer {key!r} output changed shape under a shift of {t:g}")
         acc = self.accs[key]
@@ -731,6 +1055,9 @@ class _Prober:
             self._remember_rate(xb, (1.0, 1.0))
         run_hooked(model, xb, self.infos, self.on_output, self.on_input, self.forward_kwargs)
         self._rate_of.clear()
+        self._by_storage.clear()
+        self._channels_last.clear()
+        self._latest = None
         self._nl_inputs.clear()
         if self._first and not self.order:
             raise ValueError(
@@ -969,7 +1296,11 @@ def probe_model(
     A layer's rate (the report's ``rate`` and ``rate_w`` columns, relative to the input's) is
     followed through the network from the layers' structure (:func:`layer_rate`: strides, else
     size ratios), so a layer that crops (``padding=0``) keeps its stride's spacing and an
-    exactly equivariant one scores as such.
+    exactly equivariant one scores as such; a tensor cropped in a ``forward`` (a slice, a
+    U-Net skip) keeps its map's rate (a row note says so). Layers whose maps are
+    channels-last, ``[N, H, W, C]`` (``Linear``, ``LayerNorm`` over the last axis and the
+    modules they feed, ConvNeXt style), are measured permuted to ``[N, C, H, W]`` (a row note);
+    layers returning a tuple of maps are not measured (a report note).
 
     **Which shifts (``circular``).** ``circular=True`` (default) rolls the input (integer
     shifts) or shifts it with the periodic band-limited FFT shift (fractional), and compares
@@ -983,7 +1314,12 @@ def probe_model(
     small for that gets ``NaN`` and a row note naming its size and the margin, plus one report
     note), so a layer that is shift-invariant away from its borders scores near float precision
     at integer and fractional shifts alike. ``aliasfree aliasing`` picks the mode from its image
-    source. Circular shifts of a model with zero-padded ``Conv2d`` layers get a report note: the
+    source. ``circular`` also says how the other two measures treat a map's edges:
+    ``circular=False`` measures downsampling on the stride-1 map under a Hann window
+    (``downsampling_aliasing``) and the nonlinearity on mirror-extended maps
+    (``nonlinearity_fraction``), so the jump between opposite edges of a photo is not counted
+    as aliasing; ``circular=True`` treats the maps as periodic (exact for periodic inputs).
+    Circular shifts of a model with zero-padded ``Conv2d`` layers get a report note: the
     zero border does not move with the content, so those layers read a low PSNR.
 
     If a measure finds no layer (the nonlinearities of a model that calls ``F.relu`` in its
@@ -1158,6 +1494,16 @@ def probe_model(
             notes.append(note)
         elif named:  # measured elsewhere, but not where the user asked
             notes.append(named)
+    if prober.tuple_outputs:
+        names = list(prober.tuple_outputs)
+        shown = ", ".join(f"{n!r} ({prober.tuple_outputs[n]})" for n in names[:3])
+        shown += f" and {len(names) - 3} more" if len(names) > 3 else ""
+        notes.append(
+            f"not measured: {shown} "
+            f"return{'s' if len(names) == 1 else ''} a tuple of maps, not one [N, C, H, W] "
+            "tensor; the layers that consume those maps are measured, or wrap each map's "
+            "computation in a module of its own to measure it"
+        )
     if small:
         names = small if len(small) <= 3 else [small[0], "…", small[-1]]
         notes.append(

@@ -239,6 +239,9 @@ def test_help_shows_the_working_forms(capsys):
     text = " ".join(capsys.readouterr().out.split())
     assert "--shifts=-1,0.5" in text
     assert "circular for --images noise" in text and "comma-separated" in text
+    # Where MODEL's package is looked for, and weights saved from wrappers.
+    assert "current folder" in text and "PYTHONPATH" in text
+    assert "_orig_mod." in text and "DataParallel" in text
 
 
 def test_a_measure_without_layers_is_a_note_in_the_table(tmp_path, monkeypatch, capsys):

@@ -323,9 +323,10 @@ def test_bilinear_half_scale_upsample_equals_avgpool2():
 
 
 def test_polyphase_fallback_is_noted():
-    # 7 → 3 is not a whole stride: the input is measured and the row says so.
+    # 7 → 3 by size (PyTorch samples at k·7/3) is not a whole stride: the input is measured
+    # and the row says so. (scale_factor=0.5 on 7 is stride 2 in floor mode: measured.)
     x = torch.from_numpy(np.random.default_rng(0).standard_normal((1, 1, 7, 7)))
-    up = nn.Upsample(scale_factor=0.5, mode="bilinear")
+    up = nn.Upsample(size=(3, 3), mode="bilinear")
     rep = probe_model(up, x, measures=("downsampling",))
     (row,) = rep.rows
     assert len(row.notes) == 1 and "layer's input" in row.notes[0]
