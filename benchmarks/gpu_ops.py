@@ -724,7 +724,7 @@ were removed. Next (session 13, no device; gpu_ops_NOTES.md): b64_r168 with stag
 products in the other order, the bias folded in and the source rows read as 4-byte pairs
 (yv: 11–27 % fewer loop instructions per plane than b64_r168, 34 % per output in the L12
 backward, whose plan it changes; sm_90 compile), yv with the up-4 backward split in two kernels
-(yvx, session 15: L6's backward 0.61× yv's instructions per plane, plus a round trip of the
+(yvx, session 15: L6's backward 0.64× yv's instructions per plane, plus a round trip of the
 intermediate gradient through memory; its other three columns repeat yv's kernels), the same
 with that load pipelined (yvs:
 cp.async, two stages), yv with the multi-term kernels of config R's radial fd without the

@@ -516,12 +516,13 @@ def split_backward(
     mh, mw = mid_hw
     tune = dict(tune or {})
     chunk_bytes = int(tune.pop("split_chunk", None) or SPLIT_CHUNK_BYTES)
-    # The upfirdn2d kernel plans its own blocks (its best tiles hold 128 intermediate samples);
-    # only blocks forced by the caller (tests: many small tiles) carry over.
-    single_tune = {"blocks": tune["blocks"]} if tune.get("blocks") else None
+    # The variant's (or the caller's) candidate blocks hold for the upfirdn2d kernel too: with
+    # 128-sample source blocks it would run 8 warps at 164 registers, one program per SM, for
+    # 11 % fewer instructions than 64-blocks at 82 registers, five programs per SM (sm_90, L6).
+    blocks = tuple(resolve_tune(tune, g.dtype).get("blocks") or _plan.BLOCKS)
+    single_tune = {"blocks": blocks}
     tu = (hu[0].shape[1], hu[1].shape[1])
     td = (hd[0].shape[1], hd[1].shape[1])
-    blocks = tuple(single_tune["blocks"]) if single_tune else _plan.BLOCKS
     if _plan.plan_single(up, 1, tu, hu[0].shape[0], src_hw, blocks, INTERPRETED,
                          _ELEM_BYTES[g.dtype]) is None:  # fmt: skip
         return None
