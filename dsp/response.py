@@ -73,7 +73,10 @@ def _phase_matrix(f: np.ndarray, n: np.ndarray, fs: float) -> np.ndarray:
     ``lo * n2``, below ``2**-26 |x n2|``, rounds. The plain product ``f * n`` rounds by up to
     ``eps |f n / fs|`` turns, which for 2·10⁵ taps put a noise of 3e-12 (-230 dB) on the
     response of a filter whose true stopband lay near 1e-14. Other ``n`` (not used here)
-    take the plain product.
+    take the plain product. Exact means exact for the given ``x``: when ``fs`` is not a power
+    of two, ``f / (2 fs)`` itself is rounded once, which moves the evaluated frequency by at
+    most one unit in its last place (harmless: the response is evaluated at a neighbouring
+    frequency, without noise).
     """
     f = np.asarray(f, dtype=np.float64)
     n2 = 2.0 * np.asarray(n, dtype=np.float64)

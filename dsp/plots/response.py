@@ -38,8 +38,10 @@ _MAX_FREQS = 2**22 + 1
 """Most points of a curve's default grid (an FFT of 2**23 points, about 200 MB with its
 temporaries): 8 N + 1 for filters up to 524 287 taps; longer ones are drawn undersampled."""
 _DIRECT_BUDGET = 2**28
-"""Most multiply-adds of a slice evaluated by direct sums (an angle not a multiple of 45
-degrees), about a second; its default grid stays coarser beyond that."""
+"""Multiply-adds of a slice evaluated by direct sums (an angle not a multiple of 45 degrees)
+above which its default grid stays coarser than 16 points per sidelobe (about a second); the
+grid never drops below ``_MIN_FREQS`` points, so very long filters (2·10⁵ taps at 30 degrees:
+8·10⁸ multiply-adds, about half a minute) take longer."""
 _HEATMAP_PIXELS = 256
 """Pixels per axis of the default heatmap."""
 _MAX_GRID_2D = 2048
@@ -430,8 +432,9 @@ def plot_response_slices(
         Draw exactly ``linspace(0, fs / 2, n_freqs)``, at least 2. Default: about 16 points per
         sidelobe of each slice (``8 numtaps + 1`` along an axis), one FFT for multiples of 45
         degrees (the slice is the 1D response of the taps summed across it), direct sums
-        (at most ``2**28`` multiply-adds per slice) otherwise; drawn as the peak envelope
-        beyond 8192 points (module docstring). A coarser grid is flagged in the legend.
+        (about ``2**28`` multiply-adds per slice, at least 2048 points) otherwise; drawn as
+        the peak envelope beyond 8192 points (module docstring). A coarser grid is flagged in
+        the legend.
     floor_db : float
         Lowest dB level drawn.
     title : str, optional
