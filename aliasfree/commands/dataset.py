@@ -7,6 +7,7 @@ Top-level imports stay light (argparse, pathlib); numpy, Pillow and ``dsp`` load
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -94,9 +95,24 @@ def add_parser(sub) -> argparse.ArgumentParser:
     return p
 
 
-def run(args: argparse.Namespace) -> int:
-    from gan.training.dataset_tool import DestinationExists, make_dataset
+def _check_paths(src: Path, dest: Path) -> None:
+    """SRC and DEST as ``--help`` names them (``make_dataset`` checks the same, in its own
+    parameter names ``src`` and ``dest``)."""
+    if not os.path.lexists(src):
+        raise ValueError(f"SRC {str(src)!r} does not exist (give a folder or zip of images)")
+    if dest.suffix.lower() != ".zip":
+        raise ValueError(f"DEST must be a .zip file, got {str(dest)!r}")
+    if dest.exists() and src.exists() and dest.resolve() == src.resolve():
+        raise ValueError(
+            f"DEST must differ from SRC, got {str(src)!r} for both (the zip is read while "
+            "the new one is written)"
+        )
 
+
+def run(args: argparse.Namespace) -> int:
+    from gan.training.dataset_tool import DestinationExists, LabelsError, make_dataset
+
+    _check_paths(Path(args.src), Path(args.dest))
     try:
         report = make_dataset(
             args.src, args.dest, res=args.res, mode=args.mode, channels=args.channels,
@@ -109,6 +125,11 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(
             f"DEST {str(exc.dest)!r} already exists; pass --overwrite to replace it"
         ) from None
+    except LabelsError as exc:
+        if args.labels is None or exc.source != str(args.labels):
+            raise  # SRC/dataset.json: its message names it
+        # The file's own messages start with its path: say which flag gave it.
+        raise ValueError(f"--labels {exc}") from None
     colour = "greyscale" if report.channels == 1 else "RGB"
     classes = "class" if report.c_dim == 1 else "classes"
     labels = f", {report.c_dim} {classes}" if report.c_dim else ""

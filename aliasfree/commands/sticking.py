@@ -53,7 +53,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "--steps", type=int, default=64, help="interpolation steps, 2 to 65536 (default 64)"
     )
     p.add_argument(
-        "--column", type=int, default=None, help="pixel column to slice (default the middle)"
+        "--column",
+        type=int,
+        default=None,
+        help="pixel column to slice, 0 to res - 1 (default the middle)",
     )
     p.add_argument(
         "--space",
@@ -103,6 +106,12 @@ def run(args: argparse.Namespace) -> int:
     check_int("--num", args.num, minimum=1, maximum=_MAX_IMAGES)
     check_int("--steps", args.steps, minimum=2, maximum=_MAX_IMAGES)
     G = load_model(args)
+    if args.column is not None and not 0 <= args.column < G.res:
+        # Before the neighbourhood average (the slice would only check it after that work).
+        raise ValueError(
+            f"--column must be in 0..{G.res - 1} (a pixel column of the {G.res} px images), "
+            f"got {args.column}"
+        )
     k = class_of(G, args.class_idx)
     z0, z1 = latents_from_seeds([args.seed, args.seed1], G.z_dim)
     avg = average_of_neighbourhood(

@@ -150,8 +150,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "--fid-extractor",
         type=Path,
         default=None,
-        help="TorchScript feature extractor for FID/KID (e.g. inception-2015-12-05.pt); "
-        "nothing is downloaded",
+        help="TorchScript feature extractor for FID/KID (e.g. inception-2015-12-05.pt), an "
+        "existing file; used only when --metrics includes fid or kid (they are not turned on by "
+        "it: a note says it is unused otherwise); nothing is downloaded",
     )
     p.add_argument("--fid-samples", type=int, default=1000, help="generated images for FID/KID")
     p.add_argument("--keep", type=int, default=3, help="checkpoints kept (3)")
@@ -317,7 +318,9 @@ def _saved_options(opts):
 
     if not opts.resume:
         return None
-    path = resolve_resume(opts.resume, opts.out)
+    # Silent: train() resolves it again and says which checkpoints it skips, and why (or that
+    # it starts a new run, or that none is usable), once and in that order.
+    path = resolve_resume(opts.resume, opts.out, on_skip=lambda text: None)
     if path is None:
         return None
     return TrainOptions.from_checkpoint(read_checkpoint_info(path)["extra"]["options"])
@@ -330,15 +333,15 @@ def resumed_session_options(args: argparse.Namespace, opts):
     :func:`_ignored_on_resume`'s (the checkpoint is read once).
 
     ``--kimg`` and ``--minutes`` count as one setting: typing either replaces both. Without a
-    checkpoint to resume (no ``--resume``, or ``--resume latest`` in a folder without one) the
-    options are returned unchanged, with a note in the second case.
+    checkpoint to resume (no ``--resume``, or ``--resume latest`` in a folder without a usable
+    one) the options are returned unchanged, without notes: :func:`gan.training.loop.train`
+    then says what it does (a new run, with a note; or an error when the folder holds only
+    unusable checkpoints, after a note on each).
     """
     import dataclasses
 
     saved = _saved_options(opts)
     if saved is None:
-        if opts.resume == "latest":
-            return opts, [f"note: no checkpoint in {opts.out} yet: starting a new run"]
         return opts, []
     given = _given(args)
     holder = argparse.ArgumentParser().add_subparsers()
@@ -456,6 +459,16 @@ def run(args: argparse.Namespace) -> int:
 
     opts = options_from_args(args)
     make_output_dir(opts.out, "--out", create=False)  # before the data and networks load
+    if args.fid_extractor is not None:
+        # Checked whatever --metrics says: a typo would otherwise surface only once a run
+        # with fid/kid reached its first snapshot, or never.
+        extractor = Path(args.fid_extractor)
+        if not extractor.is_file():
+            what = "is not a file" if extractor.exists() else "does not exist"
+            raise ValueError(
+                f"--fid-extractor {str(extractor)!r} {what}: give an existing TorchScript "
+                "feature extractor file (e.g. inception-2015-12-05.pt)"
+            )
     import torch
 
     from gan.training.distributed import launch_ranks
@@ -484,6 +497,11 @@ def run(args: argparse.Namespace) -> int:
     from gan.training.loop import train
 
     opts, resume_notes = resumed_session_options(args, opts)
+    if args.fid_extractor is not None and not {"fid", "kid"} & set(opts.metrics):
+        resume_notes.append(
+            f"note: --fid-extractor is unused: --metrics {','.join(opts.metrics) or 'none'} has "
+            "no fid or kid (add them to --metrics to compute FID/KID)"
+        )
     if rank == 0:
         for note in resume_notes:
             print(note, file=sys.stderr, flush=True)

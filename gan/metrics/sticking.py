@@ -114,7 +114,12 @@ def slice_over_interpolation(
     if space not in ("w", "z"):
         raise ValueError(f"space must be 'w' or 'z', got {space!r}")
     res = int(G.res)
-    column = res // 2 if column is None else check_int("column", column, minimum=0, maximum=res - 1)
+    if column is None:
+        column = res // 2
+    else:
+        column = check_int("column", column)
+        if not 0 <= column < res:
+            raise ValueError(f"column must be in 0..{res - 1} (a pixel column), got {column}")
     dev = run_device(G, device)
     G = G.to(dev)
     u = torch.linspace(0.0, 1.0, steps)[:, None]

@@ -71,10 +71,11 @@ def check_transform(transform: object, n: int, device: torch.device) -> torch.Te
     if transform is None:
         return None
     t = torch.as_tensor(transform)
+    given = list(t.shape)  # as passed: a [2, 3] input is not reported as [1, 2, 3]
     if t.ndim == 2:
         t = t.unsqueeze(0)
     if t.ndim != 3 or tuple(t.shape[1:]) != (3, 3) or t.shape[0] not in (1, n):
-        raise ValueError(f"transform must have shape [3, 3] or [{n}, 3, 3], got {list(t.shape)}")
+        raise ValueError(f"transform must have shape [3, 3] or [{n}, 3, 3], got {given}")
     t = t.to(device=device, dtype=torch.float64)
     if not values_checked():
         return t.expand(n, 3, 3)

@@ -36,7 +36,7 @@ import random
 import re
 import tempfile
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +66,9 @@ VERSION = 1
 _PREFIX = "checkpoint-"
 _NAME_RE = re.compile(r"^checkpoint-(\d{8,})\.json$")
 _TMP_MARK = ".tmp-"
+# gan.networks.io.FORMAT: the generator a run exports (generator.json), named in the error when
+# it is given where a training checkpoint is expected.
+_GENERATOR_FORMAT = "aliasfree-generator"
 
 
 class CheckpointError(ValueError):
@@ -439,7 +442,13 @@ def _read_commit(json_path: Path) -> dict[str, Any]:
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise CheckpointError(f"{json_path} is corrupt (not valid JSON: {exc})") from exc
     if not isinstance(info, dict) or info.get("format") != FORMAT:
-        raise CheckpointError(f"{json_path} is not an {FORMAT} checkpoint")
+        hint = ""
+        if isinstance(info, dict) and info.get("format") == _GENERATOR_FORMAT:
+            hint = (
+                " (it is an exported generator, for `aliasfree generate --checkpoint`; a run "
+                "continues from one of its checkpoint-*.json files, or from --resume latest)"
+            )
+        raise CheckpointError(f"{json_path} is not an {FORMAT} checkpoint{hint}")
     if info.get("version") != VERSION:
         raise CheckpointError(
             f"{json_path}: unsupported checkpoint version {info.get('version')!r} "
@@ -479,22 +488,32 @@ def list_checkpoints(run_dir: str | os.PathLike) -> list[tuple[int, Path]]:
     return sorted(out)
 
 
-def find_latest(run_dir: str | os.PathLike) -> Path | None:
+def find_latest(
+    run_dir: str | os.PathLike, *, on_skip: Callable[[str], None] | None = None
+) -> Path | None:
     """JSON path of the newest complete, readable checkpoint in ``run_dir``, or ``None``.
 
     Checkpoints are tried newest first; one whose commit record cannot be read, whose tensor
     file is missing, has the wrong size (truncated) or fails its SHA-256 (a same-size
-    corruption, which would otherwise block the resume) is skipped with a warning. The hash
-    reads the chosen tensor file once: a resume reads it anyway.
+    corruption, which would otherwise block the resume) is skipped, and said: ``on_skip(text)``
+    is called with the reason (``"skipping checkpoint ...: ..."``), or, without ``on_skip``, a
+    ``UserWarning`` is issued. The hash reads the chosen tensor file once: a resume reads it
+    anyway.
     """
+
+    def skip(text: str) -> None:
+        if on_skip is None:
+            warnings.warn(text, stacklevel=3)
+        else:
+            on_skip(text)
+
     run_dir = Path(run_dir)
     if run_dir.is_dir():
         for f in sorted(run_dir.iterdir()):
             if _NAME_RE.match(f.name) and f.is_file() and not checkpoint_paths(f)[0].is_file():
-                warnings.warn(
+                skip(
                     f"skipping checkpoint {f}: its tensor file {checkpoint_paths(f)[0].name} "
-                    "is missing",
-                    stacklevel=2,
+                    "is missing"
                 )
     for _, json_path in reversed(list_checkpoints(run_dir)):
         try:
@@ -502,21 +521,19 @@ def find_latest(run_dir: str | os.PathLike) -> Path | None:
             tensor_path = json_path.with_name(info["tensors"])
             size = tensor_path.stat().st_size
         except (CheckpointError, OSError) as exc:
-            warnings.warn(f"skipping unreadable checkpoint {json_path}: {exc}", stacklevel=2)
+            skip(f"skipping unreadable checkpoint {json_path}: {exc}")
             continue
         if size != info["tensors_bytes"]:
-            warnings.warn(
+            skip(
                 f"skipping checkpoint {json_path}: {tensor_path.name} has {size} bytes, "
-                f"expected {info['tensors_bytes']}",
-                stacklevel=2,
+                f"expected {info['tensors_bytes']}"
             )
             continue
         want = info.get("tensors_sha256")
         if want is not None and _file_sha256(tensor_path) != want:
-            warnings.warn(
+            skip(
                 f"skipping checkpoint {json_path}: {tensor_path.name} is corrupt (SHA-256 does "
-                "not match its commit record)",
-                stacklevel=2,
+                "not match its commit record)"
             )
             continue
         return json_path
@@ -534,7 +551,12 @@ def _file_sha256(path: Path) -> str | None:
     return h.hexdigest()
 
 
-def resolve_resume(arg: str | os.PathLike | None, run_dir: str | os.PathLike) -> Path | None:
+def resolve_resume(
+    arg: str | os.PathLike | None,
+    run_dir: str | os.PathLike,
+    *,
+    on_skip: Callable[[str], None] | None = None,
+) -> Path | None:
     """Turn a ``--resume`` argument into a checkpoint's JSON path.
 
     * ``None`` or ``""`` → ``None`` (start fresh);
@@ -542,26 +564,34 @@ def resolve_resume(arg: str | os.PathLike | None, run_dir: str | os.PathLike) ->
       ``--resume latest`` also works for the first run);
     * a folder → its newest checkpoint (error if it has none);
     * otherwise a checkpoint stem, ``.json`` or ``.safetensors`` path (error if it has no
-      commit file).
+      commit file, or one that is no training checkpoint, such as a run's exported
+      ``generator.json``).
+
+    ``on_skip`` is passed to :func:`find_latest` (how skipped checkpoints are reported).
 
     Raises
     ------
     CheckpointError
-        The named checkpoint or folder has no complete checkpoint.
+        The named checkpoint or folder has no complete checkpoint; the message starts with
+        ``--resume`` and the argument as given.
     """
     if arg is None or (isinstance(arg, str) and arg == ""):
         return None
     if isinstance(arg, str) and arg == "latest":
-        return find_latest(run_dir)
+        return find_latest(run_dir, on_skip=on_skip)
     p = Path(arg)
     if p.is_dir():
-        latest = find_latest(p)
+        latest = find_latest(p, on_skip=on_skip)
         if latest is None:
             raise CheckpointError(f"--resume {str(arg)!r}: no complete checkpoint in {p}")
         return latest
     _, json_path = checkpoint_paths(p)
     if not json_path.is_file():
         raise CheckpointError(f"--resume {str(arg)!r}: no checkpoint commit file {json_path}")
+    try:
+        _read_commit(json_path)  # here, not when its options are read: say what was typed
+    except CheckpointError as exc:
+        raise CheckpointError(f"--resume {str(arg)!r}: {exc}") from None
     return json_path
 
 

@@ -52,6 +52,7 @@ from dsp.interpolation import fractional_shift, resample_rational
 __all__ = [
     "DatasetReport",
     "DestinationExists",
+    "LabelsError",
     "check_resolution",
     "decode_image",
     "is_gray_image",
@@ -369,11 +370,23 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 
 
+class LabelsError(ValueError):
+    """A labels file (or a source's ``dataset.json``) that cannot be used; ``source`` names it
+    (the path as given, or ``SRC/dataset.json``)."""
+
+    def __init__(self, message: str, source: str) -> None:
+        super().__init__(message)
+        self.source = source
+
+
 def parse_labels(obj: object, where: str) -> dict[str, int]:
     """Labels from a parsed ``dataset.json``: ``{"labels": [[name, class], ...]}``.
 
     A plain ``{name: class}`` mapping or a bare ``[[name, class], ...]`` list is accepted too.
-    Classes must be integers ``>= 0``. ``{"labels": null}`` gives an empty mapping.
+    Classes must be integers ``>= 0``. ``{"labels": null}`` gives an empty mapping. Names are
+    normalised (``\\`` to ``/``, ``./a.png`` to ``a.png``); a file listed more than once must
+    have the same class each time (a :class:`LabelsError` naming the file and both classes
+    otherwise: the last one winning silently would train on the wrong class).
     """
     if isinstance(obj, dict) and "labels" in obj:
         obj = obj["labels"]
@@ -384,25 +397,43 @@ def parse_labels(obj: object, where: str) -> dict[str, int]:
     elif isinstance(obj, list):
         pairs = obj
     else:
-        raise ValueError(f"{where}: labels must be a list of [file, class] pairs")
+        raise LabelsError(f"{where}: labels must be a list of [file, class] pairs", where)
     out: dict[str, int] = {}
+    spelled: dict[str, str] = {}  # normalised name -> the name as first written
     for item in pairs:
         if not (isinstance(item, (list, tuple)) and len(item) == 2 and isinstance(item[0], str)):
-            raise ValueError(f"{where}: each label must be a [file, class] pair, got {item!r}")
+            raise LabelsError(
+                f"{where}: each label must be a [file, class] pair, got {item!r}", where
+            )
         name, cls = item
         if isinstance(cls, bool) or not isinstance(cls, int) or cls < 0:
-            raise ValueError(f"{where}: class of {name!r} must be an integer >= 0, got {cls!r}")
-        out[PurePosixPath(name.replace("\\", "/")).as_posix()] = cls
+            raise LabelsError(
+                f"{where}: class of {name!r} must be an integer >= 0, got {cls!r}", where
+            )
+        key = PurePosixPath(name.replace("\\", "/")).as_posix()
+        if key in out and out[key] != cls:
+            first = spelled[key]
+            names = repr(key) if first == name else f"{key!r} (as {first!r} and {name!r})"
+            raise LabelsError(
+                f"{where}: {names} is listed twice with different classes, {out[key]} and "
+                f"{cls}; give each file one class",
+                where,
+            )
+        out[key] = cls
+        spelled.setdefault(key, name)
     return out
 
 
 def read_labels_file(path: str | os.PathLike) -> dict[str, int]:
-    """Read a labels JSON file (format of :func:`parse_labels`) into ``{name: class}``."""
+    """Read a labels JSON file (format of :func:`parse_labels`) into ``{name: class}``.
+
+    Raises :class:`LabelsError` (a ``ValueError`` whose ``source`` is ``str(path)``).
+    """
     p = Path(path)
     try:
         obj = json.loads(p.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"cannot read labels file {str(p)!r}: {exc}") from None
+        raise LabelsError(f"cannot read labels file {str(p)!r}: {exc}", str(p)) from None
     return parse_labels(obj, str(p))
 
 
@@ -418,7 +449,8 @@ def read_source_labels(src: Path) -> dict[str, int] | None:
             try:
                 obj = json.loads(zf.read("dataset.json").decode("utf-8"))
             except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-                raise ValueError(f"{src}/dataset.json is not valid JSON: {exc}") from None
+                where = f"{src}/dataset.json"
+                raise LabelsError(f"{where} is not valid JSON: {exc}", where) from None
         return parse_labels(obj, f"{src}/dataset.json")
     return None
 
@@ -566,7 +598,7 @@ def make_dataset(
     max_upscale: float = 8.0,
     max_images: int | None = None,
     progress: Callable[[int, str], None] | None = None,
-    overwrite: bool = True,
+    overwrite: bool = False,
 ) -> DatasetReport:
     """Convert the images under ``src`` into a training zip ``dest``.
 
@@ -582,8 +614,8 @@ def make_dataset(
     src : path-like
         Folder (recursive) or zip archive of PNG/JPEG/WebP/BMP/TIFF images.
     dest : path-like
-        The zip to write (parent folders are created; an existing file is replaced, atomically,
-        unless ``overwrite`` is false).
+        The zip to write (parent folders are created; an existing file is an error unless
+        ``overwrite`` is true, which replaces it atomically).
     res : int
         Output resolution in pixels: a power of two in ``[4, 8192]``.
     mode : {"crop", "pad"}
@@ -605,7 +637,9 @@ def make_dataset(
     progress : callable, optional
         Called as ``progress(count_written, name)`` after each written image.
     overwrite : bool
-        If false, an existing ``dest`` is an error (:class:`DestinationExists`, a
+        Replace an existing ``dest`` (atomically, once the new zip is complete). If false (the
+        default, as the ``aliasfree dataset`` command without ``--overwrite``: a training run
+        may read the zip), an existing ``dest`` is an error (:class:`DestinationExists`, a
         ``ValueError``), raised before any image is read and again, should one have appeared
         meanwhile, instead of the final rename.
 
@@ -637,7 +671,7 @@ def make_dataset(
     if dest.suffix.lower() != ".zip":
         raise ValueError(f"dest must be a .zip file, got {str(dest)!r}")
     if dest.exists() and src.exists() and dest.resolve() == src.resolve():
-        raise ValueError("dest must differ from src")
+        raise ValueError(f"dest must differ from src, got {str(src)!r} for both")
     if labels is not None:
         label_map = read_labels_file(labels)
         if not label_map:

@@ -741,7 +741,12 @@ def train(
     say = log if log is not None else (lambda s: print(s, file=sys.stderr, flush=True))
     env = init_distributed(opts.device)
     run_dir = Path(opts.out)
-    resume_path = resolve_resume(opts.resume, run_dir)
+
+    def skipped(text: str) -> None:  # a checkpoint --resume passes over, and why
+        if env.is_main:
+            say(f"note: {text}")
+
+    resume_path = resolve_resume(opts.resume, run_dir, on_skip=skipped)
     if resume_path is None and opts.resume not in (None, "", "latest"):
         raise ValueError(f"--resume {opts.resume!r}: no checkpoint found")
     if resume_path is not None:
@@ -760,13 +765,15 @@ def train(
         if list_checkpoints(run_dir) and opts.resume == "latest":
             raise ValueError(
                 f"--resume latest: {run_dir} holds checkpoints but none is complete and "
-                "readable (see the warnings); move them away or choose another --out"
+                "readable (see the notes above); move them away or choose another --out"
             )
         if list_checkpoints(run_dir):
             raise ValueError(
                 f"{run_dir} already holds checkpoints: continue it with --resume latest or "
                 "choose another --out"
             )
+        if opts.resume == "latest" and env.is_main:
+            say(f"note: no checkpoint in {run_dir} yet: starting a new run")
     extractor = None
     if any(m in opts.metrics for m in METRIC_KEYS) and opts.fid_extractor:
         from gan.metrics.fid import load_feature_extractor
@@ -840,6 +847,10 @@ def train(
                     f"note: {run_dir} held {', '.join(stale)} of an earlier run that left no "
                     "checkpoint; this run starts them afresh"
                 )
+        if resume_path is None or not (run_dir / "reals.png").is_file():
+            # Also a run resumed into a new --out (or one whose reals.png was removed): its
+            # README.txt lists the file. The grid shows the dataset's first images, the same
+            # for every session of the run.
             _save_reals(trainer, run_dir / "reals.png")
         tb = _tensorboard(run_dir)
         if any(m in o.metrics for m in METRIC_KEYS) and extractor is None:
@@ -985,10 +996,15 @@ def train(
             if trainer.cur_nimg >= next_snap:
                 next_snap = (math.floor(trainer.cur_nimg / snap_nimg) + 1) * snap_nimg
                 snapshot()
+        ticked_last = bool(acc)
         if acc:  # the steps after the last full tick
             tick()
         if last_ckpt is None or _ckpt_step(last_ckpt) != trainer.step_idx:
             snapshot()  # also the final generator and plots
+        elif ticked_last and main:
+            # The snapshot of the last step ran inside the loop, before the tick above logged
+            # that step: losses.png must show every record of log.jsonl.
+            _plot_losses(log_path, metrics_path, run_dir / "losses.png")
         # Leave the process group together: a rank that tore gloo down while rank 0 was still
         # writing its final files aborted at exit more often ("terminate called without an
         # active exception"; the CLI's other ranks now also skip finalisation, see

@@ -71,15 +71,28 @@ def select_snapshots(count: int, most: int = 8) -> list[int]:
     return sorted({round(i * (count - 1) / (most - 1)) for i in range(most)})
 
 
+def kimg_digits(values: Sequence[float], most: int = 3) -> int:
+    """The fewest decimals (at least 1, at most ``most``) that tell the distinct ``values``
+    apart when formatted (kimg labels: 1000 images per kimg, so 3 always do)."""
+    distinct = set(values)
+    for digits in range(1, most):
+        if len({f"{v:.{digits}f}" for v in distinct}) == len(distinct):
+            return digits
+    return most
+
+
 def plot_progress(rows: Sequence[tuple[float, Any]]) -> Figure:
     """The same latents at successive snapshots: one image row per ``(kimg, row)``.
 
     ``row`` is a uint8 array ``[H, W]`` or ``[H, W, C]`` (the top row of a snapshot grid);
     rows are drawn top to bottom in the order given, each labelled with its kimg, so that the
-    generator's progress can be read at a glance instead of opening every snapshot.
+    generator's progress can be read at a glance instead of opening every snapshot. Labels
+    get one decimal, or as many more (up to 3: kimg counts whole images) as it takes for rows
+    of different kimg to read differently (fine snapshots: 0.064 and 0.112, not 0.1 twice).
     """
     if not rows:
         raise ValueError("rows must hold at least one (kimg, image row)")
+    digits = kimg_digits([kimg for kimg, _ in rows])
     h, w = rows[0][1].shape[:2]
     width = 8.0
     fig = Figure(figsize=(width + 1.0, len(rows) * width * h / w + 0.6))
@@ -90,7 +103,7 @@ def plot_progress(rows: Sequence[tuple[float, Any]]) -> Figure:
                   vmin=0, vmax=255, interpolation="nearest")  # fmt: skip
         ax.set_xticks([])
         ax.set_yticks([])
-        ax.set_ylabel(f"{kimg:.1f} kimg", rotation=0, ha="right", va="center")
+        ax.set_ylabel(f"{kimg:.{digits}f} kimg", rotation=0, ha="right", va="center")
     axes[0].set_title("the same latents at each snapshot (EMA generator)")
     fig.tight_layout(h_pad=0.3)
     return fig

@@ -166,7 +166,7 @@ def test_no_usable_image_leaves_previous_zip(tmp_path, rng):
     bad.mkdir()
     (bad / "x.png").write_bytes(b"nope")
     with pytest.raises(ValueError, match=r"no usable image.*x\.png"):
-        make_dataset(bad, dest, res=16)
+        make_dataset(bad, dest, res=16, overwrite=True)
     assert dest.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad", "o.zip", "src"]
     # The zip is a valid training set of PNGs.
@@ -259,7 +259,7 @@ def test_one_class_is_singular_and_a_labels_file_without_labels_is_an_error(tmp_
         make_dataset(src, dest, res=16, labels=labels)
     # A dataset.json in SRC saying null still means an unlabelled set.
     (src / "dataset.json").write_text(json.dumps({"labels": None}))
-    assert make_dataset(src, dest, res=16).c_dim == 0
+    assert make_dataset(src, dest, res=16, overwrite=True).c_dim == 0
 
 
 def test_no_usable_image_counts_skips_by_reason(tmp_path, capsys, rng):
@@ -294,12 +294,12 @@ def test_an_existing_dest_is_kept_unless_overwrite(tmp_path, capsys, rng):
     assert main(["dataset", str(src), str(dest), "--res", "16", "--overwrite"]) == 0
     assert ImageDataset(dest).res == 16
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d.zip", "src"]  # no temporary file
-    # The library keeps its documented default (replace); overwrite=False refuses.
+    # The library refuses by default too (DestinationExists); overwrite=True replaces.
     from gan.training.dataset_tool import DestinationExists
 
     with pytest.raises(DestinationExists, match="already exists"):
-        make_dataset(src, dest, res=8, overwrite=False)
-    assert make_dataset(src, dest, res=8).res == 8
+        make_dataset(src, dest, res=8)
+    assert make_dataset(src, dest, res=8, overwrite=True).res == 8
 
 
 def test_an_unwritable_dest_is_a_clear_error(tmp_path, capsys, rng):
@@ -332,3 +332,67 @@ def test_a_failed_dataset_leaves_no_folder_it_made_and_a_dangling_dest_is_refuse
     assert main(["dataset", str(src), str(link), "--res", "32"]) == 2
     assert "already exists" in capsys.readouterr().err
     assert os.path.islink(link) and not (tmp_path / "missing.zip").exists()
+
+
+def test_a_file_labelled_twice_with_different_classes_is_an_error(tmp_path, capsys, rng):
+    # The last class silently won (a_rgb.png trained as class 0), also between "./x0.png" and
+    # "x0.png", which name the same file.
+    src = tmp_path / "src"
+    for i in range(2):
+        _save(src / f"x{i}.png", rng.integers(0, 256, (20, 20), dtype=np.uint8))
+    labels = tmp_path / "labels.json"
+    dest = tmp_path / "o.zip"
+    argv = ["dataset", str(src), str(dest), "--res", "16", "--labels", str(labels)]
+    labels.write_text(json.dumps({"labels": [["x0.png", 1], ["x0.png", 0], ["x1.png", 1]]}))
+    assert main(argv) == 2
+    assert capsys.readouterr().err == (
+        f"aliasfree dataset: error: --labels {labels}: 'x0.png' is listed twice with different "
+        "classes, 1 and 0; give each file one class\n"
+    )
+    labels.write_text(json.dumps({"labels": [["x0.png", 1], ["./x0.png", 0], ["x1.png", 1]]}))
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "'x0.png' (as 'x0.png' and './x0.png') is listed twice" in err and "1 and 0" in err
+    assert not dest.exists()
+    # The same class twice names one class: accepted.
+    labels.write_text(json.dumps({"labels": [["x0.png", 1], ["./x0.png", 1], ["x1.png", 0]]}))
+    assert main(argv) == 0
+    ds = ImageDataset(dest, use_labels=True)
+    assert [int(ds[i][1].argmax()) for i in range(2)] == [1, 0]
+    # A SRC/dataset.json is named as such (no --labels was typed).
+    (src / "dataset.json").write_text(json.dumps({"labels": [["x0.png", 0], ["x0.png", 2]]}))
+    assert main(["dataset", str(src), str(tmp_path / "p.zip"), "--res", "16"]) == 2
+    err = capsys.readouterr().err
+    assert f"error: {src}/dataset.json: 'x0.png' is listed twice" in err and "--labels" not in err
+
+
+def test_path_errors_name_src_and_dest_as_the_help_does(tmp_path, capsys, rng):
+    # Said "dest must be a .zip file" and "dest must differ from src": the user typed no "dest".
+    src = tmp_path / "src"
+    _save(src / "a.png", rng.integers(0, 256, (20, 20), dtype=np.uint8))
+    tar = tmp_path / "o.tar"
+    assert main(["dataset", str(src), str(tar), "--res", "16"]) == 2
+    assert capsys.readouterr().err == (
+        f"aliasfree dataset: error: DEST must be a .zip file, got {str(tar)!r}\n"
+    )
+    same = tmp_path / "same.zip"
+    assert main(["dataset", str(src), str(same), "--res", "16"]) == 0
+    capsys.readouterr()
+    assert main(["dataset", str(same), str(same), "--res", "16", "--overwrite"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"aliasfree dataset: error: DEST must differ from SRC, got {str(same)!r}")
+    nope = tmp_path / "nope"
+    assert main(["dataset", str(nope), str(tmp_path / "n.zip"), "--res", "16"]) == 2
+    assert capsys.readouterr().err.startswith(f"aliasfree dataset: error: SRC {str(nope)!r} does")
+
+
+def test_make_dataset_keeps_an_existing_zip_unless_asked(tmp_path, rng):
+    # The API replaced an existing training zip by default while the command refused.
+    src = tmp_path / "src"
+    _save(src / "a.png", rng.integers(0, 256, (20, 20), np.uint8))
+    dest = tmp_path / "d.zip"
+    dest.write_bytes(b"a zip a training run depends on")
+    with pytest.raises(ValueError, match="already exists"):
+        make_dataset(src, dest, res=8)
+    assert dest.read_bytes() == b"a zip a training run depends on"
+    assert make_dataset(src, dest, res=8, overwrite=True).res == 8

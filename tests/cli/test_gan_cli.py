@@ -138,7 +138,15 @@ def test_sticking_and_video_write_files(tmp_path, capsys):
         (["equivariance", "--max-shift", "0.7", "--res", "16"], "--max-shift"),
         (["equivariance", "--layers", "nope", "--num", "1", "--res", "16"], "layer"),
         (["equivariance", "--max-angle", "200"], "--max-angle"),
-        (["sticking", "--res", "16", "--column", "16", "--num", "1", "--steps", "2"], "column"),
+        # The accepted range, not only its end ("--column must be <= 15").
+        (
+            ["sticking", "--res", "16", "--column", "16", "--num", "1", "--steps", "2"],
+            "--column must be in 0..15 (a pixel column of the 16 px images), got 16",
+        ),
+        (
+            ["sticking", "--res", "16", "--column", "-1", "--num", "1", "--steps", "2"],
+            "--column must be in 0..15",
+        ),
         (["video", "--res", "16", "--frames", "0"], "frames"),
         # Named after the flag typed (seed1 used to read "--seed"; seeds "seed"), and bounded
         # before any work (--steps 1e10 died allocating 40 GB).
@@ -294,3 +302,14 @@ def test_an_unwritable_out_is_named_not_its_temporary_file(capsys):
     assert cli.main(["generate", "--res", "16", "--seeds", "0", "--out", out]) != 0
     err = capsys.readouterr().err
     assert f"cannot write {out}" in err and ".aliasfree-test-grid.png." not in err
+
+
+@pytest.mark.parametrize("preset", ["t-tiny", "baseline-tiny"])
+def test_a_transform_of_the_wrong_shape_is_reported_as_passed(preset):
+    # A [2, 3] matrix (the affine part only) was reported as "got [1, 2, 3]".
+    G = build_generator(preset, res=16, seed=0).eval()
+    z = torch.zeros(2, G.z_dim)
+    with pytest.raises(ValueError, match=r"shape \[3, 3\] or \[2, 3, 3\], got \[2, 3\]$"):
+        G(z, transform=torch.eye(3)[:2])
+    with pytest.raises(ValueError, match=r"got \[3, 3, 3\]$"):
+        G(z, transform=torch.eye(3).expand(3, 3, 3))

@@ -107,11 +107,99 @@ def test_tiny_run_writes_the_expected_files(tmp_path, capsys):
     assert json.loads((out / "options.json").read_text())["kimg"] == 0.016
 
 
-def test_resume_latest_without_a_checkpoint_says_it_starts_a_new_run(tmp_path):
+def _stop_before_building(monkeypatch):
+    """Make ``train`` stop with an error where it would build the networks and load data."""
+
+    def trainer(*args, **kwargs):
+        raise ValueError("stopped by the test before any work")
+
+    monkeypatch.setattr("gan.training.loop.Trainer", trainer)
+
+
+def test_resume_latest_without_a_checkpoint_says_it_starts_a_new_run(tmp_path, capsys, monkeypatch):
+    from aliasfree import cli
+
     args = _parse(["--out", str(tmp_path / "new"), "--resume", "latest"])
     opts, notes = train_cmd.resumed_session_options(args, train_cmd.options_from_args(args))
-    assert notes == [f"note: no checkpoint in {tmp_path / 'new'} yet: starting a new run"]
+    assert notes == []  # train() says it, once it has decided (after any skipped checkpoint)
     assert opts == train_cmd.options_from_args(args)
+    _stop_before_building(monkeypatch)
+    assert cli.main(["train", "--out", str(tmp_path / "new"), "--resume", "latest",
+                     "--threads", "1"]) == 2  # fmt: skip
+    assert capsys.readouterr().err.splitlines() == [
+        f"note: no checkpoint in {tmp_path / 'new'} yet: starting a new run",
+        "aliasfree train: error: stopped by the test before any work",
+    ]
+
+
+def test_resume_latest_with_only_unreadable_checkpoints_says_one_thing(tmp_path, capsys):
+    # A raw UserWarning (with its source line), then "note: no checkpoint ... starting a new
+    # run", then an error saying the folder holds checkpoints.
+    from aliasfree import cli
+    from gan.training.checkpoint import save_training_state
+
+    out = tmp_path / "run"
+    save_training_state(out, 7, modules={"G": torch.nn.Linear(2, 2)})
+    tensors = out / "checkpoint-00000007.safetensors"
+    tensors.write_bytes(tensors.read_bytes()[:100])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a warning would be shown raw on the command line
+        rc = cli.main(["train", "--out", str(out), "--resume", "latest", "--threads", "1"])
+    assert rc == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 2, lines
+    assert lines[0].startswith(
+        f"note: skipping checkpoint {out / 'checkpoint-00000007.json'}: "
+        "checkpoint-00000007.safetensors has 100 bytes, expected "
+    )
+    assert lines[1] == (
+        f"aliasfree train: error: --resume latest: {out} holds checkpoints but none is complete "
+        "and readable (see the notes above); move them away or choose another --out"
+    )
+
+
+def test_resume_of_the_exported_generator_names_the_flag(tmp_path, capsys):
+    from aliasfree import cli
+    from gan.networks.io import save_generator
+    from gan.networks.presets import build_generator
+
+    save_generator(build_generator("baseline-tiny", res=16, seed=0), tmp_path / "b1" / "generator")
+    gen = str(tmp_path / "b1" / "generator.json")
+    argv = ["train", "--out", str(tmp_path / "new"), "--resume", gen, "--threads", "1"]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(
+        f"aliasfree train: error: --resume {gen!r}: {gen} is not an aliasfree-training-state "
+        "checkpoint (it is an exported generator, for `aliasfree generate --checkpoint`"
+    )
+    assert not (tmp_path / "new").exists()
+
+
+def test_fid_extractor_is_checked_and_said_unused_without_fid_or_kid(tmp_path, capsys, monkeypatch):
+    # --fid-extractor nope.pt was neither checked nor used unless --metrics had fid or kid.
+    from aliasfree import cli
+
+    out = str(tmp_path / "run")
+    nope = tmp_path / "nope.pt"
+    assert cli.main(["train", "--out", out, "--fid-extractor", str(nope), "--threads", "1"]) == 2
+    assert capsys.readouterr().err == (
+        f"aliasfree train: error: --fid-extractor {str(nope)!r} does not exist: give an "
+        "existing TorchScript feature extractor file (e.g. inception-2015-12-05.pt)\n"
+    )
+    assert cli.main(["train", "--out", out, "--fid-extractor", str(tmp_path), "--threads",
+                     "1", "--metrics", "fid"]) == 2  # fmt: skip
+    assert "is not a file" in capsys.readouterr().err
+    extractor = tmp_path / "x.pt"
+    extractor.write_bytes(b"")
+    _stop_before_building(monkeypatch)
+    argv = ["train", "--out", out, "--fid-extractor", str(extractor), "--threads", "1"]
+    assert cli.main([*argv, "--metrics", "eqt"]) == 2
+    assert capsys.readouterr().err.splitlines()[0] == (
+        "note: --fid-extractor is unused: --metrics eqt has no fid or kid (add them to "
+        "--metrics to compute FID/KID)"
+    )
+    assert cli.main([*argv, "--metrics", "eqt,kid"]) == 2
+    assert "unused" not in capsys.readouterr().err
 
 
 def test_a_crashed_run_can_be_sampled_from_its_last_snapshot(tmp_path):

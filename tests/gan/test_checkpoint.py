@@ -456,6 +456,49 @@ def test_resolve_resume(tmp_path: Path) -> None:
         resolve_resume(tmp_path / "empty", run)
 
 
+def test_skipped_checkpoints_can_be_reported_without_warnings(tmp_path: Path) -> None:
+    # The command showed find_latest's raw UserWarning (with its source line) next to its own
+    # notes; on_skip takes each reason instead.
+    import warnings
+
+    modules, _ = _build(0)
+    save_training_state(tmp_path, 3, modules=modules)
+    save_training_state(tmp_path, 7, modules=modules)
+    t7 = tmp_path / "checkpoint-00000007.safetensors"
+    t7.write_bytes(t7.read_bytes()[:50])
+    said: list[str] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert find_latest(tmp_path, on_skip=said.append) == tmp_path / "checkpoint-00000003.json"
+        assert resolve_resume("latest", tmp_path, on_skip=said.append) == (
+            tmp_path / "checkpoint-00000003.json"
+        )
+    assert said == [f"skipping checkpoint {tmp_path / 'checkpoint-00000007.json'}: "
+                    f"checkpoint-00000007.safetensors has 50 bytes, expected "
+                    f"{read_checkpoint_info(tmp_path / 'checkpoint-00000007')['tensors_bytes']}"
+                    ] * 2  # fmt: skip
+
+
+def test_resume_of_a_file_that_is_no_training_checkpoint_names_the_flag(tmp_path: Path) -> None:
+    # A run's exported generator.json said "... is not an aliasfree-training-state checkpoint"
+    # only once its options were read, without naming --resume.
+    from gan.networks.io import save_generator
+    from gan.networks.presets import build_generator
+
+    save_generator(build_generator("baseline-tiny", res=16, seed=0), tmp_path / "generator")
+    arg = str(tmp_path / "generator.json")
+    with pytest.raises(CheckpointError) as info:
+        resolve_resume(arg, tmp_path)
+    text = str(info.value)
+    assert text.startswith(f"--resume {arg!r}: {arg} is not an aliasfree-training-state checkpoint")
+    assert "exported generator" in text and "aliasfree generate --checkpoint" in text
+    (tmp_path / "other.json").write_text('{"format": "something-else"}')
+    with pytest.raises(
+        CheckpointError, match=r"^--resume '.*other': .*other\.json is not an aliasfree"
+    ):
+        resolve_resume(tmp_path / "other", tmp_path)
+
+
 def test_invalid_arguments(tmp_path: Path) -> None:
     modules, opts = _build(0)
     with pytest.raises(ValueError, match="step"):

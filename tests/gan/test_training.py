@@ -548,6 +548,63 @@ def test_fresh_run_does_not_append_to_an_earlier_runs_logs(tmp_path):
     assert any("earlier run" in n for n in notes)
 
 
+def test_the_final_losses_plot_shows_every_logged_record(tmp_path, monkeypatch):
+    # A snapshot due at the last step ran inside the loop, before the trailing tick logged that
+    # step: log.jsonl ended at step 4, losses.png at step 3.
+    from gan.training import loop
+
+    drawn: list[list[int]] = []
+
+    def plot(log_path, metrics_path, path):
+        drawn.append([r["step"] for r in _jsonl(log_path)])
+
+    monkeypatch.setattr(loop, "_plot_losses", plot)
+    out = tmp_path / "run"
+    opts = _run_opts(out, tick_kimg=0.006, snap_kimg=0.008)  # ticks every 3 steps, snaps 4
+    train(opts, progress=False, dataset=TinyData(n=4), max_steps=4)
+    assert [r["step"] for r in _jsonl(out / "log.jsonl")] == [3, 4]
+    assert drawn[-1] == [3, 4]
+
+
+def test_a_run_resumed_into_a_new_folder_gets_its_reals_grid(tmp_path):
+    # README.txt lists reals.png, but only a fresh run wrote it.
+    first = tmp_path / "a"
+    done = train(_run_opts(first), progress=False, dataset=TinyData(n=4), max_steps=1)
+    assert (first / "reals.png").is_file()
+    second = tmp_path / "b"
+    train(
+        _run_opts(second, resume=done["checkpoint"]),
+        progress=False,
+        dataset=TinyData(n=4),
+        max_steps=2,
+    )
+    assert (second / "reals.png").read_bytes() == (first / "reals.png").read_bytes()
+    assert "reals.png" in (second / "README.txt").read_text()
+
+
+def test_resume_latest_reports_skipped_checkpoints_as_notes_then_decides(tmp_path):
+    # Only unreadable checkpoints: a raw UserWarning, then "starting a new run", then an error
+    # saying the opposite. Now a note per skipped checkpoint, then the error alone.
+    import warnings
+
+    out = tmp_path / "run"
+    train(_run_opts(out), progress=False, dataset=TinyData(n=4), max_steps=1)
+    (tensors,) = out.glob("checkpoint-*.safetensors")
+    tensors.write_bytes(tensors.read_bytes()[:100])
+    notes: list[str] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no raw warning either
+        with pytest.raises(ValueError, match="none is complete and readable"):
+            train(_run_opts(out, resume="latest"), dataset=TinyData(n=4), log=notes.append)
+    assert len(notes) == 1 and notes[0].startswith(f"note: skipping checkpoint {out}/checkpoint-")
+    assert "has 100 bytes" in notes[0]
+    # A folder without checkpoints: the new run is announced by train itself.
+    notes.clear()
+    empty = tmp_path / "new"
+    train(_run_opts(empty, resume="latest"), dataset=TinyData(n=4), max_steps=1, log=notes.append)
+    assert notes[0] == f"note: no checkpoint in {empty} yet: starting a new run"
+
+
 _RESUME_WORKER = """
 import sys
 import torch

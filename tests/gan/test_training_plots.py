@@ -48,3 +48,17 @@ def test_plot_progress_draws_one_labelled_row_per_snapshot():
     assert rgb.axes[0].images[0].get_array().shape == (8, 40, 3)
     with pytest.raises(ValueError, match="rows"):
         plot_progress([])
+
+
+def test_plot_progress_labels_tell_fine_snapshots_apart():
+    # Snapshots every 0.048 kimg were all labelled with one decimal: "0.1 kimg" twice.
+    row = np.zeros((8, 40, 1), np.uint8)
+    fig = plot_progress([(k, row) for k in (0.064, 0.112, 0.16, 0.208)])
+    assert [ax.get_ylabel() for ax in fig.axes] == [
+        "0.06 kimg", "0.11 kimg", "0.16 kimg", "0.21 kimg",
+    ]  # fmt: skip
+    fig = plot_progress([(k, row) for k in (0.112, 0.114, 0.2)])
+    assert [ax.get_ylabel() for ax in fig.axes] == ["0.112 kimg", "0.114 kimg", "0.200 kimg"]
+    # Whole kimg keep one decimal (as before).
+    fig = plot_progress([(k, row) for k in (1.0, 2.0)])
+    assert [ax.get_ylabel() for ax in fig.axes] == ["1.0 kimg", "2.0 kimg"]
