@@ -1156,3 +1156,31 @@ def test_split_backward_policy():
         m = torch.zeros(1, 8, 2, dtype=torch.uint8)
         _launch.fused(x, None, h, False, 1.0, h, False, 1.0, 1, 2, (0, 0), (0, 0), (8, 8),
                       (8, 8), 1, m, 1.0, 0.2, None, "ieee", None, ident2=True)  # fmt: skip
+
+
+def test_split_backward_of_an_empty_output_is_zero():
+    # An output empty along an axis makes the intermediate extent (dst − 1)·down + Td negative
+    # when Td < down: the split must give the fused backward's zero gradients, not fail.
+    x = torch.randn(1, 1, 4, 4).requires_grad_()
+    fu, fd = torch.ones(4) / 4, torch.ones(1)
+    y = T.filtered_lrelu(x, fu, fd, None, 4, 2, (0, 0, -7, -7), _tune={"variant": "b64_r168_yvx"})
+    assert y.shape == (1, 1, 0, 7)
+    y.sum().backward()
+    assert torch.equal(x.grad, torch.zeros_like(x))
+
+
+def test_split_backward_falls_back_when_its_first_kernel_has_no_plan(monkeypatch):
+    # With 16-blocks forced, a 14-tap fd at down 1 leaves no intermediate tile whose width is a
+    # multiple of 4 (the split's first kernel), while the fused backward has a plan: the
+    # backward runs fused, with the right result, instead of failing.
+    fused_rec, single_rec = _split_launches(monkeypatch)
+    gen = torch.Generator().manual_seed(14)
+    x = torch.randn(1, 1, 6, 6, generator=gen)
+    fu, fd = _filter(gen, 3), _filter(gen, 14)
+    tune = {"variant": "b64_r168_yvx", "blocks_bwd": (16,)}
+    pair = _flrelu_pair(
+        x, fu, fd, None, 4, 1, (8, 8, 8, 8), 1.3, 0.2, None, False, None, torch.float32, tune
+    )
+    _assert_pair_matches(pair, gen)
+    bwd = [kw for _, kw in fused_rec.calls if kw["MODE"] == 1]
+    assert len(bwd) == 1 and not bwd[0]["IDENT2"] and not single_rec.calls

@@ -354,9 +354,10 @@ def fused(
     unless it is None), 1 multiplies by ``mask``'s derivative. ``dsum`` (float32 ``[C]``,
     zeroed): if given, receives the per-channel sum of the result (the kernel writes one partial
     sum per plane and tile, added here in a fixed order: bitwise reproducible). ``ident2``
-    (``mode`` 1, ``s2`` 1, ``kr`` 0 along W): no stage 2 (``h2``, ``rev2`` and ``scale2`` are
-    ignored): the result is the intermediate grid times the mask's derivative, ``dst_hw`` =
-    ``mid_hw`` (the ``IDENT2`` kernel flag, the first half of :func:`split_backward`)."""
+    (``mode`` 1, ``s2`` 1, ``kr[1]`` a multiple of 4, an even ``dst_hw[1]``): no stage 2
+    (``h2``, ``rev2`` and ``scale2`` are ignored): the result is the intermediate grid times the
+    mask's derivative (``dst_hw`` covers ``mid_hw``, zero beyond it; the ``IDENT2`` kernel
+    flag, the first half of :func:`split_backward`)."""
     n, c, sh, sw = src.shape
     dh, dw = dst_hw
     dst = torch.empty((n, c, dh, dw), dtype=src.dtype, device=src.device)
@@ -504,14 +505,15 @@ def split_backward(
     Why: a fused backward tile must hold the ``(TOV − 1)·up + Tu`` intermediate samples its
     ``TOV`` outputs need per axis. For ``up = 4`` and ``Tu = 24`` a 64-sample block gives 11
     outputs, so neighbouring tiles recompute the same intermediate samples (the epilogue, which
-    dominates the kernel) about 3.4 times over on config T's 84→148 layer, against 1.7 on its
+    dominates the kernel) about 3.1 times over on config T's 84→148 layer, against 1.6 on its
     up-2 layers. Split, each is computed once, at the price of writing and reading the
     intermediate gradient (in ``g``'s dtype, as the fused kernel rounds it for its stage-2
     products). Samples are processed in chunks of at most :data:`SPLIT_CHUNK_BYTES` of
-    intermediate gradient (``tune["split_chunk"]`` overrides, in bytes).
+    intermediate gradient (``tune["split_chunk"]`` overrides, in bytes); one chunk's is alive
+    at a time.
 
-    None (nothing launched) if the upfirdn2d kernel has no plan for the up stage's transpose
-    under the blocks the caller forced: the caller then runs the fused backward."""
+    None (nothing launched) if either kernel has no plan under the candidate blocks (a caller
+    forcing small ones): the caller then runs the fused backward."""
     n, c = g.shape[:2]
     mh, mw = mid_hw
     tune = dict(tune or {})
@@ -519,16 +521,55 @@ def split_backward(
     # The variant's (or the caller's) candidate blocks hold for the upfirdn2d kernel too: with
     # 128-sample source blocks it would run 8 warps at 164 registers, one program per SM, for
     # 11 % fewer instructions than 64-blocks at 82 registers, five programs per SM (sm_90, L6).
-    blocks = tuple(resolve_tune(tune, g.dtype).get("blocks") or _plan.BLOCKS)
+    resolved = resolve_tune(tune, g.dtype)
+    blocks = tuple(resolved.get("blocks") or _plan.BLOCKS)
     single_tune = {"blocks": blocks}
     tu = (hu[0].shape[1], hu[1].shape[1])
     td = (hd[0].shape[1], hd[1].shape[1])
-    if _plan.plan_single(up, 1, tu, hu[0].shape[0], src_hw, blocks, INTERPRETED,
-                         _ELEM_BYTES[g.dtype]) is None:  # fmt: skip
+    # The intermediate gradient's rows padded to a multiple of 4 samples (zeros: the kernel
+    # reads samples past the mask's width as clipped), so that the first kernel stores them as
+    # 4-byte pairs and the second reads them 4 at a time (8 bytes in fp16/bf16).
+    mid_pad = (max(mh, 0), -(-max(mw, 0) // 4) * 4)
+    # The first kernel's plan weighs an intermediate sample as the sm_90 counts say. For
+    # separable fd the fixed tile cost (``_plan.IDENT2_TILE_COST``) decides (64-blocks either
+    # way); for config R's multi-term fd this weight picks 32-blocks (0.39 loop instructions
+    # per sample, no spills) over the 64-blocks of the default weight (0.34, 88 B of spills).
+    tune_a = tune | {"epilogue_cost": tune.get("epilogue_cost") or SPLIT_EPILOGUE_COST}
+    blocks_a = resolved.get("blocks_bwd") or blocks
+    stack = bool(resolved.get("stack")) and hd[0].shape[0] > 1
+    plan_a = _plan.plan_two_stage(
+        down, td, 1, (1, 1), (hd[0].shape[0], 1), mid_pad, 4, tuple(blocks_a), INTERPRETED,
+        _ELEM_BYTES[g.dtype], _plan.SMEM_BUDGET, 0, stack, 0, tune_a["epilogue_cost"], True,
+    )  # fmt: skip
+    plan_b = _plan.plan_single(
+        up, 1, tu, hu[0].shape[0], src_hw, blocks, INTERPRETED, _ELEM_BYTES[g.dtype]
+    )
+    if plan_a is None or plan_b is None:
         return None
     gx = torch.empty((n, c, *src_hw), dtype=g.dtype, device=g.device)
     if gx.numel() == 0:
         return gx
+    if g.numel() == 0 or min(mid_pad) == 0:
+        return gx.zero_()  # an empty output: no gradient reaches x (nor the bias)
+    per_sample = c * mid_pad[0] * mid_pad[1] * g.element_size()
+    chunk = max(1, chunk_bytes // per_sample)
+    for i in range(0, n, chunk):
+        j = min(n, i + chunk)
+        # Intermediate tile at o0 (stride 1, no offset); its gradient tile as in the fused
+        # backward: from ceil((o0 − Td + 1) / down).
+        gm = fused(
+            g[i:j], None, hd, not flip, 1.0, hd, False, 1.0, down, 1, (0, 0),
+            (-(td[0] - 1), -(td[1] - 1)), mid_pad, mid_hw, 1, mask[i * c : j * c], gain, slope,
+            None, fp32_precision, tune_a, ident2=True,
+        )  # fmt: skip
+        # dx[o] = up² Σ_m fu_rev[o·up − m + p0] gm[m]: upfirdn2d's form with a = up, b = 1 and
+        # leading padding Tu − 1 − p0.
+        single(
+            gm, hu, not flip, up, 1, (tu[0] - 1 - p0[0], tu[1] - 1 - p0[1]), src_hw,
+            float(up * up), fp32_precision, single_tune, out=gx[i:j], dsum=dsum, vec=4,
+        )  # fmt: skip
+        del gm  # before the next chunk's is allocated
+    return gx
     per_sample = max(1, c * mh * mw * g.element_size())
     chunk = max(1, chunk_bytes // per_sample)
     # Planned with an intermediate sample weighed as the sm_90 instruction counts say (the
