@@ -71,35 +71,105 @@ def _ratio_factor(n_in: int, n_out: int) -> int:
     return max(1, math.ceil(n_in / max(n_out, 1) - 1e-9))
 
 
-def _axis_stride(mod: nn.Module, axis: int, n_in: int, n_out: int, user: bool) -> int | None:
-    """The whole stride by which a layer lowers the rate along one axis (``axis`` 0: y, 1: x),
-    or ``None`` where it is not one.
+def _axis_stride(mod: nn.Module, axis: int, n_in: int, n_out: int, user: bool) -> list[int]:
+    """The whole strides by which a layer may lower the rate along one axis (``axis`` 0: y,
+    1: x): one, several (``_pick_stride`` chooses) or none (it is not a whole stride).
 
     - ``Upsample`` with a ``scale_factor`` (and ``recompute_scale_factor`` off): PyTorch samples
       the input at ``k / scale_factor``, so ``1 / scale_factor`` is the stride whatever the
       map's size (``33 → 16`` for ``0.5`` keeps ``x[::2]``); it must be a whole number;
-    - a module named in ``downsampling_layers``: ``s = round(n_in / n_out)`` where ``n_out`` is
-      ``floor(n_in / s)`` or ``ceil(n_in / s)`` (a stride-2 layer with or without ceil mode:
-      ``31 → 16``, ``33 → 17``, ``33 → 16``);
+    - a module named in ``downsampling_layers``: every ``s`` with ``n_out = floor(n_in / s)``
+      or ``ceil(n_in / s)`` (a stride-2 layer with or without ceil mode: ``31 → 16``,
+      ``33 → 17``, ``33 → 16``). Small maps admit several (``13 → 4``: stride 3 in floor mode
+      or stride 4 in ceil mode); an output of one sample gives ``n_in`` (a global pooling);
     - otherwise (``Upsample`` to a given size, adaptive pooling): ``n_in / n_out`` if it is a
       whole number (their sampling positions follow the size ratio).
     """
     if n_out == n_in:
-        return 1
+        return [1]
     if n_out > n_in or n_out < 1:
-        return None
+        return []
     sf = getattr(mod, "scale_factor", None) if isinstance(mod, nn.Upsample) else None
     if sf is not None and not getattr(mod, "recompute_scale_factor", None):
         f = float(sf[axis] if isinstance(sf, Sequence) else sf)
         inv = 1.0 / f if f > 0 else 0.0
         s = round(inv)
         if s >= 1 and abs(inv - s) <= 1e-6 * s and n_out in (n_in // s, -(-n_in // s)):
-            return s
-        return None
+            return [s]
+        return []
     if user:
-        s = max(1, round(n_in / n_out))
-        return s if n_out in (n_in // s, -(-n_in // s)) else None
-    return n_in // n_out if n_in % n_out == 0 else None
+        if n_out == 1:
+            return [n_in]
+        return [s for s in range(2, n_in + 1) if n_out in (n_in // s, -(-n_in // s))]
+    return [n_in // n_out] if n_in % n_out == 0 else []
+
+
+def _pick_stride(
+    mod: nn.Module, x: torch.Tensor, out: torch.Tensor, axis: int, candidates: list[int]
+) -> tuple[int | None, str | None]:
+    """The stride of a named downsampler along ``axis`` among ``candidates`` (``_axis_stride``),
+    and a note where the layer could not tell.
+
+    One candidate is the stride. Among several (the sizes alone cannot tell floor mode at
+    stride ``s − 1`` from ceil mode at stride ``s``: ``13 → 4``, ``17 → 5``), the layer is run
+    on its input rolled by each candidate ``s`` along the axis: at its own stride the output
+    rolls by exactly one sample, ``out_s[k] = out[k − 1]`` for ``k >= 1`` (the wrapped first
+    sample left out), which other strides do not give. Taken: the candidate with the smallest
+    relative mismatch ``‖out_s[1:] − out[:−1]‖ / ‖out[:−1]‖`` where it matches to round-off or
+    at least 4 times better than the next; else (a zero-padded or ceil-mode layer, whose border
+    samples see the wrapped rows) the one with the most samples ``k`` matching to round-off
+    along the whole of the other axes, if at least twice as many as the next. Otherwise the
+    size ratio rounded (``round(n_in / n_out)``), with a note naming the candidates.
+    """
+    if not candidates:
+        return None, None
+    if len(candidates) == 1:
+        return candidates[0], None
+    dim = out.ndim - 2 + axis
+    n_in, n_out = x.shape[dim], out.shape[dim]
+    ref = out.narrow(dim, 0, n_out - 1).detach().to(torch.float64)
+    scale = float(torch.linalg.vector_norm(ref))
+    eps = torch.finfo(out.dtype).eps if out.is_floating_point() else 0.0
+    tol = 1000 * eps * float(ref.abs().max()) if ref.numel() else 0.0
+    errs: list[float] = []
+    rows: list[int] = []
+    other = [d for d in range(out.ndim) if d != dim]
+    try:
+        with hooks_paused():
+            for s in candidates:
+                o = mod(torch.roll(x, s, dims=x.ndim - 2 + axis))
+                if isinstance(o, tuple) and o:  # max pooling with its indices
+                    o = o[0]
+                if not isinstance(o, torch.Tensor) or o.shape != out.shape:
+                    errs.append(math.inf)
+                    rows.append(0)
+                    continue
+                d = (o.narrow(dim, 1, n_out - 1).detach().to(torch.float64) - ref).abs()
+                errs.append(float(torch.linalg.vector_norm(d)) / scale if scale > 0 else math.inf)
+                rows.append(int((d.amax(dim=other) <= tol).sum()) if scale > 0 else 0)
+    except Exception:  # a layer that cannot run on a rolled input: undecided
+        errs, rows = [math.inf] * len(candidates), [0] * len(candidates)
+    by_err = sorted(range(len(candidates)), key=lambda i: errs[i])
+    if errs[by_err[0]] <= 100 * eps or errs[by_err[0]] * 4 <= errs[by_err[1]]:
+        return candidates[by_err[0]], None
+    by_rows = sorted(range(len(candidates)), key=lambda i: -rows[i])
+    if rows[by_rows[0]] > 0 and rows[by_rows[0]] >= 2 * rows[by_rows[1]]:
+        return candidates[by_rows[0]], None
+    s = max(1, round(n_in / n_out))
+    tried = ", ".join(
+        f"{c}: {errs[i]:.2g}, {rows[i]} of {n_out - 1} samples"
+        if math.isfinite(errs[i])
+        else f"{c}: failed"
+        for i, c in enumerate(candidates)
+    )
+    note = (
+        f"stride ambiguous along {'yx'[axis]}: {n_in} → {n_out} samples fits the strides "
+        f"{', '.join(map(str, candidates))} (floor or ceil mode), and the layer run on its "
+        "input rolled by each did not single one out (relative mismatch with its output "
+        f"rolled by one sample, and the samples matching: {tried}); measured at the rounded "
+        f"ratio {s}. An input whose size is a multiple of the stride leaves one candidate only"
+    )
+    return s, note
 
 
 def _phase_offsets(n_in: int, n_out: int, s: int) -> list[int]:
@@ -124,7 +194,7 @@ class Stride1(NamedTuple):
     periodic input gives a periodic map; any other cropped to a multiple of its stride);
     ``stride``:
     ``(s_y, s_x)``; ``note``: why the map is not the layer's own stride-1 output (it is the
-    layer's input instead), or ``None``.
+    layer's input instead), or why its stride is uncertain (``_pick_stride``), or ``None``.
     """
 
     map: torch.Tensor
@@ -202,7 +272,9 @@ def _polyphase(
     layer itself, or the input with a note saying why not.
 
     With ``(s_y, s_x)`` the layer's whole strides (``_axis_stride``: ``Upsample``'s own
-    ``scale_factor``, the rounded size ratio of a named layer, else an exact size ratio), the
+    ``scale_factor``; for a named layer the stride that explains its sizes in floor or ceil
+    mode, several candidates told apart by running the layer on a rolled input,
+    ``_pick_stride``, whose note says where they could not be; else an exact size ratio), the
     stride-1 map ``y1`` (``H_in × W_in``, the input's size) is filled from the layer run on the
     input rolled by each offset: ``y1[..., r_y + s_y·k, r_x + s_x·l] =
     layer(roll(x, (−r_y, −r_x)))[..., k, l]`` for the offsets of ``_phase_offsets``
@@ -218,8 +290,8 @@ def _polyphase(
     """
     h_in, w_in = x.shape[-2:]
     h_out, w_out = out.shape[-2:]
-    sy = _axis_stride(mod, 0, h_in, h_out, user)
-    sx = _axis_stride(mod, 1, w_in, w_out, user)
+    sy, note_y = _pick_stride(mod, x, out, 0, _axis_stride(mod, 0, h_in, h_out, user))
+    sx, note_x = _pick_stride(mod, x, out, 1, _axis_stride(mod, 1, w_in, w_out, user))
     if sy is None or sx is None:
         s = (_ratio_factor(h_in, h_out), _ratio_factor(w_in, w_out))
         note = (
@@ -250,7 +322,8 @@ def _polyphase(
             "filter is not seen"
         )
         return x, s, note
-    return y, s, None
+    notes = [n for n in (note_y, note_x) if n]
+    return y, s, "; ".join(notes) if notes else None
 
 
 def stride1_equivalent(info: LayerInfo, x: torch.Tensor, out: torch.Tensor) -> Stride1 | None:
@@ -667,9 +740,11 @@ class _Acc:
     too_small: dict[tuple[float, float], tuple[int, int]] = field(default_factory=dict)
     # Adaptive pooling: an output size that does not grow with the input.
     fixed_size: bool = False
-    # The layer's maps are [N, H, W, C] (after a Linear or a LayerNorm over the last axis):
-    # measured permuted to [N, C, H, W].
+    # The layer's output (channels_last) and input (channels_last_in) are [N, H, W, C]
+    # (ConvNeXt's LayerNorm/Linear/GELU after a permute, _Prober._trace): measured permuted to
+    # [N, C, H, W].
     channels_last: bool = False
+    channels_last_in: bool = False
 
     def add(self, key: str, v: np.ndarray) -> None:
         self.values.setdefault(key, []).append(np.asarray(v, dtype=np.float64))
@@ -759,9 +834,10 @@ def _storage_ptr(t: torch.Tensor) -> int | None:
 
 
 def _resampling_factor(n: int, n_ref: int) -> float | None:
-    """The factor by which a size-``n`` map resamples a size-``n_ref`` one, or ``None`` (a
-    crop): ``k`` when ``|n − k·n_ref| < 2k``, ``1/k`` when ``|n·k − n_ref| < 2k``, ``k >= 2``
-    the rounded ratio; 1 for equal sizes."""
+    """The whole factor by which a size-``n`` map resamples a size-``n_ref`` one, or ``None``
+    where it is none (``_Prober._size_rate`` then takes the plain ratio): ``k`` when
+    ``|n − k·n_ref| < 2k``, ``1/k`` when ``|n·k − n_ref| < 2k``, ``k >= 2`` the rounded ratio
+    (valid padding, ceil mode); 1 for equal sizes."""
     if n == n_ref:
         return 1.0
     if n > n_ref:
@@ -769,6 +845,80 @@ def _resampling_factor(n: int, n_ref: int) -> float | None:
         return float(k) if k >= 2 and abs(n - k * n_ref) < 2 * k else None
     k = round(n_ref / max(n, 1))
     return 1.0 / k if k >= 2 and abs(n * k - n_ref) < 2 * k else None
+
+
+# Modules whose maps are [N, C, H, W] by definition: their input and output are never read as
+# channels-last.
+_NCHW_TYPES: tuple[type[nn.Module], ...] = (
+    nn.modules.conv._ConvNd,
+    nn.modules.pooling._MaxPoolNd,
+    nn.modules.pooling._AvgPoolNd,
+    nn.modules.pooling._AdaptiveAvgPoolNd,
+    nn.modules.pooling._AdaptiveMaxPoolNd,
+    nn.modules.batchnorm._BatchNorm,
+    nn.modules.instancenorm._InstanceNorm,
+    nn.GroupNorm,
+    nn.LocalResponseNorm,
+    nn.Upsample,
+    nn.PixelShuffle,
+    nn.PixelUnshuffle,
+)
+
+
+def _acts_on_last_axis(mod: nn.Module, x: torch.Tensor | None) -> bool:
+    """Whether ``mod`` mixes or normalises along the last axis of ``x`` (a ``Linear``, a
+    ``LayerNorm``/``RMSNorm`` over it): the layers that channels-last networks put there."""
+    if isinstance(mod, nn.Linear):
+        return True
+    norms = (nn.LayerNorm, getattr(nn, "RMSNorm", nn.LayerNorm))
+    shape = getattr(mod, "normalized_shape", None)
+    return (
+        isinstance(mod, norms)
+        and x is not None
+        and shape is not None
+        and tuple(shape) == (int(x.shape[-1]),)
+    )
+
+
+class _Trace(NamedTuple):
+    """Where a layer's input comes from (``_Prober._trace``): whether it is ``[N, H, W, C]``
+    (``cl``), its rate, and row notes: how the rate was inferred, how a channels-last layout
+    was told (``layout``), why a map read as ``[N, C, H, W]`` might be channels-last."""
+
+    cl: bool
+    rate: tuple[float, float]
+    rate_note: str | None
+    layout: str | None
+    ambiguous: str | None
+
+
+def _chw(t: torch.Tensor, cl: bool) -> tuple[int, int, int]:
+    """``(C, H, W)`` of a map ``[N, C, H, W]``, or of ``[N, H, W, C]`` with ``cl``."""
+    if cl:
+        return int(t.shape[3]), int(t.shape[1]), int(t.shape[2])
+    return int(t.shape[1]), int(t.shape[2]), int(t.shape[3])
+
+
+def _view_reading(t: torch.Tensor, src: torch.Tensor, src_cl: bool) -> tuple[bool, int, int] | None:
+    """How ``t``, a view of ``src``'s storage, reads the map ``src`` holds: ``(cl, k_y, k_x)``,
+    ``cl`` whether ``t``'s last axis is the channel axis (``src.permute(0, 2, 3, 1)`` of an
+    ``[N, C, H, W]`` map), ``k_y``, ``k_x`` its spatial steps (1 for a slice, ``k`` for a
+    strided slice ``[::k]``); ``None`` where neither reading fits. From the strides, whatever
+    the memory format: the channel axis keeps its stride and each spatial axis steps a whole
+    multiple of its own. Both readings fit only in degenerate cases (axes of one sample):
+    ``src``'s own layout is kept."""
+    st = src.stride()
+    sc, sh, sw = (st[3], st[1], st[2]) if src_cl else (st[1], st[2], st[3])
+    if sh <= 0 or sw <= 0:
+        return None
+    hits = []
+    for cl, (ac, ah, aw) in ((False, (1, 2, 3)), (True, (3, 1, 2))):
+        tc, th, tw = t.stride(ac), t.stride(ah), t.stride(aw)
+        if tc == sc and th > 0 and tw > 0 and th % sh == 0 and tw % sw == 0:
+            hits.append((cl, th // sh, tw // sw))
+    if len(hits) == 2:
+        return hits[0] if hits[0][0] == src_cl else hits[1]
+    return hits[0] if hits else None
 
 
 def _np(t: torch.Tensor) -> np.ndarray:
@@ -807,69 +957,84 @@ class _Prober:
     _seen: list[str] = field(default_factory=list)
     _stored: dict[str, torch.Tensor] = field(default_factory=dict)
     _nl_inputs: dict[str, np.ndarray] = field(default_factory=dict)
-    # Rates of the tensors seen in the first pass: by identity (checked through a weak
-    # reference: ids are reused once a tensor is freed), by storage (views of a map: a slice
-    # that crops it, a strided slice that decimates it, a permutation), the latest per spatial
-    # size for tensors no hooked module produced (a residual sum, a concatenation), and the
-    # latest map of all (for a size seen nowhere before: a functional resampling, or a crop).
+    # Rates and layouts of the tensors seen in the first pass: by identity (checked through a
+    # weak reference: ids are reused once a tensor is freed), by storage (views of a map: a
+    # slice that crops it, a strided slice that decimates it, a permutation to channels-last),
+    # the latest per spatial size for tensors no hooked module produced (a residual sum, a
+    # concatenation), the latest map of all (for a size seen nowhere before: a functional
+    # resampling, or a crop that copies), and the [C, H, W] shapes of all (channels-last ones
+    # permuted: the layout of a copy is read from its shape).
     _rate_of: dict[int, tuple[object, tuple[float, float]]] = field(default_factory=dict)
     _rate_by_size: dict[tuple[int, int], tuple[float, float]] = field(default_factory=dict)
-    _by_storage: dict[int, list[tuple[object, tuple[float, float], tuple[int, int], tuple]]] = (
-        field(default_factory=dict)
+    _by_storage: dict[int, list[tuple[object, tuple[float, float], bool]]] = field(
+        default_factory=dict
     )
     _latest: tuple[tuple[int, int], tuple[float, float]] | None = None
+    _shapes: set[tuple[int, int, int]] = field(default_factory=set)
     # Tensors whose last axis is the channel axis, [N, H, W, C] (weak references by id).
     _channels_last: dict[int, object] = field(default_factory=dict)
 
     def _remember_rate(self, t: torch.Tensor, rate: tuple[float, float], cl: bool = False) -> None:
-        dims = (1, 2) if cl else (2, 3)
-        hw = (int(t.shape[dims[0]]), int(t.shape[dims[1]]))
+        chw = _chw(t, cl)
+        hw = chw[1:]
         self._rate_of[id(t)] = (weakref.ref(t), rate)
         self._rate_by_size[hw] = rate
         self._latest = (hw, rate)
+        self._shapes.add(chw)
         if cl:
             self._channels_last[id(t)] = weakref.ref(t)
         ptr = _storage_ptr(t)
         if ptr is not None:
-            entry = (weakref.ref(t), rate, (t.stride(dims[0]), t.stride(dims[1])), hw)
-            self._by_storage.setdefault(ptr, []).append(entry)
+            self._by_storage.setdefault(ptr, []).append((weakref.ref(t), rate, cl))
 
     def _is_channels_last(self, t: object) -> bool:
         ref = self._channels_last.get(id(t)) if isinstance(t, torch.Tensor) else None
         return ref is not None and ref() is t
 
-    def _input_rate(
-        self, x: torch.Tensor | None, cl: bool = False
-    ) -> tuple[tuple[float, float], str | None]:
-        """The rate of a layer's input ``x`` and, where it had to be guessed, a row note.
+    def _trace(self, x: torch.Tensor | None) -> _Trace:
+        """The layout and rate of a layer's input ``x``, with row notes where they were inferred.
 
-        In order: the tensor a hooked module produced (or the network input); a view into the
-        storage of such a map (a slice ``x[..., a:b, c:d]`` crops: its rate; a strided slice
-        ``x[..., ::k, ::k]`` decimates: the rate over ``k``); the latest map of the same size
-        (a residual sum, a concatenation); else the size ratio ``r`` to the latest map, per
-        axis: a resampling by a whole factor ``k >= 2`` when the size is that of the latest
-        map times ``k`` or divided by it (within ``2k`` samples: valid padding, ceil mode),
-        otherwise a crop (a U-Net skip cropped in ``forward``, ``F.pad`` with negative padding):
-        the latest map's rate, with a note. A crop does not resample: taken as a size ratio
-        (``48/64 = 0.75``) it scored an exactly equivariant layer at 18 dB.
+        In order:
+
+        - the tensor a hooked module produced (or the network input): its own layout and rate;
+        - a view into the storage of such a map, read from the strides (``_view_reading``): a
+          ``permute(0, 2, 3, 1)`` of an ``[N, C, H, W]`` map is channels-last (ConvNeXt's
+          ``LayerNorm``/``Linear``/``GELU``), a slice ``x[..., a:b, c:d]`` crops (the map's
+          rate, a note), a strided slice ``x[..., ::k, ::k]`` decimates (the rate over ``k``);
+        - any other tensor (a copy): channels-last only if its shape is that of a measured map
+          permuted to ``[N, H, W, C]`` and no ``[N, C, H, W]`` reading fits it (a measured map
+          of that shape or spatial size); where both fit (square maps) it is read as
+          ``[N, C, H, W]`` with a note. Its rate: that of the latest map of the same spatial
+          size (a residual sum, a concatenation), else its size against the latest map's
+          (``_size_rate``), with a note. A layer acting on the last axis of an ``[N, C, H, W]``
+          map (a ``LayerNorm(W)``, a ``Linear`` along the rows) says nothing about the layout.
         """
-        if x is None or x.ndim != 4:
-            return (1.0, 1.0), None
+        if x is None or not isinstance(x, torch.Tensor) or x.ndim != 4:
+            return _Trace(False, (1.0, 1.0), None, None, None)
         entry = self._rate_of.get(id(x))
         if entry is not None and entry[0]() is x:
-            return entry[1], None
-        dims = (1, 2) if cl else (2, 3)
-        size = (int(x.shape[dims[0]]), int(x.shape[dims[1]]))
+            cl = self._is_channels_last(x)
+            how = "its input is the [N, H, W, C] output of a channels-last layer" if cl else None
+            return _Trace(cl, entry[1], None, how, None)
         ptr = _storage_ptr(x)
-        for ref, rate, (sy, sx), src_hw in reversed(self._by_storage.get(ptr, []) if ptr else []):
+        for ref, rate, src_cl in reversed(self._by_storage.get(ptr, []) if ptr else []):
             src = ref()
-            if src is None or sy <= 0 or sx <= 0:
+            reading = _view_reading(x, src, src_cl) if src is not None else None
+            if reading is None:
                 continue
-            xy, xx = x.stride(dims[0]), x.stride(dims[1])
-            if xy > 0 and xx > 0 and xy % sy == 0 and xx % sx == 0:
-                ky, kx = xy // sy, xx // sx
-                if (ky, kx) == (1, 1) and size == src_hw:
-                    return rate, None
+            cl, ky, kx = reading
+            how = None
+            if cl:
+                how = (
+                    f"its input {tuple(x.shape)} is a view of the [N, H, W, C] output of a "
+                    "channels-last layer"
+                    if src_cl
+                    else f"its input {tuple(x.shape)} is a permuted view of the [N, C, H, W] "
+                    f"map {tuple(src.shape)} of a measured layer"
+                )
+            size, src_hw = _chw(x, cl)[1:], _chw(src, src_cl)[1:]
+            note = None
+            if (ky, kx) != (1, 1) or size != src_hw:
                 what = (
                     "a crop (a slice in a forward), which keeps the rate"
                     if (ky, kx) == (1, 1)
@@ -879,21 +1044,57 @@ class _Prober:
                     f"its input {size[0]}x{size[1]} is a view of a {src_hw[0]}x{src_hw[1]} map "
                     f"at rate {rate_text(*rate)}: taken as {what}"
                 )
-                return (rate[0] / ky, rate[1] / kx), note
+            return _Trace(cl, (rate[0] / ky, rate[1] / kx), note, how, None)
+        d1, d2, d3 = (int(v) for v in x.shape[1:])
+        cl_fits = (d3, d1, d2) in self._shapes
+        nchw_fits = (d1, d2, d3) in self._shapes or (d2, d3) in self._rate_by_size
+        cl = cl_fits and not nchw_fits
+        how = ambiguous = None
+        if cl:
+            how = (
+                f"its input {tuple(x.shape)}, no view of a measured map, has the shape of the "
+                f"[N, C, H, W] map (N, {d3}, {d1}, {d2}) permuted, and no [N, C, H, W] reading "
+                "fits it"
+            )
+        elif cl_fits:
+            ambiguous = (
+                f"layout ambiguous: its input {tuple(x.shape)}, no view of a measured map, reads "
+                f"as [N, C, H, W] and as a {d1}x{d2} map with {d3} channels in [N, H, W, C] "
+                "alike; measured as [N, C, H, W]. If the layer sees channels-last maps, "
+                "permute a view (x.permute(0, 2, 3, 1), not .contiguous()) so that the probe "
+                "can tell"
+            )
+        rate, note = self._size_rate((d1, d2) if cl else (d2, d3))
+        return _Trace(cl, rate, note, how, ambiguous)
+
+    def _size_rate(self, size: tuple[int, int]) -> tuple[tuple[float, float], str | None]:
+        """The rate of a map of ``size`` that is neither a measured layer's map nor a view of
+        one: that of the latest map of the same size (a residual sum, a concatenation), else
+        the size ratio ``r`` to the latest map times its rate (a whole factor ``k >= 2`` where
+        the size is the latest's times ``k`` or divided by it within ``2k`` samples: valid
+        padding, ceil mode), with a note. Sizes alone cannot tell a resampling from a crop
+        that copies (``.contiguous()``, ``F.pad`` with negative padding): it is read as a
+        resampling, as is any functional ``F.interpolate``; a crop by slicing is a view and
+        keeps its rate (``_trace``)."""
         if size in self._rate_by_size:
             return self._rate_by_size[size], None
         if self._latest is None:
             return (size[0] / self.h_net, size[1] / self.w_net), None
         (hl, wl), (ry, rx) = self._latest
         fy, fx = _resampling_factor(size[0], hl), _resampling_factor(size[1], wl)
-        if fy is not None and fx is not None:
-            return (ry * fy, rx * fx), None
-        note = (
-            f"its input {size[0]}x{size[1]} is no map a measured layer produced, nor a whole "
-            f"factor of the latest one ({hl}x{wl}, rate {rate_text(ry, rx)}): taken as a crop "
-            "of it (a slice or negative padding in a forward), which keeps the rate"
+        rate = (
+            ry * (size[0] / hl if fy is None else fy),
+            rx * (size[1] / wl if fx is None else fx),
         )
-        return (ry, rx), note
+        note = (
+            f"its input {size[0]}x{size[1]} is neither a measured layer's map nor a view of one "
+            f"(a functional resampling or a copy): its rate {rate_text(*rate)} is inferred from "
+            f"its size against the latest map ({hl}x{wl}, rate {rate_text(ry, rx)}). A crop "
+            "that copies (.contiguous(), F.pad with negative padding) is misread so, as a "
+            "resampling: crop by slicing without copying (x[..., a:b, c:d]), which the probe "
+            "reads as a crop that keeps the rate"
+        )
+        return rate, note
 
     def log(self, msg: str) -> None:
         if self.progress:
@@ -906,19 +1107,31 @@ class _Prober:
         x = args[0]
         if isinstance(x, torch.Tensor) and x.ndim == 4:
             acc = self.accs.get(key)
-            cl = acc.channels_last if acc is not None else self._channels_last_in(info, x)
+            if acc is not None:
+                cl = acc.channels_last_in
+            else:
+                cl = not isinstance(info.module, _NCHW_TYPES) and self._trace(x).cl
             self._nl_inputs[key] = _np(x.permute(0, 3, 1, 2) if cl else x)
 
-    def _channels_last_in(self, info: LayerInfo, x: torch.Tensor) -> bool:
-        """Whether a layer sees ``x`` as ``[N, H, W, C]``: a ``Linear`` or a ``LayerNorm`` over
-        the last axis (they act on it: it holds the channels), or a module fed a tensor that
-        such a layer produced (a GELU between two ``Linear`` layers, ConvNeXt style)."""
-        mod = info.module
-        if isinstance(mod, nn.Linear):
+    def _out_layout(self, x: torch.Tensor | None, cl_in: bool, out: torch.Tensor) -> bool:
+        """Whether a layout-agnostic layer's output is channels-last: the layout of its input
+        where it returns it or a tensor of its shape (a ``LayerNorm``, a ``GELU``), also where
+        it keeps the three leading axes of a channels-last input (a ``Linear(C, 4C)``); the
+        reading of its strides where it returns a view of its input (a ``Permute`` module);
+        otherwise as any input would be read (``_trace``)."""
+        if x is None:
+            return False
+        if out is x:
+            return cl_in
+        if _storage_ptr(out) is not None and _storage_ptr(out) == _storage_ptr(x):
+            reading = _view_reading(out, x, cl_in)
+            if reading is not None:
+                return reading[0]
+        if out.shape == x.shape:
+            return cl_in
+        if cl_in and out.shape[:3] == x.shape[:3]:
             return True
-        if isinstance(mod, nn.LayerNorm) and tuple(mod.normalized_shape) == (x.shape[-1],):
-            return True
-        return self._is_channels_last(x)
+        return self._trace(out).cl
 
     def on_output(self, key: str, info: LayerInfo, args: tuple, out: object) -> None:
         out = _layer_output(info, out)
@@ -933,54 +1146,61 @@ class _Prober:
             return
         x0 = args[0] if args and isinstance(args[0], torch.Tensor) else None
         if self._first:
-            # [N, H, W, C] in and out: measured as [N, C, H, W] (the same shape in and out).
-            cl = (
-                x0 is not None
-                and x0.ndim == 4
-                and x0.shape == out.shape
-                and self._channels_last_in(info, x0)
-            ) or (isinstance(info.module, nn.Linear) and x0 is not None and x0.ndim == 4)
-            raw_out = out
-            if cl:
-                out = out.permute(0, 3, 1, 2)
-                x0 = x0.permute(0, 3, 1, 2) if x0 is not None else None
-            in_hw = tuple(x0.shape[-2:]) if x0 is not None and x0.ndim == 4 else None
-            rate_in, rate_note = self._input_rate(args[0] if cl else x0, cl)
-            rate = layer_rate(info.module, rate_in, in_hw, tuple(out.shape[-2:]))
-            self._remember_rate(raw_out, rate, cl)
+            x4 = x0 if x0 is not None and x0.ndim == 4 else None
+            tr = self._trace(x4)
+            if isinstance(info.module, _NCHW_TYPES):  # [N, C, H, W] by definition
+                cl_in = cl_out = False
+                ambiguous = None
+            else:
+                cl_in = tr.cl
+                cl_out = self._out_layout(x4, cl_in, out)
+                # Only where the layout could matter: a layer acting on the last axis, or a
+                # network with channels-last maps (square maps are common elsewhere).
+                ambiguous = (
+                    tr.ambiguous
+                    if self._channels_last or _acts_on_last_axis(info.module, x4)
+                    else None
+                )
+            x_n = x4.permute(0, 3, 1, 2) if cl_in and x4 is not None else x4
+            o_n = out.permute(0, 3, 1, 2) if cl_out else out
+            in_hw = tuple(x_n.shape[-2:]) if x_n is not None else None
+            rate = layer_rate(info.module, tr.rate, in_hw, tuple(o_n.shape[-2:]))
+            self._remember_rate(out, rate, cl_out)
             self.accs[key] = _Acc(
                 type=info.type,
-                in_shape=tuple(x0.shape[1:]) if x0 is not None else (),
-                out_shape=tuple(out.shape[1:]),
+                in_shape=tuple(x_n.shape[1:]) if x_n is not None else (),
+                out_shape=tuple(o_n.shape[1:]),
                 rate=rate[0],
                 rate_w=rate[1],
                 fixed_size=isinstance(info.module, nn.AdaptiveAvgPool2d | nn.AdaptiveMaxPool2d),
-                channels_last=cl,
+                channels_last=cl_out,
+                channels_last_in=cl_in,
             )
             self.order.append(key)
-            if rate_note:
-                self.accs[key].notes.setdefault(rate_note, None)
-            if cl:
-                how = (
-                    f"{info.type} acts on the last axis of its [N, H, W, C] input"
-                    if isinstance(info.module, nn.Linear | nn.LayerNorm)
-                    else "its input is the [N, H, W, C] output of a Linear or LayerNorm"
-                )
-                self.accs[key].notes.setdefault(
-                    f"channels-last map: {how} {tuple(args[0].shape)}, so its maps are "
-                    "measured as [N, C, H, W] (shapes shown so)"
-                    + (
-                        "; the downsampling measure does not apply to it"
-                        if self.do_down and info.downsampling
-                        else ""
-                    ),
-                    None,
-                )
-            if self.do_down and in_hw is not None and _unmeasured_rate_drop(info, rate_in, rate):
+            notes = self.accs[key].notes
+            if tr.rate_note:
+                notes.setdefault(tr.rate_note, None)
+            if ambiguous:
+                notes.setdefault(ambiguous, None)
+            if cl_in or cl_out:
+                if cl_in and cl_out:
+                    text = f"channels-last map: {tr.layout}, so its maps are measured as "
+                    text += "[N, C, H, W] (shapes shown so)"
+                elif cl_in:
+                    text = f"channels-last input: {tr.layout}; measured as [N, C, H, W] "
+                    text += f"(shape shown so), its output {tuple(out.shape)} as it is"
+                else:
+                    text = f"channels-last output: its output {tuple(out.shape)} is its "
+                    text += "[N, C, H, W] input permuted to [N, H, W, C], measured as "
+                    text += "[N, C, H, W] (shape shown so)"
+                if self.do_down and info.downsampling:
+                    text += "; the downsampling measure does not apply to it"
+                notes.setdefault(text, None)
+            if self.do_down and in_hw is not None and _unmeasured_rate_drop(info, tr.rate, rate):
                 # The root module cannot be named: wrapped, it becomes the module '0'.
                 name = repr(info.name) if info.name else "'0' of nn.Sequential(model)"
-                self.accs[key].notes.setdefault(
-                    f"lowers the sample rate ({rate_text(*rate_in)} → {rate_text(*rate)}) but "
+                notes.setdefault(
+                    f"lowers the sample rate ({rate_text(*tr.rate)} → {rate_text(*rate)}) but "
                     f"is not a known downsampling module ({info.type}); name {name} in "
                     "downsampling_layers (--downsampling-layers) to measure its aliasing",
                     None,
@@ -992,14 +1212,15 @@ class _Prober:
             )
         self._seen.append(key)
         acc = self.accs[key]
-        if acc.channels_last and not self._first:  # permuted above in the first chunk
+        if acc.channels_last:
             out = out.permute(0, 3, 1, 2)
-            x0 = x0.permute(0, 3, 1, 2) if x0 is not None and x0.ndim == 4 else None
+        if acc.channels_last_in and x0 is not None and x0.ndim == 4:
+            x0 = x0.permute(0, 3, 1, 2)
         eq1 = None
         if (
             self.do_down
             and info.downsampling
-            and not acc.channels_last
+            and not (acc.channels_last or acc.channels_last_in)
             and x0 is not None
             and x0.ndim == 4
         ):
@@ -1023,7 +1244,7 @@ class _Prober:
                     info.module,
                     self.oversample,
                     circular=self.circular,
-                    channels_last=acc.channels_last,
+                    channels_last=acc.channels_last_in,
                 ),
             )
         if self.do_eq:
@@ -1057,6 +1278,7 @@ class _Prober:
         self._rate_of.clear()
         self._by_storage.clear()
         self._channels_last.clear()
+        self._shapes.clear()
         self._latest = None
         self._nl_inputs.clear()
         if self._first and not self.order:
@@ -1296,11 +1518,19 @@ def probe_model(
     A layer's rate (the report's ``rate`` and ``rate_w`` columns, relative to the input's) is
     followed through the network from the layers' structure (:func:`layer_rate`: strides, else
     size ratios), so a layer that crops (``padding=0``) keeps its stride's spacing and an
-    exactly equivariant one scores as such; a tensor cropped in a ``forward`` (a slice, a
-    U-Net skip) keeps its map's rate (a row note says so). Layers whose maps are
-    channels-last, ``[N, H, W, C]`` (``Linear``, ``LayerNorm`` over the last axis and the
-    modules they feed, ConvNeXt style), are measured permuted to ``[N, C, H, W]`` (a row note);
-    layers returning a tuple of maps are not measured (a report note).
+    exactly equivariant one scores as such. Tensors made in a ``forward`` are followed by
+    evidence (``_Prober._trace``): a slice of a map without copying (a U-Net skip cropped as
+    ``x[..., a:b, c:d]``) keeps its rate, a strided slice divides it (row notes say so); any
+    other tensor of a new size (``F.interpolate``, an FFT resampling, but also a crop that
+    copies: ``.contiguous()``, ``F.pad`` with negative padding) gets its size ratio to the
+    latest map, with a row note saying so. Maps are channels-last, ``[N, H, W, C]``, only on
+    layout evidence: a ``permute(0, 2, 3, 1)`` view of a measured map (ConvNeXt's
+    ``LayerNorm``/``Linear``/``GELU``), the layers that keep such a layout, or a copy whose
+    shape only a permuted map explains; they are measured permuted to ``[N, C, H, W]`` (a row
+    note). A ``LayerNorm`` or ``Linear`` acting on the last axis of an ``[N, C, H, W]`` map
+    (along the rows) stays ``[N, C, H, W]``; a copy that both readings explain (square maps)
+    is read as ``[N, C, H, W]`` with a note. Layers returning a tuple of maps are not measured
+    (a report note).
 
     **Which shifts (``circular``).** ``circular=True`` (default) rolls the input (integer
     shifts) or shifts it with the periodic band-limited FFT shift (fractional), and compares
