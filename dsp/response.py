@@ -546,6 +546,21 @@ class FiguresOfMerit:
         return out
 
 
+def _scaled_grid_gain(h: np.ndarray, n: int, scale: float) -> np.ndarray:
+    """``|H(scale · k fs / (2 (n − 1)))|`` for ``k = 0 … n − 1`` (``0 <= scale <= 1``): the 1D
+    response along one axis of a ray's grid, scaled by that axis's direction cosine. ``scale``
+    1: one real FFT (the grid is ``k fs / M``, ``M = 2 (n − 1)``); 0: ``|H(0)|``; otherwise a
+    chirp-z transform (``scipy.signal.czt``, ``O((n + numtaps) log)``), the DTFT on a uniform
+    grid of any spacing. The phase origin does not matter: magnitudes only."""
+    if scale == 1.0:
+        return np.abs(sp_fft.rfft(h, n=2 * (n - 1)))
+    if scale == 0.0:
+        return np.full(n, abs(float(np.sum(h))))
+    from scipy.signal import czt
+
+    return np.abs(czt(h, m=n, w=np.exp(-1j * np.pi * scale / (n - 1)), a=1.0))
+
+
 # The numerical floor's margin over float64's rounding level eps sqrt(N) max|h| (see
 # FiguresOfMerit.numerical_floor_db): a peak above it is at least 16 times the rounding noise,
 # so within 20 log10(1 + 1/16) = 0.53 dB of the taps' true peak.
@@ -635,6 +650,7 @@ def figures_of_merit(
     passband: float | None = None,
     angle_deg: float = 0.0,
     n_freqs: int = 4096,
+    separable: bool = False,
 ) -> FiguresOfMerit:
     """Measure a low-pass filter: ripple, attenuation, -6/-3 dB points, transition band.
 
@@ -672,7 +688,15 @@ def figures_of_merit(
     passband : float, optional
         Passband edge for the ripple, in ``[0, cutoff]``.
     angle_deg : float
-        Slice direction for a 2D filter, degrees (ignored for 1D taps).
+        Slice direction for a 2D filter, degrees (ignored for 1D taps unless ``separable``).
+    separable : bool
+        With 1D taps ``h``: measure the 2D filter ``outer(h, h)`` along the slice without
+        forming it, from ``H(r cos a, r sin a) = H_1(r cos a) H_1(r sin a)``: the same figures
+        as passing ``np.outer(h, h)`` (to rounding), at the cost of the 1D filter (chirp-z
+        transforms, ``O(M log M)``) instead of ``O(M numtaps²)`` direct 2D sums. The numerical
+        floor is then that of the two 1D passes (twice the 1D filter's), as when the filter
+        is applied separably, not that of a formed 2D array (whose rounding noise grows with
+        its ``numtaps²`` taps).
     n_freqs : int
         Number of dense samples, at least 16 (raised to ``8 * numtaps + 1`` for long filters, so
         that every sidelobe gets about 16 samples).
@@ -698,16 +722,37 @@ def figures_of_merit(
         passband = check_real("passband", passband, low=0.0, high=cutoff)
     angle = check_real("angle_deg", angle_deg)
     n_freqs = check_int("n_freqs", n_freqs, minimum=16)
-    # At least ~16 samples per sidelobe (lobes are about fs / numtaps wide).
-    n_freqs = max(n_freqs, 8 * max(h.shape) + 1)
+    # At least ~16 samples per sidelobe: lobes are about fs / L wide, L the taps' extent along
+    # the measured direction (numtaps for 1D taps; off the axes of a 2D filter up to √2 more).
+    if h.ndim == 2 or separable:
+        ny, nx = (h.size, h.size) if separable else h.shape
+        ca, sa = abs(math.cos(math.radians(angle))), abs(math.sin(math.radians(angle)))
+        extent = math.ceil((nx - 1) * ca + (ny - 1) * sa + 1 - 1e-9)
+    else:
+        extent = h.size
+    n_freqs = max(n_freqs, 8 * extent + 1)
 
+    if separable and h.ndim != 1:
+        raise ValueError(
+            f"separable=True needs 1D taps h (the 2D filter is outer(h, h)), got {h.ndim}D"
+        )
+    two_d = h.ndim == 2 or separable
     dc = float(np.sum(h))
-    if h.ndim == 1:
+    # Size and largest tap of the 2D array measured (outer(h, h) when separable): the floor.
+    size, peak_tap = h.size, float(np.max(np.abs(h)))
+    if separable:
+        c, s = math.cos(math.radians(angle)), math.sin(math.radians(angle))
+
+        def response(f: np.ndarray) -> np.ndarray:
+            return dtft(h, f * c, fs) * dtft(h, f * s, fs)
+
+        angle_out: float | None = angle
+    elif h.ndim == 1:
 
         def response(f: np.ndarray) -> np.ndarray:
             return dtft(h, f, fs)
 
-        angle_out: float | None = None
+        angle_out = None
     else:
         c, s = math.cos(math.radians(angle)), math.sin(math.radians(angle))
 
@@ -717,15 +762,22 @@ def figures_of_merit(
         angle_out = angle
     if dc == 0:
         raise ValueError("h has zero DC gain; figures relative to DC are undefined")
-    floor_gain = _FLOOR_MARGIN * np.finfo(np.float64).eps * math.sqrt(h.size)
-    floor_gain *= float(np.max(np.abs(h))) / abs(dc)
+    floor_gain = _FLOOR_MARGIN * np.finfo(np.float64).eps * math.sqrt(size)
+    floor_gain *= peak_tap / abs(dc)
+    if separable:
+        # |H1(a) H1(b)| with |H1| <= about 1 carries at most the two factors' rounding noise.
+        floor_gain *= 2.0
+        dc *= dc
     floor_db = -20.0 * math.log10(floor_gain)
 
     def gain(f: np.ndarray) -> np.ndarray:
         return np.abs(response(f)) / abs(dc)
 
     f = np.linspace(0.0, fs / 2, n_freqs)
-    if h.ndim == 1:
+    if separable:
+        g = _scaled_grid_gain(h, n_freqs, abs(c)) * _scaled_grid_gain(h, n_freqs, abs(s))
+        g /= abs(dc)
+    elif h.ndim == 1:
         # The grid is k·fs/M with M = 2 (n_freqs − 1) >= numtaps, where one real FFT of the
         # zero-padded taps is the exact DTFT: O(M log M) instead of the direct O(M · numtaps),
         # which took minutes for 10⁴-tap filters.
@@ -769,7 +821,7 @@ def figures_of_merit(
         return 0.0 - 20.0 * math.log10(peak), False
 
     atten, at_floor = attenuation(stopband)
-    if h.ndim == 2:
+    if two_d:
         # The ray leaves the square max(|f_x|, |f_y|) < stopband where its larger component
         # reaches the edge.
         edge_sq = stopband / max(abs(c), abs(s))

@@ -285,12 +285,18 @@ def run(args: argparse.Namespace) -> int:
         # A separable filter drawn in 2D is outer(h, h), whose diagonal is far weaker than its
         # axes (21 vs 55 dB for --numtaps 12 --cutoff 16 --width 20 --fs 64): the figures
         # must show both directions, as for --radial. Its 0 degree slice equals the 1D figures.
-        measured, angles = (taps if two_d else np.outer(taps, taps)), (0.0, 45.0)
+        # (outer(h, h) measured without forming it: its slices are products of 1D responses.)
+        angles, separable = (0.0, 45.0), not two_d
     else:
-        measured, angles = taps, (0.0,)
+        angles, separable = (0.0,), False
     figures = [
         figures_of_merit(
-            measured, spec.cutoff, stopband=spec.stopband, fs=spec.fs, angle_deg=a
+            taps,
+            spec.cutoff,
+            stopband=spec.stopband,
+            fs=spec.fs,
+            angle_deg=a,
+            separable=separable,
         ).to_dict()
         for a in angles
     ]

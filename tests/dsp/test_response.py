@@ -641,6 +641,51 @@ def test_square_edge_attenuation_of_a_separable_slice(angle):
         assert fom.stopband_attenuation_square_db == fom.stopband_attenuation_db
 
 
+@pytest.mark.parametrize("angle", [0.0, 30.0, 45.0, 90.0, 135.0, -20.0])
+def test_separable_figures_measure_outer_h_h_without_forming_it(angle):
+    # The slices of outer(h, h) are products of 1D responses: the same figures as the 2D array
+    # (chirp-z grid instead of direct 2D sums), and both against scipy on a dense grid.
+    fs, fc, width = 2.0, 0.3, 0.1
+    h = firwin_lowpass(31, fc, width=width, fs=fs)
+    want = figures_of_merit(np.outer(h, h), fc, width=width, fs=fs, angle_deg=angle).to_dict()
+    got = figures_of_merit(h, fc, width=width, fs=fs, angle_deg=angle, separable=True).to_dict()
+    assert got.keys() == want.keys()
+    # The floors differ (two 1D passes against a formed 2D array), far below these figures.
+    assert min(got.pop("numerical_floor_db"), want.pop("numerical_floor_db")) > 200
+    for key, value in want.items():
+        if isinstance(value, float):
+            assert got[key] == pytest.approx(value, rel=1e-7, abs=1e-9), key
+        else:
+            assert got[key] == value, key
+    c, s = abs(math.cos(math.radians(angle))), abs(math.sin(math.radians(angle)))
+    r = np.linspace(fc + width / 2, fs / 2, 40001)
+    gain = np.abs(ss.freqz(h, 1, worN=r * c, fs=fs)[1] * ss.freqz(h, 1, worN=r * s, fs=fs)[1])
+    assert got["stopband_attenuation_db"] == pytest.approx(-20 * np.log10(gain.max()), abs=0.01)
+
+
+def test_separable_figures_of_a_long_filter_and_bad_input():
+    # 4001 taps: the 2D array would hold 16 M taps and its direct slice sums 5·10^11 terms;
+    # the separable path measures it like the 1D filter (the 0 degree slice is the 1D response
+    # times the DC gain: the same in dB), and its diagonal like the 1D filter at r / sqrt 2
+    # (independent: scipy on a dense grid).
+    h = firwin_lowpass(4001, 0.3, width=0.002)
+    one = figures_of_merit(h, 0.3, width=0.002)
+    sep = figures_of_merit(h, 0.3, width=0.002, angle_deg=0.0, separable=True)
+    assert not sep.stopband_at_floor and 60 < sep.stopband_attenuation_db < 100
+    assert sep.stopband_attenuation_db == pytest.approx(one.stopband_attenuation_db, abs=1e-6)
+    assert sep.f_6db == pytest.approx(one.f_6db, rel=1e-9)
+    diag = figures_of_merit(h, 0.3, width=0.002, angle_deg=45.0, separable=True)
+    edge = 0.301 * math.sqrt(2)
+    assert diag.stopband_edge_square == pytest.approx(edge)
+    r = np.linspace(edge, 1.0, 200001)
+    gain = np.abs(ss.freqz(h, 1, worN=r / math.sqrt(2), fs=2.0)[1]) ** 2
+    assert diag.stopband_attenuation_square_db == pytest.approx(
+        -20 * np.log10(gain.max()), abs=0.05
+    )
+    with pytest.raises(ValueError, match="separable=True needs 1D taps"):
+        figures_of_merit(np.outer(h[:5], h[:5]), 0.3, width=0.01, separable=True)
+
+
 def test_square_edge_beyond_nyquist_is_nan_and_1d_has_none():
     # --numtaps 12 --cutoff 16 --width 20 --fs 64: along 45 degrees the square's stopband
     # starts at 26 sqrt 2 = 36.8 > 32, and the radial figure (21.3 dB) is transition-band gain.
