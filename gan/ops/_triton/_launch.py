@@ -570,29 +570,3 @@ def split_backward(
         )  # fmt: skip
         del gm  # before the next chunk's is allocated
     return gx
-    per_sample = max(1, c * mh * mw * g.element_size())
-    chunk = max(1, chunk_bytes // per_sample)
-    # Planned with an intermediate sample weighed as the sm_90 instruction counts say (the
-    # default weight would pick 32-blocks here: 303 loop instructions per 1 024 samples
-    # against 64-blocks' ≈ 500 per 4 096).
-    tune_a = tune | {"epilogue_cost": tune.get("epilogue_cost") or SPLIT_EPILOGUE_COST}
-    # The intermediate gradient's rows padded to a multiple of 4 samples (zeros: the kernel
-    # reads samples past the mask's width as clipped), so that the first kernel stores them as
-    # 4-byte pairs and the second reads them 4 at a time (8 bytes in fp16/bf16).
-    mid_pad = (mh, -(-mw // 4) * 4)
-    for i in range(0, n, chunk):
-        j = min(n, i + chunk)
-        # Intermediate tile at o0 (stride 1, no offset); its gradient tile as in the fused
-        # backward: from ceil((o0 − Td + 1) / down).
-        gm = fused(
-            g[i:j], None, hd, not flip, 1.0, hd, False, 1.0, down, 1, (0, 0),
-            (-(td[0] - 1), -(td[1] - 1)), mid_pad, mid_hw, 1, mask[i * c : j * c], gain, slope,
-            None, fp32_precision, tune_a, ident2=True,
-        )  # fmt: skip
-        # dx[o] = up² Σ_m fu_rev[o·up − m + p0] gm[m]: upfirdn2d's form with a = up, b = 1 and
-        # leading padding Tu − 1 − p0.
-        single(
-            gm, hu, not flip, up, 1, (tu[0] - 1 - p0[0], tu[1] - 1 - p0[1]), src_hw,
-            float(up * up), fp32_precision, single_tune, out=gx[i:j], dsum=dsum, vec=4,
-        )  # fmt: skip
-    return gx
