@@ -13,7 +13,9 @@ import importlib
 import os
 import re
 import sys
+import warnings
 from collections.abc import Sequence
+from pathlib import Path
 
 # Subcommand name -> module under aliasfree.commands. Modules must keep top-level imports light
 # (argparse, pathlib): heavy imports belong inside run().
@@ -57,7 +59,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     mod = importlib.import_module(f"aliasfree.commands.{COMMANDS[args.command]}")
     try:
-        return int(mod.run(args) or 0)
+        with warnings.catch_warnings():
+            warnings.showwarning = _warning_printer(args.command)
+            return int(mod.run(args) or 0)
     except ValueError as exc:
         # Bad input: a clear one-line message and exit status 2, as argparse does.
         sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
@@ -82,6 +86,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         # without a traceback; exit status 1 as for other failures.
         print(f"aliasfree {args.command}: error: {_os_error_text(exc)}", file=sys.stderr)
         return 1
+
+
+_PACKAGES = tuple(
+    str(Path(__file__).resolve().parents[1] / p) + os.sep for p in ("aliasfree", "dsp", "gan")
+)
+
+
+def _warning_printer(command: str):
+    """A ``warnings.showwarning`` for the duration of a command: this project's warnings (the
+    library tells a caller something through ``warnings.warn``) as one ``aliasfree COMMAND:
+    warning: ...`` line, like the command's own notes and errors, instead of Python's format
+    with a file name and a source line; other packages' warnings as Python prints them."""
+    default = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if str(Path(filename).resolve()).startswith(_PACKAGES):
+            print(f"aliasfree {command}: warning: {message}", file=file or sys.stderr)
+        else:
+            default(message, category, filename, lineno, file, line)
+
+    return show
 
 
 _LEADING_NAME = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(?=(\[\d+\])? must |=)")

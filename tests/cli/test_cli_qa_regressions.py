@@ -587,3 +587,30 @@ def test_flag_named_leaves_other_messages_alone():
     assert flag_named("other must be >= 2", p, {}) == "other must be >= 2"
     assert flag_named("the num_layers must be", p, {}) == "the num_layers must be"
     assert flag_named("x=True but", p, {"x": "--why"}) == "--why=True but"
+
+
+def test_library_warnings_print_as_one_line_of_the_command(monkeypatch, capsys, recwarn):
+    # A warning the project's code raises during a command (e.g. checkpoint pruning during
+    # training) reads like the command's notes and errors, not like Python's warning format
+    # with a file name and a source line; other packages' warnings go to Python's own handling
+    # (recorded here by pytest).
+    import warnings
+    from pathlib import Path
+
+    import gan
+    from aliasfree.commands import schedule
+
+    inside = str(Path(gan.__file__).parent / "training" / "checkpoint.py")
+
+    def run(args):
+        warnings.warn_explicit("kept 2 checkpoints newer than step 5", UserWarning, inside, 9)
+        warnings.warn_explicit("third party", UserWarning, "/elsewhere/lib.py", 7)
+        return 0
+
+    monkeypatch.setattr(schedule, "run", run)
+    shown_before = warnings.showwarning
+    assert cli.main(["schedule", "--res", "16"]) == 0
+    err = capsys.readouterr().err
+    assert err == "aliasfree schedule: warning: kept 2 checkpoints newer than step 5\n"
+    assert [str(w.message) for w in recwarn] == ["third party"]
+    assert warnings.showwarning is shown_before  # the command's handler only while it runs
