@@ -497,14 +497,14 @@ class FiguresOfMerit:
         The measured stopband peak is at or below the numerical floor: float64 rounding, not
         the design, sets it, and ``stopband_attenuation_db`` holds ``numerical_floor_db``.
     stopband_edge_square : float
-        2D only (NaN for 1D taps): where the slice leaves the square
+        2D only (NaN for 1D taps unless ``separable``): where the slice leaves the square
         ``max(|f_x|, |f_y|) < stopband``, the stopband of a separable filter (REFERENCE §7):
         ``stopband / max(|cos a|, |sin a|)`` for the slice angle ``a``; equal to
         ``stopband_edge`` at 0 degrees, ``sqrt(2) stopband_edge`` at 45 degrees.
     stopband_attenuation_square_db : float
-        2D only: ``-20 log10(max |H| / |H(0)|)`` along the slice over
-        ``[stopband_edge_square, fs / 2]``. NaN for 1D taps and when that edge is at or beyond
-        ``fs / 2`` (the slice never reaches the square's stopband).
+        2D only (as above): ``-20 log10(max |H| / |H(0)|)`` along the slice over
+        ``[stopband_edge_square, fs / 2]``. NaN for 1D taps (unless ``separable``) and when that
+        edge is at or beyond ``fs / 2`` (the slice never reaches the square's stopband).
     stopband_square_at_floor : bool
         As ``stopband_at_floor``, for ``stopband_attenuation_square_db``.
     numerical_floor_db : float
@@ -657,8 +657,8 @@ def figures_of_merit(
     The gain ``|H(f)| / |H(0)|`` is sampled (exact DTFT) on ``n_freqs`` points of
     ``[0, fs / 2]``; crossings are refined by root finding, and the stopband maximum and the
     largest passband deviation (band edges included) by bounded maximisation on the exact
-    response. For a 2D filter (or to measure a 1D filter as the
-    separable ``outer(h, h)``, pass a 2D array) the response is taken along the ray at
+    response. For a 2D filter (or, to measure a 1D filter as the separable ``outer(h, h)``,
+    ``separable=True`` or the 2D array) the response is taken along the ray at
     ``angle_deg`` from the x axis, ``f`` being the radial frequency (still up to ``fs / 2``);
     the 0 and 45 degree slices bracket a separable filter's anisotropy.
 

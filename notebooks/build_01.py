@@ -28,7 +28,9 @@ that signal, not on the pixel grid. This notebook builds the intuition with the 
 
 **Conventions** (see `docs/ARCHITECTURE.md`, `REFERENCE.md` §1–§4). A *rate* `s` is in samples per
 unit length; frequencies are in cycles per unit length, i.e. cycles/sample when `s = 1`. A
-low-pass *cutoff* is its −6 dB point; its *half-width* is half the transition band, so the stopband
+low-pass *cutoff* is its design (ideal-edge) cutoff, the −6 dB point when the transition band lies
+inside (0, s/2) (`dsp.filters` says how closely); its *half-width* is half the transition band, so
+the stopband
 starts at `cutoff + half_width`. Every number quoted in the text below is computed by the cell
 above it. Set `ALIASFREE_NOTEBOOK_FAST=1` to run everything at small sizes.
 """)

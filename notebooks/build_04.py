@@ -26,7 +26,8 @@ is not changed), runs a batch of images and measures, per layer and channel (REF
    input is shifted by one pixel or half a pixel. Photos are not periodic, so the shifts fill
    with zeros and use a local Lanczos-3 kernel, and maps are compared away from their borders
    (`circular=False`; a circular roll would bring the opposite edge in as a seam that dominates
-   the error).
+   the error). The same mode measures items 1 and 2 under a Hann window and on mirror-extended
+   maps, so that a photo's borders do not count as aliasing either.
 
 We compare the three variants of a small ResNet that share the **same weights** (built-in
 examples, `gan.probe.examples`): plain strided convolutions, a `[1,3,3,1]` blur before every
@@ -221,7 +222,8 @@ display(
 
 md(r"""
 The spectra of the layers with the most downsampling aliasing (for rate-lowering layers the
-spectrum of the stride-1 map, with the alias-free band drawn):
+spectrum of the stride-1 map, Hann-windowed as the measure sees it, with the alias-free band
+drawn):
 """)
 
 code(r"""

@@ -68,7 +68,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
         default=None,
         metavar="FILE",
         help='class labels JSON {"labels": [["name.png", class], ...]} with names relative to '
-        "SRC (default: SRC/dataset.json when present); a file with no labels is an error",
+        "SRC (default: SRC/dataset.json when present); a file with no labels is an error, "
+        "and so is a file listed twice with different classes",
     )
     p.add_argument(
         "--no-upscale",

@@ -43,8 +43,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "--cutoff",
         type=float,
         required=True,
-        help="design cutoff (the ideal low-pass's edge), units of --fs, in (0, fs/2); it is "
-        "the -6 dB point when the transition band [cutoff - width/2, cutoff + width/2] lies "
+        help="design cutoff (the ideal low-pass's edge), units of --fs, in (0, fs/2); "
+        "approximately the -6 dB point (within 0.15 width, 0.3 width for --radial; see "
+        "dsp.filters) when the transition band [cutoff - width/2, cutoff + width/2] lies "
         "inside (0, fs/2) (a warning says when not)",
     )
     band = p.add_mutually_exclusive_group(required=True)
@@ -84,7 +85,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument(
         "--json",
         action="store_true",
-        help="print the JSON document (spec, figures, taps) to stdout instead of a table",
+        help="print the JSON document (spec, figures, taps) to stdout instead of a table; "
+        "the figures are dsp.response.FiguresOfMerit.to_dict() (its docstring explains the "
+        "floor flags; the square-edge fields apply to separable filters)",
     )
     p.add_argument(
         "--out",
@@ -225,7 +228,8 @@ def _table(spec: dict, figures: list[dict]) -> str:
         floor = figures[0]["numerical_floor_db"]
         notes.append(
             f">= : the stopband is at the float64 rounding floor of these taps ({floor:.4g} dB, "
-            "16 eps sqrt(taps) max|h| relative to DC): the true attenuation is at least that, "
+            "16 eps sqrt(taps) max|h| relative to DC, twice that for the slices of "
+            "outer(h, h)): the true attenuation is at least that, "
             "and the transition band (whose tolerance lies below the floor) is n/a"
         )
     # Notes wrapped like the rest of the output (the table itself is about 80 columns).

@@ -106,8 +106,9 @@ def plot_worst_spectra(report: ProbeReport, measure: str, k: int = 4):
 
     For rate-lowering layers the spectrum is that of the stride-1 equivalent output and the
     square alias-free band ``|f_x|, |f_y| < 1/(2·stride)`` is outlined (a rectangle for
-    per-axis strides); otherwise it is the layer's output spectrum. The spectra are unwindowed
-    with the mean kept, the conventions of the ``out_of_band`` measure. Layers without a stored
+    per-axis strides); otherwise it is the layer's output spectrum. The spectra follow the
+    conventions of the ``out_of_band`` measure: the mean kept, no window for circular maps, a
+    Hann window on the stride-cropped stride-1 map for non-circular ones. Layers without a stored
     spectrum (e.g. a report read back from JSON, or 1×1 maps) are skipped, and so are layers
     whose fraction ``measure`` is negligible (mean ``<= NEGLIGIBLE_FRACTION``): nothing aliases
     there to show.

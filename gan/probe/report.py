@@ -202,8 +202,9 @@ class Spectrum:
     """Average power spectrum of one layer's map, from ``dsp.spectrum.power_spectrum``.
 
     ``fy``, ``fx``: centred frequency axes in cycles/sample of the map; ``power``: ``[H, W]``,
-    ``mean_{n,c} |DFT_2(x[n, c])|² / (H·W)`` with no window and the mean kept (the conventions
-    of ``dsp.aliasing.out_of_band_energy``, so the power outside the band drawn is what the
+    ``mean_{n,c} |DFT_2(x[n, c])|² / (H·W)`` with the mean kept, no window for circular maps and
+    a Hann window for non-circular rate-lowering layers (the conventions of the ``out_of_band``
+    measure, ``dsp.aliasing.out_of_band_energy``, so the power outside the band drawn is what the
     ``out_of_band`` measure counts). ``cutoff``: for rate-lowering layers the spectrum is that
     of the stride-1 equivalent output and ``cutoff = 1/(2·stride)`` cycles/sample is the edge of
     its alias-free band (a pair ``(1/(2·s_y), 1/(2·s_x))`` when the strides differ between the

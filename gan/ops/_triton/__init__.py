@@ -19,7 +19,8 @@ gain), itself differentiable (double backward for R1 penalties works). ``filtere
 backward is once-differentiable; ``db`` is the sum of ``dx`` over N, H, W, from one fp32
 partial per plane and tile added in a fixed order (bitwise reproducible, unlike atomic adds).
 Variants with ``split_bwd`` run the backward of layers with a large ``up`` in two kernels
-(``_launch.split_backward``), the same function.
+(``_launch.split_backward``), the same function: there the intermediate gradient does go
+through device memory (the forward and every other backward keep it on chip).
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Launchers: plan a call on the host and launch one kernel.
+"""Launchers: plan a call on the host and launch its kernel (``split_backward``: two kernels
+per chunk of samples).
 
 Every function here takes filters as per-axis tap stacks (``_plan.filter_terms``: unflipped,
 unscaled) plus, per stage, whether to read the taps reversed and a scale, so one set of tensors
