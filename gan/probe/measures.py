@@ -118,8 +118,9 @@ def _pick_stride(
     relative mismatch ``‖out_s[1:] − out[:−1]‖ / ‖out[:−1]‖`` where it matches to round-off or
     at least 4 times better than the next; else (a zero-padded or ceil-mode layer, whose border
     samples see the wrapped rows) the one with the most samples ``k`` matching to round-off
-    along the whole of the other axes, if at least twice as many as the next. Otherwise the
-    size ratio rounded (``round(n_in / n_out)``), with a note naming the candidates.
+    along the whole of the other axes, if at least twice as many as the next. Otherwise (also
+    where no candidate gives a finite mismatch: the layer fails on a rolled input or returns
+    zeros) the size ratio rounded (``round(n_in / n_out)``), with a note naming the candidates.
     """
     if not candidates:
         return None, None
@@ -150,7 +151,8 @@ def _pick_stride(
     except Exception:  # a layer that cannot run on a rolled input: undecided
         errs, rows = [math.inf] * len(candidates), [0] * len(candidates)
     by_err = sorted(range(len(candidates)), key=lambda i: errs[i])
-    if errs[by_err[0]] <= 100 * eps or errs[by_err[0]] * 4 <= errs[by_err[1]]:
+    best = errs[by_err[0]]
+    if math.isfinite(best) and (best <= 100 * eps or best * 4 <= errs[by_err[1]]):
         return candidates[by_err[0]], None
     by_rows = sorted(range(len(candidates)), key=lambda i: -rows[i])
     if rows[by_rows[0]] > 0 and rows[by_rows[0]] >= 2 * rows[by_rows[1]]:
@@ -159,7 +161,7 @@ def _pick_stride(
     tried = ", ".join(
         f"{c}: {errs[i]:.2g}, {rows[i]} of {n_out - 1} samples"
         if math.isfinite(errs[i])
-        else f"{c}: failed"
+        else f"{c}: no output to compare (the layer failed or returned zeros)"
         for i, c in enumerate(candidates)
     )
     note = (
@@ -680,6 +682,11 @@ def equivariance_psnr(
     return np.where(alive, db, np.nan)
 
 
+_PAD_TYPES = (
+    nn.ReflectionPad2d, nn.ReplicationPad2d, nn.ZeroPad2d, nn.ConstantPad2d, nn.CircularPad2d
+)  # fmt: skip
+
+
 def layer_rate(
     module: nn.Module,
     rate_in: tuple[float, float],
@@ -692,7 +699,8 @@ def layer_rate(
     A strided ``Conv2d``/``MaxPool2d``/``AvgPool2d`` divides the rate by its stride and a
     ``ConvTranspose2d`` multiplies it, whatever their padding (a stride-2 3×3 convolution
     without padding maps 64 samples to 31 at spacing 2); any other layer whose output has its
-    input's size keeps the rate (an unpadded stride-1 convolution crops, but does not resample);
+    input's size keeps the rate (an unpadded stride-1 convolution crops, but does not resample),
+    and so does a padding module (``ReflectionPad2d`` and its kin: more samples, same spacing);
     an ``Upsample`` with a ``scale_factor`` scales it by that factor (PyTorch samples its input
     at ``k / scale_factor``: 0.5 on 33 samples keeps ``x[::2]``, 16 of them at spacing 2);
     a layer that changes the size otherwise (``Upsample`` to a size, adaptive pooling, a
@@ -710,6 +718,8 @@ def layer_rate(
     if isinstance(module, nn.ConvTranspose2d):
         sy, sx = _pair(module.stride)
         return ry * sy, rx * sx
+    if isinstance(module, _PAD_TYPES):
+        return ry, rx  # padding adds samples at the same spacing: no resampling
     sf = getattr(module, "scale_factor", None) if isinstance(module, nn.Upsample) else None
     if sf is not None and not getattr(module, "recompute_scale_factor", None):
         fy, fx = (float(sf[0]), float(sf[1])) if isinstance(sf, Sequence) else (sf, sf)
@@ -847,6 +857,17 @@ def _resampling_factor(n: int, n_ref: int) -> float | None:
     return 1.0 / k if k >= 2 and abs(n * k - n_ref) < 2 * k else None
 
 
+def _padded_or_cropped(n: int, n_ref: int) -> bool:
+    """Whether a size-``n`` copy of a size-``n_ref`` map is taken as padded or cropped (its
+    rate kept, ``_Prober._size_rate``): the size changed by at most ``max(2, n_ref // 8)``
+    samples (``F.pad(x, (1, 1, 1, 1))`` before an unpadded 3×3 convolution: 32 → 34), and it
+    is not a whole factor of it (``4 → 2``: a resampling)."""
+    if abs(n - n_ref) > max(2, n_ref // 8):
+        return False
+    lo, hi = min(n, n_ref), max(n, n_ref)
+    return n == n_ref or lo < 1 or hi % lo != 0
+
+
 # Modules whose maps are [N, C, H, W] by definition: their input and output are never read as
 # channels-last.
 _NCHW_TYPES: tuple[type[nn.Module], ...] = (
@@ -890,6 +911,9 @@ class _Trace(NamedTuple):
     rate_note: str | None
     layout: str | None
     ambiguous: str | None
+    # The ambiguity is that of the map the input derives from (a layer's output, or a view of
+    # it), not the input's own: the row is noted whatever the layer.
+    inherited: bool = False
 
 
 def _chw(t: torch.Tensor, cl: bool) -> tuple[int, int, int]:
@@ -973,6 +997,11 @@ class _Prober:
     _shapes: set[tuple[int, int, int]] = field(default_factory=set)
     # Tensors whose last axis is the channel axis, [N, H, W, C] (weak references by id).
     _channels_last: dict[int, object] = field(default_factory=dict)
+    # Spatial sizes (H, W) of the measured channels-last maps, with their rates (the latest).
+    _cl_sizes: dict[tuple[int, int], tuple[float, float]] = field(default_factory=dict)
+    # Layers' outputs whose layout derives from an ambiguous reading (_Trace.ambiguous): the
+    # note, by id (with a weak reference), carried to the rows they feed.
+    _ambiguous_of: dict[int, tuple[object, str]] = field(default_factory=dict)
 
     def _remember_rate(self, t: torch.Tensor, rate: tuple[float, float], cl: bool = False) -> None:
         chw = _chw(t, cl)
@@ -983,15 +1012,28 @@ class _Prober:
         self._shapes.add(chw)
         if cl:
             self._channels_last[id(t)] = weakref.ref(t)
+            self._cl_sizes[hw] = rate
         ptr = _storage_ptr(t)
         if ptr is not None:
             self._by_storage.setdefault(ptr, []).append((weakref.ref(t), rate, cl))
+
+    def _ambiguity(self, t: object) -> str | None:
+        entry = self._ambiguous_of.get(id(t)) if isinstance(t, torch.Tensor) else None
+        return entry[1] if entry is not None and entry[0]() is t else None
+
+    def _merged_cl(self, h: int, w: int) -> tuple[int, tuple[int, int], tuple[float, float]] | None:
+        """A measured channels-last map whose ``(H, W)`` is ``(k·h, k·w)``, ``k >= 1`` whole,
+        the latest such: ``(k, (H, W), rate)``, or ``None``."""
+        for (hh, ww), rate in reversed(self._cl_sizes.items()):
+            if h > 0 and w > 0 and hh % h == 0 and ww % w == 0 and hh // h == ww // w:
+                return hh // h, (hh, ww), rate
+        return None
 
     def _is_channels_last(self, t: object) -> bool:
         ref = self._channels_last.get(id(t)) if isinstance(t, torch.Tensor) else None
         return ref is not None and ref() is t
 
-    def _trace(self, x: torch.Tensor | None) -> _Trace:
+    def _trace(self, x: torch.Tensor | None, last_axis: bool = False) -> _Trace:
         """The layout and rate of a layer's input ``x``, with row notes where they were inferred.
 
         In order:
@@ -1004,10 +1046,20 @@ class _Prober:
         - any other tensor (a copy): channels-last only if its shape is that of a measured map
           permuted to ``[N, H, W, C]`` and no ``[N, C, H, W]`` reading fits it (a measured map
           of that shape or spatial size); where both fit (square maps) it is read as
-          ``[N, C, H, W]`` with a note. Its rate: that of the latest map of the same spatial
+          ``[N, C, H, W]`` with a note. In a network with channels-last maps, a copy fed to a
+          layer acting on its last axis (``last_axis``: a ``LayerNorm`` over it, a ``Linear``)
+          that no ``[N, C, H, W]`` reading fits, whose ``(H, W)`` read as ``[N, H, W, C]`` is a
+          measured channels-last map's divided by a whole ``k >= 1`` on both axes (Swin's patch
+          merging: ``cat`` of ``x[..., 0::2, 0::2, :]`` and its like along the channels) is
+          channels-last at that map's rate over ``k``, with a note. Its rate: that of the latest
+          map of the same spatial
           size (a residual sum, a concatenation), else its size against the latest map's
           (``_size_rate``), with a note. A layer acting on the last axis of an ``[N, C, H, W]``
-          map (a ``LayerNorm(W)``, a ``Linear`` along the rows) says nothing about the layout.
+          map (a ``LayerNorm(W)``, a ``Linear`` along the rows) says nothing more about the
+          layout.
+
+        An ambiguous reading (``ambiguous``) is carried to the maps of the layers it feeds and
+        to views of them (``inherited``): their rows get the same note.
         """
         if x is None or not isinstance(x, torch.Tensor) or x.ndim != 4:
             return _Trace(False, (1.0, 1.0), None, None, None)
@@ -1015,7 +1067,8 @@ class _Prober:
         if entry is not None and entry[0]() is x:
             cl = self._is_channels_last(x)
             how = "its input is the [N, H, W, C] output of a channels-last layer" if cl else None
-            return _Trace(cl, entry[1], None, how, None)
+            amb = self._ambiguity(x)
+            return _Trace(cl, entry[1], None, how, amb, amb is not None)
         ptr = _storage_ptr(x)
         for ref, rate, src_cl in reversed(self._by_storage.get(ptr, []) if ptr else []):
             src = ref()
@@ -1044,7 +1097,8 @@ class _Prober:
                     f"its input {size[0]}x{size[1]} is a view of a {src_hw[0]}x{src_hw[1]} map "
                     f"at rate {rate_text(*rate)}: taken as {what}"
                 )
-            return _Trace(cl, (rate[0] / ky, rate[1] / kx), note, how, None)
+            amb = self._ambiguity(src)
+            return _Trace(cl, (rate[0] / ky, rate[1] / kx), note, how, amb, amb is not None)
         d1, d2, d3 = (int(v) for v in x.shape[1:])
         cl_fits = (d3, d1, d2) in self._shapes
         nchw_fits = (d1, d2, d3) in self._shapes or (d2, d3) in self._rate_by_size
@@ -1064,15 +1118,41 @@ class _Prober:
                 "permute a view (x.permute(0, 2, 3, 1), not .contiguous()) so that the probe "
                 "can tell"
             )
+        merged = (
+            self._merged_cl(d1, d2)
+            if last_axis and self._cl_sizes and not cl_fits and not nchw_fits
+            else None
+        )
+        if merged is not None:
+            k, (hh, ww), r = merged
+            rate = (r[0] / k, r[1] / k)
+            how = (
+                f"its input {tuple(x.shape)}, no view of a measured map, is acted on along its "
+                "last axis and no [N, C, H, W] reading fits it; read as [N, H, W, C], its "
+                f"{d1}x{d2} map is the channels-last {hh}x{ww} map's "
+                + ("size" if k == 1 else f"divided by {k}")
+                + " (a concatenation along the channels"
+                + (")" if k == 1 else " of strided slices, a patch merging)")
+            )
+            note = (
+                f"its input {d1}x{d2} (channels-last) is a copy of the {hh}x{ww} channels-last "
+                f"map at rate {rate_text(*r)}"
+                + ("" if k == 1 else f" taken every {k}x{k} samples")
+                + f": rate {rate_text(*rate)}"
+            )
+            return _Trace(True, rate, note, how, None)
         rate, note = self._size_rate((d1, d2) if cl else (d2, d3))
         return _Trace(cl, rate, note, how, ambiguous)
 
     def _size_rate(self, size: tuple[int, int]) -> tuple[tuple[float, float], str | None]:
         """The rate of a map of ``size`` that is neither a measured layer's map nor a view of
         one: that of the latest map of the same size (a residual sum, a concatenation), else
-        the size ratio ``r`` to the latest map times its rate (a whole factor ``k >= 2`` where
-        the size is the latest's times ``k`` or divided by it within ``2k`` samples: valid
-        padding, ceil mode), with a note. Sizes alone cannot tell a resampling from a crop
+        the latest map's rate where the size differs from its by a few samples on both axes
+        (``_padded_or_cropped``: ``F.pad`` before an unpadded convolution, a small crop; the
+        layers it feeds keep that rate, so pads do not compound), else the size ratio ``r`` to
+        the latest map times its rate (a whole factor ``k >= 2`` where the size is the latest's
+        times ``k`` or divided by it within ``2k`` samples: valid padding, ceil mode), with a
+        note. Sizes alone cannot tell a resampling from a crop
         that copies (``.contiguous()``, ``F.pad`` with negative padding): it is read as a
         resampling, as is any functional ``F.interpolate``; a crop by slicing is a view and
         keeps its rate (``_trace``)."""
@@ -1081,6 +1161,13 @@ class _Prober:
         if self._latest is None:
             return (size[0] / self.h_net, size[1] / self.w_net), None
         (hl, wl), (ry, rx) = self._latest
+        if _padded_or_cropped(size[0], hl) and _padded_or_cropped(size[1], wl):
+            note = (
+                f"its input {size[0]}x{size[1]} is neither a measured layer's map nor a view of "
+                f"one: size changed by a few samples against the latest map ({hl}x{wl}, rate "
+                f"{rate_text(ry, rx)}): taken as padding or a crop, rate kept"
+            )
+            return (ry, rx), note
         fy, fx = _resampling_factor(size[0], hl), _resampling_factor(size[1], wl)
         rate = (
             ry * (size[0] / hl if fy is None else fy),
@@ -1110,7 +1197,9 @@ class _Prober:
             if acc is not None:
                 cl = acc.channels_last_in
             else:
-                cl = not isinstance(info.module, _NCHW_TYPES) and self._trace(x).cl
+                cl = not isinstance(info.module, _NCHW_TYPES) and (
+                    self._trace(x, _acts_on_last_axis(info.module, x)).cl
+                )
             self._nl_inputs[key] = _np(x.permute(0, 3, 1, 2) if cl else x)
 
     def _out_layout(self, x: torch.Tensor | None, cl_in: bool, out: torch.Tensor) -> bool:
@@ -1147,7 +1236,7 @@ class _Prober:
         x0 = args[0] if args and isinstance(args[0], torch.Tensor) else None
         if self._first:
             x4 = x0 if x0 is not None and x0.ndim == 4 else None
-            tr = self._trace(x4)
+            tr = self._trace(x4, _acts_on_last_axis(info.module, x4))
             if isinstance(info.module, _NCHW_TYPES):  # [N, C, H, W] by definition
                 cl_in = cl_out = False
                 ambiguous = None
@@ -1158,7 +1247,7 @@ class _Prober:
                 # network with channels-last maps (square maps are common elsewhere).
                 ambiguous = (
                     tr.ambiguous
-                    if self._channels_last or _acts_on_last_axis(info.module, x4)
+                    if tr.inherited or self._channels_last or _acts_on_last_axis(info.module, x4)
                     else None
                 )
             x_n = x4.permute(0, 3, 1, 2) if cl_in and x4 is not None else x4
@@ -1166,6 +1255,8 @@ class _Prober:
             in_hw = tuple(x_n.shape[-2:]) if x_n is not None else None
             rate = layer_rate(info.module, tr.rate, in_hw, tuple(o_n.shape[-2:]))
             self._remember_rate(out, rate, cl_out)
+            if ambiguous:  # its layout follows its input's reading (not an [N, C, H, W] type)
+                self._ambiguous_of[id(out)] = (weakref.ref(out), ambiguous)
             self.accs[key] = _Acc(
                 type=info.type,
                 in_shape=tuple(x_n.shape[1:]) if x_n is not None else (),
@@ -1279,6 +1370,8 @@ class _Prober:
         self._by_storage.clear()
         self._channels_last.clear()
         self._shapes.clear()
+        self._cl_sizes.clear()
+        self._ambiguous_of.clear()
         self._latest = None
         self._nl_inputs.clear()
         if self._first and not self.order:
@@ -1521,16 +1614,20 @@ def probe_model(
     exactly equivariant one scores as such. Tensors made in a ``forward`` are followed by
     evidence (``_Prober._trace``): a slice of a map without copying (a U-Net skip cropped as
     ``x[..., a:b, c:d]``) keeps its rate, a strided slice divides it (row notes say so); any
-    other tensor of a new size (``F.interpolate``, an FFT resampling, but also a crop that
-    copies: ``.contiguous()``, ``F.pad`` with negative padding) gets its size ratio to the
-    latest map, with a row note saying so. Maps are channels-last, ``[N, H, W, C]``, only on
+    other tensor of a size a few samples off the latest map's (``F.pad`` by 1 before an
+    unpadded convolution, a small crop that copies) keeps its rate, and of any other new size
+    (``F.interpolate``, an FFT resampling, but also a large crop that copies: ``.contiguous()``,
+    ``F.pad`` with negative padding) gets its size ratio to the latest map, with a row note
+    saying so. Maps are channels-last, ``[N, H, W, C]``, only on
     layout evidence: a ``permute(0, 2, 3, 1)`` view of a measured map (ConvNeXt's
-    ``LayerNorm``/``Linear``/``GELU``), the layers that keep such a layout, or a copy whose
-    shape only a permuted map explains; they are measured permuted to ``[N, C, H, W]`` (a row
+    ``LayerNorm``/``Linear``/``GELU``), the layers that keep such a layout, a copy whose
+    shape only a permuted map explains, or a copy fed to a ``LayerNorm``/``Linear`` over its
+    last axis whose ``(H, W)`` is a channels-last map's over a whole factor (Swin's patch
+    merging); they are measured permuted to ``[N, C, H, W]`` (a row
     note). A ``LayerNorm`` or ``Linear`` acting on the last axis of an ``[N, C, H, W]`` map
     (along the rows) stays ``[N, C, H, W]``; a copy that both readings explain (square maps)
-    is read as ``[N, C, H, W]`` with a note. Layers returning a tuple of maps are not measured
-    (a report note).
+    is read as ``[N, C, H, W]`` with a note, carried to the rows it feeds. Layers returning a
+    tuple of maps are not measured (a report note).
 
     **Which shifts (``circular``).** ``circular=True`` (default) rolls the input (integer
     shifts) or shifts it with the periodic band-limited FFT shift (fractional), and compares

@@ -566,3 +566,203 @@ def test_named_downsampler_with_an_undecidable_stride_gets_a_note():
     row = probe_model(model, x, measures=["downsampling"], downsampling_layers=["0"]).rows[0]
     assert any(t.startswith("stride ambiguous along y") and "3, 4" in t for t in row.notes)
     assert any("stride ambiguous along x" in t for t in row.notes)
+
+
+# ------------------------------------------------------------------------------ review 8
+class _PadBlock(nn.Module):
+    """CycleGAN-style residual block: functional circular padding by 1, unpadded 3×3 convs."""
+
+    def __init__(self, c: int) -> None:
+        super().__init__()
+        self.c1 = nn.Conv2d(c, c, 3)
+        self.act = nn.ReLU()
+        self.c2 = nn.Conv2d(c, c, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.act(self.c1(F.pad(x, (1, 1, 1, 1), mode="circular")))
+        return x + self.c2(F.pad(y, (1, 1, 1, 1), mode="circular"))
+
+
+class _PadNet(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.stem = nn.Conv2d(1, 4, 3, padding=1, padding_mode="circular")
+        self.r1 = _PadBlock(4)
+        self.r2 = _PadBlock(4)
+        self.head = nn.Conv2d(4, 1, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.r2(self.r1(self.stem(x))))
+
+
+def test_functional_padding_keeps_the_rate_without_compounding():
+    # 16 → 18 by F.pad was read as a resampling by 18/16 and every pad compounded it
+    # (1.125, 1.27, 1.42, ...): equivariance fell from the cap to ~10 dB.
+    model = _PadNet().double()
+    x = _fields(2, (16, 16), 0.3)
+    # Truth: circular padding then a valid 3×3 conv is a circular conv, so the whole network
+    # is exactly circularly equivariant at rate 1 (hand-derived; checked by rolling).
+    with torch.no_grad():
+        a = model(x).numpy()
+        b = model(torch.roll(x, (1, 1), (-2, -1))).numpy()
+    assert np.allclose(b, np.roll(a, (1, 1), (-2, -1)), rtol=0, atol=1e-12)
+    rep = probe_model(model, x, measures=["equivariance"], shifts=(1.0,))
+    for row in rep.rows:
+        assert (row.rate, row.rate_w) == (1.0, 1.0), row.name
+        assert row.measures["equivariance_1"].min > 150, row.name
+    for name in ("r1.c1", "r1.c2", "r2.c1", "r2.c2"):
+        assert any("taken as padding or a crop, rate kept" in t for t in rep.row(name).notes)
+
+
+class _PadModuleNet(nn.Module):
+    # The same blocks with padding modules instead of F.pad (ReflectionPad2d-style ResNets).
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.stem = nn.Conv2d(1, 4, 3, padding=1, padding_mode="circular")
+        self.p1, self.c1 = nn.CircularPad2d(1), nn.Conv2d(4, 4, 3)
+        self.act = nn.LeakyReLU(0.2)
+        self.p2, self.c2 = nn.CircularPad2d(1), nn.Conv2d(4, 4, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.stem(x)
+        return y + self.c2(self.p2(self.act(self.c1(self.p1(y)))))
+
+
+def test_padding_modules_keep_the_rate():
+    # nn.CircularPad2d (and ReflectionPad2d, ZeroPad2d, ...) adds samples at the same spacing:
+    # read as a size ratio, 18/16 compounded over the blocks. Truth: the network is exactly
+    # circularly equivariant at rate 1 (checked by rolling).
+    model = _PadModuleNet().double()
+    x = _fields(2, (16, 16), 0.3)
+    with torch.no_grad():
+        a = model(x).numpy()
+        b = model(torch.roll(x, (1, 1), (-2, -1))).numpy()
+    assert np.allclose(b, np.roll(a, (1, 1), (-2, -1)), rtol=0, atol=1e-12)
+    rep = probe_model(model, x, measures=["equivariance"], shifts=(1.0,))
+    for row in rep.rows:
+        assert (row.rate, row.rate_w) == (1.0, 1.0), row.name
+        # The padded 18×18 maps are windows of a 16-periodic map: a circular roll of the window
+        # is not their shift, so only the 16×16 maps are compared.
+        if row.out_shape[-2:] == (16, 16):
+            assert row.measures["equivariance_1"].min > 150, row.name
+
+
+class _PatchMerging(nn.Module):
+    def __init__(self, c: int) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(4 * c)
+        self.red = nn.Linear(4 * c, 2 * c, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        parts = [x[..., 0::2, 0::2, :], x[..., 1::2, 0::2, :], x[..., 0::2, 1::2, :]]
+        parts.append(x[..., 1::2, 1::2, :])
+        return self.red(self.norm(torch.cat(parts, -1)))
+
+
+class _SwinMlp(nn.Module):
+    def __init__(self, c: int) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(c)
+        self.fc1 = nn.Linear(c, 2 * c)
+        self.act = nn.GELU()
+        self.fc2 = nn.Linear(2 * c, c)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.fc2(self.act(self.fc1(self.norm(x))))
+
+
+class _Swin(nn.Module):
+    """Swin-style stages without attention: patch embedding, MLP block, patch merging (a copy
+    [N, H/2, W/2, 4C] of strided slices concatenated along the channels), MLP block."""
+
+    def __init__(self, c: int = 4) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.embed = nn.Conv2d(1, c, 4, stride=4)
+        self.enorm = nn.LayerNorm(c)
+        self.b1 = _SwinMlp(c)
+        self.merge = _PatchMerging(c)
+        self.b2 = _SwinMlp(2 * c)
+        self.head = nn.Conv2d(2 * c, 1, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.enorm(self.embed(x).permute(0, 2, 3, 1))
+        x = self.b2(self.merge(self.b1(x)))
+        return self.head(x.permute(0, 3, 1, 2))
+
+
+def test_a_patch_merging_copy_stays_channels_last():
+    # The merged copy (N, 5, 7, 16) is no measured map permuted: it was read as [N, C, H, W]
+    # (5 channels of 7×16) and every later row got wrong shapes, rates and nonlinearity.
+    model = _Swin().double()
+    x = _fields(2, (40, 56), 0.3)  # 10×14 after the embedding, 5×7 after the merge (odd)
+    rep = probe_model(model, x, measures=["nonlinearity", "equivariance"], shifts=(8.0,))
+    # Hand-derived: the embedding has stride 4, the merge keeps every other sample.
+    for name in ("merge.norm", "merge.red", "b2.norm", "b2.fc1", "b2.act", "b2.fc2", "head"):
+        row = rep.row(name)
+        assert (row.rate, row.rate_w) == (0.125, 0.125), name
+        assert row.out_shape[1:] == (5, 7), name
+        # An 8-sample roll moves every map by one sample exactly (no padding anywhere).
+        assert row.measures["equivariance_8"].min > 150, name
+    assert any("channels-last" in t for t in rep.row("merge.norm").notes)
+    xin = _input_of(model, model.b2.act, x).permute(0, 3, 1, 2).numpy()
+    want = _nl_truth(xin, lambda v: F.gelu(torch.from_numpy(v)).numpy(), 4)
+    assert rep.row("b2.act").measures["nonlinearity"].mean == pytest.approx(want.mean(), rel=1e-6)
+
+
+class _CopiedNHWCMlp(nn.Module):
+    """_CopiedNHWC with a Linear between the LayerNorm and the nonlinearity."""
+
+    def __init__(self, d: int) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.c = nn.Conv2d(1, d, 3, padding=1, padding_mode="circular")
+        self.norm = nn.LayerNorm(d)
+        self.pw = nn.Linear(d, 2 * d)
+        self.act = nn.GELU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.c(x).permute(0, 2, 3, 1).contiguous()
+        return self.act(self.pw(self.norm(y))).permute(0, 3, 1, 2)
+
+
+def test_rows_fed_by_an_ambiguous_reading_carry_its_note():
+    # 8×8 with 8 channels: the copy reads both ways; the LayerNorm said so, but the Linear and
+    # the GELU it feeds inherited the [N, C, H, W] reading silently.
+    rep = probe_model(_CopiedNHWCMlp(8).double(), _fields(1, (8, 8), 0.3), shifts=(1.0,))
+    for name in ("norm", "pw", "act"):
+        assert any(t.startswith("layout ambiguous") for t in rep.row(name).notes), name
+    assert not any(t.startswith("layout ambiguous") for t in rep.row("c").notes)
+
+
+class _Zeros(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x[..., ::4, ::4] * 0
+
+
+class _FailsOnSecondCall(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        if self.calls > 1:
+            raise RuntimeError("no second call")
+        return x[..., ::4, ::4]
+
+
+@pytest.mark.parametrize("mod", [_Zeros(), _FailsOnSecondCall()], ids=["zeros", "fails"])
+def test_a_stride_no_run_can_tell_gets_a_note(mod):
+    # 13 → 4 fits strides 3 and 4. With no finite mismatch (all-zero output, or the layer
+    # raising on the rolled input) inf·4 <= inf picked 3 silently; nothing tells them apart.
+    from gan.probe.measures import _axis_stride, _pick_stride
+
+    x = _fields(1, (13, 13), 0.3)
+    out = mod(x)
+    cands = _axis_stride(mod, 1, 13, 4, True)
+    assert cands == [3, 4]
+    s, note = _pick_stride(mod, x, out, 1, cands)
+    assert s == 3 and note is not None and note.startswith("stride ambiguous along x")
