@@ -549,16 +549,44 @@ class FiguresOfMerit:
 def _scaled_grid_gain(h: np.ndarray, n: int, scale: float) -> np.ndarray:
     """``|H(scale · k fs / (2 (n − 1)))|`` for ``k = 0 … n − 1`` (``0 <= scale <= 1``): the 1D
     response along one axis of a ray's grid, scaled by that axis's direction cosine. ``scale``
-    1: one real FFT (the grid is ``k fs / M``, ``M = 2 (n − 1)``); 0: ``|H(0)|``; otherwise a
-    chirp-z transform (``scipy.signal.czt``, ``O((n + numtaps) log)``), the DTFT on a uniform
-    grid of any spacing. The phase origin does not matter: magnitudes only."""
+    1: one real FFT (the grid is ``k fs / M``, ``M = 2 (n − 1)``); 0: ``|H(0)|``; otherwise
+    Bluestein's chirp-z algorithm (``O((n + numtaps) log)``), the DTFT on a uniform grid of any
+    spacing, with its chirps' phases reduced exactly (:func:`_chirp`): scipy's ``czt`` rounds
+    the phases ``π x j²`` of its chirps, which for 20 001 taps put 1.7e-8 of noise (−155 dB) on
+    the response, far above these taps' float64 floor (1.5e-13); here the error stays near
+    the FFTs' roundoff (≤ 2.3e-14 measured up to 20 001 taps). Magnitudes only: the phase
+    origin does not matter."""
     if scale == 1.0:
         return np.abs(sp_fft.rfft(h, n=2 * (n - 1)))
     if scale == 0.0:
         return np.full(n, abs(float(np.sum(h))))
-    from scipy.signal import czt
+    # H(f_k) = Σ_m h[m] e^{−2πi x k m}, x = scale / (2 (n − 1)), and k m = (k² + m² − (k − m)²)/2.
+    y = scale / (4 * (n - 1))
+    a = h * _chirp(y, np.arange(h.size))
+    b = np.conj(_chirp(y, np.arange(-(h.size - 1), n)))
+    size = sp_fft.next_fast_len(h.size + n - 1)
+    conv = sp_fft.ifft(sp_fft.fft(a, size) * sp_fft.fft(b, size))
+    return np.abs(conv[h.size - 1 : h.size - 1 + n])
 
-    return np.abs(czt(h, m=n, w=np.exp(-1j * np.pi * scale / (n - 1)), a=1.0))
+
+def _chirp(y: float, j: np.ndarray) -> np.ndarray:
+    """``exp(−2 pi i y j²)`` for integers ``j``, the phase ``y j²`` reduced modulo 1 exactly:
+    ``y`` is split into parts of 15 significant bits (and a remainder), whose products with
+    ``j²`` (an integer, exact in float64 below 2**53) are exact for ``|j| < 2**19``, so their
+    whole turns drop out exactly; only the remainder's product rounds, by about eps turns."""
+    jj = (j.astype(np.int64) ** 2).astype(np.float64)
+    turns = np.zeros(jj.shape)
+    rest = float(y)
+    for _ in range(3):
+        if rest == 0.0:
+            break
+        e = math.frexp(rest)[1]
+        part = math.ldexp(round(math.ldexp(rest, 15 - e)), e - 15)
+        rest -= part  # exact: the part holds rest's leading bits
+        prod = part * jj
+        turns += prod - np.rint(prod)
+    turns += rest * jj
+    return np.exp(-2j * np.pi * (turns - np.rint(turns)))
 
 
 # The numerical floor's margin over float64's rounding level eps sqrt(N) max|h| (see
@@ -692,11 +720,11 @@ def figures_of_merit(
     separable : bool
         With 1D taps ``h``: measure the 2D filter ``outer(h, h)`` along the slice without
         forming it, from ``H(r cos a, r sin a) = H_1(r cos a) H_1(r sin a)``: the same figures
-        as passing ``np.outer(h, h)`` (to rounding), at the cost of the 1D filter (chirp-z
-        transforms, ``O(M log M)``) instead of ``O(M numtaps²)`` direct 2D sums. The numerical
-        floor is then that of the two 1D passes (twice the 1D filter's), as when the filter
-        is applied separably, not that of a formed 2D array (whose rounding noise grows with
-        its ``numtaps²`` taps).
+        as passing ``np.outer(h, h)`` (to rounding), at the cost of the 1D filter (FFTs and
+        chirp-z transforms, ``O(M log M)``) instead of ``O(M numtaps²)`` direct 2D sums. The
+        numerical floor is then that of the two 1D passes (twice the 1D filter's), as when the
+        filter is applied separably, not that of a formed 2D array (whose rounding noise grows
+        with its ``numtaps²`` taps).
     n_freqs : int
         Number of dense samples, at least 16 (raised to ``8 * numtaps + 1`` for long filters, so
         that every sidelobe gets about 16 samples).

@@ -682,6 +682,17 @@ def test_separable_figures_of_a_long_filter_and_bad_input():
     assert diag.stopband_attenuation_square_db == pytest.approx(
         -20 * np.log10(gain.max()), abs=0.05
     )
+    # A design far beyond float64 (Kaiser: 295 dB) at 30 degrees, off both FFT grids: its
+    # square-edge stopband must read as the floor, not as the chirp-z transform's rounding
+    # noise (scipy's czt put it at 238 dB). Independent: the exact direct DTFT.
+    deep = firwin_lowpass(4001, 0.3, width=0.01)
+    fom = figures_of_merit(deep, 0.3, width=0.01, angle_deg=30.0, separable=True)
+    assert fom.stopband_square_at_floor
+    assert fom.stopband_attenuation_square_db == fom.numerical_floor_db
+    r = np.linspace(fom.stopband_edge_square, 1.0, 300)
+    c, s = math.cos(math.radians(30.0)), math.sin(math.radians(30.0))
+    peak = np.max(np.abs(dtft(deep, r * c) * dtft(deep, r * s)))
+    assert -20 * np.log10(peak) >= fom.numerical_floor_db
     with pytest.raises(ValueError, match="separable=True needs 1D taps"):
         figures_of_merit(np.outer(h[:5], h[:5]), 0.3, width=0.01, separable=True)
 
