@@ -48,6 +48,10 @@ def check_precision(fp32_precision: str) -> str:
     return fp32_precision
 
 
+class NoPlan(ValueError):
+    """No block sizes fit the filters (too long for the candidate blocks and shared memory)."""
+
+
 def _launch_with_fallback(plan_for, launch):
     """Plan and launch; if the compiled kernel needs more shared memory than the device has,
     plan again under a halved budget (the model in ``_plan`` is an estimate)."""
@@ -55,7 +59,7 @@ def _launch_with_fallback(plan_for, launch):
     for attempt in range(4):
         plan = plan_for(budget)
         if plan is None:
-            raise ValueError("filters too long for the Triton tiles")
+            raise NoPlan("filters too long for the Triton tiles")
         try:
             return launch(plan)
         except OutOfResources:
@@ -513,8 +517,9 @@ def split_backward(
     intermediate gradient (``tune["split_chunk"]`` overrides, in bytes); one chunk's is alive
     at a time.
 
-    None (nothing launched) if either kernel has no plan under the candidate blocks (a caller
-    forcing small ones): the caller then runs the fused backward."""
+    None if either kernel has no plan under the candidate blocks (a caller forcing small ones;
+    the launchers raise :class:`NoPlan`, found on the first chunk, before anything is written
+    to the result): the caller then runs the fused backward."""
     n, c = g.shape[:2]
     mh, mw = mid_hw
     tune = dict(tune or {})
@@ -536,17 +541,6 @@ def split_backward(
     # way); for config R's multi-term fd this weight picks 32-blocks (0.39 loop instructions
     # per sample, no spills) over the 64-blocks of the default weight (0.34, 88 B of spills).
     tune_a = tune | {"epilogue_cost": tune.get("epilogue_cost") or SPLIT_EPILOGUE_COST}
-    blocks_a = resolved.get("blocks_bwd") or blocks
-    stack = bool(resolved.get("stack")) and hd[0].shape[0] > 1
-    plan_a = _plan.plan_two_stage(
-        down, td, 1, (1, 1), (hd[0].shape[0], 1), mid_pad, 4, tuple(blocks_a), INTERPRETED,
-        _ELEM_BYTES[g.dtype], _plan.SMEM_BUDGET, 0, stack, 0, tune_a["epilogue_cost"], True,
-    )  # fmt: skip
-    plan_b = _plan.plan_single(
-        up, 1, tu, hu[0].shape[0], src_hw, blocks, INTERPRETED, _ELEM_BYTES[g.dtype]
-    )
-    if plan_a is None or plan_b is None:
-        return None
     gx = torch.empty((n, c, *src_hw), dtype=g.dtype, device=g.device)
     if gx.numel() == 0:
         return gx
@@ -556,18 +550,25 @@ def split_backward(
     chunk = max(1, chunk_bytes // per_sample)
     for i in range(0, n, chunk):
         j = min(n, i + chunk)
-        # Intermediate tile at o0 (stride 1, no offset); its gradient tile as in the fused
-        # backward: from ceil((o0 − Td + 1) / down).
-        gm = fused(
-            g[i:j], None, hd, not flip, 1.0, hd, False, 1.0, down, 1, (0, 0),
-            (-(td[0] - 1), -(td[1] - 1)), mid_pad, mid_hw, 1, mask[i * c : j * c], gain, slope,
-            None, fp32_precision, tune_a, ident2=True,
-        )  # fmt: skip
-        # dx[o] = up² Σ_m fu_rev[o·up − m + p0] gm[m]: upfirdn2d's form with a = up, b = 1 and
-        # leading padding Tu − 1 − p0.
-        single(
-            gm, hu, not flip, up, 1, (tu[0] - 1 - p0[0], tu[1] - 1 - p0[1]), src_hw,
-            float(up * up), fp32_precision, single_tune, out=gx[i:j], dsum=dsum, vec=4,
-        )  # fmt: skip
+        try:
+            # Intermediate tile at o0 (stride 1, no offset); its gradient tile as in the fused
+            # backward: from ceil((o0 − Td + 1) / down).
+            gm = fused(
+                g[i:j], None, hd, not flip, 1.0, hd, False, 1.0, down, 1, (0, 0),
+                (-(td[0] - 1), -(td[1] - 1)), mid_pad, mid_hw, 1, mask[i * c : j * c], gain,
+                slope, None, fp32_precision, tune_a, ident2=True,
+            )  # fmt: skip
+            # dx[o] = up² Σ_m fu_rev[o·up − m + p0] gm[m]: upfirdn2d's form with a = up,
+            # b = 1 and leading padding Tu − 1 − p0.
+            single(
+                gm, hu, not flip, up, 1, (tu[0] - 1 - p0[0], tu[1] - 1 - p0[1]), src_hw,
+                float(up * up), fp32_precision, single_tune, out=gx[i:j], dsum=dsum, vec=4,
+            )  # fmt: skip
+        except NoPlan:
+            # Plans depend on the plane geometry only: the first chunk finds out, before the
+            # second kernel has written anything (nor added to dsum).
+            if i == 0:
+                return None
+            raise
         del gm  # before the next chunk's is allocated
     return gx
